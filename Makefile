@@ -1,0 +1,41 @@
+# Quick start: `make run` (the chat example on the embedded emulator) and
+# `make test` (every test: Go with -race, then the Node and browser suites).
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ADDR        ?= 127.0.0.1:7071
+
+.PHONY: run test test-go test-js lint bench emulator js-deps build clean
+
+run: js-deps
+	$(GO) run ./examples/chat -addr $(ADDR)
+
+emulator:
+	$(GO) run ./cmd/signalr-emulator
+
+test: test-go test-js
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+# The Node suites spawn the Go programs built into bin/.
+test-js: js-deps build
+	cd js && npm test
+
+build:
+	$(GO) build -o bin/ ./cmd/... ./examples/...
+
+js-deps: js/node_modules/.package-lock.json
+
+js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin js/node_modules
