@@ -1,0 +1,230 @@
+package signalr
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/funcsignalr/signalr/internal/jwtsign"
+	"github.com/funcsignalr/signalr/internal/validate"
+)
+
+// DefaultTokenLifetime is how long a client access token is valid when
+// ClientTokenOptions.Lifetime is zero, as in the Azure SDKs.
+const DefaultTokenLifetime = time.Hour
+
+// MaxTokenLength is the longest access token the service accepts.
+const MaxTokenLength = 4096
+
+// ConnectionInfo is what a negotiate endpoint returns to a SignalR client: the
+// service URL to connect to and the access token to connect with. It marshals
+// to {"url":"...","accessToken":"..."}, exactly as the Functions binding does,
+// which the official clients follow as a negotiate redirect.
+type ConnectionInfo struct {
+	URL         string `json:"url"`
+	AccessToken string `json:"accessToken"`
+}
+
+// String prints the URL and hides the token, so a ConnectionInfo can be
+// logged.
+func (ci ConnectionInfo) String() string {
+	return fmt.Sprintf("{url: %s, accessToken: [%d bytes hidden]}", ci.URL, len(ci.AccessToken))
+}
+
+// GoString is String, so that %#v hides the token too.
+func (ci ConnectionInfo) GoString() string { return "signalr.ConnectionInfo" + ci.String() }
+
+// Claim is one custom claim to put in a client access token. Value is a
+// string, a number, a bool or a slice of them; claims with the same Type are
+// merged into a JSON array, as the service SDK does.
+type Claim struct {
+	Type  string
+	Value any
+}
+
+// ClientTokenOptions tune a client access token. The nil value means: no user,
+// no custom claims, a one-hour lifetime and the wall clock.
+type ClientTokenOptions struct {
+	// UserID identifies the user; it goes into both asrs.s.uid (what the
+	// service reads) and nameid (what older services and the docs use).
+	// Empty means an anonymous connection.
+	UserID string
+	// Claims are added after the system claims. The registered JWT names
+	// (aud, exp, iat, nbf, iss, actort, acr, azp, c_hash, jti, nonce) and a
+	// second sub are renamed asrs.u.<type>, as the service SDK does, so they
+	// cannot override the token's own.
+	Claims []Claim
+	// Lifetime of the token; zero means DefaultTokenLifetime.
+	Lifetime time.Duration
+	// Now returns the current time; nil means time.Now. Tests set it to get
+	// reproducible tokens.
+	Now func() time.Time
+}
+
+// ClientURL returns the URL a client connects to for hub:
+// <client endpoint with port>/client/?hub=<hub in lower case>.
+func (c *ConnectionString) ClientURL(hub string) (string, error) {
+	if err := validateHub(hub); err != nil {
+		return "", err
+	}
+	return c.clientURL(hub), nil
+}
+
+func (c *ConnectionString) clientURL(hub string) string {
+	return c.ClientEndpoint.Scheme + "://" + c.ClientEndpoint.Host + "/client/?hub=" + strings.ToLower(hub)
+}
+
+// ConnectionInfo mints a client access token for hub and returns it with the
+// URL to use it on. The token is HS256-signed with the access key; its aud is
+// the returned URL.
+func (c *ConnectionString) ConnectionInfo(hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
+	if err := validateHub(hub); err != nil {
+		return ConnectionInfo{}, err
+	}
+	if opts == nil {
+		opts = &ClientTokenOptions{}
+	}
+	u := c.clientURL(hub)
+	tok, err := c.clientToken(u, opts)
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	return ConnectionInfo{URL: u, AccessToken: tok}, nil
+}
+
+// reservedClaims are the claim types the service SDK renames asrs.u.<type>
+// when they come from the application.
+var reservedClaims = map[string]bool{
+	"aud": true, "exp": true, "iat": true, "nbf": true, "iss": true, "actort": true,
+	"acr": true, "azp": true, "c_hash": true, "jti": true, "nonce": true,
+}
+
+func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (string, error) {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	lifetime := opts.Lifetime
+	if lifetime == 0 {
+		lifetime = DefaultTokenLifetime
+	}
+	if lifetime < 0 {
+		return "", fmt.Errorf("%w: token lifetime %v is negative", ErrInvalidClaim, lifetime)
+	}
+	t := now().Unix()
+
+	var claims jwtsign.Claims
+	if opts.UserID != "" {
+		claims.String("asrs.s.uid", opts.UserID)
+		if !hasClaim(opts.Claims, "nameid") {
+			claims.String("nameid", opts.UserID)
+		}
+	}
+	if len(opts.Claims) > 0 {
+		if err := appendCustomClaims(&claims, opts.Claims); err != nil {
+			return "", err
+		}
+	}
+	claims.Int("nbf", t)
+	claims.Int("exp", t+int64(lifetime/time.Second))
+	claims.Int("iat", t)
+	claims.String("aud", aud)
+	tok := c.signer.Sign(claims.Bytes())
+	if len(tok) > MaxTokenLength {
+		return "", fmt.Errorf("%w: the token would be %d characters; send fewer or smaller custom claims", ErrTokenTooLong, len(tok))
+	}
+	return tok, nil
+}
+
+func hasClaim(claims []Claim, typ string) bool {
+	for _, c := range claims {
+		if c.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCustomClaims adds claims in first-seen order of their (renamed)
+// types, merging repeated types into arrays.
+func appendCustomClaims(dst *jwtsign.Claims, claims []Claim) error {
+	type group struct {
+		name   string
+		values []any
+	}
+	var groups []group
+	index := map[string]int{}
+	sawSub := false
+	for _, cl := range claims {
+		name := cl.Type
+		switch {
+		case name == "":
+			return fmt.Errorf("%w: a claim has an empty type", ErrInvalidClaim)
+		case strings.HasPrefix(name, "asrs.s."):
+			return fmt.Errorf("%w: claim type %q is reserved for the service; set the user with UserID", ErrInvalidClaim, name)
+		case reservedClaims[name]:
+			name = "asrs.u." + name
+		case name == "sub":
+			if sawSub {
+				name = "asrs.u.sub"
+			}
+			sawSub = true
+		}
+		i, ok := index[name]
+		if !ok {
+			i = len(groups)
+			index[name] = i
+			groups = append(groups, group{name: name})
+		}
+		if vs, ok := cl.Value.([]any); ok {
+			groups[i].values = append(groups[i].values, vs...)
+		} else if vs, ok := cl.Value.([]string); ok {
+			for _, v := range vs {
+				groups[i].values = append(groups[i].values, v)
+			}
+		} else {
+			groups[i].values = append(groups[i].values, cl.Value)
+		}
+	}
+	for _, g := range groups {
+		var v any = g.values
+		if len(g.values) == 1 {
+			v = g.values[0]
+		}
+		b, err := jwtsign.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("%w: claim %q has a value that is not JSON: %v", ErrInvalidClaim, g.name, err)
+		}
+		dst.Raw(g.name, b)
+	}
+	return nil
+}
+
+func validateHub(hub string) error {
+	if err := validate.HubName(hub); err != nil {
+		return fmt.Errorf("%w: %s", ErrInvalidHubName, strings.TrimPrefix(err.Error(), validate.ErrInvalidName.Error()+": "))
+	}
+	return nil
+}
+
+func validateGroup(group string) error {
+	if err := validate.GroupName(group); err != nil {
+		return fmt.Errorf("%w: %s", ErrInvalidGroupName, strings.TrimPrefix(err.Error(), validate.ErrInvalidName.Error()+": "))
+	}
+	return nil
+}
+
+// serverToken mints the bearer token for one REST request: aud is the
+// request URL without its query, and the token lives for five minutes. A new
+// token per request, as the service SDK does; the signer makes that cheap.
+func (c *ConnectionString) serverToken(aud string, now time.Time) string {
+	var claims jwtsign.Claims
+	t := now.Unix()
+	claims.Int("iat", t)
+	claims.Int("exp", t+int64(serverTokenLifetime/time.Second))
+	claims.String("aud", aud)
+	return c.signer.Sign(claims.Bytes())
+}
+
+// serverTokenLifetime is short because a REST token is used once, right away.
+const serverTokenLifetime = 5 * time.Minute

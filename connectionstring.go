@@ -1,0 +1,188 @@
+package signalr
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/funcsignalr/signalr/internal/jwtsign"
+)
+
+// ConnectionString is a parsed Azure SignalR Service connection string such
+// as
+//
+//	Endpoint=https://example.service.signalr.net;AccessKey=...;Version=1.0;
+//
+// or the local emulator's
+//
+//	Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;
+//
+// Its String method and fmt verbs never print the access key.
+type ConnectionString struct {
+	// Endpoint is the service's base URL, scheme://host[:port], with the Port
+	// key applied and no trailing slash.
+	Endpoint *url.URL
+	// ClientEndpoint is the base of the URL handed to clients by negotiate.
+	// It defaults to Endpoint; the Port key does not apply to it.
+	ClientEndpoint *url.URL
+	// ServerEndpoint is the base of REST API requests. It defaults to
+	// Endpoint.
+	ServerEndpoint *url.URL
+	// Version is the Version key as written, or "" when absent. It is
+	// checked (1.x) but has no effect, as in the Azure SDKs.
+	Version string
+
+	accessKey string
+	signer    *jwtsign.Signer
+}
+
+// String returns the connection string with the access key replaced by
+// "***", so it is safe to log.
+func (c ConnectionString) String() string {
+	var b strings.Builder
+	if c.Endpoint != nil {
+		fmt.Fprintf(&b, "Endpoint=%s://%s;", c.Endpoint.Scheme, c.Endpoint.Host)
+	}
+	if c.ClientEndpoint != nil && c.Endpoint != nil && *c.ClientEndpoint != *c.Endpoint {
+		fmt.Fprintf(&b, "ClientEndpoint=%s;", c.ClientEndpoint)
+	}
+	if c.ServerEndpoint != nil && c.Endpoint != nil && *c.ServerEndpoint != *c.Endpoint {
+		fmt.Fprintf(&b, "ServerEndpoint=%s;", c.ServerEndpoint)
+	}
+	b.WriteString("AccessKey=***;")
+	if c.Version != "" {
+		fmt.Fprintf(&b, "Version=%s;", c.Version)
+	}
+	return b.String()
+}
+
+// GoString is String, so that %#v does not print the access key either.
+func (c ConnectionString) GoString() string { return "signalr.ConnectionString(" + c.String() + ")" }
+
+// versionPattern is the service SDK's rule for the Version key.
+var versionPattern = regexp.MustCompile(`^1\.\d+(?:[\w\-.]+)?$`)
+
+// ParseConnectionString parses an Azure SignalR Service connection string.
+//
+// It accepts what the Azure SDKs accept: keys Endpoint, AccessKey, Version,
+// Port, ClientEndpoint, ServerEndpoint and AuthType in any letter case, in
+// any order, with spaces around keys and values and with or without a
+// trailing ";". Port replaces the port of Endpoint (and so of the client and
+// server URLs unless ClientEndpoint or ServerEndpoint are given). Keys the
+// SDKs define for identity-based auth (ClientId, TenantId, ClientSecret,
+// ClientCert) and unknown keys are ignored.
+//
+// Errors wrap ErrInvalidConnectionString (or ErrUnsupportedAuthType for
+// AuthType=aad, azure, azure.app and azure.msi) and name the offending key;
+// they never contain the access key.
+func ParseConnectionString(s string) (*ConnectionString, error) {
+	props := make(map[string]string, 6)
+	for i, seg := range strings.Split(s, ";") {
+		seg = strings.TrimSpace(seg)
+		if seg == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(seg, "=")
+		if !ok {
+			// The segment is not echoed: it might be a misplaced key.
+			return nil, fmt.Errorf("%w: segment %d has no '=': write each property as Key=Value and separate them with ';'", ErrInvalidConnectionString, i+1)
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		if k == "" {
+			return nil, fmt.Errorf("%w: segment %d has an empty key before '='", ErrInvalidConnectionString, i+1)
+		}
+		if _, dup := props[k]; dup {
+			return nil, fmt.Errorf("%w: key %s appears more than once; keep one", ErrInvalidConnectionString, canonicalKey(k))
+		}
+		props[k] = strings.TrimSpace(v)
+	}
+
+	switch strings.ToLower(props["authtype"]) {
+	case "aad", "azure", "azure.app", "azure.msi":
+		return nil, fmt.Errorf("%w: AuthType=%s; use a connection string with an AccessKey (from the portal's Keys page, or the local emulator's)", ErrUnsupportedAuthType, props["authtype"])
+	}
+
+	raw, ok := props["endpoint"]
+	if !ok || raw == "" {
+		return nil, fmt.Errorf("%w: Endpoint is missing; add Endpoint=https://<name>.service.signalr.net (or Endpoint=http://localhost;Port=8888 for the emulator)", ErrInvalidConnectionString)
+	}
+	endpoint, err := parseBaseURL("Endpoint", raw)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := props["port"]; ok {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("%w: Port=%q is not a whole number from 1 to 65535", ErrInvalidConnectionString, p)
+		}
+		endpoint.Host = joinHostPort(endpoint.Hostname(), strconv.Itoa(port))
+	}
+
+	key, ok := props["accesskey"]
+	if !ok || key == "" {
+		return nil, fmt.Errorf("%w: AccessKey is missing; add AccessKey=<key> from the service's Keys page", ErrInvalidConnectionString)
+	}
+
+	cs := &ConnectionString{Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint, accessKey: key}
+	if v, ok := props["version"]; ok {
+		if !versionPattern.MatchString(v) {
+			return nil, fmt.Errorf("%w: Version=%q is not supported; use Version=1.0 or leave it out", ErrInvalidConnectionString, v)
+		}
+		cs.Version = v
+	}
+	if v, ok := props["clientendpoint"]; ok {
+		if cs.ClientEndpoint, err = parseBaseURL("ClientEndpoint", v); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := props["serverendpoint"]; ok {
+		if cs.ServerEndpoint, err = parseBaseURL("ServerEndpoint", v); err != nil {
+			return nil, err
+		}
+	}
+	cs.signer = jwtsign.New(key)
+	return cs, nil
+}
+
+// parseBaseURL checks that raw is an absolute http(s) URL with no path beyond
+// "/", no query and no fragment, and returns it without the trailing slash.
+func parseBaseURL(key, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("%w: %s=%q is not an absolute URL; write it as https://<host>", ErrInvalidConnectionString, key, raw)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%w: %s=%q must start with http:// or https://", ErrInvalidConnectionString, key, raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: %s must not carry user information", ErrInvalidConnectionString, key)
+	}
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: %s=%q must be the service root, with no path, query or fragment", ErrInvalidConnectionString, key, raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%w: %s=%q has a port outside 1 to 65535", ErrInvalidConnectionString, key, raw)
+		}
+	}
+	return &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+func canonicalKey(lower string) string {
+	for _, k := range []string{"Endpoint", "AccessKey", "Version", "Port", "ClientEndpoint", "ServerEndpoint", "AuthType", "ClientId", "TenantId", "ClientSecret", "ClientCert"} {
+		if strings.EqualFold(k, lower) {
+			return k
+		}
+	}
+	return lower
+}

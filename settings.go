@@ -1,0 +1,162 @@
+package signalr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+)
+
+// DefaultConnectionStringSetting is the app setting a binding reads its
+// connection string from when connectionStringSetting is not given.
+const DefaultConnectionStringSetting = "AzureSignalRConnectionString"
+
+// Settings looks up app settings by name, the way the Functions host looks
+// up connectionStringSetting.
+type Settings interface {
+	// LookupSetting returns the value of the named setting and whether it
+	// is set.
+	LookupSetting(name string) (string, bool)
+}
+
+// SettingsFunc adapts a function to Settings.
+type SettingsFunc func(name string) (string, bool)
+
+// LookupSetting calls f.
+func (f SettingsFunc) LookupSetting(name string) (string, bool) { return f(name) }
+
+// EnvSettings reads settings from environment variables. A name with ':'
+// is also looked up with "__" in its place, as the Functions host does.
+func EnvSettings() Settings {
+	return SettingsFunc(func(name string) (string, bool) {
+		if v, ok := os.LookupEnv(name); ok {
+			return v, true
+		}
+		if strings.Contains(name, ":") {
+			return os.LookupEnv(strings.ReplaceAll(name, ":", "__"))
+		}
+		return "", false
+	})
+}
+
+// LocalSettings is the content of a Functions local.settings.json file: its
+// Values and ConnectionStrings sections. Setting names are matched
+// case-insensitively, as in .NET configuration.
+type LocalSettings struct {
+	Values            map[string]string `json:"Values"`
+	ConnectionStrings map[string]string `json:"ConnectionStrings"`
+}
+
+// LookupSetting looks name up in ConnectionStrings, then in Values.
+func (s *LocalSettings) LookupSetting(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	for _, m := range []map[string]string{s.ConnectionStrings, s.Values} {
+		if v, ok := m[name]; ok {
+			return v, true
+		}
+		for k, v := range m {
+			if strings.EqualFold(k, name) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// LoadLocalSettings reads a local.settings.json file. A file that does not
+// exist is an error wrapping fs.ErrNotExist.
+func LoadLocalSettings(path string) (*LocalSettings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s LocalSettings
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("signalr: %s is not a valid local.settings.json: %w", path, err)
+	}
+	return &s, nil
+}
+
+// ChainSettings looks a setting up in each of sources in turn and returns the
+// first hit.
+func ChainSettings(sources ...Settings) Settings {
+	return SettingsFunc(func(name string) (string, bool) {
+		for _, s := range sources {
+			if s == nil {
+				continue
+			}
+			if v, ok := s.LookupSetting(name); ok {
+				return v, true
+			}
+		}
+		return "", false
+	})
+}
+
+// DefaultSettings is what a binding uses when BindOptions.Settings is nil:
+// the environment first, then the Values of local.settings.json in the
+// working directory, if that file exists (as Functions Core Tools does).
+func DefaultSettings() Settings {
+	var (
+		once  sync.Once
+		local *LocalSettings
+	)
+	return ChainSettings(EnvSettings(), SettingsFunc(func(name string) (string, bool) {
+		once.Do(func() {
+			s, err := LoadLocalSettings("local.settings.json")
+			if err == nil {
+				local = s
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				// A broken file must not be mistaken for a missing setting.
+				local = &LocalSettings{}
+			}
+		})
+		return local.LookupSetting(name)
+	}))
+}
+
+// BindOptions tell a binding where its connection string comes from. The nil
+// value means: look the setting up in DefaultSettings.
+type BindOptions struct {
+	// ConnectionString, when set, is used as is and no setting is read.
+	ConnectionString *ConnectionString
+	// Settings resolves connectionStringSetting; nil means DefaultSettings().
+	Settings Settings
+}
+
+// resolveConnectionString finds and parses the connection string a binding
+// names by setting ("" means DefaultConnectionStringSetting).
+func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionString, error) {
+	if opts != nil && opts.ConnectionString != nil {
+		return opts.ConnectionString, nil
+	}
+	if setting == "" {
+		setting = DefaultConnectionStringSetting
+	}
+	var settings Settings
+	if opts != nil {
+		settings = opts.Settings
+	}
+	if settings == nil {
+		settings = DefaultSettings()
+	}
+	raw, ok := settings.LookupSetting(setting)
+	if !ok {
+		// Functions also accepts ConnectionStrings:<name>.
+		raw, ok = settings.LookupSetting("ConnectionStrings:" + setting)
+	}
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, fmt.Errorf("%w: %s is not set; set the environment variable %s or Values.%s in local.settings.json to the SignalR Service connection string (run `go run ./cmd/signalr-emulator` for a local one)",
+			ErrMissingSetting, setting, setting, setting)
+	}
+	cs, err := ParseConnectionString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("setting %s: %w", setting, err)
+	}
+	return cs, nil
+}
