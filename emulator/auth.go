@@ -1,0 +1,151 @@
+package emulator
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// tokenError says why a token was refused. Its text is safe to return to the
+// caller and to log: it never contains the token or the key.
+type tokenError struct{ reason string }
+
+func (e *tokenError) Error() string { return e.reason }
+
+// bearerToken returns the access token of r: the Authorization header's
+// Bearer token, else, when allowQuery is set, the access_token query
+// parameter (browsers cannot set headers on a WebSocket).
+func bearerToken(r *http.Request, allowQuery bool) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		const prefix = "bearer "
+		if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+			return strings.TrimSpace(h[len(prefix):])
+		}
+		return ""
+	}
+	if allowQuery {
+		return r.URL.Query().Get("access_token")
+	}
+	return ""
+}
+
+// verifyToken checks raw: an HS256 signature made with the access key, an
+// exp claim in the future, and an aud claim accepted by audienceOK.
+func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	if raw == "" {
+		return nil, &tokenError{"no access token: send it as 'Authorization: Bearer <token>'"}
+	}
+	claims := jwt.MapClaims{}
+	_, err := e.jwtParser.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
+		return e.key, nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, &tokenError{"access token has expired"}
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return nil, &tokenError{"access token has no exp claim"}
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return nil, &tokenError{"access token is not valid yet (nbf)"}
+	case strings.Contains(err.Error(), "signing method"):
+		return nil, &tokenError{"access token must be signed with HS256"}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return nil, &tokenError{"access token signature is invalid: it must be HS256 signed with the access key"}
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, &tokenError{"access token is malformed"}
+	default:
+		return nil, &tokenError{"access token is invalid"}
+	}
+	auds, err := claims.GetAudience()
+	if err != nil || len(auds) == 0 {
+		return nil, &tokenError{"access token has no aud claim"}
+	}
+	for _, aud := range auds {
+		if audienceOK(aud) {
+			return claims, nil
+		}
+	}
+	return nil, &tokenError{"access token audience does not match the request URL"}
+}
+
+// requestBases returns scheme://host[:port] for r, as seen in its Host
+// header, and the same without the port: the official SDKs leave the port
+// out of aud.
+func requestBases(r *http.Request) (withPort, withoutPort string) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	hostOnly := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostOnly = h
+		if strings.Contains(h, ":") {
+			hostOnly = "[" + h + "]"
+		}
+	}
+	return scheme + "://" + host, scheme + "://" + hostOnly
+}
+
+// clientAudience returns a check for the aud of a client token: the client
+// URL <base>/client/?hub=<hub>, with or without the port.
+func clientAudience(r *http.Request, hub string) func(string) bool {
+	withPort, withoutPort := requestBases(r)
+	suffix := "/client/?hub=" + hub
+	return func(aud string) bool {
+		return strings.EqualFold(aud, withPort+suffix) || strings.EqualFold(aud, withoutPort+suffix)
+	}
+}
+
+// restAudience returns a check for the aud of a REST token: the request URL
+// without its query, with or without the port; a query holding only
+// api-version and application (as the official SDK mints it) is accepted
+// too.
+func restAudience(r *http.Request) func(string) bool {
+	withPort, withoutPort := requestBases(r)
+	path := strings.TrimSuffix(r.URL.EscapedPath(), "/")
+	return func(aud string) bool {
+		base, query, hasQuery := strings.Cut(aud, "?")
+		base = strings.TrimSuffix(base, "/")
+		if !strings.EqualFold(base, withPort+path) && !strings.EqualFold(base, withoutPort+path) {
+			return false
+		}
+		if !hasQuery {
+			return true
+		}
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			return false
+		}
+		for k := range values {
+			if k != "api-version" && k != "application" {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// userID returns the SignalR user id carried by claims: asrs.s.uid, else
+// nameid, else sub. Empty means an anonymous connection.
+func userID(claims jwt.MapClaims) string {
+	for _, name := range []string{"asrs.s.uid", "nameid", "sub"} {
+		switch v := claims[name].(type) {
+		case string:
+			if v != "" {
+				return v
+			}
+		case []any:
+			if len(v) > 0 {
+				if s, ok := v[0].(string); ok && s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}

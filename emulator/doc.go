@@ -1,0 +1,34 @@
+// Package emulator is a local Azure SignalR Service in serverless mode, for
+// development and tests where Azure cannot be reached.
+//
+// It speaks the real protocols, so the official clients and SDKs work
+// against it unchanged:
+//
+//   - the client endpoint: POST /client/negotiate?hub=<hub> (negotiate
+//     versions 0 and 1) and the WebSocket transport at
+//     /client/?hub=<hub>&id=<token>, with the JSON hub protocol (handshake,
+//     pings, Close messages, client timeout);
+//   - the data-plane REST API of api-version 2022-06-01 under /api/... and
+//     of v1 under /api/v1/...: send to all, users, groups and connections,
+//     group membership of connections and users (with ttl), closing
+//     connections, existence checks and health;
+//   - CORS for browsers on every route.
+//
+// Client and REST tokens are checked as the service checks them: HS256 with
+// the access key's UTF-8 bytes, an exp in the future, and an aud equal to
+// the client URL or the REST request URL (with or without the port). Hub
+// names are case-insensitive; user ids and group names are not.
+//
+// Client invocations have no upstream to go to: an invocation that expects
+// a result gets a Completion with an error saying so, and a fire-and-forget
+// one is dropped.
+//
+// Each connection has a bounded send queue. A client that does not keep up
+// is closed with WebSocket status 1008 (policy violation) rather than
+// slowing down the others. Every goroutine a connection starts ends with
+// it, and Shutdown waits for all of them.
+//
+// Use NewServer in tests (it listens on a free port of 127.0.0.1, like
+// httptest.NewServer), or New for an http.Handler to serve yourself; the
+// signalr-emulator command serves it on 127.0.0.1:8888.
+package emulator

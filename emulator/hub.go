@@ -1,0 +1,377 @@
+package emulator
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// maxMembershipLifetime caps a user's group membership without a ttl, as
+// the service documents ("at most 1 year").
+const maxMembershipLifetime = 365 * 24 * time.Hour
+
+// hub holds the connections of one hub and who belongs to which group.
+// Hub names are lowercased before they get here; user ids and group names
+// are compared exactly.
+type hub struct {
+	name string
+
+	mu    sync.RWMutex
+	conns map[string]*connection
+	// users maps a user id to its connections.
+	users map[string]map[string]*connection
+	// groups maps a group to its member connections; each member's expiry
+	// is in connection.groups.
+	groups map[string]map[string]*connection
+	// userGroups maps a user id to the groups the user was added to, with
+	// the membership's expiry. The user's later connections join them.
+	userGroups map[string]map[string]time.Time
+}
+
+func newHub(name string) *hub {
+	return &hub{
+		name:       name,
+		conns:      make(map[string]*connection),
+		users:      make(map[string]map[string]*connection),
+		groups:     make(map[string]map[string]*connection),
+		userGroups: make(map[string]map[string]time.Time),
+	}
+}
+
+func expired(expiry, now time.Time) bool { return !expiry.IsZero() && !now.Before(expiry) }
+
+// add registers c and joins it to the groups its user belongs to.
+func (h *hub) add(c *connection) {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conns[c.id] = c
+	if c.user == "" {
+		return
+	}
+	byID := h.users[c.user]
+	if byID == nil {
+		byID = make(map[string]*connection)
+		h.users[c.user] = byID
+	}
+	byID[c.id] = c
+	for group, expiry := range h.userGroups[c.user] {
+		if expired(expiry, now) {
+			delete(h.userGroups[c.user], group)
+			continue
+		}
+		h.join(c, group, expiry)
+	}
+	if len(h.userGroups[c.user]) == 0 {
+		delete(h.userGroups, c.user)
+	}
+}
+
+// remove forgets c and its group memberships.
+func (h *hub) remove(c *connection) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conns[c.id] != c {
+		return
+	}
+	delete(h.conns, c.id)
+	if byID := h.users[c.user]; byID != nil {
+		delete(byID, c.id)
+		if len(byID) == 0 {
+			delete(h.users, c.user)
+		}
+	}
+	for group := range c.groups {
+		h.leave(c, group)
+	}
+}
+
+// join adds c to group until expiry (zero: no expiry). h.mu must be held.
+func (h *hub) join(c *connection, group string, expiry time.Time) {
+	members := h.groups[group]
+	if members == nil {
+		members = make(map[string]*connection)
+		h.groups[group] = members
+	}
+	members[c.id] = c
+	c.groups[group] = expiry
+}
+
+// leave removes c from group and reports whether it was a member.
+// h.mu must be held.
+func (h *hub) leave(c *connection, group string) bool {
+	_, member := c.groups[group]
+	delete(c.groups, group)
+	if members := h.groups[group]; members != nil {
+		delete(members, c.id)
+		if len(members) == 0 {
+			delete(h.groups, group)
+		}
+	}
+	return member
+}
+
+// excludedSet is the set of connection ids a send skips.
+type excludedSet map[string]struct{}
+
+func (x excludedSet) has(id string) bool {
+	_, ok := x[id]
+	return ok
+}
+
+// sendAll queues msg for every connection not excluded.
+func (h *hub) sendAll(msg []byte, excluded excludedSet) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for id, c := range h.conns {
+		if !excluded.has(id) {
+			c.enqueue(msg)
+		}
+	}
+}
+
+// sendUser queues msg for every connection of user.
+func (h *hub) sendUser(user string, msg []byte, excluded excludedSet) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for id, c := range h.users[user] {
+		if !excluded.has(id) {
+			c.enqueue(msg)
+		}
+	}
+}
+
+// sendConnection queues msg for one connection.
+func (h *hub) sendConnection(id string, msg []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if c := h.conns[id]; c != nil {
+		c.enqueue(msg)
+	}
+}
+
+// sendGroup queues msg for every current member of group not excluded.
+func (h *hub) sendGroup(group string, msg []byte, excluded excludedSet) {
+	now := time.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for id, c := range h.groups[group] {
+		if !excluded.has(id) && !expired(c.groups[group], now) {
+			c.enqueue(msg)
+		}
+	}
+}
+
+// closeConnections asks the selected connections to close. Selection is by
+// user when user is set, by group when group is set, else all.
+func (h *hub) closeConnections(user, group string, excluded excludedSet, reason string) {
+	now := time.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var targets map[string]*connection
+	switch {
+	case user != "":
+		targets = h.users[user]
+	case group != "":
+		targets = h.groups[group]
+	default:
+		targets = h.conns
+	}
+	for id, c := range targets {
+		if excluded.has(id) || group != "" && expired(c.groups[group], now) {
+			continue
+		}
+		c.requestClose(reason, true)
+	}
+}
+
+// closeConnection asks one connection to close.
+func (h *hub) closeConnection(id, reason string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if c := h.conns[id]; c != nil {
+		c.requestClose(reason, true)
+	}
+}
+
+// hasConnection reports whether connection id is connected.
+func (h *hub) hasConnection(id string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[id] != nil
+}
+
+// hasUser reports whether user has at least one connection.
+func (h *hub) hasUser(user string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users[user]) > 0
+}
+
+// hasGroup reports whether group has at least one current member.
+func (h *hub) hasGroup(group string) bool {
+	now := time.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, c := range h.groups[group] {
+		if !expired(c.groups[group], now) {
+			return true
+		}
+	}
+	return false
+}
+
+// userInGroup reports whether user belongs to group, either as a user or
+// through one of its connections.
+func (h *hub) userInGroup(user, group string) bool {
+	now := time.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if expiry, ok := h.userGroups[user][group]; ok && !expired(expiry, now) {
+		return true
+	}
+	for _, c := range h.users[user] {
+		if expiry, ok := c.groups[group]; ok && !expired(expiry, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// addConnectionToGroup reports false when the connection is unknown.
+func (h *hub) addConnectionToGroup(id, group string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.conns[id]
+	if c == nil {
+		return false
+	}
+	h.join(c, group, time.Time{})
+	return true
+}
+
+// removeConnectionFromGroup reports whether the connection exists and
+// whether it was a member.
+func (h *hub) removeConnectionFromGroup(id, group string) (exists, wasMember bool) {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.conns[id]
+	if c == nil {
+		return false, false
+	}
+	expiry, member := c.groups[group]
+	h.leave(c, group)
+	return true, member && !expired(expiry, now)
+}
+
+// removeConnectionFromAllGroups reports false when the connection is unknown.
+func (h *hub) removeConnectionFromAllGroups(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.conns[id]
+	if c == nil {
+		return false
+	}
+	for group := range c.groups {
+		h.leave(c, group)
+	}
+	return true
+}
+
+// addUserToGroup adds user's current connections to group and, unless ttl
+// is zero, remembers the membership so that the user's later connections
+// join too. A nil ttl means the longest membership the service allows.
+func (h *hub) addUserToGroup(user, group string, ttl *time.Duration) {
+	now := time.Now()
+	var expiry time.Time
+	switch {
+	case ttl == nil:
+		expiry = now.Add(maxMembershipLifetime)
+	case *ttl > 0:
+		expiry = now.Add(*ttl)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ttl == nil || *ttl > 0 {
+		groups := h.userGroups[user]
+		if groups == nil {
+			groups = make(map[string]time.Time)
+			h.userGroups[user] = groups
+		}
+		groups[group] = expiry
+	}
+	for _, c := range h.users[user] {
+		h.join(c, group, expiry)
+	}
+}
+
+// removeUserFromGroup removes user, and each of its connections, from group.
+func (h *hub) removeUserFromGroup(user, group string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if groups := h.userGroups[user]; groups != nil {
+		delete(groups, group)
+		if len(groups) == 0 {
+			delete(h.userGroups, user)
+		}
+	}
+	for _, c := range h.users[user] {
+		h.leave(c, group)
+	}
+}
+
+// removeUserFromAllGroups removes user, and each of its connections, from
+// every group.
+func (h *hub) removeUserFromAllGroups(user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.userGroups, user)
+	for _, c := range h.users[user] {
+		for group := range c.groups {
+			h.leave(c, group)
+		}
+	}
+}
+
+// snapshot copies the hub's state, leaving out expired memberships.
+func (h *hub) snapshot() HubSnapshot {
+	now := time.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := HubSnapshot{
+		Hub:        h.name,
+		Users:      make(map[string][]string),
+		Groups:     make(map[string][]string),
+		UserGroups: make(map[string][]string),
+	}
+	for _, c := range h.conns {
+		cs := ConnectionSnapshot{ID: c.id, UserID: c.user}
+		for group, expiry := range c.groups {
+			if expired(expiry, now) {
+				continue
+			}
+			cs.Groups = append(cs.Groups, group)
+			s.Groups[group] = append(s.Groups[group], c.id)
+		}
+		sort.Strings(cs.Groups)
+		s.Connections = append(s.Connections, cs)
+		if c.user != "" {
+			s.Users[c.user] = append(s.Users[c.user], c.id)
+		}
+	}
+	for user, groups := range h.userGroups {
+		for group, expiry := range groups {
+			if !expired(expiry, now) {
+				s.UserGroups[user] = append(s.UserGroups[user], group)
+			}
+		}
+	}
+	sort.Slice(s.Connections, func(i, j int) bool { return s.Connections[i].ID < s.Connections[j].ID })
+	for _, m := range []map[string][]string{s.Users, s.Groups, s.UserGroups} {
+		for _, ids := range m {
+			sort.Strings(ids)
+		}
+	}
+	return s
+}

@@ -1,0 +1,176 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// recordSeparator ends every message of the JSON hub protocol, the handshake
+// included.
+const recordSeparator = 0x1e
+
+// Hub protocol message types used by the emulator.
+const (
+	typeInvocation       = 1
+	typeStreamItem       = 2
+	typeCompletion       = 3
+	typeStreamInvocation = 4
+	typeCancelInvocation = 5
+	typePing             = 6
+	typeClose            = 7
+)
+
+// Pre-encoded records the emulator sends often.
+var (
+	pingRecord              = []byte("{\"type\":6}\x1e")
+	handshakeSuccessRecord  = []byte("{}\x1e")
+	errRecordTooLarge       = errors.New("hub protocol message exceeds the size limit")
+	errEmptyRecord          = errors.New("empty hub protocol message")
+	errHandshakeNotAnObject = errors.New("handshake request is not a JSON object")
+)
+
+// recordSplitter cuts a stream of WebSocket frames into hub protocol
+// records. A frame may hold several records, and, although the official
+// clients never do it, a record may span frames; the splitter keeps the
+// unterminated tail until its separator arrives.
+type recordSplitter struct {
+	pending []byte
+	limit   int
+}
+
+// split appends frame to any unterminated tail and returns the complete
+// records it now holds, without their separators. The returned slices stay
+// valid until the next call.
+func (s *recordSplitter) split(frame []byte) ([][]byte, error) {
+	data := frame
+	if len(s.pending) > 0 {
+		s.pending = append(s.pending, frame...)
+		data = s.pending
+	}
+	var records [][]byte
+	for {
+		i := bytes.IndexByte(data, recordSeparator)
+		if i < 0 {
+			break
+		}
+		records = append(records, data[:i])
+		data = data[i+1:]
+	}
+	if len(data) > s.limit {
+		return nil, errRecordTooLarge
+	}
+	// The tail is copied because it aliases frame or the records returned.
+	s.pending = nil
+	if len(data) > 0 {
+		s.pending = append([]byte(nil), data...)
+	}
+	return records, nil
+}
+
+// handshakeRequest is the first record a client sends.
+type handshakeRequest struct {
+	Protocol string `json:"protocol"`
+	Version  *int   `json:"version"`
+}
+
+// parseHandshake checks a handshake request and returns the error text to
+// send back, or "" when the client speaks JSON version 1.
+func parseHandshake(record []byte) (problem string) {
+	var req handshakeRequest
+	if err := json.Unmarshal(record, &req); err != nil || !bytes.HasPrefix(bytes.TrimSpace(record), []byte("{")) {
+		return "Handshake request is not valid JSON: " + errHandshakeNotAnObject.Error() + "."
+	}
+	switch {
+	case req.Protocol == "":
+		return "Handshake request is missing the protocol."
+	case req.Protocol != "json":
+		return fmt.Sprintf("The protocol '%s' is not supported; this emulator speaks only the 'json' hub protocol.", req.Protocol)
+	case req.Version == nil:
+		return "Handshake request is missing the version."
+	case *req.Version != 1:
+		return fmt.Sprintf("The server does not support version %d of the 'json' protocol.", *req.Version)
+	}
+	return ""
+}
+
+// clientMessage is the part of a client's hub message the emulator looks at.
+type clientMessage struct {
+	Type         int     `json:"type"`
+	InvocationID *string `json:"invocationId"`
+	Target       string  `json:"target"`
+}
+
+// parseClientMessage decodes one record sent by a client after the
+// handshake.
+func parseClientMessage(record []byte) (clientMessage, error) {
+	var m clientMessage
+	if len(bytes.TrimSpace(record)) == 0 {
+		return m, errEmptyRecord
+	}
+	if err := json.Unmarshal(record, &m); err != nil {
+		return m, fmt.Errorf("hub protocol message is not a valid JSON object: %w", err)
+	}
+	if m.Type == 0 {
+		return m, errors.New("hub protocol message has no type")
+	}
+	return m, nil
+}
+
+// encodeInvocation returns the record of a fire-and-forget Invocation of
+// target with arguments, which must be a valid JSON array.
+func encodeInvocation(target string, arguments json.RawMessage) []byte {
+	buf := make([]byte, 0, 40+len(target)+len(arguments))
+	buf = append(buf, `{"type":1,"target":`...)
+	buf = appendJSONString(buf, target)
+	buf = append(buf, `,"arguments":`...)
+	if len(arguments) == 0 {
+		buf = append(buf, "[]"...)
+	} else {
+		buf = append(buf, arguments...)
+	}
+	buf = append(buf, '}', recordSeparator)
+	return buf
+}
+
+// encodeCompletionError returns the record of a Completion carrying an
+// error for invocationID.
+func encodeCompletionError(invocationID, message string) []byte {
+	buf := []byte(`{"type":3,"invocationId":`)
+	buf = appendJSONString(buf, invocationID)
+	buf = append(buf, `,"error":`...)
+	buf = appendJSONString(buf, message)
+	return append(buf, '}', recordSeparator)
+}
+
+// encodeClose returns the record of a Close message. An empty errorText
+// leaves the error field out, which clients read as a clean close.
+func encodeClose(errorText string, allowReconnect bool) []byte {
+	buf := []byte(`{"type":7`)
+	if errorText != "" {
+		buf = append(buf, `,"error":`...)
+		buf = appendJSONString(buf, errorText)
+	}
+	if allowReconnect {
+		buf = append(buf, `,"allowReconnect":true`...)
+	}
+	return append(buf, '}', recordSeparator)
+}
+
+// encodeHandshakeError returns the handshake response that rejects a client.
+func encodeHandshakeError(problem string) []byte {
+	buf := []byte(`{"error":`)
+	buf = appendJSONString(buf, problem)
+	return append(buf, '}', recordSeparator)
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(buf []byte, s string) []byte {
+	b, err := json.Marshal(s)
+	if err != nil { // cannot happen for a string
+		return strconv.AppendQuote(buf, s)
+	}
+	return append(buf, b...)
+}

@@ -1,0 +1,109 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/funcsignalr/signalr/internal/validate"
+)
+
+// pendingConnection is a negotiated connection waiting for its WebSocket.
+type pendingConnection struct {
+	hub       string
+	id        string
+	expires   time.Time
+	connected bool
+}
+
+// negotiateResponse is the body of a successful negotiate.
+type negotiateResponse struct {
+	ConnectionID        string               `json:"connectionId"`
+	ConnectionToken     string               `json:"connectionToken,omitempty"`
+	NegotiateVersion    int                  `json:"negotiateVersion"`
+	AvailableTransports []availableTransport `json:"availableTransports"`
+}
+
+type availableTransport struct {
+	Transport       string   `json:"transport"`
+	TransferFormats []string `json:"transferFormats"`
+}
+
+// onlyWebSockets is the one transport the emulator implements. Binary is
+// listed so that a MessagePack client reaches the handshake and is told
+// plainly that only JSON is spoken.
+var onlyWebSockets = []availableTransport{{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}}}
+
+// clientHub reads and checks the hub query parameter of a client request and
+// returns it lowercased; it writes the error response itself.
+func clientHub(w http.ResponseWriter, r *http.Request) (string, bool) {
+	name := r.URL.Query().Get("hub")
+	if err := validate.HubName(name); err != nil {
+		http.Error(w, "Bad hub query parameter: "+err.Error(), http.StatusBadRequest)
+		return "", false
+	}
+	return strings.ToLower(name), true
+}
+
+// serveNegotiate answers POST /client/negotiate?hub=<hub>.
+func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		http.Error(w, "Negotiate takes POST.", http.StatusMethodNotAllowed)
+		return
+	}
+	hubName, ok := clientHub(w, r)
+	if !ok {
+		return
+	}
+	if _, err := e.verifyToken(bearerToken(r, true), clientAudience(r, hubName)); err != nil {
+		e.opts.logger.Info("negotiate refused", "hub", hubName, "reason", err.Error())
+		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	version := 0
+	if v, err := strconv.Atoi(r.URL.Query().Get("negotiateVersion")); err == nil && v >= 1 {
+		version = 1
+	}
+	resp := negotiateResponse{
+		ConnectionID:        randomID(16),
+		NegotiateVersion:    version,
+		AvailableTransports: onlyWebSockets,
+	}
+	token := resp.ConnectionID
+	if version >= 1 {
+		resp.ConnectionToken = randomID(24)
+		token = resp.ConnectionToken
+	}
+	now := time.Now()
+	e.mu.Lock()
+	for t, p := range e.pending {
+		if now.After(p.expires) {
+			delete(e.pending, t)
+		}
+	}
+	e.pending[token] = &pendingConnection{hub: hubName, id: resp.ConnectionID, expires: now.Add(e.opts.negotiateTimeout)}
+	e.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// claimPending turns a connection token into its connection id, marking it
+// used. It returns the HTTP status to answer when it cannot.
+func (e *Emulator) claimPending(token, hubName string) (id string, status int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.pending[token]
+	switch {
+	case p == nil || p.hub != hubName || time.Now().After(p.expires):
+		return "", http.StatusNotFound
+	case p.connected:
+		return "", http.StatusConflict
+	}
+	p.connected = true
+	return p.id, http.StatusOK
+}

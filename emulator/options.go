@@ -1,0 +1,105 @@
+package emulator
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultAccessKey is the access key of Microsoft's Azure SignalR emulator.
+// Using it by default means existing local.settings.json files that point at
+// that emulator work unchanged against this one.
+const DefaultAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+// Options configures an Emulator. A nil *Options, and every zero field,
+// means the documented default.
+type Options struct {
+	// AccessKey signs and checks every client and REST token (HS256 over the
+	// key's UTF-8 bytes). Default: DefaultAccessKey.
+	AccessKey string
+
+	// KeepAliveInterval is how long a connection may go without the emulator
+	// sending anything before it sends a Ping. Default: 15s, as ASP.NET Core
+	// SignalR and the official client expect.
+	KeepAliveInterval time.Duration
+
+	// ClientTimeout closes a connection from which nothing (not even a Ping)
+	// arrived for this long. Default: 30s.
+	ClientTimeout time.Duration
+
+	// HandshakeTimeout closes a WebSocket whose hub protocol handshake did not
+	// arrive in time. Default: 15s.
+	HandshakeTimeout time.Duration
+
+	// NegotiateTimeout is how long a connection token from negotiate stays
+	// valid for opening the WebSocket. Default: 1m.
+	NegotiateTimeout time.Duration
+
+	// SendQueueSize is the number of messages queued for one connection.
+	// A connection whose queue is full when a message arrives is closed with
+	// WebSocket status 1008 (policy violation) instead of slowing down
+	// everybody else. Default: 1024.
+	SendQueueSize int
+
+	// MaxMessageSize limits a message read from a client, and a REST request
+	// body. Default: 1 MiB (the service's documented body limit).
+	MaxMessageSize int64
+
+	// Logger receives one line per connect, disconnect and REST call.
+	// Default: nil, meaning nothing is logged. Access keys and tokens are
+	// never logged.
+	Logger *slog.Logger
+}
+
+// options is Options with every default applied.
+type options struct {
+	accessKey         string
+	keepAliveInterval time.Duration
+	clientTimeout     time.Duration
+	handshakeTimeout  time.Duration
+	negotiateTimeout  time.Duration
+	sendQueueSize     int
+	maxMessageSize    int64
+	logger            *slog.Logger
+}
+
+func (o *Options) withDefaults() options {
+	var in Options
+	if o != nil {
+		in = *o
+	}
+	out := options{
+		accessKey:         in.AccessKey,
+		keepAliveInterval: in.KeepAliveInterval,
+		clientTimeout:     in.ClientTimeout,
+		handshakeTimeout:  in.HandshakeTimeout,
+		negotiateTimeout:  in.NegotiateTimeout,
+		sendQueueSize:     in.SendQueueSize,
+		maxMessageSize:    in.MaxMessageSize,
+		logger:            in.Logger,
+	}
+	if out.accessKey == "" {
+		out.accessKey = DefaultAccessKey
+	}
+	if out.keepAliveInterval <= 0 {
+		out.keepAliveInterval = 15 * time.Second
+	}
+	if out.clientTimeout <= 0 {
+		out.clientTimeout = 30 * time.Second
+	}
+	if out.handshakeTimeout <= 0 {
+		out.handshakeTimeout = 15 * time.Second
+	}
+	if out.negotiateTimeout <= 0 {
+		out.negotiateTimeout = time.Minute
+	}
+	if out.sendQueueSize <= 0 {
+		out.sendQueueSize = 1024
+	}
+	if out.maxMessageSize <= 0 {
+		out.maxMessageSize = 1 << 20
+	}
+	if out.logger == nil {
+		out.logger = slog.New(slog.DiscardHandler)
+	}
+	return out
+}

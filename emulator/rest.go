@@ -1,0 +1,333 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/funcsignalr/signalr/internal/validate"
+)
+
+// Error codes sent in the x-ms-error-code header and the error body. The
+// NotExisted/NotInGroup ones are those the official SDKs look for.
+const (
+	codeConnectionNotExisted     = "Error.Connection.NotExisted"
+	codeWarnConnectionNotExisted = "Warning.Connection.NotExisted"
+	codeWarnGroupNotExisted      = "Warning.Group.NotExisted"
+	codeWarnUserNotExisted       = "Warning.User.NotExisted"
+	codeUserNotInGroup           = "Info.User.NotInGroup"
+	codeConnectionNotInGroup     = "Info.Connection.NotInGroup"
+	codeInvalidArgument          = "Error.InvalidArgument"
+	codeUnauthorized             = "Error.Unauthorized"
+	codeNotFound                 = "Error.NotFound"
+	codeMethodNotAllowed         = "Error.MethodNotAllowed"
+	codeRequestEntityTooLarge    = "Error.RequestEntityTooLarge"
+	contentTypeJSON              = "application/json"
+	headerErrorCode              = "x-ms-error-code"
+	restPrefixV1, restPrefix2022 = "/api/v1/", "/api/"
+	healthPathV1, healthPath2022 = "/api/v1/health", "/api/health"
+	errorBodyFormatHint          = "send {\"target\":\"<method>\",\"arguments\":[...]}"
+	argumentsNotArrayMessage     = "arguments must be a JSON array"
+)
+
+// restError is the JSON error body of a failed REST call.
+type restError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeRESTError answers status with a JSON error body and the error code
+// header. HEAD responses get the header only.
+func writeRESTError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	w.Header().Set(headerErrorCode, code)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(restError{Code: code, Message: message})
+}
+
+// statusRecorder remembers the status written, for the log line.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// serveREST serves the data-plane REST API under /api and /api/v1.
+func (e *Emulator) serveREST(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		// The escaped path holds no secret; the query is not logged.
+		e.opts.logger.Info("rest", "method", r.Method, "path", r.URL.EscapedPath(),
+			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+	e.handleREST(rec, r)
+}
+
+func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if p := strings.TrimSuffix(path, "/"); p == healthPath2022 || p == healthPathV1 {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeRESTError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "health takes GET or HEAD")
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	version, rest := api2022, strings.TrimPrefix(path, restPrefix2022)
+	if strings.HasPrefix(path, restPrefixV1) {
+		version, rest = apiV1, strings.TrimPrefix(path, restPrefixV1)
+	}
+	table := routeTables[version]
+	route, params, result := matchRoute(table, r.Method, rest)
+	switch result {
+	case routeBadEscape:
+		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, "the path holds an invalid percent-escape")
+		return
+	case routeNotFound:
+		writeRESTError(w, r, http.StatusNotFound, codeNotFound, "no such REST API route")
+		return
+	case routeWrongMethod:
+		w.Header().Set("Allow", allowedMethods(table, rest))
+		writeRESTError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method "+r.Method+" is not allowed on this route")
+		return
+	}
+	if _, err := e.verifyToken(bearerToken(r, false), restAudience(r)); err != nil {
+		writeRESTError(w, r, http.StatusUnauthorized, codeUnauthorized, err.Error())
+		return
+	}
+	hubName, problem := restHubName(params.hub, r.URL.Query().Get("application"))
+	if problem != "" {
+		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+		return
+	}
+	if problem := checkParams(route, params); problem != "" {
+		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+		return
+	}
+	e.runREST(w, r, route, params, hubName)
+}
+
+// restHubName validates hub (and application, when given) and returns the
+// internal hub name: lowercased, prefixed by "<application>_".
+func restHubName(hub, application string) (string, string) {
+	if err := validate.HubName(hub); err != nil {
+		return "", err.Error()
+	}
+	if application != "" {
+		if err := validate.HubName(application); err != nil {
+			return "", "application: " + err.Error()
+		}
+		return strings.ToLower(application) + "_" + strings.ToLower(hub), ""
+	}
+	return strings.ToLower(hub), ""
+}
+
+// checkParams validates the group, user and connection path parameters of
+// route: none may be empty, and groups follow the service's name rule.
+func checkParams(route restRoute, p routeParams) string {
+	for _, segment := range route.pattern {
+		switch {
+		case segment == "{user}" && p.user == "":
+			return "the user id is empty"
+		case segment == "{connection}" && p.connection == "":
+			return "the connection id is empty"
+		case segment == "{group}":
+			if err := validate.GroupName(p.group); err != nil {
+				return err.Error()
+			}
+		}
+	}
+	return ""
+}
+
+// runREST performs a matched, authorized operation.
+func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRoute, p routeParams, hubName string) {
+	query := r.URL.Query()
+	excluded := excludedSet{}
+	for _, id := range query["excluded"] {
+		excluded[id] = struct{}{}
+	}
+	// Reads and closes need no hub; an unknown hub is simply empty.
+	h := e.hub(hubName, false)
+	if h == nil {
+		h = newHub(hubName)
+	}
+	switch route.op {
+	case opBroadcast, opSendUser, opSendConnection, opSendGroup:
+		record, problem, status := e.readSendBody(w, r)
+		if problem != "" {
+			code := codeInvalidArgument
+			if status == http.StatusRequestEntityTooLarge {
+				code = codeRequestEntityTooLarge
+			}
+			writeRESTError(w, r, status, code, problem)
+			return
+		}
+		switch route.op {
+		case opBroadcast:
+			h.sendAll(record, excluded)
+		case opSendUser:
+			h.sendUser(p.user, record, excluded)
+		case opSendConnection:
+			h.sendConnection(p.connection, record)
+		case opSendGroup:
+			h.sendGroup(p.group, record, excluded)
+		}
+	case opCloseAll:
+		h.closeConnections("", "", excluded, query.Get("reason"))
+	case opCloseGroup:
+		h.closeConnections("", p.group, excluded, query.Get("reason"))
+	case opCloseUser:
+		h.closeConnections(p.user, "", excluded, query.Get("reason"))
+	case opCloseConnection:
+		h.closeConnection(p.connection, query.Get("reason"))
+	case opConnectionExists:
+		if !h.hasConnection(p.connection) {
+			writeRESTError(w, r, http.StatusNotFound, codeWarnConnectionNotExisted, "the connection does not exist")
+			return
+		}
+	case opGroupExists:
+		if !h.hasGroup(p.group) {
+			writeRESTError(w, r, http.StatusNotFound, codeWarnGroupNotExisted, "the group has no connections")
+			return
+		}
+	case opUserExists:
+		if !h.hasUser(p.user) {
+			writeRESTError(w, r, http.StatusNotFound, codeWarnUserNotExisted, "the user has no connections")
+			return
+		}
+	case opUserInGroup:
+		if !h.userInGroup(p.user, p.group) {
+			writeRESTError(w, r, http.StatusNotFound, codeUserNotInGroup, "the user is not in the group")
+			return
+		}
+	case opAddConnectionToGroup:
+		if !h.addConnectionToGroup(p.connection, p.group) {
+			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
+			return
+		}
+	case opRemoveConnectionFromGroup:
+		exists, wasMember := h.removeConnectionFromGroup(p.connection, p.group)
+		switch {
+		case !exists:
+			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
+			return
+		case !wasMember:
+			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotInGroup, "the connection is not in the group")
+			return
+		}
+	case opRemoveConnectionFromAllGroups:
+		h.removeConnectionFromAllGroups(p.connection)
+	case opAddUserToGroup:
+		ttl, problem := parseTTL(query)
+		if problem != "" {
+			writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+			return
+		}
+		// User memberships outlive connections, so the hub must exist.
+		e.hub(hubName, true).addUserToGroup(p.user, p.group, ttl)
+	case opRemoveUserFromGroup:
+		h.removeUserFromGroup(p.user, p.group)
+	case opRemoveUserFromAllGroups:
+		h.removeUserFromAllGroups(p.user)
+	}
+	w.WriteHeader(route.status)
+}
+
+// parseTTL reads the ttl query parameter in seconds; nil means absent.
+func parseTTL(query map[string][]string) (*time.Duration, string) {
+	values := query["ttl"]
+	if len(values) == 0 || values[0] == "" {
+		return nil, ""
+	}
+	seconds, err := strconv.ParseInt(values[0], 10, 32)
+	if err != nil || seconds < 0 {
+		return nil, "ttl must be a whole number of seconds, 0 or more"
+	}
+	ttl := time.Duration(seconds) * time.Second
+	return &ttl, ""
+}
+
+// readSendBody decodes {"target":..,"arguments":[..]} (property names in
+// any case, as the .NET SDK writes Target and Arguments) and returns the
+// Invocation record to deliver.
+func (e *Emulator) readSendBody(w http.ResponseWriter, r *http.Request) (record []byte, problem string, status int) {
+	body, err := readAllLimited(w, r, e.opts.maxMessageSize)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, "the request body is larger than " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes", http.StatusRequestEntityTooLarge
+		}
+		return nil, "could not read the request body", http.StatusBadRequest
+	}
+	target, arguments, problem := parseSendBody(body)
+	if problem != "" {
+		return nil, problem, http.StatusBadRequest
+	}
+	return encodeInvocation(target, arguments), "", http.StatusOK
+}
+
+func readAllLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+// parseSendBody extracts target and arguments (compacted, "[]" when absent
+// or null) from a send body.
+func parseSendBody(body []byte) (target string, arguments json.RawMessage, problem string) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", nil, "the request body is empty; " + errorBodyFormatHint
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return "", nil, "the request body is not a JSON object; " + errorBodyFormatHint
+	}
+	var rawTarget, rawArguments json.RawMessage
+	for name, value := range fields {
+		switch {
+		case strings.EqualFold(name, "target"):
+			rawTarget = value
+		case strings.EqualFold(name, "arguments"):
+			rawArguments = value
+		}
+	}
+	if rawTarget == nil || json.Unmarshal(rawTarget, &target) != nil || target == "" {
+		return "", nil, "target is required and must be a non-empty string; " + errorBodyFormatHint
+	}
+	trimmed := bytes.TrimSpace(rawArguments)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return target, json.RawMessage("[]"), ""
+	}
+	if trimmed[0] != '[' {
+		return "", nil, argumentsNotArrayMessage
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, trimmed); err != nil {
+		return "", nil, argumentsNotArrayMessage
+	}
+	return target, compact.Bytes(), ""
+}
