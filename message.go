@@ -1,0 +1,213 @@
+package signalr
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Message is an invocation of a client method, the Go form of the Functions
+// SignalRMessage. It goes to every connection of the hub, unless one of
+// UserID, GroupName or ConnectionID names a narrower audience; setting more
+// than one of them is an error (the Functions host would silently pick one).
+//
+// It marshals with the Functions binding's property names (target,
+// arguments, userId, groupName, connectionId) and unmarshals them in any
+// letter case, so the JSON a JavaScript or Python function assigns to its
+// output binding decodes unchanged.
+type Message struct {
+	// Target is the name of the client method to invoke. Required.
+	Target string `json:"target"`
+	// Arguments are passed to the client method; each must marshal to JSON.
+	// Nil is sent as []. Unmarshalled arguments are what json.Decoder with
+	// UseNumber produces, so numbers keep every digit.
+	Arguments []any `json:"arguments"`
+	// UserID sends the message to every connection of that user.
+	UserID string `json:"userId,omitempty"`
+	// GroupName sends the message to every connection in that group.
+	GroupName string `json:"groupName,omitempty"`
+	// ConnectionID sends the message to that one connection.
+	ConnectionID string `json:"connectionId,omitempty"`
+	// Excluded lists connection ids that must not receive a broadcast or a
+	// group send. It is not allowed with UserID or ConnectionID.
+	Excluded []string `json:"excluded,omitempty"`
+}
+
+func (Message) outputItem() {}
+
+// MarshalJSON writes the message with its Functions property names and
+// arguments as [] when there are none.
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	p := plain(m)
+	if p.Arguments == nil {
+		p.Arguments = []any{}
+	}
+	return json.Marshal(p)
+}
+
+// UnmarshalJSON reads a message object, matching property names
+// case-insensitively (the .NET SDK writes Target and Arguments). Unknown
+// properties, such as the host's "endpoints", are ignored. A property given
+// twice in different cases, or a value of the wrong JSON type, is an error
+// wrapping ErrInvalidMessage that names the property.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	if isJSONNull(data) {
+		return nil
+	}
+	fields, err := foldFields(data, "message", ErrInvalidMessage, messageFieldNames)
+	if err != nil {
+		return err
+	}
+	var out Message
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"target", &out.Target}, {"userId", &out.UserID}, {"groupName", &out.GroupName}, {"connectionId", &out.ConnectionID}} {
+		if err := decodeStringField(fields, f.name, "message", ErrInvalidMessage, f.dst); err != nil {
+			return err
+		}
+	}
+	if raw, ok := fields["arguments"]; ok && !isJSONNull(raw) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&out.Arguments); err != nil {
+			return outErrorf(ErrInvalidMessage, "arguments must be a JSON array, got %s", jsonKind(raw))
+		}
+	}
+	if raw, ok := fields["excluded"]; ok && !isJSONNull(raw) {
+		if err := json.Unmarshal(raw, &out.Excluded); err != nil {
+			return outErrorf(ErrInvalidMessage, "excluded must be a JSON array of connection id strings")
+		}
+	}
+	*m = out
+	return nil
+}
+
+var messageFieldNames = []string{"target", "arguments", "userId", "groupName", "connectionId", "excluded"}
+
+// Validate reports whether the message can be sent, without any I/O. The
+// error wraps ErrInvalidMessage (and ErrInvalidGroupName for a bad group
+// name), names the field at fault and says how to fix it.
+func (m Message) Validate() error {
+	if strings.TrimSpace(m.Target) == "" {
+		return outErrorf(ErrInvalidMessage, `target is empty; set Target (JSON "target") to the name of the client method to invoke`)
+	}
+	var set []string
+	if m.UserID != "" {
+		set = append(set, "userId")
+	}
+	if m.GroupName != "" {
+		set = append(set, "groupName")
+	}
+	if m.ConnectionID != "" {
+		set = append(set, "connectionId")
+	}
+	if len(set) > 1 {
+		which := "both " + set[0] + " and " + set[1] + " are set"
+		if len(set) == 3 {
+			which = "userId, groupName and connectionId are all set"
+		}
+		return outErrorf(ErrInvalidMessage, "%s; a message goes to everyone, one user, one group or one connection, so keep one of them and send one message per audience", which)
+	}
+	if m.GroupName != "" {
+		if err := validateGroup(m.GroupName); err != nil {
+			return fmt.Errorf("%w: groupName: %w", ErrInvalidMessage, err)
+		}
+	}
+	if len(m.Excluded) > 0 && (m.UserID != "" || m.ConnectionID != "") {
+		return outErrorf(ErrInvalidMessage, "excluded is set together with %s; excluded applies only to broadcasts and group sends, so remove it", set[0])
+	}
+	for i, id := range m.Excluded {
+		if id == "" {
+			return outErrorf(ErrInvalidMessage, "excluded[%d] is empty; list only connection ids", i)
+		}
+	}
+	return nil
+}
+
+// restPayload is the body of every :send request.
+type restPayload struct {
+	Target    string `json:"target"`
+	Arguments []any  `json:"arguments"`
+}
+
+// encodeSendBody returns {"target":..,"arguments":[..]}.
+func encodeSendBody(target string, args []any) ([]byte, error) {
+	if args == nil {
+		args = []any{}
+	}
+	b, err := json.Marshal(restPayload{Target: target, Arguments: args})
+	if err != nil {
+		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %v", ErrInvalidMessage, target, err)
+	}
+	return b, nil
+}
+
+// foldFields decodes a JSON object and returns the members whose names match
+// names case-insensitively, keyed by the canonical name. Other members are
+// ignored.
+func foldFields(data []byte, what string, sentinel error, names []string) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		return nil, outErrorf(sentinel, "a %s must be a JSON object, got %s", what, jsonKind(data))
+	}
+	out := make(map[string]json.RawMessage, len(names))
+	seen := make(map[string]string, len(names))
+	for k, v := range obj {
+		for _, n := range names {
+			if !strings.EqualFold(k, n) {
+				continue
+			}
+			if prev, dup := seen[n]; dup {
+				a, b := prev, k
+				if a > b {
+					a, b = b, a
+				}
+				return nil, outErrorf(sentinel, "%s has both %q and %q; property names are case-insensitive, so keep one", what, a, b)
+			}
+			seen[n] = k
+			out[n] = v
+		}
+	}
+	return out, nil
+}
+
+func decodeStringField(fields map[string]json.RawMessage, name, what string, sentinel error, dst *string) error {
+	raw, ok := fields[name]
+	if !ok || isJSONNull(raw) {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return outErrorf(sentinel, "%s property %q must be a string, got %s", what, name, jsonKind(raw))
+	}
+	return nil
+}
+
+func isJSONNull(data []byte) bool {
+	return string(bytes.TrimSpace(data)) == "null"
+}
+
+// jsonKind names the JSON type of data for error messages.
+func jsonKind(data []byte) string {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "nothing"
+	}
+	switch c := data[0]; {
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	}
+	return "invalid JSON"
+}

@@ -1,0 +1,272 @@
+package signalr
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMessageJSONNames(t *testing.T) {
+	m := Message{Target: "newMessage", Arguments: []any{"hi", 1}, UserID: "u1"}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"target":"newMessage","arguments":["hi",1],"userId":"u1"}`, string(b))
+
+	b, err = json.Marshal(Message{Target: "t"})
+	require.NoError(t, err)
+	assert.Equal(t, `{"target":"t","arguments":[]}`, string(b), "nil arguments must be written as []")
+
+	b, err = json.Marshal(Message{Target: "t", GroupName: "g", Excluded: []string{"c1"}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"target":"t","arguments":[],"groupName":"g","excluded":["c1"]}`, string(b))
+}
+
+func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Message
+	}{
+		{"functions camelCase", `{"target":"t","arguments":[1,"a"],"userId":"u"}`, Message{Target: "t", Arguments: []any{json.Number("1"), "a"}, UserID: "u"}},
+		{".NET PascalCase", `{"Target":"t","Arguments":[true],"GroupName":"g"}`, Message{Target: "t", Arguments: []any{true}, GroupName: "g"}},
+		{"upper case", `{"TARGET":"t","CONNECTIONID":"c"}`, Message{Target: "t", ConnectionID: "c"}},
+		{"nulls are absent", `{"target":"t","arguments":null,"userId":null}`, Message{Target: "t"}},
+		{"endpoints ignored", `{"target":"t","endpoints":[{"name":"x"}]}`, Message{Target: "t"}},
+		{"big numbers keep their digits", `{"target":"t","arguments":[12345678901234567890]}`, Message{Target: "t", Arguments: []any{json.Number("12345678901234567890")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m Message
+			require.NoError(t, json.Unmarshal([]byte(tt.in), &m))
+			assert.Equal(t, tt.want, m)
+		})
+	}
+}
+
+func TestMessageUnmarshalErrors(t *testing.T) {
+	tests := []struct {
+		in, field string
+	}{
+		{`{"target":1}`, `"target"`},
+		{`{"target":"t","userId":5}`, `"userId"`},
+		{`{"target":"t","arguments":{"a":1}}`, "arguments"},
+		{`{"target":"t","Target":"u"}`, `"Target" and "target"`},
+		{`{"target":"t","excluded":"c1"}`, "excluded"},
+		{`["target"]`, "JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var m Message
+			err := json.Unmarshal([]byte(tt.in), &m)
+			require.ErrorIs(t, err, ErrInvalidMessage)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestMessageValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		m     Message
+		field string // "" means valid
+		also  error
+	}{
+		{"broadcast", Message{Target: "t"}, "", nil},
+		{"user", Message{Target: "t", UserID: "u"}, "", nil},
+		{"group with excluded", Message{Target: "t", GroupName: "g", Excluded: []string{"c"}}, "", nil},
+		{"empty target", Message{UserID: "u"}, "target", nil},
+		{"blank target", Message{Target: "  "}, "target", nil},
+		{"user and group", Message{Target: "t", UserID: "u", GroupName: "g"}, "both userId and groupName", nil},
+		{"user and connection", Message{Target: "t", UserID: "u", ConnectionID: "c"}, "both userId and connectionId", nil},
+		{"group and connection", Message{Target: "t", GroupName: "g", ConnectionID: "c"}, "both groupName and connectionId", nil},
+		{"all three", Message{Target: "t", UserID: "u", GroupName: "g", ConnectionID: "c"}, "userId, groupName and connectionId", nil},
+		{"blank group", Message{Target: "t", GroupName: " \t"}, "groupName", ErrInvalidGroupName},
+		{"long group", Message{Target: "t", GroupName: strings.Repeat("g", 1025)}, "groupName", ErrInvalidGroupName},
+		{"excluded with user", Message{Target: "t", UserID: "u", Excluded: []string{"c"}}, "excluded", nil},
+		{"empty excluded id", Message{Target: "t", Excluded: []string{"c", ""}}, "excluded[1]", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.m.Validate()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidMessage)
+			assert.Contains(t, err.Error(), tt.field)
+			if tt.also != nil {
+				assert.ErrorIs(t, err, tt.also)
+			}
+		})
+	}
+}
+
+func TestGroupActionJSON(t *testing.T) {
+	b, err := json.Marshal(GroupAction{Action: GroupActionRemoveAll, UserID: "u"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"action":"removeAll","userId":"u"}`, string(b))
+
+	b, err = json.Marshal(GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: 90 * time.Second})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"action":"add","userId":"u","groupName":"g","ttl":90}`, string(b))
+
+	for _, in := range []string{
+		`{"action":"ADD","userId":"u","groupName":"g"}`,
+		`{"Action":"Add","UserId":"u","GroupName":"g"}`,
+		`{"action":"add","userId":"u","groupName":"g","connectionId":null}`,
+	} {
+		var a GroupAction
+		require.NoError(t, json.Unmarshal([]byte(in), &a), in)
+		assert.Equal(t, GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}, a, in)
+	}
+	var a GroupAction
+	require.NoError(t, json.Unmarshal([]byte(`{"action":"REMOVEALL","connectionId":"c","ttl":null}`), &a))
+	assert.Equal(t, GroupAction{Action: GroupActionRemoveAll, ConnectionID: "c"}, a)
+
+	for in, field := range map[string]string{
+		`{"action":"join","userId":"u"}`:                 `"join"`,
+		`{"action":1,"userId":"u"}`:                      `"action"`,
+		`{"action":"add","userId":"u","ttl":-1}`:         "ttl",
+		`{"action":"add","userId":"u","ttl":1.5}`:        "ttl",
+		`{"action":"add","userId":"u","USERID":"v"}`:     `"USERID" and "userId"`,
+		`{"action":"add","userId":"u","groupName":true}`: `"groupName"`,
+	} {
+		var a GroupAction
+		err := json.Unmarshal([]byte(in), &a)
+		require.ErrorIs(t, err, ErrInvalidGroupAction, in)
+		assert.Contains(t, err.Error(), field, in)
+	}
+}
+
+func TestGroupActionValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		a     GroupAction
+		field string
+	}{
+		{"add user", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}, ""},
+		{"add user with ttl", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: time.Minute}, ""},
+		{"remove connection", GroupAction{Action: GroupActionRemove, ConnectionID: "c", GroupName: "g"}, ""},
+		{"removeAll user", GroupAction{Action: GroupActionRemoveAll, UserID: "u"}, ""},
+		{"removeAll connection", GroupAction{Action: GroupActionRemoveAll, ConnectionID: "c"}, ""},
+		{"mixed-case action", GroupAction{Action: "Remove", UserID: "u", GroupName: "g"}, ""},
+		{"no action", GroupAction{UserID: "u", GroupName: "g"}, "action is empty"},
+		{"unknown action", GroupAction{Action: "join", UserID: "u", GroupName: "g"}, `action "join"`},
+		{"user and connection", GroupAction{Action: GroupActionAdd, UserID: "u", ConnectionID: "c", GroupName: "g"}, "both userId and connectionId"},
+		{"neither", GroupAction{Action: GroupActionAdd, GroupName: "g"}, "neither userId nor connectionId"},
+		{"add without group", GroupAction{Action: GroupActionAdd, UserID: "u"}, "groupName"},
+		{"remove with blank group", GroupAction{Action: GroupActionRemove, UserID: "u", GroupName: " "}, "groupName"},
+		{"removeAll with group", GroupAction{Action: GroupActionRemoveAll, UserID: "u", GroupName: "g"}, "groupName"},
+		{"ttl on connection", GroupAction{Action: GroupActionAdd, ConnectionID: "c", GroupName: "g", TTL: time.Minute}, "ttl"},
+		{"ttl on remove", GroupAction{Action: GroupActionRemove, UserID: "u", GroupName: "g", TTL: time.Minute}, "ttl"},
+		{"sub-second ttl", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: time.Millisecond}, "ttl"},
+		{"negative ttl", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: -time.Second}, "ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.a.Validate()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidGroupAction)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []OutputItem
+	}{
+		{"js array", `[{"target":"newMessage","arguments":["x"]},{"userId":"u","groupName":"g","action":"add"}]`,
+			[]OutputItem{Message{Target: "newMessage", Arguments: []any{"x"}}, GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}}},
+		{"single object", `{"target":"t","groupName":"g"}`, []OutputItem{Message{Target: "t", GroupName: "g"}}},
+		{"python json.dumps string", `"{\"userId\": \"u\", \"groupName\": \"g\", \"action\": \"remove\"}"`,
+			[]OutputItem{GroupAction{Action: GroupActionRemove, UserID: "u", GroupName: "g"}}},
+		{".NET casing", `{"Target":"t","Arguments":[]}`, []OutputItem{Message{Target: "t", Arguments: []any{}}}},
+		{"null target means group action", `{"target":null,"action":"removeAll","userId":"u"}`, []OutputItem{GroupAction{Action: GroupActionRemoveAll, UserID: "u"}}},
+		{"null", `null`, nil},
+		{"empty array", ` [] `, []OutputItem{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseOutput([]byte(tt.in))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseOutputErrors(t *testing.T) {
+	tests := []struct {
+		in       string
+		sentinel error
+		text     string
+	}{
+		{`{"target":"t","action":"add","userId":"u","groupName":"g"}`, ErrInvalidOutputItem, "both"},
+		{`{"userId":"u"}`, ErrInvalidOutputItem, "neither"},
+		{`[{"target":"t"}, 5]`, ErrInvalidOutputItem, "output item 1"},
+		{`[{"target":"t"}, {"target":"t","userId":"u","groupName":"g"}]`, ErrInvalidMessage, "output item 1"},
+		{`{"action":"add","userId":"u"}`, ErrInvalidGroupAction, "groupName"},
+		{`{"target":`, ErrInvalidOutputItem, "not valid JSON"},
+		{`"\"x\""`, ErrInvalidOutputItem, "string holding a string"},
+		{`"plain text"`, ErrInvalidOutputItem, "not valid JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			_, err := ParseOutput([]byte(tt.in))
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, tt.sentinel), "%v should wrap %v", err, tt.sentinel)
+			assert.Contains(t, err.Error(), tt.text)
+		})
+	}
+}
+
+func FuzzParseOutput(f *testing.F) {
+	for _, s := range []string{
+		`[{"target":"newMessage","arguments":["x",1,{"a":[null]}]},{"userId":"u","groupName":"g","action":"add"}]`,
+		`{"Target":"t","Arguments":[],"ConnectionId":"c"}`,
+		`"{\"action\":\"removeAll\",\"connectionId\":\"c\"}"`,
+		`{"target":"t","action":"add"}`,
+		`{"action":"add","userId":"u","groupName":"g","ttl":30}`,
+		`{"target":"t","groupName":"g","excluded":["a","b"]}`,
+		`null`, `[]`, `5`, `[[]]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		items, err := ParseOutput(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidOutputItem) && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrInvalidGroupAction) {
+				t.Fatalf("error %v wraps no output sentinel", err)
+			}
+			return
+		}
+		for _, it := range items {
+			if err := it.Validate(); err != nil {
+				t.Fatalf("ParseOutput returned an invalid item %#v: %v", it, err)
+			}
+			// What we write, we read back the same.
+			b, err := json.Marshal(it)
+			if err != nil {
+				t.Fatalf("marshal %#v: %v", it, err)
+			}
+			again, err := ParseOutputItem(b)
+			if err != nil {
+				t.Fatalf("re-parse %s: %v", b, err)
+			}
+			b2, _ := json.Marshal(again)
+			if string(b) != string(b2) {
+				t.Fatalf("round trip changed %s into %s", b, b2)
+			}
+		}
+	})
+}
