@@ -1,0 +1,511 @@
+package signalr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// DefaultAttemptTimeout bounds one HTTP attempt when
+// ClientOptions.AttemptTimeout is zero.
+const DefaultAttemptTimeout = 30 * time.Second
+
+// ClientOptions tune a Client. The nil value means: the 2022-06-01 API, the
+// Client's own connection pool, the default RetryOptions and a 30s limit
+// per attempt.
+type ClientOptions struct {
+	// HTTPClient sends the requests. Nil means a client with its own
+	// http.Transport, tuned to keep up to 64 idle connections to the
+	// service open for reuse. Its Timeout, if any, applies per attempt on
+	// top of AttemptTimeout.
+	HTTPClient *http.Client
+	// APIVersion selects the REST routes; "" means APIVersion20220601.
+	APIVersion APIVersion
+	// Retry tunes retries of transient failures; see RetryOptions.
+	Retry RetryOptions
+	// AttemptTimeout bounds each attempt (request and response), so a
+	// hung connection is retried rather than waited on. Zero means
+	// DefaultAttemptTimeout; a negative value means no limit beyond the
+	// caller's context.
+	AttemptTimeout time.Duration
+	// UserAgent is sent as the User-Agent header; "" means
+	// "funcsignalr-go".
+	UserAgent string
+}
+
+// Client calls the SignalR Service data-plane REST API for one connection
+// string. Make one per connection string and share it: it is safe for
+// concurrent use and reuses connections. Every request carries a fresh
+// bearer token (HS256 with the access key, aud = request URL without query,
+// five minutes' lifetime).
+//
+// Methods take the hub first, then the ids the route needs; hub names are
+// validated and lower-cased, and every id is escaped as one path segment,
+// so any string reaches exactly its own route.
+type Client struct {
+	cs        *ConnectionString
+	base      string
+	hc        *http.Client
+	own       *http.Transport
+	version   APIVersion
+	retry     RetryOptions
+	timeout   time.Duration
+	userAgent string
+}
+
+// NewClient returns a Client for cs, which must come from
+// ParseConnectionString (or a binding). opts may be nil.
+func NewClient(cs *ConnectionString, opts *ClientOptions) *Client {
+	if opts == nil {
+		opts = &ClientOptions{}
+	}
+	c := &Client{
+		cs:        cs,
+		version:   opts.APIVersion,
+		retry:     opts.Retry.withDefaults(),
+		timeout:   opts.AttemptTimeout,
+		userAgent: opts.UserAgent,
+		hc:        opts.HTTPClient,
+	}
+	if cs != nil && cs.ServerEndpoint != nil {
+		c.base = cs.ServerEndpoint.Scheme + "://" + cs.ServerEndpoint.Host
+	}
+	if c.version == "" {
+		c.version = APIVersion20220601
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultAttemptTimeout
+	}
+	if c.userAgent == "" {
+		c.userAgent = "funcsignalr-go"
+	}
+	if c.hc == nil {
+		c.own = newTransport()
+		c.hc = &http.Client{Transport: c.own}
+	}
+	return c
+}
+
+func newTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          128,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// CloseIdleConnections closes the idle connections of the Client's own
+// transport (or calls CloseIdleConnections on ClientOptions.HTTPClient).
+// The Client stays usable.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// APIVersion returns the REST API version the Client calls.
+func (c *Client) APIVersion() APIVersion { return c.version }
+
+// SendMessage sends m to its audience: ConnectionID, UserID, GroupName or,
+// when none is set, every connection of hub (minus m.Excluded). The message
+// is validated first; see Message.Validate.
+func (c *Client) SendMessage(ctx context.Context, hub string, m Message) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	body, err := encodeSendBody(m.Target, m.Arguments)
+	if err != nil {
+		return err
+	}
+	return c.sendEncoded(ctx, hub, &m, body)
+}
+
+// sendEncoded sends a validated message whose body is already encoded.
+func (c *Client) sendEncoded(ctx context.Context, hub string, m *Message, body []byte) error {
+	a := routeArgs{hub: hub, excluded: m.Excluded}
+	op := opBroadcast
+	switch {
+	case m.ConnectionID != "":
+		op, a.connection = opSendToConnection, m.ConnectionID
+	case m.UserID != "":
+		op, a.user = opSendToUser, m.UserID
+	case m.GroupName != "":
+		op, a.group = opSendToGroup, m.GroupName
+	}
+	_, err := c.do(ctx, op, &a, body)
+	return err
+}
+
+// SendToAll invokes target with args on every connection of hub except the
+// excluded connection ids.
+func (c *Client) SendToAll(ctx context.Context, hub, target string, args []any, excluded ...string) error {
+	return c.SendMessage(ctx, hub, Message{Target: target, Arguments: args, Excluded: excluded})
+}
+
+// SendToUser invokes target with args on every connection of user.
+func (c *Client) SendToUser(ctx context.Context, hub, user, target string, args []any) error {
+	if err := checkID("user id", user); err != nil {
+		return err
+	}
+	return c.SendMessage(ctx, hub, Message{Target: target, Arguments: args, UserID: user})
+}
+
+// SendToGroup invokes target with args on every connection in group except
+// the excluded connection ids.
+func (c *Client) SendToGroup(ctx context.Context, hub, group, target string, args []any, excluded ...string) error {
+	if err := validateGroup(group); err != nil {
+		return err
+	}
+	return c.SendMessage(ctx, hub, Message{Target: target, Arguments: args, GroupName: group, Excluded: excluded})
+}
+
+// SendToConnection invokes target with args on one connection.
+func (c *Client) SendToConnection(ctx context.Context, hub, connectionID, target string, args []any) error {
+	if err := checkID("connection id", connectionID); err != nil {
+		return err
+	}
+	return c.SendMessage(ctx, hub, Message{Target: target, Arguments: args, ConnectionID: connectionID})
+}
+
+// ApplyGroupAction applies a: add, remove or removeAll for a user or a
+// connection. It is validated first; see GroupAction.Validate. removeAll
+// with a ConnectionID removes that connection from all groups.
+func (c *Client) ApplyGroupAction(ctx context.Context, hub string, a GroupAction) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	action, _ := ParseGroupActionType(string(a.Action))
+	args := routeArgs{hub: hub, user: a.UserID, connection: a.ConnectionID, group: a.GroupName}
+	var op opID
+	switch {
+	case action == GroupActionAdd && a.UserID != "":
+		op = opAddUserToGroup
+		if a.TTL > 0 {
+			args.hasTTL, args.ttl = true, int64(a.TTL/time.Second)
+		}
+	case action == GroupActionAdd:
+		op = opAddConnectionToGroup
+	case action == GroupActionRemove && a.UserID != "":
+		op = opRemoveUserFromGroup
+	case action == GroupActionRemove:
+		op = opRemoveConnectionFromGroup
+	case a.UserID != "":
+		op = opRemoveUserFromAllGroups
+	default:
+		op = opRemoveConnectionFromAllGroups
+	}
+	_, err := c.do(ctx, op, &args, nil)
+	return err
+}
+
+// AddConnectionToGroup adds a connection to group. A connection that no
+// longer exists (404 Error.Connection.NotExisted) is not an error, as in the
+// service SDK.
+func (c *Client) AddConnectionToGroup(ctx context.Context, hub, group, connectionID string) error {
+	return c.groupOp(ctx, opAddConnectionToGroup, routeArgs{hub: hub, group: group, connection: connectionID})
+}
+
+// RemoveConnectionFromGroup removes a connection from group.
+func (c *Client) RemoveConnectionFromGroup(ctx context.Context, hub, group, connectionID string) error {
+	return c.groupOp(ctx, opRemoveConnectionFromGroup, routeArgs{hub: hub, group: group, connection: connectionID})
+}
+
+// RemoveConnectionFromAllGroups removes a connection from every group.
+func (c *Client) RemoveConnectionFromAllGroups(ctx context.Context, hub, connectionID string) error {
+	return c.groupOp(ctx, opRemoveConnectionFromAllGroups, routeArgs{hub: hub, connection: connectionID})
+}
+
+// AddUserToGroupOptions tune AddUserToGroup. Nil means no TTL.
+type AddUserToGroupOptions struct {
+	// TTL, when non-nil, is how long the membership lasts, in whole
+	// seconds (the REST ttl query). A TTL of zero adds only the user's
+	// current connections, as the service defines it. Nil means no limit
+	// beyond the service's own (up to a year).
+	TTL *time.Duration
+}
+
+// AddUserToGroup adds user (all of its connections, present and future) to
+// group.
+func (c *Client) AddUserToGroup(ctx context.Context, hub, group, user string, opts *AddUserToGroupOptions) error {
+	a := routeArgs{hub: hub, group: group, user: user}
+	if opts != nil && opts.TTL != nil {
+		if *opts.TTL < 0 {
+			return outErrorf(ErrInvalidArgument, "ttl %v is negative; use zero or more", *opts.TTL)
+		}
+		a.hasTTL, a.ttl = true, int64(*opts.TTL/time.Second)
+	}
+	return c.groupOp(ctx, opAddUserToGroup, a)
+}
+
+// RemoveUserFromGroup removes user from group.
+func (c *Client) RemoveUserFromGroup(ctx context.Context, hub, group, user string) error {
+	return c.groupOp(ctx, opRemoveUserFromGroup, routeArgs{hub: hub, group: group, user: user})
+}
+
+// RemoveUserFromAllGroups removes user from every group.
+func (c *Client) RemoveUserFromAllGroups(ctx context.Context, hub, user string) error {
+	return c.groupOp(ctx, opRemoveUserFromAllGroups, routeArgs{hub: hub, user: user})
+}
+
+func (c *Client) groupOp(ctx context.Context, op opID, a routeArgs) error {
+	if err := checkArgs(&a, op); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, op, &a, nil)
+	return err
+}
+
+// CloseOptions tune the close operations. Nil means: close them all, with
+// no reason.
+type CloseOptions struct {
+	// Excluded lists connection ids to leave open.
+	Excluded []string
+	// Reason is passed to the clients being closed.
+	Reason string
+}
+
+// CloseAllConnections closes every connection of hub.
+func (c *Client) CloseAllConnections(ctx context.Context, hub string, opts *CloseOptions) error {
+	return c.closeOp(ctx, opCloseAll, routeArgs{hub: hub}, opts)
+}
+
+// CloseGroupConnections closes every connection in group.
+func (c *Client) CloseGroupConnections(ctx context.Context, hub, group string, opts *CloseOptions) error {
+	return c.closeOp(ctx, opCloseGroup, routeArgs{hub: hub, group: group}, opts)
+}
+
+// CloseUserConnections closes every connection of user.
+func (c *Client) CloseUserConnections(ctx context.Context, hub, user string, opts *CloseOptions) error {
+	return c.closeOp(ctx, opCloseUser, routeArgs{hub: hub, user: user}, opts)
+}
+
+// CloseConnection closes one connection, telling the client reason (which
+// may be empty). A connection that no longer exists (404
+// Warning.Connection.NotExisted) is not an error.
+func (c *Client) CloseConnection(ctx context.Context, hub, connectionID, reason string) error {
+	return c.closeOp(ctx, opCloseConnection, routeArgs{hub: hub, connection: connectionID}, &CloseOptions{Reason: reason})
+}
+
+func (c *Client) closeOp(ctx context.Context, op opID, a routeArgs, opts *CloseOptions) error {
+	if opts != nil {
+		a.excluded, a.reason = opts.Excluded, opts.Reason
+	}
+	if err := checkArgs(&a, op); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, op, &a, nil)
+	return err
+}
+
+// ConnectionExists reports whether the connection is connected to hub.
+func (c *Client) ConnectionExists(ctx context.Context, hub, connectionID string) (bool, error) {
+	return c.exists(ctx, opConnectionExists, routeArgs{hub: hub, connection: connectionID})
+}
+
+// GroupExists reports whether group has at least one connection.
+func (c *Client) GroupExists(ctx context.Context, hub, group string) (bool, error) {
+	return c.exists(ctx, opGroupExists, routeArgs{hub: hub, group: group})
+}
+
+// UserExists reports whether user has at least one connection.
+func (c *Client) UserExists(ctx context.Context, hub, user string) (bool, error) {
+	return c.exists(ctx, opUserExists, routeArgs{hub: hub, user: user})
+}
+
+// UserInGroup reports whether user is in group.
+func (c *Client) UserInGroup(ctx context.Context, hub, group, user string) (bool, error) {
+	return c.exists(ctx, opUserInGroup, routeArgs{hub: hub, group: group, user: user})
+}
+
+// exists maps 200 to true and a 404 with the operation's not-existed code
+// to false; a 404 with another code (say, from a wrong endpoint) is an
+// error.
+func (c *Client) exists(ctx context.Context, op opID, a routeArgs) (bool, error) {
+	if err := checkArgs(&a, op); err != nil {
+		return false, err
+	}
+	status, err := c.do(ctx, op, &a, nil)
+	if err != nil {
+		return false, err
+	}
+	return status != http.StatusNotFound, nil
+}
+
+// Healthy reports whether the service is healthy: true for a 2xx answer,
+// false for 5xx. Any other answer, or a transport error, is an error. The
+// probe is not retried.
+func (c *Client) Healthy(ctx context.Context) (bool, error) {
+	_, err := c.do(ctx, opHealth, &routeArgs{}, nil)
+	if err == nil {
+		return true, nil
+	}
+	var re *ResponseError
+	if errors.As(err, &re) && re.StatusCode >= 500 {
+		return false, nil
+	}
+	return false, err
+}
+
+// checkArgs validates the arguments op uses.
+func checkArgs(a *routeArgs, op opID) error {
+	spec := &ops[op]
+	if op != opHealth {
+		if err := validateHub(a.hub); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(spec.v2022, "{group}") {
+		if err := validateGroup(a.group); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(spec.v2022, "{user}") {
+		if err := checkID("user id", a.user); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(spec.v2022, "{connection}") {
+		if err := checkID("connection id", a.connection); err != nil {
+			return err
+		}
+	}
+	for i, id := range a.excluded {
+		if id == "" {
+			return outErrorf(ErrInvalidArgument, "excluded[%d] is empty; list only connection ids", i)
+		}
+	}
+	return nil
+}
+
+func checkID(what, id string) error {
+	if id == "" {
+		return outErrorf(ErrInvalidArgument, "%s is empty", what)
+	}
+	return nil
+}
+
+// do runs op with retries and returns the final status: 2xx, or 404 when
+// the 404 is expected (see opSpec.notFound). Any other outcome is an error.
+func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (int, error) {
+	spec := &ops[op]
+	if op != opHealth {
+		if err := validateHub(a.hub); err != nil {
+			return 0, err
+		}
+	}
+	if c.cs == nil || c.cs.signer == nil || c.base == "" {
+		return 0, outErrorf(ErrInvalidConnectionString, "the Client has no usable connection string; make it with ParseConnectionString")
+	}
+	aud, query, ok := buildRoute(c.base, c.version, spec, a)
+	if !ok {
+		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.name, c.version)
+	}
+	url := aud
+	if query != "" {
+		url = aud + "?" + query
+	}
+	maxRetries := c.retry.MaxRetries
+	if spec.kind == kindHealth {
+		maxRetries = 0
+	}
+	for attempt := 1; ; attempt++ {
+		status, retryAfter, err := c.attempt(ctx, spec, url, aud, body)
+		if err == nil {
+			return status, nil
+		}
+		if ctx.Err() != nil || !retryable(spec.kind, status) || attempt > maxRetries {
+			if ctx.Err() != nil && attempt > 1 && !isContextError(ctx, err) {
+				return 0, fmt.Errorf("signalr: %s: %w after %d attempts; last attempt: %w", spec.name, ctx.Err(), attempt, err)
+			}
+			if attempt > 1 {
+				return 0, fmt.Errorf("signalr: %s failed after %d attempts: %w", spec.name, attempt, err)
+			}
+			return 0, err
+		}
+		wait := c.retry.backoff(attempt)
+		if retryAfter > 0 {
+			wait = min(retryAfter, c.retry.MaxDelay)
+		}
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return 0, fmt.Errorf("signalr: %s: %w after %d attempts; last attempt: %w", spec.name, serr, attempt, err)
+		}
+	}
+}
+
+// attempt sends one request. It returns the status (0 after a transport
+// error), the Retry-After wait the service asked for, and an error unless the
+// status is accepted.
+func (c *Client) attempt(ctx context.Context, spec *opSpec, url, aud string, body []byte) (int, time.Duration, error) {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, spec.method, url, rd)
+	if err != nil {
+		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.name, err)
+	}
+	token := c.cs.serverToken(aud, time.Now())
+	req.Header["Authorization"] = []string{"Bearer " + token}
+	req.Header["User-Agent"] = []string{c.userAgent}
+	if body != nil {
+		req.Header["Content-Type"] = []string{"application/json; charset=utf-8"}
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return resp.StatusCode, 0, nil
+	}
+	re := readResponseError(resp, spec.method, aud, token)
+	if resp.StatusCode == http.StatusNotFound && spec.notFound != "" && re.ErrorCode == spec.notFound {
+		return http.StatusNotFound, 0, nil
+	}
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+}
+
+// readResponseError builds the ResponseError for resp, reading at most a
+// few KiB of its body. A server that echoes the request's token back does
+// not get it into the error: it is replaced by "[token]".
+func readResponseError(resp *http.Response, method, url, token string) *ResponseError {
+	re := &ResponseError{Method: method, URL: url, StatusCode: resp.StatusCode, ErrorCode: resp.Header.Get("x-ms-error-code")}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	var body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	msg := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &body) == nil {
+		if re.ErrorCode == "" {
+			re.ErrorCode = body.Code
+		}
+		if body.Message != "" {
+			msg = body.Message
+		}
+	}
+	msg = strings.ReplaceAll(msg, token, "[token]")
+	if len(msg) > maxErrorMessageLength {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessageLength], "") + "…"
+	}
+	re.ErrorCode = truncateForError(strings.ReplaceAll(re.ErrorCode, token, "[token]"))
+	re.Message = msg
+	return re
+}
