@@ -1,0 +1,309 @@
+package emulator_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestRESTRoutesAnswerWithTheSpecStatusCodes calls every route of swagger
+// V20220601.json (under /api) and v1.json (under /api/v1) against a hub
+// where user alice has one connection, {conn}, which is in group members.
+func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
+	body := sendBody("newMessage", "hi")
+	type routeCase struct {
+		method, path, body string
+		status             int
+		code               string
+	}
+	v2022 := []routeCase{
+		{"HEAD", "/api/health", "", 200, ""},
+		{"GET", "/api/health?api-version=2022-06-01", "", 200, ""},
+		{"POST", "/api/hubs/chat/:send?api-version=2022-06-01", body, 202, ""},
+		{"POST", "/api/hubs/chat/:send?excluded={conn}&excluded=other", body, 202, ""},
+		{"POST", "/api/hubs/chat/users/alice/:send", body, 202, ""},
+		{"POST", "/api/hubs/chat/users/nobody/:send", body, 202, ""},
+		{"POST", "/api/hubs/chat/connections/{conn}/:send", body, 202, ""},
+		{"POST", "/api/hubs/chat/groups/members/:send?excluded=x", body, 202, ""},
+		{"POST", "/api/hubs/chat/:closeConnections?excluded={conn}&reason=bye", "", 204, ""},
+		{"POST", "/api/hubs/chat/groups/members/:closeConnections", "", 204, ""},
+		{"POST", "/api/hubs/chat/users/alice/:closeConnections?reason=bye", "", 204, ""},
+		{"DELETE", "/api/hubs/chat/connections/{conn}?reason=bye", "", 200, ""},
+		{"HEAD", "/api/hubs/chat/connections/{conn}", "", 200, ""},
+		{"HEAD", "/api/hubs/chat/connections/unknown", "", 404, "Warning.Connection.NotExisted"},
+		{"GET", "/api/hubs/chat/connections/unknown", "", 404, "Warning.Connection.NotExisted"},
+		{"HEAD", "/api/hubs/chat/groups/members", "", 200, ""},
+		{"HEAD", "/api/hubs/chat/groups/empty", "", 404, "Warning.Group.NotExisted"},
+		{"HEAD", "/api/hubs/chat/users/alice", "", 200, ""},
+		{"GET", "/api/hubs/chat/users/bob", "", 404, "Warning.User.NotExisted"},
+		{"HEAD", "/api/hubs/chat/users/alice/groups/members", "", 200, ""},
+		{"GET", "/api/hubs/chat/users/alice/groups/members", "", 200, ""},
+		{"HEAD", "/api/hubs/chat/users/alice/groups/other", "", 404, "Info.User.NotInGroup"},
+		{"PUT", "/api/hubs/chat/groups/other/connections/{conn}", "", 200, ""},
+		{"PUT", "/api/hubs/chat/groups/other/connections/unknown", "", 404, "Error.Connection.NotExisted"},
+		{"DELETE", "/api/hubs/chat/groups/members/connections/{conn}", "", 200, ""},
+		{"DELETE", "/api/hubs/chat/groups/other/connections/{conn}", "", 404, "Info.Connection.NotInGroup"},
+		{"DELETE", "/api/hubs/chat/groups/members/connections/unknown", "", 404, "Error.Connection.NotExisted"},
+		{"DELETE", "/api/hubs/chat/connections/{conn}/groups", "", 200, ""},
+		{"PUT", "/api/hubs/chat/users/alice/groups/other", "", 200, ""},
+		{"PUT", "/api/hubs/chat/users/alice/groups/other?ttl=60", "", 200, ""},
+		{"PUT", "/api/hubs/chat/users/offline/groups/other?ttl=0", "", 200, ""},
+		{"DELETE", "/api/hubs/chat/users/alice/groups/members", "", 204, ""},
+		{"DELETE", "/api/hubs/chat/users/alice/groups", "", 204, ""},
+		// Routes the Azure emulator also accepts.
+		{"POST", "/api/hubs/chat", body, 202, ""},
+		{"PUT", "/api/hubs/chat/connections/{conn}/groups/other", "", 200, ""},
+		{"HEAD", "/api/hubs/chat/groups/members/users/alice", "", 200, ""},
+		{"POST", "/api/hubs/chat/:send?application=app", body, 202, ""},
+	}
+	v1 := []routeCase{
+		{"HEAD", "/api/v1/health", "", 200, ""},
+		{"GET", "/api/v1/health", "", 200, ""},
+		{"POST", "/api/v1/hubs/chat", body, 202, ""},
+		{"POST", "/api/v1/hubs/chat?excluded={conn}", body, 202, ""},
+		{"POST", "/api/v1/hubs/chat/users/alice", body, 202, ""},
+		{"POST", "/api/v1/hubs/chat/connections/{conn}", body, 202, ""},
+		{"GET", "/api/v1/hubs/chat/connections/{conn}", "", 200, ""},
+		{"HEAD", "/api/v1/hubs/chat/connections/unknown", "", 404, "Warning.Connection.NotExisted"},
+		{"DELETE", "/api/v1/hubs/chat/connections/{conn}?reason=bye", "", 202, ""},
+		{"POST", "/api/v1/hubs/chat/groups/members", body, 202, ""},
+		{"GET", "/api/v1/hubs/chat/groups/members", "", 200, ""},
+		{"HEAD", "/api/v1/hubs/chat/groups/empty", "", 404, "Warning.Group.NotExisted"},
+		{"GET", "/api/v1/hubs/chat/users/alice", "", 200, ""},
+		{"HEAD", "/api/v1/hubs/chat/users/bob", "", 404, "Warning.User.NotExisted"},
+		{"PUT", "/api/v1/hubs/chat/groups/other/connections/{conn}", "", 200, ""},
+		{"PUT", "/api/v1/hubs/chat/groups/other/connections/unknown", "", 404, "Error.Connection.NotExisted"},
+		{"DELETE", "/api/v1/hubs/chat/groups/members/connections/{conn}", "", 200, ""},
+		{"DELETE", "/api/v1/hubs/chat/groups/other/connections/{conn}", "", 404, "Info.Connection.NotInGroup"},
+		{"GET", "/api/v1/hubs/chat/groups/members/users/alice", "", 200, ""},
+		{"HEAD", "/api/v1/hubs/chat/groups/other/users/alice", "", 404, "Info.User.NotInGroup"},
+		{"PUT", "/api/v1/hubs/chat/groups/other/users/alice?ttl=5", "", 202, ""},
+		{"DELETE", "/api/v1/hubs/chat/groups/members/users/alice", "", 202, ""},
+		{"DELETE", "/api/v1/hubs/chat/users/alice/groups", "", 200, ""},
+	}
+	errors := []routeCase{
+		{"POST", "/api/hubs/chat/:send", `{"arguments":[1]}`, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/:send", `{"target":""}`, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/:send", `{"target":"x","arguments":{"a":1}}`, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/:send", `not json`, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/:send", ``, 400, "Error.InvalidArgument"},
+		{"POST", "/api/v1/hubs/chat", `{}`, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/1chat/:send", body, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/ch%24t/:send", body, 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/:send?application=_app", body, 400, "Error.InvalidArgument"},
+		{"PUT", "/api/hubs/chat/groups/%20%20/connections/{conn}", "", 400, "Error.InvalidArgument"},
+		{"PUT", "/api/hubs/chat/users/alice/groups/other?ttl=-1", "", 400, "Error.InvalidArgument"},
+		{"PUT", "/api/hubs/chat/users/alice/groups/other?ttl=soon", "", 400, "Error.InvalidArgument"},
+		{"POST", "/api/hubs/chat/users//:send", body, 400, "Error.InvalidArgument"},
+		{"GET", "/api/hubs/chat/nothing/here", "", 404, "Error.NotFound"},
+		{"PATCH", "/api/hubs/chat/users/alice", "", 405, "Error.MethodNotAllowed"},
+		{"POST", "/api/health", "", 405, "Error.MethodNotAllowed"},
+	}
+	run := func(t *testing.T, cases []routeCase) {
+		for _, tc := range cases {
+			t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+				s := newServer(t, nil)
+				alice := connect(t, s, "chat", "alice")
+				wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/groups/members/connections/"+alice.id, ""), 200, "")
+				path := strings.ReplaceAll(tc.path, "{conn}", url.PathEscape(alice.id))
+				resp := rest(t, s, tc.method, path, tc.body)
+				wantStatus(t, resp, tc.status, tc.code)
+				if tc.status >= 400 && tc.method != "HEAD" {
+					var e struct{ Code, Message string }
+					if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Code != tc.code || e.Message == "" {
+						t.Fatalf("error body = %+v (%v), want code %s and a message", e, err, tc.code)
+					}
+				}
+			})
+		}
+	}
+	t.Run("2022-06-01", func(t *testing.T) { run(t, v2022) })
+	t.Run("v1", func(t *testing.T) { run(t, v1) })
+	t.Run("errors", func(t *testing.T) { run(t, errors) })
+}
+
+func TestSendsReachExactlyTheirTargets(t *testing.T) {
+	s := newServer(t, nil)
+	alice := connect(t, s, "Chat", "alice")
+	bob := connect(t, s, "chat", "bob")
+	bob2 := connect(t, s, "CHAT", "bob")
+	anon := connect(t, s, "chat", "")
+	all := []*client{alice, bob, bob2, anon}
+
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/groups/g/connections/"+alice.id, ""), 200, "")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/groups/g/connections/"+bob.id, ""), 200, "")
+
+	// Each step sends one message to some clients, then a marker to all;
+	// a client not targeted must see the marker next.
+	steps := []struct {
+		path string
+		want []*client
+	}{
+		{"/api/hubs/chat/:send", all},
+		{"/api/hubs/chat/:send?excluded=" + bob.id + "&excluded=" + anon.id, []*client{alice, bob2}},
+		{"/api/hubs/chat/users/bob/:send", []*client{bob, bob2}},
+		{"/api/hubs/chat/users/Bob/:send", nil}, // user ids are case-sensitive
+		{"/api/hubs/chat/connections/" + anon.id + "/:send", []*client{anon}},
+		{"/api/hubs/chat/groups/g/:send", []*client{alice, bob}},
+		{"/api/hubs/chat/groups/G/:send", nil}, // group names are case-sensitive
+		{"/api/hubs/chat/groups/g/:send?excluded=" + alice.id, []*client{bob}},
+		{"/api/hubs/other/:send", nil},
+		{"/api/v1/hubs/CHAT/groups/g", []*client{alice, bob}},
+	}
+	for i, step := range steps {
+		wantStatus(t, rest(t, s, "POST", step.path, sendBody("step", step.path)), 202, "")
+		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("marker", itoa(i))), 202, "")
+		for _, c := range all {
+			if slices.Contains(step.want, c) {
+				c.wantInvocation("step", step.path)
+			}
+			c.wantInvocation("marker", itoa(i))
+		}
+	}
+}
+
+func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
+	s := newServer(t, nil)
+	c := connect(t, s, "chat", "")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"Target":"newMessage","Arguments":["pascal"]}`), 202, "")
+	c.wantInvocation("newMessage", "pascal")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"target":"noArgs"}`), 202, "")
+	if m := c.nextMessage(); m.Target != "noArgs" || m.Arguments == nil || len(m.Arguments) != 0 {
+		t.Fatalf("got %+v, want noArgs with an empty arguments array", m)
+	}
+}
+
+func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
+	s := newServer(t, nil)
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
+	carol := connect(t, s, "chat", "carol")
+	dave := connect(t, s, "chat", "dave")
+
+	snap := s.Snapshot("chat")
+	if got := snap.Groups["vip"]; !slices.Equal(got, []string{carol.id}) {
+		t.Fatalf("vip members = %v, want only carol's connection %s (ttl=0 applies only to connected users)", got, carol.id)
+	}
+	if got := snap.UserGroups["carol"]; !slices.Equal(got, []string{"vip"}) {
+		t.Fatalf("carol's user groups = %v", got)
+	}
+	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
+	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/dave/groups/vip", ""), 404, "Info.User.NotInGroup")
+
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/vip/:send", sendBody("m", "vip")), 202, "")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "all")), 202, "")
+	carol.wantInvocation("m", "vip")
+	carol.wantInvocation("m", "all")
+	dave.wantInvocation("m", "all")
+
+	// ttl=0 with dave connected adds his current connection.
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
+	if got := s.Snapshot("chat").Groups["vip"]; len(got) != 2 {
+		t.Fatalf("vip members = %v, want carol and dave", got)
+	}
+	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/carol/groups/vip", ""), 204, "")
+	snap = s.Snapshot("chat")
+	if got := snap.Groups["vip"]; !slices.Equal(got, []string{dave.id}) || len(snap.UserGroups) != 0 {
+		t.Fatalf("after removing carol: vip = %v, user groups = %v", got, snap.UserGroups)
+	}
+	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/dave/groups", ""), 204, "")
+	if got := s.Snapshot("chat").Groups; len(got) != 0 {
+		t.Fatalf("groups after removing dave from all = %v, want none", got)
+	}
+}
+
+func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
+	s := newServer(t, nil)
+	erin := connect(t, s, "chat", "erin")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/erin/groups/brief?ttl=1", ""), 200, "")
+	if got := s.Snapshot("chat").Groups["brief"]; !slices.Equal(got, []string{erin.id}) {
+		t.Fatalf("brief members = %v, want erin's connection", got)
+	}
+	eventually(t, "the ttl=1 membership expires", func() bool {
+		return len(s.Snapshot("chat").Groups["brief"]) == 0
+	})
+	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/groups/brief", ""), 404, "Warning.Group.NotExisted")
+	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/erin/groups/brief", ""), 404, "Info.User.NotInGroup")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/brief/:send", sendBody("m", "late")), 202, "")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "all")), 202, "")
+	erin.wantInvocation("m", "all")
+	// A later connection of erin does not join an expired group either.
+	connect(t, s, "chat", "erin")
+	if got := s.Snapshot("chat").Groups["brief"]; len(got) != 0 {
+		t.Fatalf("brief members = %v after expiry", got)
+	}
+}
+
+func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
+	s := newServer(t, nil)
+	hostile := []string{"a/../b?c#d%", "..", ":send", "groups", "sp ace+plus", "ünï/cødé", "%2F"}
+	for _, user := range hostile {
+		t.Run(user, func(t *testing.T) {
+			c := connect(t, s, "chat", user)
+			escaped := url.PathEscape(user)
+			wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/"+escaped, ""), 200, "")
+			wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/"+escaped+"/groups/"+escaped, ""), 200, "")
+			if got := s.Snapshot("chat").Groups[user]; !slices.Equal(got, []string{c.id}) {
+				t.Fatalf("group %q = %v, want [%s]", user, got, c.id)
+			}
+			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:send", sendBody("m", user)), 202, "")
+			c.wantInvocation("m", user)
+			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/"+escaped+"/:send", sendBody("g", user)), 202, "")
+			c.wantInvocation("g", user)
+			wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/"+escaped+"/groups", ""), 204, "")
+			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:closeConnections", ""), 204, "")
+			if m := c.nextMessage(); m.Type != 7 {
+				t.Fatalf("got %+v, want Close", m)
+			}
+		})
+	}
+}
+
+func TestCloseConnectionsSendTheReason(t *testing.T) {
+	s := newServer(t, nil)
+	stay := connect(t, s, "chat", "stay")
+	leave := connect(t, s, "chat", "leave")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:closeConnections?excluded="+stay.id+"&reason=maintenance", ""), 204, "")
+	m := leave.nextMessage()
+	if m.Type != 7 || m.Error != "maintenance" || !m.AllowReconnect {
+		t.Fatalf("got %+v, want Close with error maintenance", m)
+	}
+	if _, err := leave.read(5e9); err == nil {
+		t.Fatal("the socket stayed open after the Close message")
+	}
+	eventually(t, "the closed connection leaves the hub", func() bool {
+		snap := s.Snapshot("chat")
+		_, gone := snap.Connection(leave.id)
+		return !gone && len(snap.Connections) == 1
+	})
+	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/connections/"+stay.id, ""), 200, "")
+	if m := stay.nextMessage(); m.Type != 7 || m.Error != "" {
+		t.Fatalf("got %+v, want Close without error", m)
+	}
+}
+
+func TestRESTErrorsAreJSON(t *testing.T) {
+	s := newServer(t, nil)
+	resp := rest(t, s, "POST", "/api/hubs/chat/:send", `{"arguments":[]}`)
+	wantStatus(t, resp, 400, "Error.InvalidArgument")
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "target") {
+		t.Fatalf("body %s does not say what is wrong", b)
+	}
+	// The token must not leak into the error.
+	token := mint(t, "wrong key", s.URL+"/api/hubs/chat/:send", jwt.MapClaims{})
+	resp = restWithToken(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x"), token)
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), token) || strings.Contains(string(b), testKey) {
+		t.Fatalf("401 body = %s", b)
+	}
+}
