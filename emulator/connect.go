@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"strings"
 
@@ -37,7 +39,8 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	capture := &hijackCapture{ResponseWriter: w}
+	ws, err := websocket.Accept(capture, r, &websocket.AcceptOptions{
 		// Browsers on any origin may connect, as with the Azure emulator's
 		// allow-all CORS policy; the token is the credential.
 		InsecureSkipVerify: true,
@@ -45,11 +48,25 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has written the error response.
 	}
-	c := newConnection(e, ws, e.hub(hubName, true), id, userID(claims))
+	c := newConnection(e, ws, capture.conn, e.hub(hubName, true), id, userID(claims))
 	if !e.track(c) {
-		_ = ws.Close(websocket.StatusGoingAway, "emulator shutting down")
+		c.closeSocket(websocket.StatusGoingAway, "emulator shutting down")
 		return
 	}
 	defer e.untrack(c)
 	c.serve()
+}
+
+// hijackCapture keeps the network connection the WebSocket library hijacks,
+// so that a connection stuck in a close handshake can be cut off.
+type hijackCapture struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+// Hijack hijacks the underlying ResponseWriter and remembers the connection.
+func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = conn
+	return conn, rw, err
 }

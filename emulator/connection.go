@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 // maxBatchBytes bounds how many queued records are coalesced into one
 // WebSocket frame. The official clients accept several records per frame.
 const maxBatchBytes = 64 << 10
+
+// closeHandshakeTimeout bounds how long a hang-up waits for the client to
+// answer the WebSocket close frame before the TCP connection is cut.
+const closeHandshakeTimeout = 2 * time.Second
 
 // closeRequest asks a connection to send a Close message and hang up.
 type closeRequest struct {
@@ -27,11 +32,14 @@ type closeRequest struct {
 // records from the client, timers, close requests); readLoop only reads.
 // serve waits for readLoop before returning, so neither outlives the socket.
 type connection struct {
-	e    *Emulator
-	ws   *websocket.Conn
-	hub  *hub
-	id   string
-	user string
+	e  *Emulator
+	ws *websocket.Conn
+	// netConn is the hijacked TCP connection under ws; closing it ends
+	// every pending read, write and close handshake at once.
+	netConn net.Conn
+	hub     *hub
+	id      string
+	user    string
 
 	// groups maps the connection's groups to their expiry (zero: none).
 	// It is guarded by hub.mu.
@@ -53,11 +61,12 @@ type connection struct {
 	log      *slog.Logger
 }
 
-func newConnection(e *Emulator, ws *websocket.Conn, h *hub, id, user string) *connection {
+func newConnection(e *Emulator, ws *websocket.Conn, netConn net.Conn, h *hub, id, user string) *connection {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &connection{
 		e:           e,
 		ws:          ws,
+		netConn:     netConn,
 		hub:         h,
 		id:          id,
 		user:        user,
@@ -126,7 +135,26 @@ func (c *connection) hangUp(closeRecord []byte) {
 	if closeRecord != nil {
 		_ = c.write(closeRecord)
 	}
-	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	c.closeSocket(websocket.StatusNormalClosure, "")
+}
+
+// closeSocket runs the WebSocket close handshake, cutting the connection if
+// the client does not answer within closeHandshakeTimeout.
+func (c *connection) closeSocket(code websocket.StatusCode, reason string) {
+	cut := time.AfterFunc(closeHandshakeTimeout, c.forceClose)
+	defer cut.Stop()
+	_ = c.ws.Close(code, reason)
+}
+
+// forceClose cuts the TCP connection, which ends every pending read, write
+// and close handshake at once. It never blocks and is safe to call at any
+// time; serve then finishes on its own.
+func (c *connection) forceClose() {
+	if c.netConn != nil {
+		_ = c.netConn.Close()
+		return
+	}
+	go c.ws.CloseNow() // not reached: Accept always hijacks
 }
 
 // serve runs the connection until it closes. It returns only after readLoop
@@ -245,7 +273,7 @@ func (c *connection) run(first [][]byte) string {
 			}
 			return "closed by REST call"
 		case <-c.overflowed:
-			_ = c.ws.Close(websocket.StatusPolicyViolation, "send queue full")
+			c.closeSocket(websocket.StatusPolicyViolation, "send queue full")
 			return "send queue full (client too slow)"
 		case <-c.e.closing:
 			c.hangUp(encodeClose("The emulator is shutting down.", true))

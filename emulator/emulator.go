@@ -118,10 +118,14 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	e.mu.Lock()
+	live := make([]*connection, 0, len(e.live))
 	for c := range e.live {
-		_ = c.ws.CloseNow()
+		live = append(live, c)
 	}
 	e.mu.Unlock()
+	for _, c := range live {
+		c.forceClose()
+	}
 	<-done
 	return ctx.Err()
 }

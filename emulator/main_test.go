@@ -147,7 +147,6 @@ func negotiate(t testing.TB, s *emulator.Server, hub, token string, version int)
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-
 // client is a raw WebSocket hub protocol client.
 type client struct {
 	t       testing.TB
@@ -237,9 +236,7 @@ func (c *client) read(timeout time.Duration) (string, error) {
 		if len(data) == 0 || data[len(data)-1] != 0x1e {
 			c.t.Fatalf("frame %q does not end with the record separator", data)
 		}
-		for _, r := range bytes.Split(data[:len(data)-1], []byte{0x1e}) {
-			c.pending = append(c.pending, r)
-		}
+		c.pending = append(c.pending, bytes.Split(data[:len(data)-1], []byte{0x1e})...)
 	}
 	r := c.pending[0]
 	c.pending = c.pending[1:]
