@@ -422,22 +422,26 @@ func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (in
 		if err == nil {
 			return status, nil
 		}
-		if ctx.Err() != nil || !retryable(spec.kind, status) || attempt > maxRetries {
-			if ctx.Err() != nil && attempt > 1 && !isContextError(ctx, err) {
-				return 0, fmt.Errorf("signalr: %s: %w after %d attempts; last attempt: %w", spec.name, ctx.Err(), attempt, err)
+		retry := retryable(spec.kind, status) && attempt <= maxRetries
+		if retry && ctx.Err() == nil {
+			wait := c.retry.backoff(attempt)
+			if retryAfter > 0 {
+				wait = min(retryAfter, c.retry.MaxDelay)
 			}
-			if attempt > 1 {
-				return 0, fmt.Errorf("signalr: %s failed after %d attempts: %w", spec.name, attempt, err)
+			if serr := sleepCtx(ctx, wait); serr == nil {
+				continue
 			}
-			return 0, err
 		}
-		wait := c.retry.backoff(attempt)
-		if retryAfter > 0 {
-			wait = min(retryAfter, c.retry.MaxDelay)
+		if retry && !isContextError(ctx, err) {
+			// The caller's context ended while a retry was due: report
+			// both, so errors.Is finds the cancellation and errors.As the
+			// last response.
+			return 0, fmt.Errorf("signalr: %s: %w after %d attempt(s); last attempt: %w", spec.name, ctx.Err(), attempt, err)
 		}
-		if serr := sleepCtx(ctx, wait); serr != nil {
-			return 0, fmt.Errorf("signalr: %s: %w after %d attempts; last attempt: %w", spec.name, serr, attempt, err)
+		if attempt > 1 {
+			return 0, fmt.Errorf("signalr: %s failed after %d attempts: %w", spec.name, attempt, err)
 		}
+		return 0, err
 	}
 }
 

@@ -478,8 +478,8 @@ func orderItems(items []pendingItem) (waits []int32, next [][]int32) {
 
 // itemKeys is what an item touches.
 type itemKeys struct {
-	barrier          bool // touches everything
-	allGroups        bool // touches every group
+	barrier           bool // touches everything
+	allGroups         bool // touches every group
 	user, group, conn string
 }
 

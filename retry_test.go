@@ -128,6 +128,18 @@ func TestClientRetryAttemptTimeout(t *testing.T) {
 	assert.Equal(t, reqs[0].Body, reqs[1].Body, "the retry resends the same body")
 }
 
+// cancelAfterResponse cancels a context once a response has come back,
+// so the cancellation lands deterministically in the wait before a retry.
+type cancelAfterResponse struct {
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterResponse) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	c.cancel()
+	return resp, err
+}
+
 func TestClientRetryHonoursContext(t *testing.T) {
 	var calls atomic.Int32
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
@@ -135,21 +147,17 @@ func TestClientRetryHonoursContext(t *testing.T) {
 		w.Header().Set("Retry-After", "3600")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: RetryOptions{MaxRetries: 5, MaxDelay: time.Hour}})
-	defer c.CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.SendToAll(ctx, "chat", "t", nil) }()
-	for calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	err := <-done
+	hc := &http.Client{Transport: cancelAfterResponse{cancel}}
+	defer hc.CloseIdleConnections()
+	c := NewClient(rr.cs, &ClientOptions{HTTPClient: hc, Retry: RetryOptions{MaxRetries: 5, MaxDelay: time.Hour}})
+	err := c.SendToAll(ctx, "chat", "t", nil)
 	require.ErrorIs(t, err, context.Canceled)
 	var re *ResponseError
 	require.ErrorAs(t, err, &re, "the last attempt's error is kept")
 	assert.Equal(t, 503, re.StatusCode)
 	assert.Equal(t, int32(1), calls.Load())
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
 
 func TestRetryOptions(t *testing.T) {
