@@ -1,0 +1,118 @@
+package signalrtest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/signalrtest"
+)
+
+func TestFakeSenderRecords(t *testing.T) {
+	f := signalrtest.NewFakeSender()
+	ctx := context.Background()
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "all", Arguments: []any{1}}))
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", UserID: "u1"}))
+	require.NoError(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "ADD", UserID: "u1", GroupName: "g"}))
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", GroupName: "g"}))
+	require.NoError(t, f.SendMessage(ctx, "other", signalr.Message{Target: "yo", ConnectionID: "c1"}))
+
+	assert.Len(t, f.Calls(), 5)
+	assert.Equal(t, `chat: add user "u1" group "g"`, f.Calls()[2].String())
+	assert.Equal(t, `other: message "yo" to connection "c1" with 0 argument(s)`, f.Calls()[4].String())
+	assert.Len(t, f.Messages(), 4)
+	assert.Equal(t, []signalr.Message{{Target: "all", Arguments: []any{1}}}, f.Broadcasts())
+	assert.Equal(t, []signalr.Message{{Target: "hi", UserID: "u1"}}, f.MessagesToUser("u1"))
+	assert.Equal(t, []signalr.Message{{Target: "hi", GroupName: "g"}}, f.MessagesToGroup("g"))
+	assert.Equal(t, []signalr.Message{{Target: "yo", ConnectionID: "c1"}}, f.MessagesToConnection("c1"))
+	assert.Len(t, f.MessagesWithTarget("hi"), 2)
+	assert.Equal(t, []signalr.GroupAction{{Action: signalr.GroupActionAdd, UserID: "u1", GroupName: "g"}}, f.GroupActions())
+
+	f.Reset()
+	assert.Empty(t, f.Calls())
+}
+
+func TestFakeSenderValidatesAndFails(t *testing.T) {
+	f := signalrtest.NewFakeSender()
+	ctx := context.Background()
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "u", GroupName: "g"}), signalr.ErrInvalidMessage)
+	assert.ErrorIs(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "add", UserID: "u"}), signalr.ErrInvalidGroupAction)
+
+	boom := errors.New("boom")
+	f.FailNext(boom)
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}), boom)
+	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}))
+
+	f.FailWhen(func(c signalrtest.Call) error {
+		if c.Message != nil && c.Message.UserID == "blocked" {
+			return boom
+		}
+		return nil
+	})
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "blocked"}), boom)
+	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "ok"}))
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, f.SendMessage(cancelled, "chat", signalr.Message{Target: "t"}), context.Canceled)
+	assert.Len(t, f.Calls(), 2, "failed and invalid deliveries are not recorded")
+}
+
+func TestFakeSenderConcurrentUse(t *testing.T) {
+	f := signalrtest.NewFakeSender()
+	boom := errors.New("boom")
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+	)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 50 {
+				if j%10 == 0 {
+					f.FailNext(boom)
+				}
+				if err := f.SendMessage(context.Background(), "chat", signalr.Message{Target: "t", UserID: fmt.Sprint(i)}); err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+				_ = f.Messages()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 16*5, failed, "each injected failure fails exactly one delivery")
+	assert.Len(t, f.Messages(), 16*50-failed, "every other delivery is recorded")
+}
+
+func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
+	out, f := signalrtest.NewOutput(t, "chat")
+	h := signalr.WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+		_ = c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "u1", GroupName: "room"})
+		_ = c.AddJSON([]byte(`[{"target":"joined","groupName":"room","arguments":["u1"]}]`))
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/join", nil))
+	assert.Equal(t, http.StatusOK, w.Code)
+	calls := f.Calls()
+	require.Len(t, calls, 2)
+	assert.NotNil(t, calls[0].GroupAction, "the add arrives before the send to its group")
+	assert.Equal(t, []signalr.Message{{Target: "joined", GroupName: "room", Arguments: []any{"u1"}}}, f.MessagesToGroup("room"))
+
+	f.FailNext(&signalr.ResponseError{Method: "PUT", URL: "http://x", StatusCode: 503, ErrorCode: "Busy"})
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/join", nil))
+	assert.Equal(t, http.StatusBadGateway, w.Code)
+	assert.Contains(t, w.Body.String(), `"errorCode":"Busy"`)
+}
