@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"testing"
 
 	"github.com/funcsignalr/signalr"
 )
@@ -61,15 +60,15 @@ var _ signalr.Sender = (*FakeSender)(nil)
 // NewFakeSender returns an empty FakeSender.
 func NewFakeSender() *FakeSender { return &FakeSender{} }
 
-// NewOutput returns a FakeSender and an Output for hub that sends through
-// it, for testing a handler wrapped with signalr.WithOutput. It fails the
-// test if hub is not a valid hub name.
-func NewOutput(t testing.TB, hub string) (*signalr.Output, *FakeSender) {
-	t.Helper()
+// NewOutput returns an Output for hub that sends through a new
+// FakeSender, and the FakeSender, for testing a handler wrapped with
+// signalr.WithOutput. Like httptest.NewServer, it panics on failure: when
+// hub is not a valid hub name.
+func NewOutput(hub string) (*signalr.Output, *FakeSender) {
 	f := NewFakeSender()
 	out, err := signalr.NewOutput(f, hub, nil)
 	if err != nil {
-		t.Fatalf("signalrtest.NewOutput: %v", err)
+		panic("signalrtest.NewOutput: " + err.Error())
 	}
 	return out, f
 }

@@ -97,7 +97,7 @@ func TestFakeSenderConcurrentUse(t *testing.T) {
 }
 
 func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
-	out, f := signalrtest.NewOutput(t, "chat")
+	out, f := signalrtest.NewOutput("chat")
 	h := signalr.WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
 		_ = c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "u1", GroupName: "room"})
 		_ = c.AddJSON([]byte(`[{"target":"joined","groupName":"room","arguments":["u1"]}]`))
@@ -115,4 +115,10 @@ func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/join", nil))
 	assert.Equal(t, http.StatusBadGateway, w.Code)
 	assert.Contains(t, w.Body.String(), `"errorCode":"Busy"`)
+}
+
+func TestNewOutputPanicsOnBadHub(t *testing.T) {
+	assert.PanicsWithValue(t, "signalrtest.NewOutput: signalr: invalid hub name: hub name \"1hub\" must start with an ASCII letter", func() {
+		signalrtest.NewOutput("1hub")
+	})
 }

@@ -1,0 +1,117 @@
+package signalr_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/signalrtest"
+)
+
+// A handler adds a user to a group and tells the group; WithOutput flushes
+// both after the handler returns, the add first. The fake records them.
+func ExampleWithOutput() {
+	out, fake := signalrtest.NewOutput("chat")
+	join := signalr.WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+		user, room := r.URL.Query().Get("user"), r.URL.Query().Get("room")
+		if err := c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: user, GroupName: room}); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_ = c.AddMessage(signalr.Message{Target: "joined", GroupName: room, Arguments: []any{user}})
+	})
+
+	rec := httptest.NewRecorder()
+	join.ServeHTTP(rec, httptest.NewRequest("POST", "/join?user=ada&room=lobby", nil))
+	fmt.Println(rec.Code)
+	for _, call := range fake.Calls() {
+		fmt.Println(call)
+	}
+	// Output:
+	// 200
+	// chat: add user "ada" group "lobby"
+	// chat: message "joined" to group "lobby" with 1 argument(s)
+}
+
+// The JSON a JavaScript function assigns to its output binding works
+// unchanged.
+func ExampleCollector_AddJSON() {
+	out, fake := signalrtest.NewOutput("chat")
+	c := out.NewCollector()
+	err := c.AddJSON([]byte(`[
+		{"userId": "ada", "groupName": "lobby", "action": "add"},
+		{"target": "newMessage", "arguments": ["hello"], "groupName": "lobby"}
+	]`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(fake.MessagesToGroup("lobby")[0].Arguments...)
+	fmt.Println(fake.GroupActions()[0].Action)
+	// Output:
+	// hello
+	// add
+}
+
+// Conflicting targets are an error before any I/O, not a silent choice.
+func ExampleMessage_Validate() {
+	m := signalr.Message{Target: "newMessage", UserID: "ada", GroupName: "lobby"}
+	fmt.Println(m.Validate())
+	// Output:
+	// signalr: invalid message: both userId and groupName are set; a message goes to everyone, one user, one group or one connection, so keep one of them and send one message per audience
+}
+
+// A Client talks to the REST API; here a test server stands in for the
+// service and prints what it receives.
+func ExampleClient() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.Method, r.RequestURI, strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := signalr.NewClient(cs, nil)
+	defer client.CloseIdleConnections()
+
+	ctx := context.Background()
+	_ = client.SendToUser(ctx, "Chat", "ada/lovelace", "newMessage", []any{"hi"})
+	_ = client.AddUserToGroup(ctx, "chat", "room 1", "ada", nil)
+	_ = client.CloseConnection(ctx, "chat", "conn#1", "bye")
+	// Output:
+	// POST /api/hubs/chat/users/ada%2Flovelace/:send?api-version=2022-06-01 true
+	// PUT /api/hubs/chat/users/ada/groups/room%201?api-version=2022-06-01 true
+	// DELETE /api/hubs/chat/connections/conn%231?api-version=2022-06-01&reason=bye true
+}
+
+// Bind an output binding declared as in function.json; the connection
+// string comes from an app setting.
+func ExampleOutputBinding_Bind() {
+	settings := signalr.SettingsFunc(func(name string) (string, bool) {
+		if name == "AzureSignalRConnectionString" {
+			return "Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", true
+		}
+		return "", false
+	})
+	out, err := signalr.OutputBinding{Name: "signalRMessages", HubName: "chat"}.Bind(&signalr.BindOptions{Settings: settings}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out.Hub())
+	_, isClient := out.Sender().(*signalr.Client)
+	fmt.Println(isClient)
+	// Output:
+	// chat
+	// true
+}
