@@ -1,5 +1,15 @@
 package signalr
 
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
 // ConnectionInfoBinding declares a SignalRConnectionInfo input binding, the
 // Go form of a function.json entry with "type": "signalRConnectionInfo".
 // Bind it once at start-up, then resolve it per request.
@@ -34,4 +44,124 @@ type OutputBinding struct {
 	// ConnectionStringSetting names the app setting holding the connection
 	// string; empty means DefaultConnectionStringSetting.
 	ConnectionStringSetting string `json:"connectionStringSetting"`
+}
+
+// ConnectionInfoInput is a bound ConnectionInfoBinding: its connection string
+// is loaded and its expressions parsed, so resolving it per request only
+// evaluates expressions and mints a token. It is safe for concurrent use.
+type ConnectionInfoInput struct {
+	cs         *ConnectionString
+	hub        expression
+	userID     expression
+	idToken    expression
+	hasIDToken bool
+	claimTypes []string
+	lifetime   time.Duration
+	now        func() time.Time
+}
+
+// Bind checks the declaration, loads its connection string (see BindOptions)
+// and returns the input ready to resolve per request. Errors wrap
+// ErrInvalidBinding, ErrMissingSetting, ErrInvalidConnectionString or
+// ErrInvalidHubName and say how to fix the declaration.
+func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*ConnectionInfoInput, error) {
+	if opts == nil {
+		opts = &BindOptions{}
+	}
+	settings := opts.Settings
+	if settings == nil {
+		// One lookup chain for %NAME% references and the connection string.
+		o := *opts
+		o.Settings = DefaultSettings()
+		opts, settings = &o, o.Settings
+	}
+	if strings.TrimSpace(b.HubName) == "" {
+		return nil, fmt.Errorf("%w: hubName is required; set it to the hub clients connect to, such as \"chat\"", ErrInvalidBinding)
+	}
+	in := &ConnectionInfoInput{claimTypes: b.ClaimTypeList, lifetime: opts.TokenLifetime, now: opts.Now}
+	var err error
+	if in.hub, err = parseExpression("hubName", b.HubName, settings); err != nil {
+		return nil, err
+	}
+	if hub, ok := in.hub.constant(); ok {
+		if err := validateHub(hub); err != nil {
+			return nil, fmt.Errorf("hubName: %w", err)
+		}
+	}
+	if in.userID, err = parseExpression("userId", b.UserID, settings); err != nil {
+		return nil, err
+	}
+	if in.idToken, err = parseExpression("idToken", b.IDToken, settings); err != nil {
+		return nil, err
+	}
+	in.hasIDToken = b.IDToken != ""
+	if len(b.ClaimTypeList) > 0 && !in.hasIDToken {
+		return nil, fmt.Errorf("%w: claimTypeList is set but idToken is not; set idToken to the token to copy claims from, such as {headers.authorization}", ErrInvalidBinding)
+	}
+	if in.hasIDToken && len(b.ClaimTypeList) == 0 {
+		return nil, fmt.Errorf("%w: idToken is set but claimTypeList is empty; list the claim types to copy", ErrInvalidBinding)
+	}
+	if in.cs, err = resolveConnectionString(b.ConnectionStringSetting, opts); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// ConnectionString returns the connection string the input signs with.
+func (in *ConnectionInfoInput) ConnectionString() *ConnectionString { return in.cs }
+
+// Resolve evaluates the binding for r and mints the client's ConnectionInfo.
+// A binding expression that refers to a missing header or query parameter is
+// a *BindingDataError (wrapping ErrMissingBindingData): no anonymous token is
+// minted in its place.
+func (in *ConnectionInfoInput) Resolve(r *http.Request) (ConnectionInfo, error) {
+	hub, err := in.hub.eval(r)
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	opts := ClientTokenOptions{Lifetime: in.lifetime, Now: in.now}
+	if opts.UserID, err = in.userID.eval(r); err != nil {
+		return ConnectionInfo{}, err
+	}
+	if in.hasIDToken {
+		raw, err := in.idToken.eval(r)
+		if err != nil {
+			return ConnectionInfo{}, err
+		}
+		if opts.Claims, err = claimsFromIDToken(raw, in.claimTypes); err != nil {
+			return ConnectionInfo{}, err
+		}
+	}
+	return in.cs.ConnectionInfo(hub, &opts)
+}
+
+// claimsFromIDToken reads the payload of the JWT raw, without validating it
+// (as the Functions extension does), and returns the claims whose type is in
+// types, in the order of types.
+func claimsFromIDToken(raw string, types []string) ([]Claim, error) {
+	raw = strings.TrimSpace(raw)
+	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
+		raw = strings.TrimSpace(raw[7:])
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%w: idToken is not a JWT (want three dot-separated parts)", ErrInvalidClaim)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, fmt.Errorf("%w: idToken payload is not base64url", ErrInvalidClaim)
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, fmt.Errorf("%w: idToken payload is not a JSON object", ErrInvalidClaim)
+	}
+	out := make([]Claim, 0, len(types))
+	for _, t := range types {
+		if v, ok := claims[t]; ok {
+			out = append(out, Claim{Type: t, Value: v})
+		}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultConnectionStringSetting is the app setting a binding reads its
@@ -125,8 +126,15 @@ func DefaultSettings() Settings {
 type BindOptions struct {
 	// ConnectionString, when set, is used as is and no setting is read.
 	ConnectionString *ConnectionString
-	// Settings resolves connectionStringSetting; nil means DefaultSettings().
+	// Settings resolves connectionStringSetting and %NAME% references in
+	// binding properties; nil means DefaultSettings().
 	Settings Settings
+	// TokenLifetime is the lifetime of client access tokens minted by an
+	// input binding; zero means DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// Now returns the current time; nil means time.Now. Tests set it to get
+	// reproducible tokens.
+	Now func() time.Time
 }
 
 // resolveConnectionString finds and parses the connection string a binding

@@ -1,0 +1,151 @@
+package signalr
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+func TestParseConnectionStringAccepts(t *testing.T) {
+	tests := []struct {
+		name                  string
+		in                    string
+		endpoint, client, srv string
+		version               string
+	}{
+		{"azure", "Endpoint=https://x.service.signalr.net;AccessKey=" + testKey + ";Version=1.0;",
+			"https://x.service.signalr.net", "https://x.service.signalr.net", "https://x.service.signalr.net", "1.0"},
+		{"emulator with port", "Endpoint=http://localhost;Port=8888;AccessKey=" + testKey + ";Version=1.0;",
+			"http://localhost:8888", "http://localhost:8888", "http://localhost:8888", "1.0"},
+		{"keys in any case and order, spaces, no trailing ;", " accesskey = " + testKey + " ; ENDPOINT = https://x.service.signalr.net/ ",
+			"https://x.service.signalr.net", "https://x.service.signalr.net", "https://x.service.signalr.net", ""},
+		{"port replaces endpoint port", "Endpoint=https://x:443;Port=8443;AccessKey=k",
+			"https://x:8443", "https://x:8443", "https://x:8443", ""},
+		{"client and server endpoints; port not applied to them", "Endpoint=https://x;Port=9000;ClientEndpoint=https://client.example;ServerEndpoint=http://10.0.0.1:81;AccessKey=k",
+			"https://x:9000", "https://client.example", "http://10.0.0.1:81", ""},
+		{"empty segments", ";;Endpoint=https://x;;AccessKey=k;;", "https://x", "https://x", "https://x", ""},
+		{"preview version", "Endpoint=https://x;AccessKey=k;Version=1.0-preview", "https://x", "https://x", "https://x", "1.0-preview"},
+		{"unknown AuthType falls back to access key", "Endpoint=https://x;AccessKey=k;AuthType=accesskey", "https://x", "https://x", "https://x", ""},
+		{"identity keys ignored with an access key", "Endpoint=https://x;AccessKey=k;ClientId=abc", "https://x", "https://x", "https://x", ""},
+		{"ipv6 host with port", "Endpoint=http://[::1];Port=8888;AccessKey=k", "http://[::1]:8888", "http://[::1]:8888", "http://[::1]:8888", ""},
+		{"upper-case scheme and host", "Endpoint=HTTPS://X.Service.SignalR.net;AccessKey=k", "https://x.service.signalr.net", "https://x.service.signalr.net", "https://x.service.signalr.net", ""},
+		{"equals sign inside the key", "Endpoint=https://x;AccessKey=abc=def==", "https://x", "https://x", "https://x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs, err := ParseConnectionString(tt.in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.endpoint, cs.Endpoint.String())
+			assert.Equal(t, tt.client, cs.ClientEndpoint.String())
+			assert.Equal(t, tt.srv, cs.ServerEndpoint.String())
+			assert.Equal(t, tt.version, cs.Version)
+		})
+	}
+}
+
+func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
+	cs, err := ParseConnectionString("Endpoint=https://x;AccessKey=abc=def==")
+	require.NoError(t, err)
+	assert.Equal(t, "abc=def==", cs.accessKey)
+}
+
+func TestParseConnectionStringRejects(t *testing.T) {
+	const secret = "SECRETKEY0123456789"
+	tests := []struct {
+		name   string
+		in     string
+		target error
+		says   string
+	}{
+		{"empty", "", ErrInvalidConnectionString, "Endpoint is missing"},
+		{"missing endpoint", "AccessKey=" + secret, ErrInvalidConnectionString, "Endpoint is missing"},
+		{"missing key", "Endpoint=https://x", ErrInvalidConnectionString, "AccessKey is missing"},
+		{"empty key", "Endpoint=https://x;AccessKey=", ErrInvalidConnectionString, "AccessKey is missing"},
+		{"relative endpoint", "Endpoint=x.service.signalr.net;AccessKey=" + secret, ErrInvalidConnectionString, "Endpoint="},
+		{"ftp endpoint", "Endpoint=ftp://x;AccessKey=" + secret, ErrInvalidConnectionString, "http:// or https://"},
+		{"endpoint with path", "Endpoint=https://x/api;AccessKey=" + secret, ErrInvalidConnectionString, "no path"},
+		{"endpoint with query", "Endpoint=https://x/?a=b;AccessKey=" + secret, ErrInvalidConnectionString, "no path, query"},
+		{"port not a number", "Endpoint=https://x;Port=http;AccessKey=" + secret, ErrInvalidConnectionString, "Port="},
+		{"port zero", "Endpoint=https://x;Port=0;AccessKey=" + secret, ErrInvalidConnectionString, "Port="},
+		{"port too big", "Endpoint=https://x;Port=65536;AccessKey=" + secret, ErrInvalidConnectionString, "Port="},
+		{"endpoint port too big", "Endpoint=https://x:70000;AccessKey=" + secret, ErrInvalidConnectionString, "port outside"},
+		{"unknown version", "Endpoint=https://x;AccessKey=" + secret + ";Version=2.0", ErrInvalidConnectionString, "Version=\"2.0\""},
+		{"duplicate key", "Endpoint=https://x;AccessKey=" + secret + ";accesskey=" + secret, ErrInvalidConnectionString, "AccessKey appears more than once"},
+		{"duplicate endpoint", "Endpoint=https://x;ENDPOINT=https://y;AccessKey=" + secret, ErrInvalidConnectionString, "Endpoint appears more than once"},
+		{"segment without =", "Endpoint=https://x;" + secret, ErrInvalidConnectionString, "segment 2 has no '='"},
+		{"empty key name", "Endpoint=https://x;=" + secret, ErrInvalidConnectionString, "empty key"},
+		{"bad client endpoint", "Endpoint=https://x;AccessKey=" + secret + ";ClientEndpoint=nope", ErrInvalidConnectionString, "ClientEndpoint="},
+		{"bad server endpoint", "Endpoint=https://x;AccessKey=" + secret + ";ServerEndpoint=https://x/path", ErrInvalidConnectionString, "ServerEndpoint="},
+		{"userinfo", "Endpoint=https://u:p@x;AccessKey=" + secret, ErrInvalidConnectionString, "user information"},
+		{"managed identity", "Endpoint=https://x;AuthType=azure.msi;ClientId=abc", ErrUnsupportedAuthType, "AuthType=azure.msi"},
+		{"aad", "Endpoint=https://x;AuthType=aad;ClientId=a;TenantId=b;ClientSecret=" + secret, ErrUnsupportedAuthType, "AccessKey"},
+		{"azure.app in upper case", "Endpoint=https://x;AuthType=Azure.App", ErrUnsupportedAuthType, "not supported yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs, err := ParseConnectionString(tt.in)
+			require.Error(t, err)
+			assert.Nil(t, cs)
+			assert.ErrorIs(t, err, tt.target)
+			assert.Contains(t, err.Error(), tt.says)
+			assert.NotContains(t, err.Error(), secret, "the error leaks the access key")
+		})
+	}
+}
+
+func TestConnectionStringNeverPrintsKey(t *testing.T) {
+	cs, err := ParseConnectionString("Endpoint=https://x;Port=444;ClientEndpoint=https://c;AccessKey=" + testKey + ";Version=1.0")
+	require.NoError(t, err)
+	for _, s := range []string{
+		cs.String(), fmt.Sprint(cs), fmt.Sprint(*cs), fmt.Sprintf("%v %+v %s %#v", cs, *cs, cs, *cs), fmt.Sprintf("%#v", cs),
+	} {
+		assert.NotContains(t, s, testKey)
+		assert.NotContains(t, s, testKey[:10])
+	}
+	assert.Equal(t, "Endpoint=https://x:444;ClientEndpoint=https://c;AccessKey=***;Version=1.0;", cs.String())
+}
+
+func FuzzParseConnectionString(f *testing.F) {
+	for _, s := range []string{
+		"Endpoint=http://localhost;Port=8888;AccessKey=" + testKey + ";Version=1.0;",
+		"Endpoint=https://x;AccessKey=k;ClientEndpoint=https://c;ServerEndpoint=https://s",
+		"endpoint=https://[::1]:80;accesskey=k;port=1",
+		";;=;AccessKey;Endpoint=",
+		"Endpoint=https://x;AuthType=aad",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := ParseConnectionString(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidConnectionString) && !errors.Is(err, ErrUnsupportedAuthType) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			if cs != nil {
+				t.Fatal("non-nil result with an error")
+			}
+			return
+		}
+		if cs.accessKey == "" {
+			t.Fatal("parsed without an access key")
+		}
+		for _, u := range []string{cs.Endpoint.String(), cs.ClientEndpoint.String(), cs.ServerEndpoint.String()} {
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				t.Fatalf("endpoint %q is not http(s)", u)
+			}
+		}
+		if !strings.Contains(cs.String(), "AccessKey=***;") || cs.accessKey != "***" && strings.Contains(cs.String(), "AccessKey="+cs.accessKey+";") {
+			t.Fatalf("String() %q does not hide the key", cs.String())
+		}
+		// A parsed connection string mints a token that names its client URL.
+		if _, err := cs.ConnectionInfo("hub", nil); err != nil {
+			t.Fatalf("ConnectionInfo: %v", err)
+		}
+	})
+}

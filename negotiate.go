@@ -1,0 +1,64 @@
+package signalr
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// NegotiateHandler returns the negotiate endpoint for in: it answers POST (and
+// GET) with the ConnectionInfo JSON, {"url":...,"accessToken":...}, which the
+// official SignalR clients follow as a redirect to the service. Mount it at a
+// path ending in /negotiate and point the client at the path before it, for
+// example mux.Handle("POST /api/negotiate", h) with
+// withUrl("https://app.example/api").
+//
+// Errors are JSON bodies {"error":"..."}: 401 when a binding expression
+// refers to a missing header (App Service authentication leaves
+// x-ms-client-principal-id out for anonymous callers), 400 for a missing
+// query parameter or a bad hub or claim, 405 for other methods, 500 for
+// anything else. Wrap the handler with CORS for browser clients on another
+// origin.
+func NegotiateHandler(in *ConnectionInfoInput) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodGet {
+			w.Header().Set("Allow", "POST, GET")
+			writeJSONError(w, http.StatusMethodNotAllowed, "negotiate accepts POST and GET")
+			return
+		}
+		info, err := in.Resolve(r)
+		if err != nil {
+			writeJSONError(w, negotiateStatus(err), err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(info)
+	})
+}
+
+// negotiateStatus maps a Resolve error to an HTTP status.
+func negotiateStatus(err error) int {
+	var missing *BindingDataError
+	switch {
+	case errors.As(err, &missing):
+		if missing.Source == "headers" {
+			return http.StatusUnauthorized
+		}
+		return http.StatusBadRequest
+	case errors.Is(err, ErrInvalidHubName), errors.Is(err, ErrInvalidClaim), errors.Is(err, ErrTokenTooLong):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// writeJSONError writes {"error": msg} with status.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
