@@ -1,0 +1,35 @@
+// Package signalr brings the Azure Functions SignalR Service bindings to plain
+// Go HTTP servers.
+//
+// Azure Functions gives C#, JavaScript, Python and Java apps three bindings
+// for Azure SignalR Service in serverless mode; this package is their Go
+// form, for net/http handlers:
+//
+//   - The SignalRConnectionInfo input binding becomes ConnectionInfoBinding:
+//     bind it once, then NegotiateHandler answers the clients' negotiate
+//     request with {"url", "accessToken"}, a short-lived HS256 token for one
+//     hub and optionally one user (userId may be a binding expression such as
+//     {headers.x-ms-client-principal-id}).
+//   - The SignalR output binding becomes OutputBinding: an Output makes a
+//     Collector per request, the handler adds Message and GroupAction items,
+//     and WithOutput flushes them to the SignalR Service REST API through a
+//     Client, reporting every item that could not be delivered.
+//   - Bindings can be declared in Go or loaded from the same function.json a
+//     Functions app uses (LoadFunctionJSON), with connection strings read
+//     from the environment or local.settings.json (DefaultSettings).
+//
+// Collectors send through the Sender interface, so unit tests swap in the
+// recording fake of package signalrtest. Package emulator is a local SignalR
+// Service that speaks the real client and REST protocols, so the official
+// @microsoft/signalr client and this package's Client work against it on a
+// laptop or in CI; in production the same code talks to Azure SignalR
+// Service.
+//
+// # Errors
+//
+// Bad input wraps one of the sentinel errors (ErrInvalidConnectionString,
+// ErrInvalidBinding, ErrInvalidMessage, ...) for errors.Is and names the
+// field at fault. A REST failure is a *ResponseError for errors.As; a flush
+// that could not deliver some items returns one *DeliveryError per item.
+// Access keys and tokens never appear in errors, logs or String output.
+package signalr
