@@ -22,7 +22,7 @@ test-js: js-deps build
 	cd js && npm test
 
 build:
-	$(GO) build -o bin/ ./cmd/... ./examples/...
+	$(GO) build -o bin/ ./cmd/... ./examples/... ./internal/cmd/...
 
 js-deps: js/node_modules/.package-lock.json
 
