@@ -1,0 +1,53 @@
+package validate
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestHubName(t *testing.T) {
+	valid := []string{"a", "Chat", "chat_1", "h`,.[]", "h" + strings.Repeat("x", 127)}
+	for _, h := range valid {
+		if err := HubName(h); err != nil {
+			t.Errorf("HubName(%q) = %v, want nil", h, err)
+		}
+	}
+	invalid := map[string]string{
+		"":                             "empty",
+		"1chat":                        "start with an ASCII letter",
+		"_chat":                        "start with an ASCII letter",
+		"chat room":                    `contains ' '`,
+		"chat/room":                    `contains '/'`,
+		"chät":                         "contains",
+		"h" + strings.Repeat("x", 128): "limit is 128",
+	}
+	for h, says := range invalid {
+		err := HubName(h)
+		if !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says) {
+			t.Errorf("HubName(%q) = %v, want ErrInvalidName saying %q", h, err, says)
+		}
+	}
+}
+
+func TestGroupName(t *testing.T) {
+	valid := []string{"g", " g ", "group/with?odd#chars%", "日本語", strings.Repeat("g", MaxGroupNameLength)}
+	for _, g := range valid {
+		if err := GroupName(g); err != nil {
+			t.Errorf("GroupName(%q) = %v, want nil", g, err)
+		}
+	}
+	invalid := map[string]string{
+		"":         "empty",
+		"   ":      "white space",
+		"\t\u00a0": "white space",
+		"a\nb":     "line break",
+		strings.Repeat("g", MaxGroupNameLength+1): "limit is 1024",
+	}
+	for g, says := range invalid {
+		err := GroupName(g)
+		if !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says) {
+			t.Errorf("GroupName(%q) = %v, want ErrInvalidName saying %q", g, err, says)
+		}
+	}
+}
