@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,9 +44,10 @@ type ClientOptions struct {
 
 // Client calls the SignalR Service data-plane REST API for one connection
 // string. Make one per connection string and share it: it is safe for
-// concurrent use and reuses connections. Every request carries a fresh
-// bearer token (HS256 with the access key, aud = request URL without query,
-// five minutes' lifetime).
+// concurrent use and reuses connections. Every request carries a bearer
+// token (HS256 with the access key, aud = request URL without query, five
+// minutes' lifetime), minted for its URL and reused for that URL for up to
+// a minute.
 //
 // Methods take the hub first, then the ids the route needs; hub names are
 // validated and lower-cased, and every id is escaped as one path segment,
@@ -58,6 +61,9 @@ type Client struct {
 	retry     RetryOptions
 	timeout   time.Duration
 	userAgent string
+
+	tokenMu sync.Mutex
+	tokens  map[string]cachedToken
 }
 
 // NewClient returns a Client for cs, which must come from
@@ -73,6 +79,7 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) *Client {
 		timeout:   opts.AttemptTimeout,
 		userAgent: opts.UserAgent,
 		hc:        opts.HTTPClient,
+		tokens:    make(map[string]cachedToken),
 	}
 	if cs != nil && cs.ServerEndpoint != nil {
 		c.base = cs.ServerEndpoint.Scheme + "://" + cs.ServerEndpoint.Host
@@ -405,20 +412,16 @@ func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (in
 	if c.cs == nil || c.cs.signer == nil || c.base == "" {
 		return 0, outErrorf(ErrInvalidConnectionString, "the Client has no usable connection string; make it with ParseConnectionString")
 	}
-	aud, query, ok := buildRoute(c.base, c.version, spec, a)
+	aud, rawURL, ok := buildRoute(c.base, c.version, spec, a)
 	if !ok {
 		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.name, c.version)
-	}
-	url := aud
-	if query != "" {
-		url = aud + "?" + query
 	}
 	maxRetries := c.retry.MaxRetries
 	if spec.kind == kindHealth {
 		maxRetries = 0
 	}
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, err := c.attempt(ctx, spec, url, aud, body)
+		status, retryAfter, err := c.attempt(ctx, spec, rawURL, aud, body)
 		if err == nil {
 			return status, nil
 		}
@@ -448,7 +451,7 @@ func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (in
 // attempt sends one request. It returns the status (0 after a transport
 // error), the Retry-After wait the service asked for, and an error unless the
 // status is accepted.
-func (c *Client) attempt(ctx context.Context, spec *opSpec, url, aud string, body []byte) (int, time.Duration, error) {
+func (c *Client) attempt(ctx context.Context, spec *opSpec, rawURL, aud string, body []byte) (int, time.Duration, error) {
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	if c.timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -458,17 +461,30 @@ func (c *Client) attempt(ctx context.Context, spec *opSpec, url, aud string, bod
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(actx, spec.method, url, rd)
+	req, err := http.NewRequestWithContext(actx, spec.method, rawURL, rd)
 	if err != nil {
 		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.name, err)
 	}
-	token := c.cs.serverToken(aud, time.Now())
-	req.Header["Authorization"] = []string{"Bearer " + token}
-	req.Header["User-Agent"] = []string{c.userAgent}
+	bearer := c.bearer(aud)
+	hv := [3]string{bearer, c.userAgent, "application/json; charset=utf-8"}
+	req.Header["Authorization"] = hv[0:1:1]
+	req.Header["User-Agent"] = hv[1:2:2]
 	if body != nil {
-		req.Header["Content-Type"] = []string{"application/json; charset=utf-8"}
+		req.Header["Content-Type"] = hv[2:3:3]
 	}
-	resp, err := c.hc.Do(req)
+	token := bearer[len("Bearer "):]
+	var resp *http.Response
+	if c.own != nil {
+		// Our own transport: skip http.Client's redirect and cookie
+		// machinery (the REST API does not redirect) and its per-request
+		// header copy.
+		resp, err = c.own.RoundTrip(req)
+		if err != nil {
+			err = &url.Error{Op: urlErrorOp(spec.method), URL: rawURL, Err: err}
+		}
+	} else {
+		resp, err = c.hc.Do(req)
+	}
 	if err != nil {
 		return 0, 0, err
 	}
@@ -483,6 +499,44 @@ func (c *Client) attempt(ctx context.Context, spec *opSpec, url, aud string, bod
 		return http.StatusNotFound, 0, nil
 	}
 	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+}
+
+// urlErrorOp is what http.Client puts in url.Error.Op: "Post", "Get", ...
+func urlErrorOp(method string) string {
+	return method[:1] + strings.ToLower(method[1:])
+}
+
+// Tokens are cached per audience for tokenReuse: a REST token lives five
+// minutes, so a reused one has at least four left, and signing one per
+// request costs more than the rest of the client's work. The cache is
+// emptied when it reaches tokenCacheSize entries.
+const (
+	tokenReuse     = time.Minute
+	tokenCacheSize = 4096
+)
+
+type cachedToken struct {
+	bearer string // "Bearer " + token
+	minted time.Time
+}
+
+// bearer returns the Authorization header value for aud.
+func (c *Client) bearer(aud string) string {
+	now := time.Now()
+	c.tokenMu.Lock()
+	t, ok := c.tokens[aud]
+	c.tokenMu.Unlock()
+	if ok && now.Sub(t.minted) < tokenReuse && !now.Before(t.minted) {
+		return t.bearer
+	}
+	bearer := "Bearer " + c.cs.serverToken(aud, now)
+	c.tokenMu.Lock()
+	if len(c.tokens) >= tokenCacheSize {
+		clear(c.tokens)
+	}
+	c.tokens[aud] = cachedToken{bearer, now}
+	c.tokenMu.Unlock()
+	return bearer
 }
 
 // readResponseError builds the ResponseError for resp, reading at most a

@@ -30,9 +30,6 @@ func describeRequest(s seen) string {
 }
 
 func describeWire(hub string, it OutputItem) string {
-	cs, _ := ParseConnectionString("Endpoint=http://x;AccessKey=k")
-	c := NewClient(cs, nil)
-	_ = c
 	a := routeArgs{hub: hub}
 	var op opID
 	switch v := it.(type) {

@@ -109,8 +109,8 @@ type routeArgs struct {
 }
 
 // buildRoute returns the request URL without query (the token audience)
-// and the query string, both escaped. The hub is lower-cased.
-func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, query string, ok bool) {
+// and the full request URL, both escaped. The hub is lower-cased.
+func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, rawURL string, ok bool) {
 	tmpl := spec.v2022
 	if v == APIVersionV1 {
 		tmpl = spec.v1
@@ -118,7 +118,11 @@ func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, que
 	if tmpl == "" {
 		return "", "", false
 	}
-	b := make([]byte, 0, len(base)+len(tmpl)+len(a.hub)+len(a.user)+len(a.group)+len(a.connection)+16)
+	n := len(base) + len(tmpl) + len(a.hub) + len(a.user) + len(a.group) + len(a.connection) + len(a.reason) + 48
+	for _, id := range a.excluded {
+		n += len(id) + 10
+	}
+	b := make([]byte, 0, n)
 	b = append(b, base...)
 	for tmpl != "" {
 		i := strings.IndexByte(tmpl, '{')
@@ -140,20 +144,19 @@ func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, que
 		}
 		tmpl = tmpl[j+1:]
 	}
-	aud = string(b)
-
-	var q []byte
-	if v != APIVersionV1 {
-		q = append(q, "api-version="...)
-		q = append(q, v...)
-	}
+	audLen := len(b)
+	sep := byte('?')
 	add := func(k, val string) {
-		if len(q) > 0 {
-			q = append(q, '&')
-		}
-		q = append(q, k...)
-		q = append(q, '=')
-		q = appendEscaped(q, val)
+		b = append(b, sep)
+		sep = '&'
+		b = append(b, k...)
+		b = append(b, '=')
+		b = appendEscaped(b, val)
+	}
+	if v != APIVersionV1 {
+		b = append(b, "?api-version="...)
+		b = append(b, v...)
+		sep = '&'
 	}
 	for _, id := range a.excluded {
 		add("excluded", id)
@@ -164,7 +167,9 @@ func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, que
 	if a.hasTTL {
 		add("ttl", strconv.FormatInt(a.ttl, 10))
 	}
-	return aud, string(q), true
+	// One string holds both; the audience is its prefix.
+	rawURL = string(b)
+	return rawURL[:audLen], rawURL, true
 }
 
 func appendSegment(b []byte, s string) []byte {

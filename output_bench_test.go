@@ -1,0 +1,214 @@
+package signalr_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/funcsignalr/signalr"
+)
+
+// The output benchmarks compare the Collector (AddMessage × chunk, then
+// Flush, through a *Client) with a bare net/http loop posting the same JSON
+// bodies to the same loopback no-op server in the same run. Both sides use
+// benchConcurrency requests in flight and a Transport keeping that many
+// idle connections. Messages go to 1024 distinct users round-robin, so the
+// Collector's per-user ordering still allows full concurrency. The bare loop
+// gets its bodies pre-encoded and sends no token; the Collector encodes,
+// validates, orders and signs a token per request, which is the overhead
+// being measured.
+//
+//	go test -run '^$' -bench 'Output' -benchmem -count 3 .
+const (
+	benchConcurrency = signalr.DefaultFlushConcurrency
+	benchChunk       = 512
+	benchUsers       = 1024
+)
+
+var benchAttemptTimeout time.Duration // the default
+
+var benchConns atomic.Int64
+
+type benchEnv struct {
+	srv     *httptest.Server
+	client  *signalr.Client
+	out     *signalr.Output
+	bare    *http.Client
+	msgs    []signalr.Message
+	bodies  [][]byte
+	urls    []string
+	cleanup func()
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			benchConns.Add(1)
+		}
+	}
+	srv.Start()
+	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;")
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := signalr.NewClient(cs, &signalr.ClientOptions{AttemptTimeout: benchAttemptTimeout})
+	out, err := signalr.NewOutput(client, "chat", &signalr.OutputOptions{MaxConcurrency: benchConcurrency})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	e := &benchEnv{srv: srv, client: client, out: out, bare: &http.Client{Transport: tr}}
+	for i := range benchUsers {
+		m := signalr.Message{Target: "newMessage", UserID: fmt.Sprintf("user%d", i), Arguments: []any{"hello from the benchmark", i}}
+		body, err := json.Marshal(struct {
+			Target    string `json:"target"`
+			Arguments []any  `json:"arguments"`
+		}{m.Target, m.Arguments})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.msgs = append(e.msgs, m)
+		e.bodies = append(e.bodies, body)
+		e.urls = append(e.urls, srv.URL+"/api/hubs/chat/users/"+m.UserID+"/:send?api-version=2022-06-01")
+	}
+	e.cleanup = func() {
+		client.CloseIdleConnections()
+		tr.CloseIdleConnections()
+		srv.Close()
+	}
+	return e
+}
+
+// collector sends messages [from, from+n) through a Collector.
+func (e *benchEnv) collector(b *testing.B, from, n int) {
+	c := e.out.NewCollector()
+	for i := from; i < from+n; i++ {
+		if err := c.AddMessage(e.msgs[i%benchUsers]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// bareLoop posts the same bodies with benchConcurrency goroutines.
+func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range benchConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= from+n {
+					return
+				}
+				k := i % benchUsers
+				req, err := http.NewRequest(http.MethodPost, e.urls[k], bytes.NewReader(e.bodies[k]))
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json; charset=utf-8")
+				resp, err := e.bare.Do(req)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkOutputCollector is messages through the Collector alone.
+func BenchmarkOutputCollector(b *testing.B) {
+	e := newBenchEnv(b)
+	defer e.cleanup()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += benchChunk {
+		e.collector(b, done, min(benchChunk, b.N-done))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(benchConns.Swap(0)), "conns")
+}
+
+// BenchmarkOutputBareLoop is the same bodies through bare net/http.
+func BenchmarkOutputBareLoop(b *testing.B) {
+	e := newBenchEnv(b)
+	defer e.cleanup()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += benchChunk {
+		e.bareLoop(b, done, min(benchChunk, b.N-done))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(benchConns.Swap(0)), "conns")
+}
+
+// BenchmarkOutputVsBareLoop runs both in the same run, interleaved chunk by
+// chunk so both see the same machine state, and reports each side's
+// throughput, the ratio collector/bare and each side's allocations per
+// message (client and loopback server together, as they share the
+// process). Its ns/op covers both sides and is not meaningful on its own.
+func BenchmarkOutputVsBareLoop(b *testing.B) {
+	e := newBenchEnv(b)
+	defer e.cleanup()
+	var bareTime, colTime time.Duration
+	var bareAllocs, colAllocs uint64
+	var ms runtime.MemStats
+	measure := func(f func()) (time.Duration, uint64) {
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		start := time.Now()
+		f()
+		d := time.Since(start)
+		runtime.ReadMemStats(&ms)
+		return d, ms.Mallocs - before
+	}
+	b.ResetTimer()
+	for done := 0; done < b.N; done += benchChunk {
+		n := min(benchChunk, b.N-done)
+		d, a := measure(func() { e.bareLoop(b, done, n) })
+		bareTime, bareAllocs = bareTime+d, bareAllocs+a
+		d, a = measure(func() { e.collector(b, done, n) })
+		colTime, colAllocs = colTime+d, colAllocs+a
+	}
+	bareRate := float64(b.N) / bareTime.Seconds()
+	colRate := float64(b.N) / colTime.Seconds()
+	b.ReportMetric(bareRate, "bare-msgs/s")
+	b.ReportMetric(colRate, "collector-msgs/s")
+	b.ReportMetric(colRate/bareRate, "ratio")
+	b.ReportMetric(float64(bareAllocs)/float64(b.N), "bare-allocs/msg")
+	b.ReportMetric(float64(colAllocs)/float64(b.N), "collector-allocs/msg")
+}
