@@ -69,7 +69,7 @@ var versionPattern = regexp.MustCompile(`^1\.\d+(?:[\w\-.]+)?$`)
 // It accepts what the Azure SDKs accept: keys Endpoint, AccessKey, Version,
 // Port, ClientEndpoint, ServerEndpoint and AuthType in any letter case, in
 // any order, with spaces around keys and values and with or without a
-// trailing ";". Port replaces the port of Endpoint (and so of the client and
+// trailing ";", skipping segments without "=" as the SDKs do. Port replaces the port of Endpoint (and so of the client and
 // server URLs unless ClientEndpoint or ServerEndpoint are given). Keys the
 // SDKs define for identity-based auth (ClientId, TenantId, ClientSecret,
 // ClientCert) and unknown keys are ignored.
@@ -86,8 +86,9 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		}
 		k, v, ok := strings.Cut(seg, "=")
 		if !ok {
-			// The segment is not echoed: it might be a misplaced key.
-			return nil, fmt.Errorf("%w: segment %d has no '=': write each property as Key=Value and separate them with ';'", ErrInvalidConnectionString, i+1)
+			// The Azure SDKs skip such a segment, so this parser does too;
+			// if it was a misplaced key, the missing-key error follows.
+			continue
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
 		if k == "" {
