@@ -32,8 +32,12 @@ type ClientOptions struct {
 	APIVersion APIVersion
 	// Retry tunes retries of transient failures; see RetryOptions.
 	Retry RetryOptions
-	// AttemptTimeout bounds each attempt (request and response), so a
-	// hung connection is retried rather than waited on. Zero means
+	// AttemptTimeout bounds each attempt, so a hung connection is retried
+	// rather than waited on. With the Client's own transport it bounds
+	// connecting, the TLS handshake, the wait for the response headers and
+	// the reading of the response body, each separately (net/http's
+	// Transport timeouts, which cost nothing per request); with HTTPClient
+	// it bounds the whole attempt through the request's context. Zero means
 	// DefaultAttemptTimeout; a negative value means no limit beyond the
 	// caller's context.
 	AttemptTimeout time.Duration
@@ -94,24 +98,36 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) *Client {
 		c.userAgent = "funcsignalr-go"
 	}
 	if c.hc == nil {
-		c.own = newTransport()
+		c.own = newTransport(c.timeout)
 		c.hc = &http.Client{Transport: c.own}
 	}
 	return c
 }
 
-func newTransport() *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+// newTransport returns the Client's own transport. attemptTimeout (when
+// positive) bounds connecting, the TLS handshake and the wait for response
+// headers, each on its own: net/http's own timeouts do the job of a
+// per-request context timer without its cost on every request.
+func newTransport(attemptTimeout time.Duration) *http.Transport {
+	phase := attemptTimeout
+	if phase <= 0 {
+		phase = DefaultAttemptTimeout
+	}
+	d := &net.Dialer{Timeout: phase, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          128,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   phase,
 		ExpectContinueTimeout: time.Second,
 	}
+	if attemptTimeout > 0 {
+		t.ResponseHeaderTimeout = attemptTimeout
+	}
+	return t
 }
 
 // CloseIdleConnections closes the idle connections of the Client's own
@@ -453,7 +469,7 @@ func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (in
 // status is accepted.
 func (c *Client) attempt(ctx context.Context, spec *opSpec, rawURL, aud string, body []byte) (int, time.Duration, error) {
 	actx, cancel := ctx, context.CancelFunc(func() {})
-	if c.timeout > 0 {
+	if c.timeout > 0 && c.own == nil {
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
 	defer cancel()
@@ -489,9 +505,16 @@ func (c *Client) attempt(ctx context.Context, spec *opSpec, rawURL, aud string, 
 		return 0, 0, err
 	}
 	defer resp.Body.Close()
+	if c.own != nil && c.timeout > 0 && resp.ContentLength != 0 {
+		// Our transport's timeouts end at the headers; bound the body.
+		stop := time.AfterFunc(c.timeout, func() { resp.Body.Close() })
+		defer stop.Stop()
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		if resp.ContentLength != 0 {
+			// Drain a little so the connection can be reused.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		}
 		return resp.StatusCode, 0, nil
 	}
 	re := readResponseError(resp, spec.method, aud, token)

@@ -153,10 +153,28 @@ type Collector struct {
 	flushMu sync.Mutex
 }
 
+// pendingItem is a queued Message (isMessage) or GroupAction, held by
+// value so queuing does not box it.
 type pendingItem struct {
-	index int
-	item  OutputItem
-	body  []byte // encoded payload of a message
+	index     int
+	isMessage bool
+	msg       Message
+	action    GroupAction
+	body      []byte // encoded payload of a message
+}
+
+func (p *pendingItem) item() OutputItem {
+	if p.isMessage {
+		return p.msg
+	}
+	return p.action
+}
+
+func (p *pendingItem) keys() itemKeys {
+	if p.isMessage {
+		return messageKeys(&p.msg)
+	}
+	return actionKeys(&p.action)
 }
 
 // AddMessage validates m and queues it. m.Arguments are encoded now, so
@@ -171,7 +189,7 @@ func (c *Collector) AddMessage(m Message) error {
 		return err
 	}
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, item: m, body: body})
+	c.pending = append(c.pending, pendingItem{index: c.added, isMessage: true, msg: m, body: body})
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -185,7 +203,7 @@ func (c *Collector) AddGroupAction(a GroupAction) error {
 	}
 	a.Action, _ = ParseGroupActionType(string(a.Action))
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, item: a})
+	c.pending = append(c.pending, pendingItem{index: c.added, action: a})
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -220,11 +238,14 @@ func (c *Collector) AddJSON(data []byte) error {
 	}
 	batch := make([]pendingItem, len(items))
 	for i, it := range items {
-		batch[i].item = it
-		if m, ok := it.(Message); ok {
-			if batch[i].body, err = encodeSendBody(m.Target, m.Arguments); err != nil {
+		switch v := it.(type) {
+		case Message:
+			batch[i].isMessage, batch[i].msg = true, v
+			if batch[i].body, err = encodeSendBody(v.Target, v.Arguments); err != nil {
 				return fmt.Errorf("output item %d: %w", i, err)
 			}
+		case GroupAction:
+			batch[i].action = v
 		}
 	}
 	c.mu.Lock()
@@ -327,11 +348,17 @@ func (c *Collector) Flush(ctx context.Context) error {
 	items := c.pending
 	c.pending = nil
 	c.mu.Unlock()
-	if len(items) == 0 {
+	switch len(items) {
+	case 0:
+		return nil
+	case 1:
+		if err := c.deliver(ctx, &items[0]); err != nil {
+			return errors.Join(&DeliveryError{Index: items[0].index, Item: items[0].item(), Err: err})
+		}
 		return nil
 	}
 	errs := make([]error, len(items))
-	if c.out.concurrency == 1 || len(items) == 1 {
+	if c.out.concurrency == 1 {
 		for i := range items {
 			errs[i] = c.deliver(ctx, &items[i])
 		}
@@ -341,7 +368,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 	var failed []error
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, &DeliveryError{Index: items[i].index, Item: items[i].item, Err: err})
+			failed = append(failed, &DeliveryError{Index: items[i].index, Item: items[i].item(), Err: err})
 		}
 	}
 	return errors.Join(failed...)
@@ -351,16 +378,13 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	switch it := p.item.(type) {
-	case Message:
-		if es, ok := c.out.sender.(encodedSender); ok {
-			return es.sendEncoded(ctx, c.out.hub, &it, p.body)
-		}
-		return c.out.sender.SendMessage(ctx, c.out.hub, it)
-	case GroupAction:
-		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, it)
+	if !p.isMessage {
+		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, p.action)
 	}
-	return outErrorf(ErrInvalidOutputItem, "cannot send %T", p.item)
+	if es, ok := c.out.sender.(encodedSender); ok {
+		return es.sendEncoded(ctx, c.out.hub, &p.msg, p.body)
+	}
+	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg)
 }
 
 // flushConcurrently delivers items with at most c.out.concurrency in
@@ -430,7 +454,7 @@ func orderItems(items []pendingItem) (waits []int32, next [][]int32) {
 			waits[i]++
 			next[j] = append(next[j], int32(i))
 		}
-		k := keysOf(items[i].item)
+		k := items[i].keys()
 		dep(lastBarrier)
 		if k.barrier {
 			for _, j := range sinceBarrier {
@@ -483,17 +507,15 @@ type itemKeys struct {
 	user, group, conn string
 }
 
-func keysOf(it OutputItem) itemKeys {
-	switch v := it.(type) {
-	case Message:
-		if v.UserID == "" && v.GroupName == "" && v.ConnectionID == "" {
-			return itemKeys{barrier: true}
-		}
-		return itemKeys{user: v.UserID, group: v.GroupName, conn: v.ConnectionID}
-	case GroupAction:
-		return itemKeys{user: v.UserID, conn: v.ConnectionID, group: v.GroupName, allGroups: v.Action == GroupActionRemoveAll}
+func messageKeys(m *Message) itemKeys {
+	if m.UserID == "" && m.GroupName == "" && m.ConnectionID == "" {
+		return itemKeys{barrier: true}
 	}
-	return itemKeys{barrier: true}
+	return itemKeys{user: m.UserID, group: m.GroupName, conn: m.ConnectionID}
+}
+
+func actionKeys(a *GroupAction) itemKeys {
+	return itemKeys{user: a.UserID, conn: a.ConnectionID, group: a.GroupName, allGroups: a.Action == GroupActionRemoveAll}
 }
 
 // WithOutput returns a handler that runs h with a fresh Collector for o and

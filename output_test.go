@@ -74,7 +74,7 @@ func describeWire(hub string, it OutputItem) string {
 // connection, if either is a broadcast, or if one is a removeAll and the
 // other touches any group.
 func conflicts(a, b OutputItem) bool {
-	ka, kb := keysOf(a), keysOf(b)
+	ka, kb := keysOfItem(a), keysOfItem(b)
 	switch {
 	case ka.barrier || kb.barrier:
 		return true
@@ -84,6 +84,16 @@ func conflicts(a, b OutputItem) bool {
 		return true
 	}
 	return false
+}
+
+func keysOfItem(it OutputItem) itemKeys {
+	switch v := it.(type) {
+	case Message:
+		return messageKeys(&v)
+	case GroupAction:
+		return actionKeys(&v)
+	}
+	panic("unknown item")
 }
 
 func randomItems(r *rand.Rand, n int) []OutputItem {
@@ -222,7 +232,12 @@ func TestOrderItems(t *testing.T) {
 	items := func(its ...OutputItem) []pendingItem {
 		p := make([]pendingItem, len(its))
 		for i, it := range its {
-			p[i].item = it
+			switch v := it.(type) {
+			case Message:
+				p[i].isMessage, p[i].msg = true, v
+			case GroupAction:
+				p[i].action = v
+			}
 		}
 		return p
 	}
