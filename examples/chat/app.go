@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/funcsignalr/signalr"
+)
+
+// app is the chat example's HTTP server side: the API, the page and the
+// browser client, over one set of bound SignalR bindings.
+type app struct {
+	handler   http.Handler
+	transport *http.Transport
+}
+
+// appConfig says how to build an app.
+type appConfig struct {
+	// bindings are the declarations to bind (from function.json or Go).
+	bindings bindings
+	// bind tells the bindings where the connection string comes from.
+	bind *signalr.BindOptions
+	// outputs tunes the output bindings; its Client field is set by newApp.
+	outputs signalr.OutputOptions
+	// signalrJS locates the @microsoft/signalr browser client.
+	signalrJS *signalrJS
+	// logger gets the errors that cannot become a response; nil discards.
+	logger *slog.Logger
+}
+
+// newApp binds cfg.bindings and builds the handler.
+func newApp(cfg appConfig) (*app, error) {
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// One connection pool for every output binding, closed by close.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	outOpts := cfg.outputs
+	clientOpts := signalr.ClientOptions{}
+	if outOpts.Client != nil {
+		clientOpts = *outOpts.Client
+	}
+	clientOpts.HTTPClient = &http.Client{Transport: tr}
+	outOpts.Client = &clientOpts
+	if outOpts.OnError == nil {
+		outOpts.OnError = func(r *http.Request, err error) {
+			logger.Error("SignalR output not delivered", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	}
+
+	b := cfg.bindings
+	byHeader, err := b.Negotiate.Bind(cfg.bind)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
+	byQuery, err := b.NegotiateFromQuery.Bind(cfg.bind)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
+	outputs := map[string]*signalr.Output{}
+	for fn, ob := range map[string]signalr.OutputBinding{
+		fnMessages:      b.Messages,
+		fnUserMessages:  b.UserMessages,
+		fnGroupMessages: b.GroupMessages,
+		fnGroupAdd:      b.GroupAdd,
+		fnGroupRemove:   b.GroupRemove,
+	} {
+		if outputs[fn], err = ob.Bind(cfg.bind, &outOpts); err != nil {
+			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+	}
+
+	functions := map[string]http.Handler{
+		fnNegotiate:     negotiateHandler(byHeader, byQuery),
+		fnMessages:      messageHandler(outputs[fnMessages], toEveryone),
+		fnUserMessages:  messageHandler(outputs[fnUserMessages], toUser),
+		fnGroupMessages: messageHandler(outputs[fnGroupMessages], toGroup),
+		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
+		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
+	}
+	api := http.NewServeMux()
+	for _, rt := range routes {
+		api.Handle(rt.method+" "+rt.path, functions[rt.function])
+	}
+
+	mux := http.NewServeMux()
+	// CORS lets a page on another origin call the API, as Functions Core
+	// Tools does with CORS "*"; list your origins in CORSOptions in
+	// production.
+	mux.Handle("/api/", signalr.CORS(api, nil))
+	mux.Handle("GET /vendor/", cfg.signalrJS)
+	page := pageHandler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /{file}", page)
+
+	return &app{handler: mux, transport: tr}, nil
+}
+
+// ServeHTTP serves the app.
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// close releases the idle connections to SignalR Service.
+func (a *app) close() { a.transport.CloseIdleConnections() }
+
+// logRequests logs one line per request: method, path, status and time.
+// Query strings are left out.
+func logRequests(h http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "took", time.Since(start).Round(time.Microsecond))
+	})
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/funcsignalr/signalr"
+)
+
+// functionsFS holds the function.json files, one folder per function, laid
+// out as in an Azure Functions app; embedding them keeps the binary
+// self-contained.
+//
+//go:embed functions/*/function.json
+var functionsFS embed.FS
+
+// hubName is the hub every function of the example talks to.
+const hubName = "chat"
+
+// The functions of the example: each name is a folder under functions/.
+const (
+	fnNegotiate     = "negotiate"
+	fnMessages      = "messages"
+	fnUserMessages  = "user-messages"
+	fnGroupMessages = "group-messages"
+	fnGroupAdd      = "group-add"
+	fnGroupRemove   = "group-remove"
+)
+
+// route is where a function is served: the Go form of its httpTrigger's
+// methods and route (the Functions host puts every route below /api).
+type route struct {
+	function string
+	method   string
+	path     string
+}
+
+// routes lists the HTTP API. A test checks it against the httpTrigger
+// bindings of the function.json files.
+var routes = []route{
+	{fnNegotiate, "POST", "/api/negotiate"},
+	{fnMessages, "POST", "/api/messages"},
+	{fnUserMessages, "POST", "/api/users/{userId}/messages"},
+	{fnGroupMessages, "POST", "/api/groups/{group}/messages"},
+	{fnGroupAdd, "PUT", "/api/groups/{group}/users/{userId}"},
+	{fnGroupRemove, "DELETE", "/api/groups/{group}/users/{userId}"},
+}
+
+// bindings are the SignalR bindings of the example's functions.
+type bindings struct {
+	// Negotiate is the seed document's authenticated negotiate binding: the
+	// user id comes from the header App Service authentication sets.
+	Negotiate signalr.ConnectionInfoBinding
+	// NegotiateFromQuery takes the user id from the userId query
+	// parameter, for callers that do not have that header (such as the chat
+	// page on a laptop, with no App Service in front).
+	NegotiateFromQuery signalr.ConnectionInfoBinding
+	// Messages, UserMessages and GroupMessages send newMessage to everyone,
+	// to one user and to one group.
+	Messages, UserMessages, GroupMessages signalr.OutputBinding
+	// GroupAdd and GroupRemove change group membership.
+	GroupAdd, GroupRemove signalr.OutputBinding
+}
+
+// declaredBindings is the Go declaration of the bindings, equal to what the
+// function.json files say (a test checks that).
+func declaredBindings() bindings {
+	const setting = signalr.DefaultConnectionStringSetting
+	out := func(name string) signalr.OutputBinding {
+		return signalr.OutputBinding{Name: name, HubName: hubName, ConnectionStringSetting: setting}
+	}
+	return bindings{
+		Negotiate: signalr.ConnectionInfoBinding{
+			Name:                    "connectionInfo",
+			HubName:                 hubName,
+			UserID:                  "{headers.x-ms-client-principal-id}",
+			ConnectionStringSetting: setting,
+		},
+		NegotiateFromQuery: signalr.ConnectionInfoBinding{
+			Name:                    "connectionInfoFromQuery",
+			HubName:                 hubName,
+			UserID:                  "{query.userId}",
+			ConnectionStringSetting: setting,
+		},
+		Messages:      out("signalRMessages"),
+		UserMessages:  out("signalRMessages"),
+		GroupMessages: out("signalRMessages"),
+		GroupAdd:      out("signalRGroupActions"),
+		GroupRemove:   out("signalRGroupActions"),
+	}
+}
+
+// loadBindings reads the bindings from the function.json files in fsys
+// (functions/<name>/function.json).
+func loadBindings(fsys fs.FS) (bindings, error) {
+	var b bindings
+	f, err := loadFunction(fsys, fnNegotiate)
+	if err != nil {
+		return b, err
+	}
+	if b.Negotiate, err = f.ConnectionInfoBinding("connectionInfo"); err != nil {
+		return b, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
+	if b.NegotiateFromQuery, err = f.ConnectionInfoBinding("connectionInfoFromQuery"); err != nil {
+		return b, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
+	outputs := []struct {
+		function string
+		binding  *signalr.OutputBinding
+	}{
+		{fnMessages, &b.Messages},
+		{fnUserMessages, &b.UserMessages},
+		{fnGroupMessages, &b.GroupMessages},
+		{fnGroupAdd, &b.GroupAdd},
+		{fnGroupRemove, &b.GroupRemove},
+	}
+	for _, o := range outputs {
+		f, err := loadFunction(fsys, o.function)
+		if err != nil {
+			return b, err
+		}
+		if *o.binding, err = f.OutputBinding(""); err != nil {
+			return b, fmt.Errorf("%s: %w", o.function, err)
+		}
+	}
+	return b, nil
+}
+
+// loadFunction parses functions/<function>/function.json from fsys.
+func loadFunction(fsys fs.FS, function string) (*signalr.Function, error) {
+	name := path.Join("functions", function, "function.json")
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := signalr.ParseFunctionJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/funcsignalr/signalr"
+)
+
+// messageTarget is the client method every message invokes; the chat page
+// handles it with connection.on("newMessage", ...).
+const messageTarget = "newMessage"
+
+// maxBodyBytes bounds a message body. The service takes REST bodies of up
+// to 1 MB, and the body travels inside one.
+const maxBodyBytes = 512 << 10
+
+// principalHeader is the user id header App Service authentication sets.
+const principalHeader = "x-ms-client-principal-id"
+
+// negotiateHandler answers the SignalR clients' negotiate request with the
+// URL and token of the service for hub chat.
+//
+// The user id comes from the x-ms-client-principal-id header when the
+// request has it (the seed's authenticated negotiate, bound from
+// {headers.x-ms-client-principal-id}); otherwise from the userId query
+// parameter (a second binding, {query.userId}). With neither, the answer is
+// 401: the chat identifies every message's sender, so no anonymous token is
+// minted.
+//
+// The query fallback lets anyone claim any name, which suits a local demo
+// only. Behind App Service authentication (or your own auth middleware that
+// sets the header), remove the fallback so the header is the only source.
+func negotiateHandler(byHeader, byQuery *signalr.ConnectionInfoInput) http.Handler {
+	fromHeader := signalr.NegotiateHandler(byHeader)
+	fromQuery := signalr.NegotiateHandler(byQuery)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.TrimSpace(r.Header.Get(principalHeader)) != "":
+			fromHeader.ServeHTTP(w, r)
+		case strings.TrimSpace(r.URL.Query().Get("userId")) != "":
+			fromQuery.ServeHTTP(w, r)
+		default:
+			writeError(w, http.StatusUnauthorized,
+				"negotiate needs a user id: sign in (App Service authentication sends the "+principalHeader+" header) or pass ?userId=<name>")
+		}
+	})
+}
+
+// messageHandler sends the request body, which must be one JSON value, as
+// the only argument of newMessage to the audience chosen by audience: the
+// seed's "broadcast", "send to a user" and "send to a group" functions.
+func messageHandler(out *signalr.Output, audience func(r *http.Request) signalr.Message) http.Handler {
+	return withOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+		body, status, err := readJSON(w, r)
+		if err != nil {
+			writeError(w, status, err.Error())
+			return
+		}
+		m := audience(r)
+		m.Target = messageTarget
+		m.Arguments = []any{body}
+		if err := c.AddMessage(m); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+		}
+	})
+}
+
+// toEveryone, toUser and toGroup choose a message's audience.
+func toEveryone(*http.Request) signalr.Message { return signalr.Message{} }
+
+func toUser(r *http.Request) signalr.Message {
+	return signalr.Message{UserID: r.PathValue("userId")}
+}
+
+func toGroup(r *http.Request) signalr.Message {
+	return signalr.Message{GroupName: r.PathValue("group")}
+}
+
+// groupActionHandler adds the user named in the path to the group named in
+// the path, or removes it: the seed's group management functions. The
+// membership belongs to the user, so it applies to all of the user's
+// connections, present and future.
+func groupActionHandler(out *signalr.Output, action signalr.GroupActionType) http.Handler {
+	return withOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+		err := c.AddGroupAction(signalr.GroupAction{
+			Action:    action,
+			UserID:    r.PathValue("userId"),
+			GroupName: r.PathValue("group"),
+		})
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+		}
+	})
+}
+
+// withOutput is signalr.WithOutput, answering 204 No Content when the
+// handler wrote nothing and everything was delivered. (When delivery fails,
+// WithOutput answers 502 with the service's reason.)
+func withOutput(out *signalr.Output, h func(w http.ResponseWriter, r *http.Request, c *signalr.Collector)) http.Handler {
+	inner := signalr.WithOutput(out, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &statusWriter{ResponseWriter: w}
+		inner.ServeHTTP(rw, r)
+		if rw.status == 0 {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}
+
+// readJSON reads the request body, which must be exactly one JSON value of at
+// most maxBodyBytes. On failure it returns the status to answer with.
+func readJSON(w http.ResponseWriter, r *http.Request) (json.RawMessage, int, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var body json.RawMessage
+	if err := dec.Decode(&body); err != nil {
+		status, err := badBody("the body is not a JSON value", err)
+		return nil, status, err
+	}
+	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
+		status, err := badBody("the body has more after its JSON value", err)
+		return nil, status, err
+	}
+	return body, 0, nil
+}
+
+// badBody explains why decoding a body failed with err (nil when a second
+// value was decoded).
+func badBody(what string, err error) (int, error) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("the body is larger than %d bytes", tooLarge.Limit)
+	case err == io.EOF:
+		return http.StatusBadRequest, errors.New(`the body is empty; send a JSON value, such as {"text":"hi"}`)
+	case err == nil:
+		return http.StatusBadRequest, errors.New(`the body holds more than one JSON value; send one, such as {"text":"hi"}`)
+	default:
+		return http.StatusBadRequest, fmt.Errorf("%s: %v", what, err)
+	}
+}
+
+// writeError answers with status and the JSON body {"error": msg}, the shape
+// the library's own handlers use.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// statusWriter records the status a handler answered with (200 for a body
+// written without WriteHeader).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,216 @@
+// Command chat is a serverless chat on SignalR Service: the Azure Functions
+// SignalR bindings examples (negotiate, broadcast, send to a user, send to a
+// group, add to and remove from a group) as Go HTTP handlers, with a chat page
+// built on the official @microsoft/signalr browser client.
+//
+// Usage:
+//
+//	chat [-addr 127.0.0.1:7071] [-emulator-port 0] [-bindings functions|go] [-signalr-js PATH] [-v]
+//
+// The bindings are read from the function.json files under functions/
+// (embedded in the binary), as an Azure Functions app declares them; with
+// -bindings go the same bindings are declared in Go.
+//
+// When the AzureSignalRConnectionString setting is set (in the environment,
+// or in the Values of local.settings.json in the working directory) the
+// example uses that SignalR Service; otherwise it starts the SignalR Service
+// emulator in-process on 127.0.0.1 and says so. The PORT environment variable
+// changes the port when -addr is not given. SIGINT or SIGTERM stops it.
+//
+// The HTTP API:
+//
+//	POST   /api/negotiate                      connection info for hub chat; user id from
+//	                                           x-ms-client-principal-id, else ?userId=
+//	POST   /api/messages                       newMessage(<body>) to everyone
+//	POST   /api/users/{userId}/messages        newMessage(<body>) to one user
+//	POST   /api/groups/{group}/messages        newMessage(<body>) to one group
+//	PUT    /api/groups/{group}/users/{userId}  add the user to the group
+//	DELETE /api/groups/{group}/users/{userId}  remove the user from the group
+//
+// Sends and group changes answer 204 when delivered, 400 with {"error": ...}
+// for a body that is not one JSON value, and 502 with the service's reason
+// when SignalR Service refused or could not be reached.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/emulator"
+)
+
+func main() {
+	opts, err := parseFlags(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+// defaultAddr is the Functions host's address, so the page and any client
+// written for `func start` work unchanged.
+const defaultAddr = "127.0.0.1:7071"
+
+// options are the command-line settings.
+type options struct {
+	addr         string
+	emulatorPort int
+	bindings     string
+	signalrJS    string
+	verbose      bool
+}
+
+// parseFlags reads the command line; getenv supplies PORT.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on; PORT=n means 127.0.0.1:n when -addr is not given")
+	fs.IntVar(&o.emulatorPort, "emulator-port", 0, "port of the embedded SignalR emulator on 127.0.0.1 (0 picks a free one); unused with AzureSignalRConnectionString")
+	fs.StringVar(&o.bindings, "bindings", "functions", `where the bindings are declared: "functions" (the embedded function.json files) or "go"`)
+	fs.StringVar(&o.signalrJS, "signalr-js", "", "path of @microsoft/signalr's dist/browser/signalr.min.js (default: found under js/node_modules)")
+	fs.BoolVar(&o.verbose, "v", false, "log every request, and the emulator's connects and REST calls")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	addrSet := false
+	fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+	if port := getenv("PORT"); port != "" && !addrSet {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return o, fmt.Errorf("PORT=%q is not a port number", port)
+		}
+		o.addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if o.emulatorPort < 0 || o.emulatorPort > 65535 {
+		return o, fmt.Errorf("-emulator-port %d is out of range", o.emulatorPort)
+	}
+	if o.bindings != "functions" && o.bindings != "go" {
+		return o, fmt.Errorf(`-bindings %q: want "functions" or "go"`, o.bindings)
+	}
+	return o, nil
+}
+
+// run serves the example until ctx ends, then shuts down cleanly.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	b := declaredBindings()
+	if o.bindings == "functions" {
+		var err error
+		if b, err = loadBindings(functionsFS); err != nil {
+			return err
+		}
+	}
+
+	js := newSignalRJS(o.signalrJS)
+	if js.find() == "" {
+		if o.signalrJS != "" {
+			return fmt.Errorf("-signalr-js %s: no such file", o.signalrJS)
+		}
+		logger.Warn("the @microsoft/signalr browser client is missing, so the page cannot connect: " + npmHint)
+	}
+
+	// The connection string: AzureSignalRConnectionString if set, else the
+	// embedded emulator's.
+	bind := &signalr.BindOptions{}
+	if v, ok := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting); ok && strings.TrimSpace(v) != "" {
+		cs, err := signalr.ParseConnectionString(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
+		}
+		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s)\n", cs.Endpoint, signalr.DefaultConnectionStringSetting)
+	} else {
+		emu, err := startEmulator(o.emulatorPort, o.verbose, logger)
+		if err != nil {
+			return err
+		}
+		defer emu.Close()
+		if bind.ConnectionString, err = signalr.ParseConnectionString(emu.ConnectionString()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s\n", signalr.DefaultConnectionStringSetting, emu.URL)
+	}
+
+	a, err := newApp(appConfig{bindings: b, bind: bind, signalrJS: js, logger: logger})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	l, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	var h http.Handler = a
+	if o.verbose {
+		h = logRequests(h, logger)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	fmt.Fprintf(stdout, "chat is running: open %s in two browser windows, one per user (Ctrl+C stops it)\n", pageURL(l.Addr()))
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	<-served
+	if err == nil {
+		fmt.Fprintln(stdout, "chat stopped")
+	}
+	return err
+}
+
+// startEmulator serves a SignalR Service emulator on 127.0.0.1:port.
+func startEmulator(port int, verbose bool, logger *slog.Logger) (*emulator.Server, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
+	}
+	opts := &emulator.Options{}
+	if verbose {
+		opts.Logger = logger.With("component", "emulator")
+	}
+	return emulator.Serve(l, emulator.New(opts)), nil
+}
+
+// pageURL is the URL to open for a server listening on addr.
+func pageURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
