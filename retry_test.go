@@ -108,6 +108,15 @@ func TestClientRetries(t *testing.T) {
 }
 
 func TestClientRetryAttemptTimeout(t *testing.T) {
+	t.Run("own transport", func(t *testing.T) { testAttemptTimeout(t, nil) })
+	t.Run("HTTPClient", func(t *testing.T) {
+		hc := &http.Client{Transport: &http.Transport{}}
+		defer hc.CloseIdleConnections()
+		testAttemptTimeout(t, hc)
+	})
+}
+
+func testAttemptTimeout(t *testing.T, hc *http.Client) {
 	release := make(chan struct{})
 	defer close(release)
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
@@ -120,7 +129,7 @@ func TestClientRetryAttemptTimeout(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
+	c := NewClient(rr.cs, &ClientOptions{HTTPClient: hc, Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
 	defer c.CloseIdleConnections()
 	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", []any{1}))
 	reqs := rr.requests()
@@ -202,4 +211,27 @@ func TestClientRetryAfterIsWaited(t *testing.T) {
 	defer c.CloseIdleConnections()
 	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
 	assert.GreaterOrEqual(t, gap, 20*time.Millisecond, "Retry-After (capped at MaxDelay) replaces the 1µs backoff")
+}
+
+func TestClientBodyStallIsBounded(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
+		if n == 0 {
+			// Headers, then a body that never comes.
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			http.NewResponseController(w).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	c := NewClient(rr.cs, &ClientOptions{Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
+	defer c.CloseIdleConnections()
+	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
+	assert.Len(t, rr.requests(), 2)
 }
