@@ -74,18 +74,7 @@ func newApp(cfg appConfig) (*app, error) {
 		}
 	}
 
-	functions := map[string]http.Handler{
-		fnNegotiate:     negotiateHandler(byHeader, byQuery),
-		fnMessages:      messageHandler(outputs[fnMessages], toEveryone),
-		fnUserMessages:  messageHandler(outputs[fnUserMessages], toUser),
-		fnGroupMessages: messageHandler(outputs[fnGroupMessages], toGroup),
-		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
-		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
-	}
-	api := http.NewServeMux()
-	for _, rt := range routes {
-		api.Handle(rt.method+" "+rt.path, functions[rt.function])
-	}
+	api := apiHandler(byHeader, byQuery, outputs)
 
 	mux := http.NewServeMux()
 	// CORS lets a page on another origin call the API, as Functions Core
@@ -98,6 +87,24 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.Handle("GET /{file}", page)
 
 	return &app{handler: mux, transport: tr}, nil
+}
+
+// apiHandler serves the functions at their routes: negotiate with the two
+// inputs, the others with the output of the same name.
+func apiHandler(byHeader, byQuery *signalr.ConnectionInfoInput, outputs map[string]*signalr.Output) http.Handler {
+	functions := map[string]http.Handler{
+		fnNegotiate:     negotiateHandler(byHeader, byQuery),
+		fnMessages:      messageHandler(outputs[fnMessages], toEveryone),
+		fnUserMessages:  messageHandler(outputs[fnUserMessages], toUser),
+		fnGroupMessages: messageHandler(outputs[fnGroupMessages], toGroup),
+		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
+		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, functions[rt.function])
+	}
+	return mux
 }
 
 // ServeHTTP serves the app.

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/funcsignalr/signalr"
+)
+
+// The bindings the example loads from its function.json files are exactly
+// the ones it declares in Go, so -bindings functions and -bindings go run
+// the same app.
+func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
+	loaded, err := loadBindings(functionsFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := declaredBindings()
+	if !reflect.DeepEqual(loaded, declared) {
+		t.Fatalf("function.json bindings differ from the Go declarations:\nloaded   %+v\ndeclared %+v", loaded, declared)
+	}
+	// And they are the seed's: hub chat, the default setting, the header
+	// expression for the authenticated negotiate.
+	if loaded.Negotiate.UserID != "{headers.x-ms-client-principal-id}" || loaded.NegotiateFromQuery.UserID != "{query.userId}" {
+		t.Fatalf("negotiate user ids = %q, %q", loaded.Negotiate.UserID, loaded.NegotiateFromQuery.UserID)
+	}
+	for _, ob := range []signalr.OutputBinding{loaded.Messages, loaded.UserMessages, loaded.GroupMessages, loaded.GroupAdd, loaded.GroupRemove} {
+		if ob.HubName != "chat" || ob.ConnectionStringSetting != "AzureSignalRConnectionString" {
+			t.Fatalf("output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
+		}
+	}
+}
+
+// httpTrigger is the part of a function.json httpTrigger binding that says
+// where the function is served.
+type httpTrigger struct {
+	Type      string   `json:"type"`
+	Direction string   `json:"direction"`
+	AuthLevel string   `json:"authLevel"`
+	Methods   []string `json:"methods"`
+	Route     string   `json:"route"`
+}
+
+// Every function folder has a route in the Go mux, and the mux serves each
+// function at the method and route its httpTrigger declares (below /api, as
+// the Functions host does), with an http output as in the seed.
+func TestRoutesMatchHTTPTriggers(t *testing.T) {
+	dirs, err := fs.ReadDir(functionsFS, "functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFunction := map[string]route{}
+	for _, rt := range routes {
+		byFunction[rt.function] = rt
+	}
+	if len(dirs) != len(routes) || len(byFunction) != len(routes) {
+		t.Fatalf("%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
+	}
+	for _, d := range dirs {
+		rt, ok := byFunction[d.Name()]
+		if !ok {
+			t.Errorf("functions/%s has no route", d.Name())
+			continue
+		}
+		data, err := fs.ReadFile(functionsFS, "functions/"+d.Name()+"/function.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Bindings []httpTrigger `json:"bindings"`
+		}
+		if err := json.Unmarshal(data, &file); err != nil {
+			t.Fatalf("%s: %v", d.Name(), err)
+		}
+		var trigger *httpTrigger
+		hasHTTPOut := false
+		for i, b := range file.Bindings {
+			switch b.Type {
+			case "httpTrigger":
+				trigger = &file.Bindings[i]
+			case "http":
+				hasHTTPOut = b.Direction == "out"
+			}
+		}
+		if trigger == nil || !hasHTTPOut {
+			t.Errorf("%s: want an httpTrigger and an http output binding", d.Name())
+			continue
+		}
+		if got := "/api/" + trigger.Route; got != rt.path {
+			t.Errorf("%s: function.json route %q is served at %q", d.Name(), got, rt.path)
+		}
+		if len(trigger.Methods) != 1 || strings.ToUpper(trigger.Methods[0]) != rt.method {
+			t.Errorf("%s: function.json methods %q, mux method %s", d.Name(), trigger.Methods, rt.method)
+		}
+		if trigger.AuthLevel != "anonymous" {
+			t.Errorf("%s: authLevel %q, want anonymous", d.Name(), trigger.AuthLevel)
+		}
+	}
+}
+
+// A broken or incomplete function.json stops the example with an error that
+// names the function.
+func TestLoadBindingsErrors(t *testing.T) {
+	good := func() fstest.MapFS {
+		m := fstest.MapFS{}
+		err := fs.WalkDir(functionsFS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(functionsFS, p)
+			m[p] = &fstest.MapFile{Data: data}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if _, err := loadBindings(good()); err != nil {
+		t.Fatalf("a copy of the embedded files: %v", err)
+	}
+
+	tests := []struct {
+		name, file, content string
+		wantIs              error
+		wantText            string
+	}{
+		{"missing file", "functions/group-add/function.json", "", fs.ErrNotExist, "group-add"},
+		{"not JSON", "functions/messages/function.json", "{", nil, "functions/messages/function.json"},
+		{"no signalR output", "functions/user-messages/function.json", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"}]}`, nil, "user-messages"},
+		{"renamed input", "functions/negotiate/function.json",
+			`{"bindings":[{"type":"signalRConnectionInfo","name":"info","hubName":"chat","direction":"in"}]}`, nil, "negotiate"},
+		{"unknown property", "functions/group-remove/function.json",
+			`{"bindings":[{"type":"signalR","name":"x","hubName":"chat","direction":"out","hubname2":"y"}]}`, signalr.ErrInvalidBinding, "group-remove"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := good()
+			if tt.content == "" {
+				delete(m, tt.file)
+			} else {
+				m[tt.file] = &fstest.MapFile{Data: []byte(tt.content)}
+			}
+			_, err := loadBindings(m)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not name %q", err, tt.wantText)
+			}
+		})
+	}
+}

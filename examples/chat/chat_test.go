@@ -1,0 +1,496 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/signalrtest"
+)
+
+// httpClient keeps no idle connections, so no goroutine outlives a test.
+var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+// chatEnv is the example's app served on a real socket, in front of an
+// emulator.
+type chatEnv struct {
+	t   *testing.T
+	emu *emulator.Server
+	srv *httptest.Server
+}
+
+// newChatEnv serves the app with the function.json bindings against a fresh
+// emulator, as `make run` does.
+func newChatEnv(t *testing.T) *chatEnv {
+	t.Helper()
+	emu := signalrtest.NewEmulator(t, nil)
+	return &chatEnv{t: t, emu: emu, srv: serveApp(t, emu.ConnectionString(), nil)}
+}
+
+// serveApp serves the app with the function.json bindings and connection
+// string cs.
+func serveApp(t *testing.T, cs string, outputs *signalr.OutputOptions) *httptest.Server {
+	t.Helper()
+	parsed, err := signalr.ParseConnectionString(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadBindings(functionsFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: parsed}, signalrJS: newSignalRJS(fakeSignalRJS(t))}
+	if outputs != nil {
+		cfg.outputs = *outputs
+	}
+	a, err := newApp(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	t.Cleanup(func() {
+		srv.Close()
+		a.close()
+	})
+	return srv
+}
+
+// fakeSignalRJS writes a stand-in for signalr.min.js and its source map.
+func fakeSignalRJS(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "signalr.min.js")
+	if err := os.WriteFile(p, []byte("var signalR = {};\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p+".map", []byte(`{"version":3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// call sends a request to the app and returns the status and body.
+func (e *chatEnv) call(method, path, body string, header http.Header) (int, []byte) {
+	e.t.Helper()
+	return call(e.t, method, e.srv.URL+path, body, header)
+}
+
+func call(t *testing.T, method, url, body string, header http.Header) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// mustCall is call expecting status.
+func (e *chatEnv) mustCall(method, path, body string, status int) []byte {
+	e.t.Helper()
+	got, data := e.call(method, path, body, nil)
+	if got != status {
+		e.t.Fatalf("%s %s = %d %s, want %d", method, path, got, data, status)
+	}
+	return data
+}
+
+// hubClient is a SignalR client speaking the JSON hub protocol over a
+// WebSocket, connected the way @microsoft/signalr connects: negotiate with
+// the app, follow the redirect to the service, open the socket.
+type hubClient struct {
+	t       *testing.T
+	user    string
+	id      string // connection id
+	ws      *websocket.Conn
+	pending [][]byte
+}
+
+// connect negotiates for user with ?userId= (or the App Service header when
+// viaHeader) and completes the hub protocol handshake.
+func (e *chatEnv) connect(user string, viaHeader bool) *hubClient {
+	e.t.Helper()
+	path, h := "/api/negotiate?userId="+url.QueryEscape(user), http.Header(nil)
+	if viaHeader {
+		path, h = "/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {user}}
+	}
+	status, data := e.call("POST", path, "", h)
+	if status != http.StatusOK {
+		e.t.Fatalf("negotiate as %s = %d %s", user, status, data)
+	}
+	var info signalr.ConnectionInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		e.t.Fatal(err)
+	}
+
+	// The client posts to the service's negotiate: "negotiate" spliced into
+	// the redirect URL's path, the query kept, the token as a bearer.
+	u, err := url.Parse(info.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	q := u.Query()
+	q.Set("negotiateVersion", "1")
+	u.RawQuery = q.Encode()
+	bearer := http.Header{"Authorization": {"Bearer " + info.AccessToken}}
+	status, data = call(e.t, "POST", u.String(), "", bearer)
+	if status != http.StatusOK {
+		e.t.Fatalf("service negotiate = %d %s", status, data)
+	}
+	var neg struct {
+		ConnectionID    string `json:"connectionId"`
+		ConnectionToken string `json:"connectionToken"`
+	}
+	if err := json.Unmarshal(data, &neg); err != nil {
+		e.t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(neg.ConnectionToken)
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: bearer, HTTPClient: httpClient})
+	if err != nil {
+		e.t.Fatalf("dial: %v", err)
+	}
+	e.t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &hubClient{t: e.t, user: user, id: neg.ConnectionID, ws: ws}
+	if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
+		e.t.Fatal(err)
+	}
+	if got := c.next(); got != "{}" {
+		e.t.Fatalf("handshake answer %s", got)
+	}
+	return c
+}
+
+// next returns the next record, pings included.
+func (c *hubClient) next() string {
+	c.t.Helper()
+	for len(c.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		typ, data, err := c.ws.Read(ctx)
+		cancel()
+		if err != nil {
+			c.t.Fatalf("%s: read: %v", c.user, err)
+		}
+		if typ != websocket.MessageText || len(data) == 0 || data[len(data)-1] != 0x1e {
+			c.t.Fatalf("%s: frame %q is not RS-terminated JSON text", c.user, data)
+		}
+		c.pending = bytes.Split(data[:len(data)-1], []byte{0x1e})
+	}
+	r := c.pending[0]
+	c.pending = c.pending[1:]
+	return string(r)
+}
+
+// nextMessage returns the next invocation's target and arguments, skipping
+// pings.
+func (c *hubClient) nextMessage() (string, []json.RawMessage) {
+	c.t.Helper()
+	for {
+		r := c.next()
+		var m struct {
+			Type      int               `json:"type"`
+			Target    string            `json:"target"`
+			Arguments []json.RawMessage `json:"arguments"`
+		}
+		if err := json.Unmarshal([]byte(r), &m); err != nil {
+			c.t.Fatalf("%s: record %q: %v", c.user, r, err)
+		}
+		switch m.Type {
+		case 6: // ping
+		case 1:
+			return m.Target, m.Arguments
+		default:
+			c.t.Fatalf("%s: unexpected record %s", c.user, r)
+		}
+	}
+}
+
+// want reads the next invocation and checks it is newMessage(body).
+func (c *hubClient) want(body string) {
+	c.t.Helper()
+	target, args := c.nextMessage()
+	if target != "newMessage" || len(args) != 1 || !jsonEqual(c.t, args[0], body) {
+		c.t.Fatalf("%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
+	}
+}
+
+// TestNegotiateConnectsAsUser: the token from each negotiate path connects to
+// the service as the right user.
+func TestNegotiateConnectsAsUser(t *testing.T) {
+	e := newChatEnv(t)
+	alice := e.connect("alice", true)
+	bob := e.connect("bob", false)
+	snap := e.emu.Snapshot("chat")
+	for _, c := range []*hubClient{alice, bob} {
+		conn, ok := snap.Connection(c.id)
+		if !ok || conn.UserID != c.user {
+			t.Fatalf("connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
+		}
+	}
+	status, data := e.call("POST", "/api/negotiate", "", nil)
+	if status != http.StatusUnauthorized || !strings.Contains(string(data), `"error"`) {
+		t.Fatalf("anonymous negotiate = %d %s, want 401 with a JSON error", status, data)
+	}
+}
+
+// A broadcast reaches every connection, with the body as the argument.
+func TestBroadcastReachesEveryone(t *testing.T) {
+	e := newChatEnv(t)
+	alice, bob := e.connect("alice", false), e.connect("bob", false)
+	body := `{"from":"bob","text":"hello, all"}`
+	e.mustCall("POST", "/api/messages", body, http.StatusNoContent)
+	alice.want(body)
+	bob.want(body)
+}
+
+// A message to a user reaches only that user's connections, all of them.
+func TestSendToUserReachesOnlyThatUser(t *testing.T) {
+	e := newChatEnv(t)
+	alice1, alice2, bob := e.connect("alice", false), e.connect("alice", true), e.connect("bob", false)
+	e.mustCall("POST", "/api/users/alice/messages", `{"text":"psst"}`, http.StatusNoContent)
+	// Then a broadcast: bob's next message must be it, not the direct one.
+	e.mustCall("POST", "/api/messages", `{"text":"marker"}`, http.StatusNoContent)
+	alice1.want(`{"text":"psst"}`)
+	alice2.want(`{"text":"psst"}`)
+	bob.want(`{"text":"marker"}`)
+}
+
+// Group membership follows PUT and DELETE, and a group message reaches the
+// members only.
+func TestGroupsAddSendRemove(t *testing.T) {
+	e := newChatEnv(t)
+	alice, bob := e.connect("alice", false), e.connect("bob", false)
+	const group = "team a/b" // needs escaping in the path
+
+	e.mustCall("PUT", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
+	snap := e.emu.Snapshot("chat")
+	if !slices.Contains(snap.UserGroups["alice"], group) || !slices.Equal(snap.Groups[group], []string{alice.id}) {
+		t.Fatalf("after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
+	}
+
+	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"to the group"}`, http.StatusNoContent)
+	e.mustCall("POST", "/api/messages", `{"text":"marker 1"}`, http.StatusNoContent)
+	alice.want(`{"text":"to the group"}`)
+	alice.want(`{"text":"marker 1"}`)
+	bob.want(`{"text":"marker 1"}`)
+
+	e.mustCall("DELETE", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
+	snap = e.emu.Snapshot("chat")
+	if len(snap.UserGroups["alice"]) != 0 || len(snap.Groups[group]) != 0 {
+		t.Fatalf("after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
+	}
+	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"too late"}`, http.StatusNoContent)
+	e.mustCall("POST", "/api/messages", `{"text":"marker 2"}`, http.StatusNoContent)
+	alice.want(`{"text":"marker 2"}`)
+	bob.want(`{"text":"marker 2"}`)
+
+	// Membership belongs to the user: a connection opened later is in the
+	// group too.
+	e.mustCall("PUT", "/api/groups/g1/users/bob", "", http.StatusNoContent)
+	bob2 := e.connect("bob", false)
+	e.mustCall("POST", "/api/groups/g1/messages", `{"text":"g1"}`, http.StatusNoContent)
+	bob.want(`{"text":"g1"}`)
+	bob2.want(`{"text":"g1"}`)
+}
+
+// Bad bodies are refused before anything reaches the service.
+func TestBadJSONIsBadRequest(t *testing.T) {
+	e := newChatEnv(t)
+	alice := e.connect("alice", false)
+	for _, target := range []string{"/api/messages", "/api/users/alice/messages", "/api/groups/g1/messages"} {
+		for _, body := range []string{"", "{", "hi", `{"a":1} {"b":2}`} {
+			status, data := e.call("POST", target, body, http.Header{"Content-Type": {"application/json"}})
+			if status != http.StatusBadRequest || !json.Valid(data) || !strings.Contains(string(data), `"error"`) {
+				t.Fatalf("POST %s %q = %d %s, want 400 with a JSON error", target, body, status, data)
+			}
+		}
+	}
+	e.mustCall("POST", "/api/messages", `{"text":"marker"}`, http.StatusNoContent)
+	alice.want(`{"text":"marker"}`)
+}
+
+// failure is the 502 body WithOutput writes.
+type failure struct {
+	Error    string `json:"error"`
+	Failures []struct {
+		Item       string `json:"item"`
+		StatusCode int    `json:"statusCode"`
+		Reason     string `json:"reason"`
+	} `json:"failures"`
+}
+
+// A service that refuses the request gives 502 with its status and reason.
+func TestServiceRefusalIsBadGateway(t *testing.T) {
+	// The emulator checks tokens with another key than the app signs with.
+	emu := signalrtest.NewEmulator(t, &emulator.Options{AccessKey: "a-different-key-0123456789abcdefghijklmnopq"})
+	srv := serveApp(t, emulator.ConnectionString("http://127.0.0.1", emu.Port(), emulator.DefaultAccessKey), nil)
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/api/messages", `{"text":"hi"}`},
+		{"POST", "/api/users/alice/messages", `{"text":"hi"}`},
+		{"POST", "/api/groups/g1/messages", `{"text":"hi"}`},
+		{"PUT", "/api/groups/g1/users/alice", ""},
+		{"DELETE", "/api/groups/g1/users/alice", ""},
+	} {
+		status, data := call(t, tt.method, srv.URL+tt.path, tt.body, nil)
+		var f failure
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("%s %s: %v in %s", tt.method, tt.path, err, data)
+		}
+		if status != http.StatusBadGateway || len(f.Failures) != 1 || f.Failures[0].StatusCode != http.StatusUnauthorized || f.Failures[0].Reason == "" {
+			t.Fatalf("%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
+		}
+	}
+}
+
+// A service that cannot be reached gives 502 with the transport error.
+func TestUnreachableServiceIsBadGateway(t *testing.T) {
+	emu := emulator.NewServer(nil)
+	cs := emu.ConnectionString()
+	emu.Close() // nothing listens there any more
+	srv := serveApp(t, cs, &signalr.OutputOptions{Client: &signalr.ClientOptions{Retry: signalr.RetryOptions{MaxRetries: -1}}})
+	status, data := call(t, "POST", srv.URL+"/api/messages", `{"text":"hi"}`, nil)
+	var f failure
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("%v in %s", err, data)
+	}
+	if status != http.StatusBadGateway || len(f.Failures) != 1 || !strings.Contains(f.Failures[0].Reason, "refused") {
+		t.Fatalf("= %d %s, want 502 saying the connection was refused", status, data)
+	}
+}
+
+// The API answers CORS preflights, so a page on another origin can use it;
+// the page itself is not an API.
+func TestCORS(t *testing.T) {
+	e := newChatEnv(t)
+	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/api/groups/g1/users/alice", nil)
+	req.Header.Set("Origin", "https://elsewhere.example")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "x-ms-client-principal-id")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-ms-client-principal-id") {
+		t.Fatalf("preflight = %d %v", resp.StatusCode, resp.Header)
+	}
+
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/api/negotiate?userId=carol", nil)
+	req.Header.Set("Origin", "https://elsewhere.example")
+	resp, err = httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" {
+		t.Fatalf("cross-origin negotiate = %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// The page, its script and style, and the vendored client are served; the
+// page forbids inline script.
+func TestPageAndAssets(t *testing.T) {
+	e := newChatEnv(t)
+	resp, err := httpClient.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("CSP %q", csp)
+	}
+	for _, want := range []string{`name="viewport"`, `src="vendor/signalr.min.js"`, `src="app.js"`, `href="style.css"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for path, ctype := range map[string]string{
+		"/app.js":                    "text/javascript",
+		"/style.css":                 "text/css",
+		"/vendor/signalr.min.js":     "text/javascript",
+		"/vendor/signalr.min.js.map": "",
+	} {
+		resp, err := httpClient.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	for _, path := range []string{"/nothing.js", "/vendor/other.js", "/vendor/../main.go"} {
+		status, _ := e.call("GET", path, "", nil)
+		if status != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, status)
+		}
+	}
+}
+
+// Without the npm package, the client's URL is a 404 that says what to run.
+func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
+	js := newSignalRJS(filepath.Join(t.TempDir(), "signalr.min.js"))
+	rec := httptest.NewRecorder()
+	js.ServeHTTP(rec, httptest.NewRequest("GET", "/vendor/signalr.min.js", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "cd js && npm ci") {
+		t.Fatalf("= %d %q", rec.Code, rec.Body)
+	}
+}
+
+// newSignalRJS without an override looks where npm installs the package,
+// below the working directory and the source tree.
+func TestSignalRJSCandidates(t *testing.T) {
+	js := newSignalRJS("")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		filepath.Join(wd, "js/node_modules/@microsoft/signalr/dist/browser/signalr.min.js"),
+		filepath.Join(wd, "../../js/node_modules/@microsoft/signalr/dist/browser/signalr.min.js"),
+	}
+	for _, w := range want {
+		if !slices.Contains(js.candidates, filepath.Clean(w)) {
+			t.Errorf("candidates %q lack %q", js.candidates, w)
+		}
+	}
+}

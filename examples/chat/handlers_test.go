@@ -1,0 +1,337 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/signalrtest"
+)
+
+// fakeAPI is the API handler over FakeSenders: one per function, as each
+// function has its own output binding.
+type fakeAPI struct {
+	handler http.Handler
+	fakes   map[string]*signalrtest.FakeSender
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	t.Helper()
+	cs, err := signalr.ParseConnectionString(emulator.ConnectionString("http://localhost", 8888, emulator.DefaultAccessKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := declaredBindings()
+	opts := &signalr.BindOptions{ConnectionString: cs}
+	byHeader, err := b.Negotiate.Bind(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byQuery, err := b.NegotiateFromQuery.Bind(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeAPI{fakes: map[string]*signalrtest.FakeSender{}}
+	outputs := map[string]*signalr.Output{}
+	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnGroupAdd, fnGroupRemove} {
+		outputs[fn], f.fakes[fn] = signalrtest.NewOutput(hubName)
+	}
+	f.handler = apiHandler(byHeader, byQuery, outputs)
+	return f
+}
+
+// do serves one request and returns the recorder.
+func (f *fakeAPI) do(method, target, body string, header http.Header) *httptest.ResponseRecorder {
+	var req *http.Request
+	if body == "" {
+		req = httptest.NewRequest(method, target, nil)
+	} else {
+		req = httptest.NewRequest(method, target, strings.NewReader(body))
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// calls counts the deliveries of every fake.
+func (f *fakeAPI) calls() int {
+	n := 0
+	for _, fake := range f.fakes {
+		n += len(fake.Calls())
+	}
+	return n
+}
+
+// jsonError decodes a {"error": ...} body, failing if it is not one.
+func jsonError(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q, want JSON; body %s", ct, rec.Body)
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+		t.Fatalf("body %s is not a JSON error (%v)", rec.Body, err)
+	}
+	return body.Error
+}
+
+// Each send function sends exactly one newMessage to its audience, with the
+// body as the only argument, and answers 204.
+func TestSendHandlersWithFake(t *testing.T) {
+	tests := []struct {
+		function, target string
+		want             signalr.Message
+	}{
+		{fnMessages, "/api/messages", signalr.Message{}},
+		{fnUserMessages, "/api/users/alice/messages", signalr.Message{UserID: "alice"}},
+		{fnUserMessages, "/api/users/d%C3%A9j%C3%A0%20vu%2Fx/messages", signalr.Message{UserID: "déjà vu/x"}},
+		{fnGroupMessages, "/api/groups/g1/messages", signalr.Message{GroupName: "g1"}},
+		{fnGroupMessages, "/api/groups/team%20a%2Fb/messages", signalr.Message{GroupName: "team a/b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			api := newFakeAPI(t)
+			body := `{"from": "bob", "text": "hi <b>there</b>", "n": 12345678901234567890}`
+			rec := api.do("POST", tt.target, body, nil)
+			if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
+				t.Fatalf("status %d body %q, want 204 and no body", rec.Code, rec.Body)
+			}
+			msgs := api.fakes[tt.function].Messages()
+			if len(msgs) != 1 || api.calls() != 1 {
+				t.Fatalf("%d messages on %s, %d calls in all; want one", len(msgs), tt.function, api.calls())
+			}
+			got := msgs[0]
+			if got.Target != "newMessage" || got.UserID != tt.want.UserID || got.GroupName != tt.want.GroupName || got.ConnectionID != "" {
+				t.Fatalf("message %+v, want newMessage to %+v", got, tt.want)
+			}
+			args, err := json.Marshal(got.Arguments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The body goes through unchanged: every digit kept.
+			if want := `[{"from":"bob","text":"hi <b>there</b>","n":12345678901234567890}]`; !jsonEqual(t, args, want) {
+				t.Fatalf("arguments %s, want %s", args, want)
+			}
+		})
+	}
+}
+
+// jsonEqual compares two JSON texts, keeping numbers exact.
+func jsonEqual(t *testing.T, a []byte, b string) bool {
+	t.Helper()
+	decode := func(data []byte) any {
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		return v
+	}
+	return reflect.DeepEqual(decode(a), decode([]byte(b)))
+}
+
+// Any JSON value is a valid message body, not only objects.
+func TestSendHandlersAcceptAnyJSONValue(t *testing.T) {
+	for _, body := range []string{`"just text"`, `42`, `[1, "two", null]`, `null`, `true`, " \n{\"a\":[]}\n "} {
+		api := newFakeAPI(t)
+		rec := api.do("POST", "/api/messages", body, nil)
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("body %q: status %d %s", body, rec.Code, rec.Body)
+		}
+		args, _ := json.Marshal(api.fakes[fnMessages].Messages()[0].Arguments)
+		if !jsonEqual(t, args, "["+body+"]") {
+			t.Fatalf("body %q sent as arguments %s", body, args)
+		}
+	}
+}
+
+// A body that is not exactly one JSON value is a 400 with a JSON error, and
+// nothing is sent.
+func TestSendHandlersRejectBadBodies(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+		status           int
+	}{
+		{"empty", "", "empty", http.StatusBadRequest},
+		{"white space", "  \n", "empty", http.StatusBadRequest},
+		{"truncated", `{"text":`, "not a JSON value", http.StatusBadRequest},
+		{"not JSON", `hello`, "not a JSON value", http.StatusBadRequest},
+		{"trailing garbage", `{"text":"hi"} x`, "more after its JSON value", http.StatusBadRequest},
+		{"two values", `{"a":1}{"b":2}`, "more than one JSON value", http.StatusBadRequest},
+		{"too large", `"` + strings.Repeat("x", maxBodyBytes) + `"`, "larger than", http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		for _, target := range []string{"/api/messages", "/api/users/alice/messages", "/api/groups/g1/messages"} {
+			t.Run(tt.name+" "+target, func(t *testing.T) {
+				api := newFakeAPI(t)
+				rec := api.do("POST", target, tt.body, nil)
+				if rec.Code != tt.status {
+					t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+				}
+				if msg := jsonError(t, rec); !strings.Contains(msg, tt.want) {
+					t.Fatalf("error %q does not say %q", msg, tt.want)
+				}
+				if n := api.calls(); n != 0 {
+					t.Fatalf("%d deliveries for a rejected body", n)
+				}
+			})
+		}
+	}
+}
+
+// A group name the service would refuse is a 400 before any I/O.
+func TestInvalidGroupNameIsBadRequest(t *testing.T) {
+	for _, tt := range []struct{ method, target, body string }{
+		{"POST", "/api/groups/%20%20/messages", `{}`},
+		{"PUT", "/api/groups/%09/users/alice", ""},
+		{"DELETE", "/api/groups/%20/users/alice", ""},
+	} {
+		api := newFakeAPI(t)
+		rec := api.do(tt.method, tt.target, tt.body, nil)
+		if rec.Code != http.StatusBadRequest {
+			t.Fatalf("%s %s: status %d %s", tt.method, tt.target, rec.Code, rec.Body)
+		}
+		if msg := jsonError(t, rec); !strings.Contains(msg, "group name") {
+			t.Fatalf("%s %s: error %q does not mention the group name", tt.method, tt.target, msg)
+		}
+		if api.calls() != 0 {
+			t.Fatalf("%s %s: delivered anyway", tt.method, tt.target)
+		}
+	}
+}
+
+// PUT adds the user to the group, DELETE removes it: one group action each.
+func TestGroupActionHandlersWithFake(t *testing.T) {
+	api := newFakeAPI(t)
+	if rec := api.do("PUT", "/api/groups/team%20a%2Fb/users/alice", "", nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	if rec := api.do("DELETE", "/api/groups/g1/users/bob", "", nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+	}
+	add := api.fakes[fnGroupAdd].GroupActions()
+	remove := api.fakes[fnGroupRemove].GroupActions()
+	wantAdd := signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "alice", GroupName: "team a/b"}
+	wantRemove := signalr.GroupAction{Action: signalr.GroupActionRemove, UserID: "bob", GroupName: "g1"}
+	if len(add) != 1 || add[0] != wantAdd || len(remove) != 1 || remove[0] != wantRemove || api.calls() != 2 {
+		t.Fatalf("add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
+	}
+	// Other methods are not routes.
+	if rec := api.do("POST", "/api/groups/g1/users/bob", "", nil); rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST on a membership: %d", rec.Code)
+	}
+}
+
+// A delivery the service refuses becomes a 502 naming the item and the reason.
+func TestDeliveryFailureWithFake(t *testing.T) {
+	for _, tt := range []struct{ function, method, target, body string }{
+		{fnMessages, "POST", "/api/messages", `{"text":"hi"}`},
+		{fnUserMessages, "POST", "/api/users/alice/messages", `{"text":"hi"}`},
+		{fnGroupMessages, "POST", "/api/groups/g1/messages", `{"text":"hi"}`},
+		{fnGroupAdd, "PUT", "/api/groups/g1/users/alice", ""},
+		{fnGroupRemove, "DELETE", "/api/groups/g1/users/alice", ""},
+	} {
+		api := newFakeAPI(t)
+		api.fakes[tt.function].FailNext(errors.New("service says no"))
+		rec := api.do(tt.method, tt.target, tt.body, nil)
+		if rec.Code != http.StatusBadGateway {
+			t.Fatalf("%s %s: status %d %s, want 502", tt.method, tt.target, rec.Code, rec.Body)
+		}
+		var body struct {
+			Error    string `json:"error"`
+			Failures []struct {
+				Reason string `json:"reason"`
+			} `json:"failures"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Error == "" || len(body.Failures) != 1 || !strings.Contains(body.Failures[0].Reason, "service says no") {
+			t.Fatalf("%s %s: body %s", tt.method, tt.target, rec.Body)
+		}
+	}
+}
+
+// tokenUser returns the user id claim of a ConnectionInfo's token.
+func tokenUser(t *testing.T, info signalr.ConnectionInfo) string {
+	t.Helper()
+	parts := strings.Split(info.AccessToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token with %d parts", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	user, _ := claims["asrs.s.uid"].(string)
+	return user
+}
+
+// Negotiate takes the user from the App Service header, else from ?userId=,
+// and refuses a caller with neither.
+func TestNegotiateUserID(t *testing.T) {
+	tests := []struct {
+		name     string
+		target   string
+		header   string
+		status   int
+		wantUser string
+	}{
+		{"header", "/api/negotiate", "alice", http.StatusOK, "alice"},
+		{"query", "/api/negotiate?userId=bob&negotiateVersion=1", "", http.StatusOK, "bob"},
+		{"header wins over query", "/api/negotiate?userId=mallory", "alice", http.StatusOK, "alice"},
+		{"escaped query", "/api/negotiate?userId=d%C3%A9j%C3%A0+vu", "", http.StatusOK, "déjà vu"},
+		{"blank header falls back to query", "/api/negotiate?userId=bob", "  ", http.StatusOK, "bob"},
+		{"neither", "/api/negotiate", "", http.StatusUnauthorized, ""},
+		{"empty query", "/api/negotiate?userId=", "", http.StatusUnauthorized, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			h := http.Header{}
+			if tt.header != "" {
+				h.Set("X-MS-CLIENT-PRINCIPAL-ID", tt.header)
+			}
+			rec := api.do("POST", tt.target, "", h)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.status != http.StatusOK {
+				if msg := jsonError(t, rec); !strings.Contains(msg, "x-ms-client-principal-id") || !strings.Contains(msg, "userId") {
+					t.Fatalf("error %q does not say how to give a user id", msg)
+				}
+				return
+			}
+			var info signalr.ConnectionInfo
+			if err := json.Unmarshal(rec.Body.Bytes(), &info); err != nil {
+				t.Fatal(err)
+			}
+			if info.URL != "http://localhost:8888/client/?hub=chat" {
+				t.Fatalf("url %q", info.URL)
+			}
+			if got := tokenUser(t, info); got != tt.wantUser {
+				t.Fatalf("token for user %q, want %q", got, tt.wantUser)
+			}
+		})
+	}
+	if rec := newFakeAPI(t).do("GET", "/api/negotiate?userId=bob", "", nil); rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET negotiate: %d, want 405 (the seed's trigger takes POST)", rec.Code)
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/signalrtest"
+)
+
+// TestMain fails the run if a goroutine outlives the tests: the app, its
+// emulator and the test clients must all clean up.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestParseFlags(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    options
+		wantErr string
+	}{
+		{name: "defaults", want: options{addr: "127.0.0.1:7071", bindings: "functions"}},
+		{name: "PORT", env: map[string]string{"PORT": "8080"}, want: options{addr: "127.0.0.1:8080", bindings: "functions"}},
+		{name: "-addr beats PORT", args: []string{"-addr", ":9000"}, env: map[string]string{"PORT": "8080"}, want: options{addr: ":9000", bindings: "functions"}},
+		{name: "all flags", args: []string{"-addr", "127.0.0.1:0", "-emulator-port", "8888", "-bindings", "go", "-signalr-js", "/x.js", "-v"},
+			want: options{addr: "127.0.0.1:0", emulatorPort: 8888, bindings: "go", signalrJS: "/x.js", verbose: true}},
+		{name: "bad PORT", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
+		{name: "bad bindings", args: []string{"-bindings", "yaml"}, wantErr: "-bindings"},
+		{name: "bad emulator port", args: []string{"-emulator-port", "70000"}, wantErr: "-emulator-port"},
+		{name: "extra argument", args: []string{"serve"}, wantErr: "unexpected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args, env(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one about %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("= %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// syncBuffer is an io.Writer the test can read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var pageURLPattern = regexp.MustCompile(`open (http://\S+/) in two browser windows`)
+
+// running is the example started by run in the background.
+type running struct {
+	url            string
+	stdout, stderr *syncBuffer
+	stop           func() error
+}
+
+// start runs the example with args until the test ends (or stop is called),
+// and waits until it prints the URL to open.
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	opts, err := parseFlags(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, opts, r.stdout, r.stderr) }()
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = r.stop() })
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := pageURLPattern.FindStringSubmatch(r.stdout.String()); m != nil {
+			r.url = m[1]
+			return r
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed; stdout: %s", r.stdout)
+		}
+	}
+}
+
+// unsetConnectionString removes AzureSignalRConnectionString from the
+// environment for the test, and moves to an empty directory so no
+// local.settings.json is found.
+func unsetConnectionString(t *testing.T) {
+	t.Helper()
+	t.Setenv(signalr.DefaultConnectionStringSetting, "") // restored after the test
+	if err := os.Unsetenv(signalr.DefaultConnectionStringSetting); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+}
+
+// negotiateURL negotiates as user with the running example and returns the
+// service URL it hands out.
+func negotiateURL(t *testing.T, base, user string) string {
+	t.Helper()
+	status, data := call(t, "POST", base+"api/negotiate?userId="+user, "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("negotiate = %d %s", status, data)
+	}
+	var info signalr.ConnectionInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		t.Fatal(err)
+	}
+	return info.URL
+}
+
+// Without a connection string the example starts the emulator, says so in
+// one line, serves the page and stops cleanly.
+func TestRunStartsEmbeddedEmulator(t *testing.T) {
+	unsetConnectionString(t)
+	for _, bindings := range []string{"functions", "go"} {
+		t.Run(bindings, func(t *testing.T) {
+			r := start(t, "-bindings", bindings, "-signalr-js", fakeSignalRJS(t))
+			lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
+			m := regexp.MustCompile(`^no AzureSignalRConnectionString set: using the embedded SignalR emulator at (http://127\.0\.0\.1:\d+)$`).FindStringSubmatch(lines[0])
+			if m == nil || len(lines) != 2 {
+				t.Fatalf("stdout:\n%s", r.stdout)
+			}
+			if got := negotiateURL(t, r.url, "alice"); got != m[1]+"/client/?hub=chat" {
+				t.Fatalf("negotiate points at %s, want the embedded emulator %s", got, m[1])
+			}
+			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
+				t.Fatalf("send = %d %s", status, data)
+			}
+			if status, _ := call(t, "GET", r.url, "", nil); status != http.StatusOK {
+				t.Fatalf("GET / = %d", status)
+			}
+			if err := r.stop(); err != nil {
+				t.Fatalf("run returned %v", err)
+			}
+			if !strings.HasSuffix(r.stdout.String(), "chat stopped\n") {
+				t.Fatalf("stdout after stop:\n%s", r.stdout)
+			}
+			if _, err := http.Get(m[1] + "/api/health"); err == nil {
+				t.Fatal("the embedded emulator still answers after stop")
+			}
+		})
+	}
+}
+
+// -emulator-port puts the embedded emulator on a chosen port.
+func TestRunEmulatorPort(t *testing.T) {
+	unsetConnectionString(t)
+	// Find a free port by letting an emulator pick one, then free it.
+	probe := emulator.NewServer(nil)
+	port := probe.Port()
+	probe.Close()
+	r := start(t, "-emulator-port", strconv.Itoa(port), "-signalr-js", fakeSignalRJS(t))
+	if want := "emulator at http://127.0.0.1:" + strconv.Itoa(port) + "\n"; !strings.Contains(r.stdout.String(), want) {
+		t.Fatalf("stdout %q lacks %q", r.stdout, want)
+	}
+}
+
+// With AzureSignalRConnectionString in the environment the example uses that
+// service, starts no emulator and never prints the access key.
+func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
+	const key = "secret-access-key-0123456789abcdefghijklmnop"
+	emu := signalrtest.NewEmulator(t, &emulator.Options{AccessKey: key})
+	t.Setenv(signalr.DefaultConnectionStringSetting, emu.ConnectionString())
+	r := start(t, "-v", "-signalr-js", fakeSignalRJS(t))
+
+	want := "using the SignalR Service at " + emu.URL + " (from AzureSignalRConnectionString)\n"
+	if !strings.HasPrefix(r.stdout.String(), want) || strings.Contains(r.stdout.String(), "embedded") {
+		t.Fatalf("stdout:\n%s\nwant it to start with %q", r.stdout, want)
+	}
+	if got := negotiateURL(t, r.url, "alice"); got != emu.URL+"/client/?hub=chat" {
+		t.Fatalf("negotiate points at %s", got)
+	}
+	// Sends reach that service: it accepts only tokens signed with key.
+	if status, data := call(t, "POST", r.url+"api/users/alice/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
+		t.Fatalf("send = %d %s", status, data)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"stdout": r.stdout.String(), "stderr": r.stderr.String()} {
+		if strings.Contains(out, key) {
+			t.Fatalf("%s shows the access key:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(r.stderr.String(), "path=/api/users/alice/messages status=204") {
+		t.Fatalf("-v logged no request line:\n%s", r.stderr)
+	}
+}
+
+// The setting is also read from local.settings.json in the working
+// directory, as Functions Core Tools does.
+func TestRunUsesLocalSettings(t *testing.T) {
+	unsetConnectionString(t)
+	emu := signalrtest.NewEmulator(t, nil)
+	settings, _ := json.Marshal(map[string]any{
+		"IsEncrypted": false,
+		"Values":      map[string]string{"AzureSignalRConnectionString": emu.ConnectionString()},
+	})
+	if err := os.WriteFile("local.settings.json", settings, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, "-signalr-js", fakeSignalRJS(t))
+	if !strings.HasPrefix(r.stdout.String(), "using the SignalR Service at "+emu.URL) {
+		t.Fatalf("stdout:\n%s", r.stdout)
+	}
+	if got := negotiateURL(t, r.url, "bob"); got != emu.URL+"/client/?hub=chat" {
+		t.Fatalf("negotiate points at %s", got)
+	}
+}
+
+// Start-up problems are errors, and a bad connection string is not echoed.
+func TestRunErrors(t *testing.T) {
+	t.Run("bad connection string", func(t *testing.T) {
+		t.Setenv(signalr.DefaultConnectionStringSetting, "Endpoint=ftp://x;AccessKey=hunter2hunter2")
+		opts, _ := parseFlags([]string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+		err := run(context.Background(), opts, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "AzureSignalRConnectionString") || strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("missing -signalr-js", func(t *testing.T) {
+		unsetConnectionString(t)
+		opts, _ := parseFlags([]string{"-addr", "127.0.0.1:0", "-signalr-js", filepath.Join(t.TempDir(), "nope.js")}, func(string) string { return "" }, io.Discard)
+		err := run(context.Background(), opts, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "nope.js") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("address in use", func(t *testing.T) {
+		unsetConnectionString(t)
+		r := start(t, "-signalr-js", fakeSignalRJS(t))
+		addr := strings.TrimSuffix(strings.TrimPrefix(r.url, "http://"), "/")
+		opts, _ := parseFlags([]string{"-addr", addr, "-signalr-js", fakeSignalRJS(t)}, func(string) string { return "" }, io.Discard)
+		if err := run(context.Background(), opts, io.Discard, io.Discard); err == nil {
+			t.Fatal("no error for an address in use")
+		}
+	})
+}
