@@ -53,7 +53,7 @@
     const list = ui.messages;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
     list.append(item);
-    if (atBottom) item.scrollIntoView({ block: 'end' });
+    if (atBottom) list.scrollTop = list.scrollHeight;
   }
 
   // notice shows a line about the chat itself: connected, joined, errors.
