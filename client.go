@@ -58,7 +58,9 @@ type ClientOptions struct {
 // so any string reaches exactly its own route.
 type Client struct {
 	cs        *ConnectionString
-	base      string
+	scheme    string
+	host      string
+	base      string // scheme://host
 	hc        *http.Client
 	own       *http.Transport
 	version   APIVersion
@@ -86,7 +88,8 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) *Client {
 		tokens:    make(map[string]cachedToken),
 	}
 	if cs != nil && cs.ServerEndpoint != nil {
-		c.base = cs.ServerEndpoint.Scheme + "://" + cs.ServerEndpoint.Host
+		c.scheme, c.host = cs.ServerEndpoint.Scheme, cs.ServerEndpoint.Host
+		c.base = c.scheme + "://" + c.host
 	}
 	if c.version == "" {
 		c.version = APIVersion20220601
@@ -473,11 +476,7 @@ func (c *Client) attempt(ctx context.Context, spec *opSpec, rawURL, aud string, 
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(actx, spec.method, rawURL, rd)
+	req, err := c.newRequest(actx, spec.method, rawURL, len(aud), body)
 	if err != nil {
 		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.name, err)
 	}
@@ -522,6 +521,34 @@ func (c *Client) attempt(ctx context.Context, spec *opSpec, rawURL, aud string, 
 		return http.StatusNotFound, 0, nil
 	}
 	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+}
+
+// newRequest makes the request for rawURL, whose first audLen bytes are
+// c.base and the escaped path. The URL is assembled from parts we built
+// rather than parsed again: the path goes on the wire exactly as escaped.
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen int, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	path := rawURL[len(c.base):audLen]
+	u := &url.URL{Scheme: c.scheme, Host: c.host, Path: path}
+	if audLen < len(rawURL) {
+		u.RawQuery = rawURL[audLen+1:]
+	}
+	if strings.IndexByte(path, '%') >= 0 {
+		if u.Path, err = url.PathUnescape(path); err != nil {
+			return nil, err
+		}
+		u.RawPath = path
+	}
+	req.URL, req.Host = u, c.host
+	if body != nil {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req, nil
 }
 
 // urlErrorOp is what http.Client puts in url.Error.Op: "Post", "Get", ...
