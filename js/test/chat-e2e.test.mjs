@@ -203,6 +203,23 @@ test('message text is shown as text, never as markup', async () => {
   assert.ok(bobItems.every((html) => html === 'bob'));
 });
 
+test('without the npm-installed client the page says how to install it', async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(waitMs);
+    // Answer as bin/chat does when js/node_modules is missing.
+    await page.route('**/vendor/signalr.min.js', (route) =>
+      route.fulfill({ status: 404, contentType: 'text/plain', body: 'the @microsoft/signalr browser client is not installed' }));
+    await page.goto(baseURL);
+    await page.waitForSelector('#messages li.notice[data-kind="error"]');
+    assert.match(await page.textContent('#messages li.notice[data-kind="error"]'), /cd js && npm ci/);
+    assert.equal(await page.isDisabled('#connect'), true);
+  } finally {
+    await context.close();
+  }
+});
+
 test('the pages had no script or console errors; screenshots saved', async () => {
   const { alice, carol } = { alice: pages.alice.page, carol: pages.carol.page };
   for (const [name, { problems }] of Object.entries(pages)) {
