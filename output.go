@@ -339,8 +339,10 @@ func describeItem(it OutputItem) string {
 // that was not, in the order added. Undelivered items are not queued again
 // (resending one that timed out could deliver it twice); each
 // DeliveryError carries its Item for the caller to add again if it wants.
-// When ctx ends, the items not yet attempted fail with ctx's error.
-// Concurrent Flush calls run one after the other.
+// When ctx ends, the items not yet attempted fail with ctx's error. An
+// item that fails does not hold back the items ordered after it: they are
+// still sent, in order, and only the failures are reported. Concurrent
+// Flush calls run one after the other.
 func (c *Collector) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
