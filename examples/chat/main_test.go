@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -285,4 +286,22 @@ func TestRunErrors(t *testing.T) {
 			t.Fatal("no error for an address in use")
 		}
 	})
+}
+
+// The URL printed for a server on every interface is one a browser opens.
+func TestPageURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:7071": "http://127.0.0.1:7071/",
+		"0.0.0.0:8080":   "http://localhost:8080/",
+		"[::]:8080":      "http://localhost:8080/",
+		"[::1]:7071":     "http://[::1]:7071/",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pageURL(tcp); got != want {
+			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
+		}
+	}
 }
