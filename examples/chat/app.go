@@ -12,8 +12,8 @@ import (
 // app is the chat example's HTTP server side: the API, the page and the
 // browser client, over one set of bound SignalR bindings.
 type app struct {
-	handler   http.Handler
-	transport *http.Transport
+	handler http.Handler
+	clients []*signalr.Client // of the output bindings
 }
 
 // appConfig says how to build an app.
@@ -22,7 +22,7 @@ type appConfig struct {
 	bindings bindings
 	// bind tells the bindings where the connection string comes from.
 	bind *signalr.BindOptions
-	// outputs tunes the output bindings; its Client field is set by newApp.
+	// outputs tunes the output bindings.
 	outputs signalr.OutputOptions
 	// signalrJS locates the @microsoft/signalr browser client.
 	signalrJS *signalrJS
@@ -36,16 +36,7 @@ func newApp(cfg appConfig) (*app, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// One connection pool for every output binding, closed by close.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
 	outOpts := cfg.outputs
-	clientOpts := signalr.ClientOptions{}
-	if outOpts.Client != nil {
-		clientOpts = *outOpts.Client
-	}
-	clientOpts.HTTPClient = &http.Client{Transport: tr}
-	outOpts.Client = &clientOpts
 	if outOpts.OnError == nil {
 		outOpts.OnError = func(r *http.Request, err error) {
 			logger.Error("SignalR output not delivered", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -61,6 +52,7 @@ func newApp(cfg appConfig) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
 	}
+	a := &app{}
 	outputs := map[string]*signalr.Output{}
 	for fn, ob := range map[string]signalr.OutputBinding{
 		fnMessages:      b.Messages,
@@ -69,8 +61,15 @@ func newApp(cfg appConfig) (*app, error) {
 		fnGroupAdd:      b.GroupAdd,
 		fnGroupRemove:   b.GroupRemove,
 	} {
-		if outputs[fn], err = ob.Bind(cfg.bind, &outOpts); err != nil {
+		out, err := ob.Bind(cfg.bind, &outOpts)
+		if err != nil {
+			a.close()
 			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+		outputs[fn] = out
+		// Each bound output has its own REST client and connection pool.
+		if c, ok := out.Sender().(*signalr.Client); ok {
+			a.clients = append(a.clients, c)
 		}
 	}
 
@@ -86,7 +85,8 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /{file}", page)
 
-	return &app{handler: mux, transport: tr}, nil
+	a.handler = mux
+	return a, nil
 }
 
 // apiHandler serves the functions at their routes: negotiate with the two
@@ -111,7 +111,11 @@ func apiHandler(byHeader, byQuery *signalr.ConnectionInfoInput, outputs map[stri
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // close releases the idle connections to SignalR Service.
-func (a *app) close() { a.transport.CloseIdleConnections() }
+func (a *app) close() {
+	for _, c := range a.clients {
+		c.CloseIdleConnections()
+	}
+}
 
 // logRequests logs one line per request: method, path, status and time.
 // Query strings are left out.
