@@ -70,6 +70,9 @@ type Client struct {
 
 	tokenMu sync.Mutex
 	tokens  map[string]cachedToken
+
+	// sleep waits between attempts; tests replace it to observe waits.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewClient returns a Client for cs, which must come from
@@ -86,6 +89,7 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) *Client {
 		userAgent: opts.UserAgent,
 		hc:        opts.HTTPClient,
 		tokens:    make(map[string]cachedToken),
+		sleep:     sleepCtx,
 	}
 	if cs != nil && cs.ServerEndpoint != nil {
 		c.scheme, c.host = cs.ServerEndpoint.Scheme, cs.ServerEndpoint.Host
@@ -450,7 +454,7 @@ func (c *Client) do(ctx context.Context, op opID, a *routeArgs, body []byte) (in
 			if retryAfter > 0 {
 				wait = min(retryAfter, c.retry.MaxDelay)
 			}
-			if serr := sleepCtx(ctx, wait); serr == nil {
+			if serr := c.sleep(ctx, wait); serr == nil {
 				continue
 			}
 		}

@@ -192,25 +192,36 @@ func TestRetryOptions(t *testing.T) {
 	assert.Equal(t, time.Duration(0), parseRetryAfter("", now))
 }
 
-func TestClientRetryAfterIsWaited(t *testing.T) {
-	// The service asks for 1s; MaxDelay caps it at 20ms, so the test is
-	// quick, and the recorded gap shows the wait happened.
-	var first time.Time
-	var gap time.Duration
+func TestClientRetryWaits(t *testing.T) {
+	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
-		if n == 0 {
-			first = time.Now()
-			w.Header().Set("Retry-After", "1")
+		switch n {
+		case 0:
+			w.Header().Set("Retry-After", "2")
 			w.WriteHeader(http.StatusTooManyRequests)
-			return
+		case 1:
+			w.Header().Set("Retry-After", date)
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			w.WriteHeader(http.StatusAccepted)
 		}
-		gap = time.Since(first)
-		w.WriteHeader(http.StatusAccepted)
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: RetryOptions{BaseDelay: time.Microsecond, MaxDelay: 20 * time.Millisecond}})
+	c := NewClient(rr.cs, &ClientOptions{Retry: RetryOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}})
 	defer c.CloseIdleConnections()
+	var waits []time.Duration
+	c.sleep = func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
 	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
-	assert.GreaterOrEqual(t, gap, 20*time.Millisecond, "Retry-After (capped at MaxDelay) replaces the 1µs backoff")
+	require.Len(t, waits, 3)
+	assert.Equal(t, 2*time.Second, waits[0], "Retry-After in seconds replaces the backoff")
+	assert.Equal(t, 10*time.Second, waits[1], "an HTTP-date Retry-After an hour away is capped at MaxDelay")
+	assert.GreaterOrEqual(t, waits[2], 200*time.Millisecond, "third retry: 400ms with equal jitter, so 200ms to 400ms")
+	assert.LessOrEqual(t, waits[2], 400*time.Millisecond)
+	assert.Len(t, rr.requests(), 4)
 }
 
 func TestClientBodyStallIsBounded(t *testing.T) {
