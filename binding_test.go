@@ -126,6 +126,11 @@ func TestBindReadsEnvironmentThenLocalSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://from-file", in.ConnectionString().Endpoint.String())
 
+	t.Setenv("SignalRForTest", "")
+	in, err = b.Bind(nil)
+	require.NoError(t, err)
+	assert.Equal(t, "https://from-file", in.ConnectionString().Endpoint.String(), "an empty variable counts as unset")
+
 	t.Setenv("SignalRForTest", "Endpoint=https://from-env;AccessKey=k")
 	in, err = b.Bind(nil)
 	require.NoError(t, err)

@@ -30,14 +30,18 @@ type SettingsFunc func(name string) (string, bool)
 func (f SettingsFunc) LookupSetting(name string) (string, bool) { return f(name) }
 
 // EnvSettings reads settings from environment variables. A name with ':'
-// is also looked up with "__" in its place, as the Functions host does.
+// is also looked up with "__" in its place, as the Functions host does. A
+// variable set to the empty string counts as unset, so `export
+// AzureSignalRConnectionString=` does not hide local.settings.json.
 func EnvSettings() Settings {
 	return SettingsFunc(func(name string) (string, bool) {
-		if v, ok := os.LookupEnv(name); ok {
+		if v := os.Getenv(name); v != "" {
 			return v, true
 		}
 		if strings.Contains(name, ":") {
-			return os.LookupEnv(strings.ReplaceAll(name, ":", "__"))
+			if v := os.Getenv(strings.ReplaceAll(name, ":", "__")); v != "" {
+				return v, true
+			}
 		}
 		return "", false
 	})
