@@ -142,6 +142,15 @@ func newTransport(attemptTimeout time.Duration) *http.Transport {
 // The Client stays usable.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
+// String describes the Client without secrets: its endpoint and API
+// version. The access key and cached tokens never appear in fmt output.
+func (c *Client) String() string {
+	return "signalr.Client{endpoint: " + c.base + ", api: " + string(c.version) + "}"
+}
+
+// GoString is String, so that %#v hides the secrets too.
+func (c *Client) GoString() string { return c.String() }
+
 // APIVersion returns the REST API version the Client calls.
 func (c *Client) APIVersion() APIVersion { return c.version }
 

@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -428,4 +429,21 @@ func TestResponseError(t *testing.T) {
 	require.NotEmpty(t, tok)
 	assert.NotContains(t, err.Error(), tok)
 	assert.Contains(t, err.Error(), "[token]")
+}
+
+func TestClientPrintsNoSecrets(t *testing.T) {
+	rr := newRestRecorder(t, nil)
+	c := NewClient(rr.cs, nil)
+	defer c.CloseIdleConnections()
+	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
+	require.NotEmpty(t, c.tokens, "a token is cached")
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(format, c)
+		assert.NotContains(t, out, testAccessKey, format)
+		assert.NotContains(t, out, "Bearer", format)
+		assert.Contains(t, out, rr.srv.URL, format)
+	}
+	out, err := NewOutput(c, "chat", nil)
+	require.NoError(t, err)
+	assert.NotContains(t, fmt.Sprintf("%+v", out), "Bearer")
 }
