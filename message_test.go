@@ -270,3 +270,14 @@ func FuzzParseOutput(f *testing.F) {
 		}
 	})
 }
+
+func TestGroupActionTypeUnmarshalText(t *testing.T) {
+	var got struct {
+		A GroupActionType `json:"a"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"a":"RemoveAll"}`), &got))
+	assert.Equal(t, GroupActionRemoveAll, got.A)
+	err := json.Unmarshal([]byte(`{"a":"join"}`), &got)
+	require.ErrorIs(t, err, ErrInvalidGroupAction)
+	assert.Contains(t, err.Error(), `"add", "remove" or "removeAll"`)
+}

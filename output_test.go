@@ -454,3 +454,21 @@ func TestOutputBindingBind(t *testing.T) {
 	_, err = NewOutput(nil, "chat", nil)
 	assert.Error(t, err)
 }
+
+func TestWithOutputHandlerThatFlushes(t *testing.T) {
+	var hookErr error
+	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
+	require.NoError(t, err)
+	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+		require.NoError(t, c.AddMessage(Message{Target: "bad"}))
+		// Streaming handlers reach the underlying writer through
+		// ResponseController; flushing starts the response.
+		require.NoError(t, http.NewResponseController(w).Flush())
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
+	assert.True(t, w.Flushed)
+	assert.Equal(t, http.StatusOK, w.Code)
+	require.Error(t, hookErr, "the response had started, so the failure goes to OnError")
+	assert.Len(t, DeliveryErrors(hookErr), 1)
+}
