@@ -153,28 +153,27 @@ type Collector struct {
 	flushMu sync.Mutex
 }
 
-// pendingItem is a queued Message (isMessage) or GroupAction, held by
-// value so queuing does not box it.
+// pendingItem is a queued Message, held by value so queuing a message
+// does not box it, or a GroupAction (action != nil).
 type pendingItem struct {
-	index     int
-	isMessage bool
-	msg       Message
-	action    GroupAction
-	body      []byte // encoded payload of a message
+	index  int
+	msg    Message
+	action *GroupAction
+	body   []byte // encoded payload of a message
 }
 
 func (p *pendingItem) item() OutputItem {
-	if p.isMessage {
-		return p.msg
+	if p.action != nil {
+		return *p.action
 	}
-	return p.action
+	return p.msg
 }
 
 func (p *pendingItem) keys() itemKeys {
-	if p.isMessage {
-		return messageKeys(&p.msg)
+	if p.action != nil {
+		return actionKeys(p.action)
 	}
-	return actionKeys(&p.action)
+	return messageKeys(&p.msg)
 }
 
 // AddMessage validates m and queues it. m.Arguments are encoded now, so
@@ -189,7 +188,7 @@ func (c *Collector) AddMessage(m Message) error {
 		return err
 	}
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, isMessage: true, msg: m, body: body})
+	c.pending = append(c.pending, pendingItem{index: c.added, msg: m, body: body})
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -203,7 +202,7 @@ func (c *Collector) AddGroupAction(a GroupAction) error {
 	}
 	a.Action, _ = ParseGroupActionType(string(a.Action))
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, action: a})
+	c.pending = append(c.pending, pendingItem{index: c.added, action: &a})
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -240,12 +239,12 @@ func (c *Collector) AddJSON(data []byte) error {
 	for i, it := range items {
 		switch v := it.(type) {
 		case Message:
-			batch[i].isMessage, batch[i].msg = true, v
+			batch[i].msg = v
 			if batch[i].body, err = encodeSendBody(v.Target, v.Arguments); err != nil {
 				return fmt.Errorf("output item %d: %w", i, err)
 			}
 		case GroupAction:
-			batch[i].action = v
+			batch[i].action = &v
 		}
 	}
 	c.mu.Lock()
@@ -380,8 +379,8 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !p.isMessage {
-		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, p.action)
+	if p.action != nil {
+		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action)
 	}
 	if es, ok := c.out.sender.(encodedSender); ok {
 		return es.sendEncoded(ctx, c.out.hub, &p.msg, p.body)

@@ -234,9 +234,9 @@ func TestOrderItems(t *testing.T) {
 		for i, it := range its {
 			switch v := it.(type) {
 			case Message:
-				p[i].isMessage, p[i].msg = true, v
+				p[i].msg = v
 			case GroupAction:
-				p[i].action = v
+				p[i].action = &v
 			}
 		}
 		return p
