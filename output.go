@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -393,6 +394,23 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 // orderItems) have finished.
 func (c *Collector) flushConcurrently(ctx context.Context, items []pendingItem, errs []error) {
 	waits, next := orderItems(items)
+	workers := min(c.out.concurrency, len(items))
+	var wg sync.WaitGroup
+	if independent(waits) {
+		// Nothing to order: hand out indexes with one atomic counter.
+		var nextIndex atomic.Int64
+		wg.Add(workers)
+		for range workers {
+			go func() {
+				defer wg.Done()
+				for i := int(nextIndex.Add(1) - 1); i < len(items); i = int(nextIndex.Add(1) - 1) {
+					errs[i] = c.deliver(ctx, &items[i])
+				}
+			}()
+		}
+		wg.Wait()
+		return
+	}
 	ready := make(chan int, len(items))
 	for i, w := range waits {
 		if w == 0 {
@@ -402,9 +420,7 @@ func (c *Collector) flushConcurrently(ctx context.Context, items []pendingItem, 
 	var (
 		mu        sync.Mutex
 		remaining = len(items)
-		wg        sync.WaitGroup
 	)
-	workers := min(c.out.concurrency, len(items))
 	wg.Add(workers)
 	for range workers {
 		go func() {
@@ -425,6 +441,16 @@ func (c *Collector) flushConcurrently(ctx context.Context, items []pendingItem, 
 		}()
 	}
 	wg.Wait()
+}
+
+// independent reports whether no item waits for another.
+func independent(waits []int32) bool {
+	for _, w := range waits {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // orderItems builds the dependency graph of a flush. Item i waits for

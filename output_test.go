@@ -472,3 +472,41 @@ func TestWithOutputHandlerThatFlushes(t *testing.T) {
 	require.Error(t, hookErr, "the response had started, so the failure goes to OnError")
 	assert.Len(t, DeliveryErrors(hookErr), 1)
 }
+
+func TestCollectorIndependentItems(t *testing.T) {
+	// No item shares a key with another, so the flush takes the path
+	// without a dependency graph; it must still send each item once,
+	// concurrently, and report every failure with its index.
+	fs := &failingSender{}
+	out, err := NewOutput(fs, "chat", &OutputOptions{MaxConcurrency: 4})
+	require.NoError(t, err)
+	col := out.NewCollector()
+	var want []string
+	for i := range 40 {
+		target := fmt.Sprintf("ok%d", i)
+		if i%7 == 3 {
+			target = fmt.Sprintf("bad%d", i)
+		} else {
+			want = append(want, target)
+		}
+		require.NoError(t, col.AddMessage(Message{Target: target, UserID: fmt.Sprintf("u%d", i)}))
+	}
+	des := DeliveryErrors(col.Flush(context.Background()))
+	require.Len(t, des, 6)
+	for k, de := range des {
+		assert.Equal(t, 3+7*k, de.Index)
+	}
+	assert.ElementsMatch(t, want, fs.sent)
+
+	bs := &blockingSender{started: make(chan string, 2), release: make(chan struct{})}
+	out, err = NewOutput(bs, "chat", nil)
+	require.NoError(t, err)
+	col = out.NewCollector()
+	require.NoError(t, col.AddMessage(Message{Target: "a", UserID: "1"}))
+	require.NoError(t, col.AddMessage(Message{Target: "b", ConnectionID: "2"}))
+	done := make(chan error)
+	go func() { done <- col.Flush(context.Background()) }()
+	assert.ElementsMatch(t, []string{"a", "b"}, []string{<-bs.started, <-bs.started}, "both in flight at once")
+	close(bs.release)
+	require.NoError(t, <-done)
+}
