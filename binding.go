@@ -65,16 +65,8 @@ type ConnectionInfoInput struct {
 // ErrInvalidBinding, ErrMissingSetting, ErrInvalidConnectionString or
 // ErrInvalidHubName and say how to fix the declaration.
 func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*ConnectionInfoInput, error) {
-	if opts == nil {
-		opts = &BindOptions{}
-	}
+	opts = opts.withDefaults()
 	settings := opts.Settings
-	if settings == nil {
-		// One lookup chain for %NAME% references and the connection string.
-		o := *opts
-		o.Settings = DefaultSettings()
-		opts, settings = &o, o.Settings
-	}
 	if strings.TrimSpace(b.HubName) == "" {
 		return nil, fmt.Errorf("%w: hubName is required; set it to the hub clients connect to, such as \"chat\"", ErrInvalidBinding)
 	}

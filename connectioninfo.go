@@ -214,9 +214,9 @@ func validateGroup(group string) error {
 	return nil
 }
 
-// serverToken mints the bearer token for one REST request: aud is the
-// request URL without its query, and the token lives for five minutes. A new
-// token per request, as the service SDK does; the signer makes that cheap.
+// serverToken mints the bearer token for REST requests to one URL: aud is
+// the request URL without its query, and the token lives for five minutes
+// (the Client reuses it for that URL for at most a minute).
 func (c *ConnectionString) serverToken(aud string, now time.Time) string {
 	var claims jwtsign.Claims
 	t := now.Unix()

@@ -100,15 +100,21 @@ func NewOutput(s Sender, hub string, opts *OutputOptions) (*Output, error) {
 	return o, nil
 }
 
-// Bind loads the binding's connection string (see BindOptions), checks its
-// hub name and returns an Output that sends through a new Client. opts and
+// Bind loads the binding's connection string (see BindOptions), expands
+// %NAME% app setting references in its hub name, checks the hub name
+// and returns an Output that sends through a new Client. opts and
 // outOpts may be nil. Errors wrap ErrInvalidBinding, ErrMissingSetting,
 // ErrInvalidConnectionString or ErrInvalidHubName.
 func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output, error) {
 	if strings.TrimSpace(b.HubName) == "" {
 		return nil, fmt.Errorf("%w: hubName is required; set it to the hub to send to, such as \"chat\"", ErrInvalidBinding)
 	}
-	if err := validateHub(b.HubName); err != nil {
+	opts = opts.withDefaults()
+	hub, err := expandSettings("hubName", b.HubName, opts.Settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateHub(hub); err != nil {
 		return nil, fmt.Errorf("hubName: %w", err)
 	}
 	cs, err := resolveConnectionString(b.ConnectionStringSetting, opts)
@@ -119,7 +125,7 @@ func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output,
 	if outOpts != nil {
 		copts = outOpts.Client
 	}
-	return NewOutput(NewClient(cs, copts), b.HubName, outOpts)
+	return NewOutput(NewClient(cs, copts), hub, outOpts)
 }
 
 // Hub returns the hub the Output sends to.

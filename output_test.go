@@ -431,8 +431,11 @@ func TestWithOutputFlushSurvivesClientGone(t *testing.T) {
 
 func TestOutputBindingBind(t *testing.T) {
 	settings := SettingsFunc(func(name string) (string, bool) {
-		if name == "MySignalR" {
+		switch name {
+		case "MySignalR":
 			return "Endpoint=http://localhost;Port=8888;AccessKey=" + testAccessKey + ";Version=1.0;", true
+		case "HubFromSetting":
+			return "Lobby", true
 		}
 		return "", false
 	})
@@ -451,6 +454,11 @@ func TestOutputBindingBind(t *testing.T) {
 	_, err = OutputBinding{ConnectionStringSetting: "MySignalR"}.Bind(&BindOptions{Settings: settings}, nil)
 	assert.ErrorIs(t, err, ErrInvalidBinding)
 	assert.Contains(t, err.Error(), "hubName")
+	out, err = OutputBinding{HubName: "%HubFromSetting%", ConnectionStringSetting: "MySignalR"}.Bind(&BindOptions{Settings: settings}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "Lobby", out.Hub(), "%NAME% expands from app settings, as in the input binding")
+	_, err = OutputBinding{HubName: "%Unset%", ConnectionStringSetting: "MySignalR"}.Bind(&BindOptions{Settings: settings}, nil)
+	assert.ErrorIs(t, err, ErrMissingSetting)
 	_, err = NewOutput(nil, "chat", nil)
 	assert.Error(t, err)
 }

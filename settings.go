@@ -141,6 +141,20 @@ type BindOptions struct {
 	Now func() time.Time
 }
 
+// withDefaults returns a copy of opts (nil allowed) whose Settings is set,
+// so that %NAME% references and the connection string come from one lookup
+// chain.
+func (opts *BindOptions) withDefaults() *BindOptions {
+	var o BindOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Settings == nil {
+		o.Settings = DefaultSettings()
+	}
+	return &o
+}
+
 // resolveConnectionString finds and parses the connection string a binding
 // names by setting ("" means DefaultConnectionStringSetting).
 func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionString, error) {
