@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,8 +13,10 @@ import (
 )
 
 // maxBatchBytes bounds how many queued records are coalesced into one
-// WebSocket frame. The official clients accept several records per frame.
-const maxBatchBytes = 64 << 10
+// WebSocket frame. The official clients accept several records per frame;
+// staying well under 32 KiB keeps clients with a default read limit (such
+// as coder/websocket's) working.
+const maxBatchBytes = 16 << 10
 
 // closeHandshakeTimeout bounds how long a hang-up waits for the client to
 // answer the WebSocket close frame before the TCP connection is cut.
@@ -56,7 +59,8 @@ type connection struct {
 	writeCtx     context.Context
 	cancelWrite  context.CancelFunc
 
-	batch    []byte
+	batch    []byte // reused buffer of a coalesced frame
+	carry    []byte // a record taken from the queue for the next frame
 	splitter recordSplitter
 	log      *slog.Logger
 }
@@ -241,8 +245,18 @@ func (c *connection) run(first [][]byte) string {
 	for {
 		select {
 		case record := <-c.queue:
-			if err := c.write(c.coalesce(record)); err != nil {
-				return c.writeFailure(err)
+			if len(c.queue) == 0 {
+				// Let the sender queue more before writing: a broadcast
+				// wakes every connection at once, and records that
+				// arrive meanwhile share this frame and its syscall.
+				runtime.Gosched()
+			}
+			for record != nil {
+				frame := c.coalesce(record)
+				record, c.carry = c.carry, nil
+				if err := c.write(frame); err != nil {
+					return c.writeFailure(err)
+				}
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
 		case frame, open := <-c.incoming:
@@ -283,7 +297,8 @@ func (c *connection) run(first [][]byte) string {
 }
 
 // coalesce appends to record whatever else is already queued, up to
-// maxBatchBytes, so a burst goes out in few frames.
+// maxBatchBytes, so a burst goes out in few frames. A record taken from the
+// queue that does not fit is left in c.carry for the next frame.
 func (c *connection) coalesce(record []byte) []byte {
 	if len(c.queue) == 0 {
 		return record
@@ -292,6 +307,11 @@ func (c *connection) coalesce(record []byte) []byte {
 	for len(c.batch) < maxBatchBytes {
 		select {
 		case next := <-c.queue:
+			if len(c.batch)+len(next) > maxBatchBytes {
+				// Too big to join: send what we have, then next alone.
+				c.carry = next
+				return c.batch
+			}
 			c.batch = append(c.batch, next...)
 		default:
 			return c.batch
