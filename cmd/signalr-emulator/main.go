@@ -34,13 +34,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "signalr-emulator:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run serves until ctx ends (main ends it on SIGINT or SIGTERM), then shuts
+// down: clients get a Close message and in-flight REST calls finish.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("signalr-emulator", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	host := flags.String("host", "127.0.0.1", "address to listen on (0.0.0.0 for every interface, e.g. in a container)")
@@ -73,14 +77,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, *key))
 	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		return err
 	}
-	stop()
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
