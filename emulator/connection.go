@@ -181,7 +181,7 @@ func (c *connection) serve() {
 
 	records, ok, why := c.handshake()
 	if !ok {
-		reason = why
+		c.log.Info("handshake failed", "reason", why)
 		return
 	}
 	c.hub.add(c)

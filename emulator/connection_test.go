@@ -116,9 +116,10 @@ func TestPingsWhenIdleAndClosesSilentClients(t *testing.T) {
 }
 
 func TestClientPingsKeepTheConnection(t *testing.T) {
-	s := newServer(t, &emulator.Options{KeepAliveInterval: 10 * time.Millisecond, ClientTimeout: 200 * time.Millisecond})
+	// The client answers every ping for four client timeouts.
+	s := newServer(t, &emulator.Options{KeepAliveInterval: 10 * time.Millisecond, ClientTimeout: 250 * time.Millisecond})
 	c := connect(t, s, "chat", "")
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
 		c.send(`{"type":6}`)
 		if got := c.next(); got != `{"type":6}` {

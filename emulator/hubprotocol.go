@@ -25,11 +25,10 @@ const (
 
 // Pre-encoded records the emulator sends often.
 var (
-	pingRecord              = []byte("{\"type\":6}\x1e")
-	handshakeSuccessRecord  = []byte("{}\x1e")
-	errRecordTooLarge       = errors.New("hub protocol message exceeds the size limit")
-	errEmptyRecord          = errors.New("empty hub protocol message")
-	errHandshakeNotAnObject = errors.New("handshake request is not a JSON object")
+	pingRecord             = []byte("{\"type\":6}\x1e")
+	handshakeSuccessRecord = []byte("{}\x1e")
+	errRecordTooLarge      = errors.New("hub protocol message exceeds the size limit")
+	errEmptyRecord         = errors.New("empty hub protocol message")
 )
 
 // recordSplitter cuts a stream of WebSocket frames into hub protocol
@@ -80,8 +79,8 @@ type handshakeRequest struct {
 // send back, or "" when the client speaks JSON version 1.
 func parseHandshake(record []byte) (problem string) {
 	var req handshakeRequest
-	if err := json.Unmarshal(record, &req); err != nil || !bytes.HasPrefix(bytes.TrimSpace(record), []byte("{")) {
-		return "Handshake request is not valid JSON: " + errHandshakeNotAnObject.Error() + "."
+	if !bytes.HasPrefix(bytes.TrimSpace(record), []byte("{")) || json.Unmarshal(record, &req) != nil {
+		return "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
 	}
 	switch {
 	case req.Protocol == "":
