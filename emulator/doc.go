@@ -19,6 +19,10 @@
 // the client URL or the REST request URL (with or without the port). Hub
 // names are case-insensitive; user ids and group names are not.
 //
+// Closing connections through the REST API sends each client a Close
+// message with the reason as its error and allowReconnect set, as the Azure
+// emulator does; a client built withAutomaticReconnect therefore reconnects.
+//
 // Client invocations have no upstream to go to: an invocation that expects
 // a result gets a Completion with an error saying so, and a fire-and-forget
 // one is dropped.
