@@ -137,6 +137,16 @@ func TestBindReadsEnvironmentThenLocalSettings(t *testing.T) {
 	assert.Equal(t, "https://from-env", in.ConnectionString().Endpoint.String(), "the environment wins over local.settings.json")
 }
 
+func TestBrokenLocalSettingsIsReported(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "local.settings.json"), []byte(`{"Values": {"AzureSignalRConnectionString": "Endpoint=`), 0o644))
+	_, err := ConnectionInfoBinding{HubName: "chat"}.Bind(nil)
+	require.ErrorIs(t, err, ErrMissingSetting)
+	assert.Contains(t, err.Error(), "local.settings.json could not be read")
+	assert.Contains(t, err.Error(), "not a valid local.settings.json")
+}
+
 func TestLocalSettingsConnectionStringsSection(t *testing.T) {
 	s := &LocalSettings{ConnectionStrings: map[string]string{"AzureSignalRConnectionString": "cs"}}
 	in := ChainSettings(nil, s)

@@ -34,8 +34,8 @@ type ConnectionString struct {
 	// checked (1.x) but has no effect, as in the Azure SDKs.
 	Version string
 
-	accessKey string
-	signer    *jwtsign.Signer
+	// signer holds the access key; nothing else keeps it.
+	signer *jwtsign.Signer
 }
 
 // String returns the connection string with the access key replaced by
@@ -100,23 +100,27 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		props[k] = strings.TrimSpace(v)
 	}
 
+	// Values are echoed in errors to help fix them, but a value can hold the
+	// access key when a ';' is missing, so it is redacted first.
+	show := func(v string) string { return redact(v, props["accesskey"]) }
+
 	switch strings.ToLower(props["authtype"]) {
 	case "aad", "azure", "azure.app", "azure.msi":
-		return nil, fmt.Errorf("%w: AuthType=%s; use a connection string with an AccessKey (from the portal's Keys page, or the local emulator's)", ErrUnsupportedAuthType, props["authtype"])
+		return nil, fmt.Errorf("%w: AuthType=%s; use a connection string with an AccessKey (from the portal's Keys page, or the local emulator's)", ErrUnsupportedAuthType, show(props["authtype"]))
 	}
 
 	raw, ok := props["endpoint"]
 	if !ok || raw == "" {
 		return nil, fmt.Errorf("%w: Endpoint is missing; add Endpoint=https://<name>.service.signalr.net (or Endpoint=http://localhost;Port=8888 for the emulator)", ErrInvalidConnectionString)
 	}
-	endpoint, err := parseBaseURL("Endpoint", raw)
+	endpoint, err := parseBaseURL("Endpoint", raw, show)
 	if err != nil {
 		return nil, err
 	}
 	if p, ok := props["port"]; ok {
 		port, err := strconv.Atoi(p)
 		if err != nil || port < 1 || port > 65535 {
-			return nil, fmt.Errorf("%w: Port=%q is not a whole number from 1 to 65535", ErrInvalidConnectionString, p)
+			return nil, fmt.Errorf("%w: Port=%q is not a whole number from 1 to 65535", ErrInvalidConnectionString, show(p))
 		}
 		endpoint.Host = joinHostPort(endpoint.Hostname(), strconv.Itoa(port))
 	}
@@ -126,20 +130,20 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		return nil, fmt.Errorf("%w: AccessKey is missing; add AccessKey=<key> from the service's Keys page", ErrInvalidConnectionString)
 	}
 
-	cs := &ConnectionString{Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint, accessKey: key}
+	cs := &ConnectionString{Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint}
 	if v, ok := props["version"]; ok {
 		if !versionPattern.MatchString(v) {
-			return nil, fmt.Errorf("%w: Version=%q is not supported; use Version=1.0 or leave it out", ErrInvalidConnectionString, v)
+			return nil, fmt.Errorf("%w: Version=%q is not supported; use Version=1.0 or leave it out", ErrInvalidConnectionString, show(v))
 		}
 		cs.Version = v
 	}
 	if v, ok := props["clientendpoint"]; ok {
-		if cs.ClientEndpoint, err = parseBaseURL("ClientEndpoint", v); err != nil {
+		if cs.ClientEndpoint, err = parseBaseURL("ClientEndpoint", v, show); err != nil {
 			return nil, err
 		}
 	}
 	if v, ok := props["serverendpoint"]; ok {
-		if cs.ServerEndpoint, err = parseBaseURL("ServerEndpoint", v); err != nil {
+		if cs.ServerEndpoint, err = parseBaseURL("ServerEndpoint", v, show); err != nil {
 			return nil, err
 		}
 	}
@@ -149,8 +153,9 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 
 // parseBaseURL checks that raw is an absolute http(s) URL with no path beyond
 // "/", no query and no fragment, and returns it without the trailing slash.
-func parseBaseURL(key, raw string) (*url.URL, error) {
+func parseBaseURL(key, raw string, show func(string) string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	raw = show(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return nil, fmt.Errorf("%w: %s=%q is not an absolute URL; write it as https://<host>", ErrInvalidConnectionString, key, raw)
 	}
@@ -186,4 +191,16 @@ func canonicalKey(lower string) string {
 		}
 	}
 	return lower
+}
+
+// redact hides key, and anything from an "AccessKey" on, in a value that is
+// about to be echoed in an error.
+func redact(v, key string) string {
+	if i := strings.Index(strings.ToLower(v), "accesskey"); i >= 0 {
+		v = v[:i] + "***"
+	}
+	if key != "" {
+		v = strings.ReplaceAll(v, key, "***")
+	}
+	return v
 }

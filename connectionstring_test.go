@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,7 +54,9 @@ func TestParseConnectionStringAccepts(t *testing.T) {
 func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
 	cs, err := ParseConnectionString("Endpoint=https://x;AccessKey=abc=def==")
 	require.NoError(t, err)
-	assert.Equal(t, "abc=def==", cs.accessKey)
+	info, err := cs.ConnectionInfo("chat", nil)
+	require.NoError(t, err)
+	verify(t, info.AccessToken, "abc=def==", info.URL, time.Now())
 }
 
 func TestParseConnectionStringRejects(t *testing.T) {
@@ -84,6 +87,9 @@ func TestParseConnectionStringRejects(t *testing.T) {
 		{"bad client endpoint", "Endpoint=https://x;AccessKey=" + secret + ";ClientEndpoint=nope", ErrInvalidConnectionString, "ClientEndpoint="},
 		{"bad server endpoint", "Endpoint=https://x;AccessKey=" + secret + ";ServerEndpoint=https://x/path", ErrInvalidConnectionString, "ServerEndpoint="},
 		{"userinfo", "Endpoint=https://u:p@x;AccessKey=" + secret, ErrInvalidConnectionString, "user information"},
+		{"missing ';' swallows the key into Endpoint", "Endpoint=https://x AccessKey=" + secret, ErrInvalidConnectionString, "Endpoint=\"https://x ***\""},
+		{"missing ';' swallows the key into Version", "Endpoint=https://x;AccessKey=" + secret + ";Version=1.0 " + secret, ErrInvalidConnectionString, "Version=\"1.0 ***\""},
+		{"missing ';' swallows the key into Port", "Endpoint=https://x;Port=80 accesskey=" + secret, ErrInvalidConnectionString, "Port=\"80 ***\""},
 		{"managed identity", "Endpoint=https://x;AuthType=azure.msi;ClientId=abc", ErrUnsupportedAuthType, "AuthType=azure.msi"},
 		{"aad", "Endpoint=https://x;AuthType=aad;ClientId=a;TenantId=b;ClientSecret=" + secret, ErrUnsupportedAuthType, "AccessKey"},
 		{"azure.app in upper case", "Endpoint=https://x;AuthType=Azure.App", ErrUnsupportedAuthType, "not supported yet"},
@@ -128,12 +134,17 @@ func FuzzParseConnectionString(f *testing.F) {
 			if !errors.Is(err, ErrInvalidConnectionString) && !errors.Is(err, ErrUnsupportedAuthType) {
 				t.Fatalf("error %v wraps no sentinel", err)
 			}
+			// Whatever the input, an error never repeats the key.
+			if key := fuzzKey(s); len(key) >= 16 && strings.Contains(err.Error(), key) {
+				t.Fatalf("error %q contains the access key %q", err, key)
+			}
 			if cs != nil {
 				t.Fatal("non-nil result with an error")
 			}
 			return
 		}
-		if cs.accessKey == "" {
+		key := fuzzKey(s)
+		if key == "" {
 			t.Fatal("parsed without an access key")
 		}
 		for _, u := range []string{cs.Endpoint.String(), cs.ClientEndpoint.String(), cs.ServerEndpoint.String()} {
@@ -141,7 +152,7 @@ func FuzzParseConnectionString(f *testing.F) {
 				t.Fatalf("endpoint %q is not http(s)", u)
 			}
 		}
-		if !strings.Contains(cs.String(), "AccessKey=***;") || cs.accessKey != "***" && strings.Contains(cs.String(), "AccessKey="+cs.accessKey+";") {
+		if !strings.Contains(cs.String(), "AccessKey=***;") || key != "***" && strings.Contains(cs.String(), "AccessKey="+key+";") {
 			t.Fatalf("String() %q does not hide the key", cs.String())
 		}
 		// A parsed connection string mints a token that names its client URL.
@@ -149,4 +160,15 @@ func FuzzParseConnectionString(f *testing.F) {
 			t.Fatalf("ConnectionInfo: %v", err)
 		}
 	})
+}
+
+// fuzzKey returns the AccessKey value of s as the parser reads it.
+func fuzzKey(s string) string {
+	for _, seg := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(seg), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "accesskey") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

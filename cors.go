@@ -7,25 +7,28 @@ import (
 	"time"
 )
 
-// CORSOptions configure CORS. The nil value allows every origin, which suits
-// local development (it is what Functions Core Tools does with CORS "*");
-// list your origins in production.
+// CORSOptions configure CORS. The nil value allows every origin but without
+// credentials, like CORS "*" in Functions Core Tools: no other site can read a
+// response made with the user's cookies, such as a negotiate token minted for
+// a signed-in user. List your origins to allow credentials.
 type CORSOptions struct {
-	// AllowedOrigins are the origins allowed to call, such as
-	// "https://app.example.com", compared case-insensitively. Empty means
-	// every origin. The request's origin is echoed back, never "*", because
-	// the SignalR clients send credentials.
+	// AllowedOrigins are the origins allowed to call with credentials, such
+	// as "https://app.example.com", compared case-insensitively. The
+	// request's origin is echoed back with Access-Control-Allow-Credentials,
+	// which the official SignalR clients need by default (withCredentials).
+	// Empty means every origin, without credentials; browser clients on
+	// another origin must then be built with withCredentials: false.
 	AllowedOrigins []string
 	// MaxAge is how long a browser may cache a preflight answer; zero means
 	// ten minutes.
 	MaxAge time.Duration
 }
 
-// CORS wraps h so browsers on allowed origins can call it with credentials:
-// it echoes the allowed Origin, sets Access-Control-Allow-Credentials, and
-// answers preflight requests itself (204, with the requested method and
-// headers allowed; 403 for an origin that is not allowed). Requests without
-// an Origin header pass through untouched.
+// CORS wraps h so browsers on allowed origins can call it: it echoes the
+// allowed Origin, sets Access-Control-Allow-Credentials when origins are
+// listed, and answers preflight requests itself (204, with the requested
+// method and headers allowed; 403 for an origin that is not allowed).
+// Requests without an Origin header pass through untouched.
 func CORS(h http.Handler, opts *CORSOptions) http.Handler {
 	var allowed map[string]bool
 	maxAge := 10 * time.Minute
@@ -58,7 +61,9 @@ func CORS(h http.Handler, opts *CORSOptions) http.Handler {
 			return
 		}
 		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		if allowed != nil {
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+		}
 		if !preflight {
 			h.ServeHTTP(w, r)
 			return

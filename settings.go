@@ -104,26 +104,40 @@ func ChainSettings(sources ...Settings) Settings {
 }
 
 // DefaultSettings is what a binding uses when BindOptions.Settings is nil:
-// the environment first, then the Values of local.settings.json in the
-// working directory, if that file exists (as Functions Core Tools does).
+// the environment first, then local.settings.json in the working directory,
+// if that file exists (its ConnectionStrings, then its Values, as Functions
+// Core Tools reads it). A local.settings.json that exists but cannot be read
+// is not silently ignored: a binding whose setting is then missing reports
+// the file's error.
 func DefaultSettings() Settings {
-	var (
-		once  sync.Once
-		local *LocalSettings
-	)
-	return ChainSettings(EnvSettings(), SettingsFunc(func(name string) (string, bool) {
-		once.Do(func() {
-			s, err := LoadLocalSettings("local.settings.json")
-			if err == nil {
-				local = s
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				// A broken file must not be mistaken for a missing setting.
-				local = &LocalSettings{}
-			}
-		})
-		return local.LookupSetting(name)
-	}))
+	return &defaultSettings{env: EnvSettings(), path: "local.settings.json"}
 }
+
+type defaultSettings struct {
+	env  Settings
+	path string
+
+	once  sync.Once
+	local *LocalSettings
+	err   error // why the file could not be used, if it exists
+}
+
+func (d *defaultSettings) LookupSetting(name string) (string, bool) {
+	if v, ok := d.env.LookupSetting(name); ok {
+		return v, true
+	}
+	d.once.Do(func() {
+		d.local, d.err = LoadLocalSettings(d.path)
+		if errors.Is(d.err, fs.ErrNotExist) {
+			d.err = nil
+		}
+	})
+	return d.local.LookupSetting(name)
+}
+
+// loadError is the error reading local.settings.json, if it exists and could
+// not be read.
+func (d *defaultSettings) loadError() error { return d.err }
 
 // BindOptions tell a binding where its connection string comes from. The nil
 // value means: look the setting up in DefaultSettings.
@@ -177,6 +191,9 @@ func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionStri
 		raw, ok = settings.LookupSetting("ConnectionStrings:" + setting)
 	}
 	if !ok || strings.TrimSpace(raw) == "" {
+		if d, isDefault := settings.(*defaultSettings); isDefault && d.loadError() != nil {
+			return nil, fmt.Errorf("%w: %s is not set in the environment, and local.settings.json could not be read: %v", ErrMissingSetting, setting, d.loadError())
+		}
 		return nil, fmt.Errorf("%w: %s is not set; set the environment variable %s or Values.%s in local.settings.json to the SignalR Service connection string (run `go run ./cmd/signalr-emulator` for a local one)",
 			ErrMissingSetting, setting, setting, setting)
 	}

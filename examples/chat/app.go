@@ -76,9 +76,9 @@ func newApp(cfg appConfig) (*app, error) {
 	api := apiHandler(byHeader, byQuery, outputs)
 
 	mux := http.NewServeMux()
-	// CORS lets a page on another origin call the API, as Functions Core
-	// Tools does with CORS "*"; list your origins in CORSOptions in
-	// production.
+	// CORS lets a page on another origin call the API without credentials,
+	// as Functions Core Tools does with CORS "*"; list origins in
+	// CORSOptions to allow credentials.
 	mux.Handle("/api/", signalr.CORS(api, nil))
 	mux.Handle("GET /vendor/", cfg.signalrJS)
 	page := pageHandler()

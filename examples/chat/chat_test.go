@@ -390,8 +390,8 @@ func TestUnreachableServiceIsBadGateway(t *testing.T) {
 	}
 }
 
-// The API answers CORS preflights, so a page on another origin can use it;
-// the page itself is not an API.
+// The API answers CORS preflights, so a page on another origin can use it
+// (without credentials: no origins are listed); the page itself is not an API.
 func TestCORS(t *testing.T) {
 	e := newChatEnv(t)
 	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/api/groups/g1/users/alice", nil)
@@ -405,7 +405,7 @@ func TestCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent ||
 		resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" ||
-		resp.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-ms-client-principal-id") {
 		t.Fatalf("preflight = %d %v", resp.StatusCode, resp.Header)
 	}
