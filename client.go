@@ -15,8 +15,12 @@ import (
 	"time"
 )
 
-// DefaultAttemptTimeout bounds one HTTP attempt when
-// ClientOptions.AttemptTimeout is zero.
+// DefaultAttemptTimeout is the per-attempt limit when
+// ClientOptions.AttemptTimeout is zero. With the Client's own transport it
+// bounds each phase of an attempt (connecting, TLS, waiting for the response
+// headers, reading the body) separately; with ClientOptions.HTTPClient it
+// bounds the whole attempt. Writing the request body is bounded only by the
+// caller's context.
 const DefaultAttemptTimeout = 30 * time.Second
 
 // ClientOptions tune a Client. The nil value means: the 2022-06-01 API, the
@@ -279,6 +283,10 @@ func (c *Client) AddUserToGroup(ctx context.Context, hub, group, user string, op
 	if opts != nil && opts.TTL != nil {
 		if *opts.TTL < 0 {
 			return outErrorf(ErrInvalidArgument, "ttl %v is negative; use zero or more", *opts.TTL)
+		}
+		if *opts.TTL > 0 && *opts.TTL < time.Second {
+			// Truncated to 0 it would mean "current connections only".
+			return outErrorf(ErrInvalidArgument, "ttl %v is under a second; the service counts whole seconds, so use 1s or more (or 0 for current connections only)", *opts.TTL)
 		}
 		a.hasTTL, a.ttl = true, int64(*opts.TTL/time.Second)
 	}

@@ -313,6 +313,7 @@ func TestClientArgumentErrors(t *testing.T) {
 	defer c.CloseIdleConnections()
 	ctx := context.Background()
 	neg := -time.Second
+	halfSecond := 500 * time.Millisecond
 	tests := []struct {
 		name     string
 		err      error
@@ -327,6 +328,7 @@ func TestClientArgumentErrors(t *testing.T) {
 		{"unencodable args", c.SendToAll(ctx, "chat", "t", []any{make(chan int)}), ErrInvalidMessage, "arguments"},
 		{"empty excluded", c.CloseAllConnections(ctx, "chat", &CloseOptions{Excluded: []string{""}}), ErrInvalidArgument, "excluded[0]"},
 		{"negative ttl", c.AddUserToGroup(ctx, "chat", "g", "u", &AddUserToGroupOptions{TTL: &neg}), ErrInvalidArgument, "ttl"},
+		{"sub-second ttl", c.AddUserToGroup(ctx, "chat", "g", "u", &AddUserToGroupOptions{TTL: &halfSecond}), ErrInvalidArgument, "under a second"},
 		{"group action", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u"}), ErrInvalidGroupAction, "groupName"},
 		{"bad message", c.SendMessage(ctx, "chat", Message{Target: "t", UserID: "u", ConnectionID: "c"}), ErrInvalidMessage, "userId and connectionId"},
 	}
@@ -379,6 +381,8 @@ func TestClientExpected404s(t *testing.T) {
 	assert.NoError(t, c.AddConnectionToGroup(ctx, "chat", "g", "gone"), "adding a vanished connection is not an error")
 	code = codeConnectionNotExistedWarning
 	assert.NoError(t, c.CloseConnection(ctx, "chat", "gone", ""), "closing a vanished connection is not an error")
+	code = codeConnectionNotExistedError
+	assert.NoError(t, c.RemoveConnectionFromGroup(ctx, "chat", "g", "gone"), "a vanished connection is out of every group already")
 	code = codeConnectionNotExistedWarning
 	assert.Error(t, c.AddConnectionToGroup(ctx, "chat", "g", "gone"), "a 404 with another code is an error")
 	code = ""

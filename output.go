@@ -184,8 +184,9 @@ func (p *pendingItem) keys() itemKeys {
 }
 
 // AddMessage validates m and queues it. m.Arguments are encoded now, so
-// later changes to them do not affect what is sent. The error wraps
-// ErrInvalidMessage.
+// with a *Client later changes to them do not affect what is sent; other
+// Senders (such as the signalrtest fake) receive m as it is at Flush. The
+// error wraps ErrInvalidMessage.
 func (c *Collector) AddMessage(m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -555,8 +556,9 @@ func actionKeys(a *GroupAction) itemKeys {
 // flushes it after h returns, as the Functions host sends a function's
 // outputs when it completes. If the flush fails and h has not written a
 // response, the response is 502 Bad Gateway with a JSON body naming each
-// undelivered item and the service's reason; if h has written, the error
-// goes to OutputOptions.OnError. If h panics, nothing is flushed.
+// undelivered item and the service's reason; if h has written, or the
+// client has gone away, the error goes to OutputOptions.OnError. If h
+// panics, nothing is flushed.
 func WithOutput(o *Output, h func(w http.ResponseWriter, r *http.Request, out *Collector)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		col := o.NewCollector()
@@ -568,7 +570,9 @@ func WithOutput(o *Output, h func(w http.ResponseWriter, r *http.Request, out *C
 		if err == nil {
 			return
 		}
-		if tw.wrote {
+		if tw.wrote || r.Context().Err() != nil {
+			// Nobody will read a 502 now: the handler answered already,
+			// or the client is gone. The hook is the only place left.
 			o.onError(r, err)
 			return
 		}

@@ -429,6 +429,21 @@ func TestWithOutputFlushSurvivesClientGone(t *testing.T) {
 	assert.Len(t, rr.requests(), 1)
 }
 
+func TestWithOutputReportsFailureWhenClientGone(t *testing.T) {
+	var hookErr error
+	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+		require.NoError(t, c.AddMessage(Message{Target: "bad"}))
+		cancel() // the HTTP client hangs up; the 502 would reach nobody
+	})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil).WithContext(ctx))
+	var de *DeliveryError
+	require.ErrorAs(t, hookErr, &de, "the failure must reach OnError")
+	assert.Equal(t, 0, de.Index)
+}
+
 func TestOutputBindingBind(t *testing.T) {
 	settings := SettingsFunc(func(name string) (string, bool) {
 		switch name {

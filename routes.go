@@ -91,7 +91,7 @@ var ops = [...]opSpec{
 	opUserExists:                    {"check user", "HEAD", kindExists, "/api/hubs/{hub}/users/{user}", "/api/v1/hubs/{hub}/users/{user}", codeUserNotExisted},
 	opUserInGroup:                   {"check user in group", "HEAD", kindExists, "/api/hubs/{hub}/users/{user}/groups/{group}", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", codeUserNotInGroup},
 	opAddConnectionToGroup:          {"add connection to group", "PUT", kindGroup, "/api/hubs/{hub}/groups/{group}/connections/{connection}", "/api/v1/hubs/{hub}/groups/{group}/connections/{connection}", codeConnectionNotExistedError},
-	opRemoveConnectionFromGroup:     {"remove connection from group", "DELETE", kindGroup, "/api/hubs/{hub}/groups/{group}/connections/{connection}", "/api/v1/hubs/{hub}/groups/{group}/connections/{connection}", ""},
+	opRemoveConnectionFromGroup:     {"remove connection from group", "DELETE", kindGroup, "/api/hubs/{hub}/groups/{group}/connections/{connection}", "/api/v1/hubs/{hub}/groups/{group}/connections/{connection}", codeConnectionNotExistedError},
 	opRemoveConnectionFromAllGroups: {"remove connection from all groups", "DELETE", kindGroup, "/api/hubs/{hub}/connections/{connection}/groups", "", ""},
 	opAddUserToGroup:                {"add user to group", "PUT", kindGroup, "/api/hubs/{hub}/users/{user}/groups/{group}", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", ""},
 	opRemoveUserFromGroup:           {"remove user from group", "DELETE", kindGroup, "/api/hubs/{hub}/users/{user}/groups/{group}", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", ""},
