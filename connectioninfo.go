@@ -21,7 +21,9 @@ const MaxTokenLength = 4096
 // to {"url":"...","accessToken":"..."}, exactly as the Functions binding does,
 // which the official clients follow as a negotiate redirect.
 type ConnectionInfo struct {
-	URL         string `json:"url"`
+	// URL is the client endpoint for the hub, <endpoint>/client/?hub=<hub>.
+	URL string `json:"url"`
+	// AccessToken is the JWT the client presents to URL.
 	AccessToken string `json:"accessToken"`
 }
 
@@ -38,7 +40,9 @@ func (ci ConnectionInfo) GoString() string { return "signalr.ConnectionInfo" + c
 // string, a number, a bool or a slice of them; claims with the same Type are
 // merged into a JSON array, as the service SDK does.
 type Claim struct {
-	Type  string
+	// Type is the claim name, such as "role".
+	Type string
+	// Value is the claim value.
 	Value any
 }
 

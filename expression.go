@@ -20,6 +20,7 @@ type BindingDataError struct {
 	Name string
 }
 
+// Error names the binding property and the missing header or parameter.
 func (e *BindingDataError) Error() string {
 	what := "header"
 	if e.Source == "query" {

@@ -25,8 +25,11 @@ type Function struct {
 // OtherBinding is a function.json binding of a type this library leaves to
 // the application, such as httpTrigger.
 type OtherBinding struct {
-	Type      string
-	Name      string
+	// Type is the binding type as written, such as "httpTrigger".
+	Type string
+	// Name is the binding's name.
+	Name string
+	// Direction is "in", "out" or "inout", as written.
 	Direction string
 }
 

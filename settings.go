@@ -51,7 +51,9 @@ func EnvSettings() Settings {
 // Values and ConnectionStrings sections. Setting names are matched
 // case-insensitively, as in .NET configuration.
 type LocalSettings struct {
-	Values            map[string]string `json:"Values"`
+	// Values are the app settings.
+	Values map[string]string `json:"Values"`
+	// ConnectionStrings are looked up before Values.
 	ConnectionStrings map[string]string `json:"ConnectionStrings"`
 }
 
