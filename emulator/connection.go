@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"runtime"
@@ -56,8 +55,6 @@ type connection struct {
 
 	overflowOnce sync.Once
 	overflowed   chan struct{}
-	writeCtx     context.Context
-	cancelWrite  context.CancelFunc
 
 	batch    []byte // reused buffer of a coalesced frame
 	carry    []byte // a record taken from the queue for the next frame
@@ -66,25 +63,22 @@ type connection struct {
 }
 
 func newConnection(e *Emulator, ws *websocket.Conn, netConn net.Conn, h *hub, id, user string) *connection {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &connection{
-		e:           e,
-		ws:          ws,
-		netConn:     netConn,
-		hub:         h,
-		id:          id,
-		user:        user,
-		groups:      make(map[string]time.Time),
-		queue:       make(chan []byte, e.opts.sendQueueSize),
-		closeReq:    make(chan closeRequest, 1),
-		incoming:    make(chan []byte),
-		done:        make(chan struct{}),
-		readDone:    make(chan struct{}),
-		overflowed:  make(chan struct{}),
-		writeCtx:    ctx,
-		cancelWrite: cancel,
-		splitter:    recordSplitter{limit: int(e.opts.maxMessageSize)},
-		log:         e.opts.logger.With("hub", h.name, "connection", id),
+		e:          e,
+		ws:         ws,
+		netConn:    netConn,
+		hub:        h,
+		id:         id,
+		user:       user,
+		groups:     make(map[string]time.Time),
+		queue:      make(chan []byte, e.opts.sendQueueSize),
+		closeReq:   make(chan closeRequest, 1),
+		incoming:   make(chan []byte),
+		done:       make(chan struct{}),
+		readDone:   make(chan struct{}),
+		overflowed: make(chan struct{}),
+		splitter:   recordSplitter{limit: int(e.opts.maxMessageSize)},
+		log:        e.opts.logger.With("hub", h.name, "connection", id),
 	}
 }
 
@@ -97,7 +91,7 @@ func (c *connection) enqueue(record []byte) {
 		c.overflowOnce.Do(func() {
 			close(c.overflowed)
 			// Abort a write stuck on a client that stopped reading.
-			c.cancelWrite()
+			c.abortWrites()
 		})
 	}
 }
@@ -128,9 +122,22 @@ func (c *connection) readLoop() {
 	}
 }
 
-// write sends one frame of records.
+// abortWrites makes a pending write, and any later one, fail at once. A
+// deadline does this without a cancelable write context, which the
+// WebSocket library would otherwise have to watch on every write.
+func (c *connection) abortWrites() {
+	if c.netConn != nil {
+		_ = c.netConn.SetWriteDeadline(time.Now())
+		return
+	}
+	go c.ws.CloseNow() // not reached: Accept always hijacks
+}
+
+// write sends one frame of records. Its context is never canceled: a
+// cancelable one costs the WebSocket library a context.AfterFunc per write,
+// and abortWrites stops stuck writes instead.
 func (c *connection) write(p []byte) error {
-	return c.ws.Write(c.writeCtx, websocket.MessageText, p)
+	return c.ws.Write(context.Background(), websocket.MessageText, p)
 }
 
 // hangUp sends a Close message, when there is one, and closes the socket
@@ -172,7 +179,6 @@ func (c *connection) serve() {
 		_ = c.ws.CloseNow()
 		close(c.done)
 		<-c.readDone
-		c.cancelWrite()
 		if registered {
 			c.hub.remove(c)
 			c.log.Info("client disconnected", "reason", reason)
@@ -287,6 +293,11 @@ func (c *connection) run(first [][]byte) string {
 			}
 			return "closed by REST call"
 		case <-c.overflowed:
+			// Lift the deadline abortWrites set, so that the close frame
+			// can go out unless a write was cut short mid-frame.
+			if c.netConn != nil {
+				_ = c.netConn.SetWriteDeadline(time.Time{})
+			}
 			c.closeSocket(websocket.StatusPolicyViolation, "send queue full")
 			return "send queue full (client too slow)"
 		case <-c.e.closing:
@@ -320,14 +331,11 @@ func (c *connection) coalesce(record []byte) []byte {
 	return c.batch
 }
 
-func (c *connection) writeFailure(err error) string {
+func (c *connection) writeFailure(error) string {
 	select {
 	case <-c.overflowed:
 		return "send queue full (client too slow)"
 	default:
-	}
-	if errors.Is(err, context.Canceled) {
-		return "write canceled"
 	}
 	return "write failed"
 }
