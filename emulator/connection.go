@@ -17,6 +17,14 @@ import (
 // as coder/websocket's) working.
 const maxBatchBytes = 16 << 10
 
+// coalesceYields bounds how many times a connection woken by a record lets
+// other goroutines run before writing, so that more records queue for the
+// same frame. Under a broadcast burst each yield lets the other writers and
+// the REST handlers run; measured on 2 vCPUs, 8 yields (against 1) raised
+// records per frame from about 6 to 20 and deliveries/s by 1.5-2x in
+// BenchmarkBroadcast1000/rest. An idle emulator pays a few scheduler calls.
+const coalesceYields = 8
+
 // closeHandshakeTimeout bounds how long a hang-up waits for the client to
 // answer the WebSocket close frame before the TCP connection is cut.
 const closeHandshakeTimeout = 2 * time.Second
@@ -251,10 +259,12 @@ func (c *connection) run(first [][]byte) string {
 	for {
 		select {
 		case record := <-c.queue:
-			if len(c.queue) == 0 {
-				// Let the sender queue more before writing: a broadcast
-				// wakes every connection at once, and records that
-				// arrive meanwhile share this frame and its syscall.
+			// Let the senders queue more before writing: a broadcast
+			// wakes every connection at once, and records that arrive
+			// meanwhile share this frame and its syscall. Yield while
+			// what is queued would likely fill less than half a frame.
+			// Alone, a goroutine gets the processor straight back.
+			for i := 0; i < coalesceYields && (len(c.queue)+1)*len(record) < maxBatchBytes/2; i++ {
 				runtime.Gosched()
 			}
 			for record != nil {
