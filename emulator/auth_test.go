@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/funcsignalr/signalr/emulator"
 )
 
 // noneToken is an unsigned token (alg none) that says all the right things.
@@ -147,6 +150,25 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 		got, ok := s.Snapshot("ids").Connection(n.ConnectionID)
 		if !ok || got.UserID != tc.want {
 			t.Fatalf("claims %v: user id %q (connected %v), want %q", tc.claims, got.UserID, ok, tc.want)
+		}
+	}
+}
+
+func TestPrintingNeverShowsTheKey(t *testing.T) {
+	const secret = "MY-OWN-SECRET-KEY-0123456789"
+	opts := &emulator.Options{AccessKey: secret}
+	e := emulator.New(opts)
+	defer e.Close()
+	s := emulator.NewServer(opts)
+	defer s.Close()
+	for _, out := range []string{
+		fmt.Sprintf("%v %+v %#v %s", e, e, e, e),
+		fmt.Sprintf("%v %+v %#v %s", *opts, *opts, *opts, *opts),
+		fmt.Sprintf("%v %+v %#v", opts, opts, opts),
+		fmt.Sprintf("%v %+v", s, s),
+	} {
+		if strings.Contains(out, secret) || strings.Contains(out, secret[:12]) {
+			t.Fatalf("printed the key: %s", out)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -56,6 +57,17 @@ func New(opts *Options) *Emulator {
 
 // AccessKey returns the key the emulator signs and checks tokens with.
 func (e *Emulator) AccessKey() string { return e.opts.accessKey }
+
+// String describes the emulator without its access key, so fmt's %v and %+v
+// never print the key.
+func (e *Emulator) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return fmt.Sprintf("emulator.Emulator{hubs: %d, connections: %d, closed: %t, AccessKey: ***}", len(e.hubs), len(e.live), e.closed)
+}
+
+// GoString is String, for %#v.
+func (e *Emulator) GoString() string { return e.String() }
 
 // ServeHTTP serves the client endpoint (/client/negotiate and the WebSocket
 // at /client/), the REST API (/api/... and /api/v1/...) and answers CORS

@@ -250,19 +250,17 @@ func (h *hub) addConnectionToGroup(id, group string) bool {
 	return true
 }
 
-// removeConnectionFromGroup reports whether the connection exists and
-// whether it was a member.
-func (h *hub) removeConnectionFromGroup(id, group string) (exists, wasMember bool) {
-	now := time.Now()
+// removeConnectionFromGroup takes the connection out of group, if it is in
+// it, and reports whether the connection exists.
+func (h *hub) removeConnectionFromGroup(id, group string) (exists bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.conns[id]
 	if c == nil {
-		return false, false
+		return false
 	}
-	expiry, member := c.groups[group]
 	h.leave(c, group)
-	return true, member && !expired(expiry, now)
+	return true
 }
 
 // removeConnectionFromAllGroups reports false when the connection is unknown.

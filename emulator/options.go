@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -61,6 +62,20 @@ type options struct {
 	maxMessageSize    int64
 	logger            *slog.Logger
 }
+
+// String prints the options with the access key hidden, so logging them is
+// safe.
+func (o Options) String() string {
+	key := "default"
+	if o.AccessKey != "" {
+		key = "***"
+	}
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, MaxMessageSize: %d}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.MaxMessageSize)
+}
+
+// GoString is String, for %#v.
+func (o Options) GoString() string { return o.String() }
 
 func (o *Options) withDefaults() options {
 	var in Options

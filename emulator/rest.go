@@ -20,7 +20,6 @@ const (
 	codeWarnGroupNotExisted      = "Warning.Group.NotExisted"
 	codeWarnUserNotExisted       = "Warning.User.NotExisted"
 	codeUserNotInGroup           = "Info.User.NotInGroup"
-	codeConnectionNotInGroup     = "Info.Connection.NotInGroup"
 	codeInvalidArgument          = "Error.InvalidArgument"
 	codeUnauthorized             = "Error.Unauthorized"
 	codeNotFound                 = "Error.NotFound"
@@ -230,13 +229,11 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRou
 			return
 		}
 	case opRemoveConnectionFromGroup:
-		exists, wasMember := h.removeConnectionFromGroup(p.connection, p.group)
-		switch {
-		case !exists:
+		// Removing a connection that is not in the group is done already,
+		// so it succeeds; only an unknown connection is a 404, with the
+		// code the SDKs treat as "gone".
+		if !h.removeConnectionFromGroup(p.connection, p.group) {
 			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
-			return
-		case !wasMember:
-			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotInGroup, "the connection is not in the group")
 			return
 		}
 	case opRemoveConnectionFromAllGroups:
