@@ -129,8 +129,9 @@ func (e *benchEnv) collector(b *testing.B, from, n int) {
 	}
 }
 
-// bareLoop posts the same bodies with benchConcurrency goroutines.
-func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
+// inParallel runs do(i) for i in [from, from+n) on benchConcurrency
+// goroutines, each taking the next index, and fails b on the first error.
+func inParallel(b *testing.B, from, n int, do func(i int) error) {
 	var next atomic.Int64
 	next.Store(int64(from))
 	var wg sync.WaitGroup
@@ -144,21 +145,10 @@ func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
 				if i >= from+n {
 					return
 				}
-				k := i % benchUsers
-				req, err := http.NewRequest(http.MethodPost, e.urls[k], bytes.NewReader(e.bodies[k]))
-				if err != nil {
+				if err := do(i); err != nil {
 					failed.Store(err)
 					return
 				}
-				req.Header.Set("Content-Type", "application/json; charset=utf-8")
-				req.Header.Set("Authorization", e.auths[k])
-				resp, err := e.bare.Do(req)
-				if err != nil {
-					failed.Store(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 			}
 		}()
 	}
@@ -166,6 +156,25 @@ func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
 	if err, ok := failed.Load().(error); ok {
 		b.Fatal(err)
 	}
+}
+
+// bareLoop posts the same bodies with benchConcurrency goroutines.
+func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
+	inParallel(b, from, n, func(i int) error {
+		k := i % benchUsers
+		req, err := http.NewRequest(http.MethodPost, e.urls[k], bytes.NewReader(e.bodies[k]))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("Authorization", e.auths[k])
+		resp, err := e.bare.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	})
 }
 
 // BenchmarkOutputCollector is messages through the Collector alone.
@@ -198,35 +207,13 @@ func BenchmarkOutputBareLoop(b *testing.B) {
 // do: benchConcurrency goroutines, each making a Collector per message,
 // adding it and flushing.
 func (e *benchEnv) perRequest(b *testing.B, from, n int) {
-	var next atomic.Int64
-	next.Store(int64(from))
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for range benchConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= from+n {
-					return
-				}
-				c := e.out.NewCollector()
-				if err := c.AddMessage(e.msgs[i%benchUsers]); err != nil {
-					failed.Store(err)
-					return
-				}
-				if err := c.Flush(context.Background()); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := failed.Load().(error); ok {
-		b.Fatal(err)
-	}
+	inParallel(b, from, n, func(i int) error {
+		c := e.out.NewCollector()
+		if err := c.AddMessage(e.msgs[i%benchUsers]); err != nil {
+			return err
+		}
+		return c.Flush(context.Background())
+	})
 }
 
 // BenchmarkOutputVsBareLoop runs the bare loop and the Collector in the
