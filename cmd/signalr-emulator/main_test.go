@@ -8,7 +8,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package if run leaves a goroutine behind after it
+// stops.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func TestRunPrintsTheConnectionStringServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
