@@ -402,14 +402,10 @@ func (c *Client) Healthy(ctx context.Context) (bool, error) {
 	return false, err
 }
 
-// checkArgs validates the arguments op uses.
+// checkArgs validates the ids and lists op uses; do validates the hub, for
+// every operation.
 func checkArgs(a *routeArgs, op opID) error {
 	spec := &ops[op]
-	if op != opHealth {
-		if err := validateHub(a.hub); err != nil {
-			return err
-		}
-	}
 	if strings.Contains(spec.v2022, "{group}") {
 		if err := validateGroup(a.group); err != nil {
 			return err

@@ -271,7 +271,7 @@ func TestEscapeSegmentLikeEscapeDataString(t *testing.T) {
 		"":                "",
 	}
 	for in, want := range tests {
-		assert.Equal(t, want, escapeSegment(in), "escape %q", in)
+		assert.Equal(t, want, string(appendSegment(nil, in)), "escape %q", in)
 	}
 }
 

@@ -178,26 +178,20 @@ func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
 }
 
 // BenchmarkOutputCollector is messages through the Collector alone.
-func BenchmarkOutputCollector(b *testing.B) {
-	e := newBenchEnv(b)
-	defer e.cleanup()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; done += benchChunk {
-		e.collector(b, done, min(benchChunk, b.N-done))
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(benchConns.Swap(0)), "conns")
-}
+func BenchmarkOutputCollector(b *testing.B) { benchOneSide(b, (*benchEnv).collector) }
 
 // BenchmarkOutputBareLoop is the same bodies through bare net/http.
-func BenchmarkOutputBareLoop(b *testing.B) {
+func BenchmarkOutputBareLoop(b *testing.B) { benchOneSide(b, (*benchEnv).bareLoop) }
+
+// benchOneSide sends b.N messages through send, chunk by chunk, and reports
+// msgs/s and the connections opened.
+func benchOneSide(b *testing.B, send func(e *benchEnv, b *testing.B, from, n int)) {
 	e := newBenchEnv(b)
 	defer e.cleanup()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; done += benchChunk {
-		e.bareLoop(b, done, min(benchChunk, b.N-done))
+		send(e, b, done, min(benchChunk, b.N-done))
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(benchConns.Swap(0)), "conns")

@@ -171,10 +171,3 @@ func buildRoute(base string, v APIVersion, spec *opSpec, a *routeArgs) (aud, raw
 	rawURL = string(b)
 	return rawURL[:audLen], rawURL, true
 }
-
-func appendSegment(b []byte, s string) []byte {
-	if s == "." || s == ".." {
-		return append(b, escapeSegment(s)...)
-	}
-	return appendEscaped(b, s)
-}
