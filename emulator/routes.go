@@ -4,30 +4,33 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
-// restOp names one REST operation; both API versions share them.
-type restOp int
+// restOp names one REST operation; both API versions share them. The
+// routes come from the table the Client uses too (internal/restapi).
+type restOp = restapi.Op
 
 const (
-	opBroadcast restOp = iota + 1
-	opSendUser
-	opSendConnection
-	opSendGroup
-	opCloseAll
-	opCloseGroup
-	opCloseUser
-	opCloseConnection
-	opConnectionExists
-	opGroupExists
-	opUserExists
-	opUserInGroup
-	opAddConnectionToGroup
-	opRemoveConnectionFromGroup
-	opRemoveConnectionFromAllGroups
-	opAddUserToGroup
-	opRemoveUserFromGroup
-	opRemoveUserFromAllGroups
+	opBroadcast                     = restapi.Broadcast
+	opSendUser                      = restapi.SendToUser
+	opSendConnection                = restapi.SendToConnection
+	opSendGroup                     = restapi.SendToGroup
+	opCloseAll                      = restapi.CloseAll
+	opCloseGroup                    = restapi.CloseGroup
+	opCloseUser                     = restapi.CloseUser
+	opCloseConnection               = restapi.CloseConnection
+	opConnectionExists              = restapi.ConnectionExists
+	opGroupExists                   = restapi.GroupExists
+	opUserExists                    = restapi.UserExists
+	opUserInGroup                   = restapi.UserInGroup
+	opAddConnectionToGroup          = restapi.AddConnectionToGroup
+	opRemoveConnectionFromGroup     = restapi.RemoveConnectionFromGroup
+	opRemoveConnectionFromAllGroups = restapi.RemoveConnectionFromAllGroups
+	opAddUserToGroup                = restapi.AddUserToGroup
+	opRemoveUserFromGroup           = restapi.RemoveUserFromGroup
+	opRemoveUserFromAllGroups       = restapi.RemoveUserFromAllGroups
 )
 
 // apiVersion tells the two REST API families apart: they share operations
@@ -48,58 +51,30 @@ type restRoute struct {
 	status  int
 }
 
-// routeSpec is one operation with its paths and its success status in each
-// API version.
-type routeSpec struct {
-	methods  []string
-	paths    []string
-	op       restOp
-	status   int // api-version 2022-06-01
-	statusV1 int
-}
-
-var (
-	read = []string{http.MethodGet, http.MethodHead}
-	post = []string{http.MethodPost}
-	put  = []string{http.MethodPut}
-	del  = []string{http.MethodDelete}
-)
-
-// routeSpecs is the REST API of swagger V20220601.json and v1.json. Send
-// routes also answer without the /:send suffix and the membership routes in
-// both segment orders, as the Azure emulator does.
-var routeSpecs = []routeSpec{
-	{post, []string{"hubs/{hub}/:send", "hubs/{hub}"}, opBroadcast, 202, 202},
-	{post, []string{"hubs/{hub}/users/{user}/:send", "hubs/{hub}/users/{user}"}, opSendUser, 202, 202},
-	{post, []string{"hubs/{hub}/connections/{connection}/:send", "hubs/{hub}/connections/{connection}"}, opSendConnection, 202, 202},
-	{post, []string{"hubs/{hub}/groups/{group}/:send", "hubs/{hub}/groups/{group}"}, opSendGroup, 202, 202},
-	{post, []string{"hubs/{hub}/:closeConnections"}, opCloseAll, 204, 204},
-	{post, []string{"hubs/{hub}/groups/{group}/:closeConnections"}, opCloseGroup, 204, 204},
-	{post, []string{"hubs/{hub}/users/{user}/:closeConnections"}, opCloseUser, 204, 204},
-	{del, []string{"hubs/{hub}/connections/{connection}"}, opCloseConnection, 200, 202},
-	{read, []string{"hubs/{hub}/connections/{connection}"}, opConnectionExists, 200, 200},
-	{read, []string{"hubs/{hub}/groups/{group}"}, opGroupExists, 200, 200},
-	{read, []string{"hubs/{hub}/users/{user}"}, opUserExists, 200, 200},
-	{read, []string{"hubs/{hub}/users/{user}/groups/{group}", "hubs/{hub}/groups/{group}/users/{user}"}, opUserInGroup, 200, 200},
-	{put, []string{"hubs/{hub}/groups/{group}/connections/{connection}", "hubs/{hub}/connections/{connection}/groups/{group}"}, opAddConnectionToGroup, 200, 200},
-	{del, []string{"hubs/{hub}/groups/{group}/connections/{connection}", "hubs/{hub}/connections/{connection}/groups/{group}"}, opRemoveConnectionFromGroup, 200, 200},
-	{del, []string{"hubs/{hub}/connections/{connection}/groups"}, opRemoveConnectionFromAllGroups, 200, 200},
-	{put, []string{"hubs/{hub}/users/{user}/groups/{group}", "hubs/{hub}/groups/{group}/users/{user}"}, opAddUserToGroup, 200, 202},
-	{del, []string{"hubs/{hub}/users/{user}/groups/{group}", "hubs/{hub}/groups/{group}/users/{user}"}, opRemoveUserFromGroup, 204, 202},
-	{del, []string{"hubs/{hub}/users/{user}/groups"}, opRemoveUserFromAllGroups, 204, 200},
-}
-
-// routeTables holds the routes of each API version, built from routeSpecs.
+// routeTables holds the routes of each API version, built from the shared
+// table. Both versions answer every path of an operation (its 2022-06-01
+// path, its v1 path and its aliases: send routes also answer without the
+// /:send suffix and membership routes in both segment orders, as the Azure
+// emulator does), and existence checks answer GET as well as HEAD. The
+// health probe is served on its own.
 var routeTables = buildRouteTables()
 
 func buildRouteTables() map[apiVersion][]restRoute {
 	tables := map[apiVersion][]restRoute{}
-	for _, spec := range routeSpecs {
-		for _, method := range spec.methods {
-			for _, path := range spec.paths {
+	for i := range restapi.Routes {
+		spec := &restapi.Routes[i]
+		if spec.Kind == restapi.KindHealth {
+			continue
+		}
+		methods := []string{spec.Method}
+		if spec.Kind == restapi.KindExists {
+			methods = []string{http.MethodGet, http.MethodHead}
+		}
+		for _, method := range methods {
+			for _, path := range spec.Relative() {
 				pattern := strings.Split(path, "/")
-				tables[api2022] = append(tables[api2022], restRoute{method, pattern, spec.op, spec.status})
-				tables[apiV1] = append(tables[apiV1], restRoute{method, pattern, spec.op, spec.statusV1})
+				tables[api2022] = append(tables[api2022], restRoute{method, pattern, spec.Op, spec.Status})
+				tables[apiV1] = append(tables[apiV1], restRoute{method, pattern, spec.Op, spec.V1Status()})
 			}
 		}
 	}
