@@ -46,10 +46,10 @@ type OutputBinding struct {
 	ConnectionStringSetting string `json:"connectionStringSetting"`
 }
 
-// ConnectionInfoInput is a bound ConnectionInfoBinding: its connection string
+// Input is a bound ConnectionInfoBinding: its connection string
 // is loaded and its expressions parsed, so resolving it per request only
 // evaluates expressions and mints a token. It is safe for concurrent use.
-type ConnectionInfoInput struct {
+type Input struct {
 	cs         *ConnectionString
 	hub        expression
 	userID     expression
@@ -64,13 +64,13 @@ type ConnectionInfoInput struct {
 // and returns the input ready to resolve per request. Errors wrap
 // ErrInvalidBinding, ErrMissingSetting, ErrInvalidConnectionString or
 // ErrInvalidHubName and say how to fix the declaration.
-func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*ConnectionInfoInput, error) {
+func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	opts = opts.withDefaults()
 	settings := opts.Settings
 	if strings.TrimSpace(b.HubName) == "" {
 		return nil, fmt.Errorf("%w: hubName is required; set it to the hub clients connect to, such as \"chat\"", ErrInvalidBinding)
 	}
-	in := &ConnectionInfoInput{claimTypes: b.ClaimTypeList, lifetime: opts.TokenLifetime, now: opts.Now}
+	in := &Input{claimTypes: b.ClaimTypeList, lifetime: opts.TokenLifetime, now: opts.Now}
 	var err error
 	if in.hub, err = parseExpression("hubName", b.HubName, settings); err != nil {
 		return nil, err
@@ -100,13 +100,13 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*ConnectionInfoInput, er
 }
 
 // ConnectionString returns the connection string the input signs with.
-func (in *ConnectionInfoInput) ConnectionString() *ConnectionString { return in.cs }
+func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.
 // A binding expression that refers to a missing header or query parameter is
 // a *BindingDataError (wrapping ErrMissingBindingData): no anonymous token is
 // minted in its place.
-func (in *ConnectionInfoInput) Resolve(r *http.Request) (ConnectionInfo, error) {
+func (in *Input) Resolve(r *http.Request) (ConnectionInfo, error) {
 	hub, err := in.hub.eval(r)
 	if err != nil {
 		return ConnectionInfo{}, err

@@ -1,11 +1,12 @@
 package signalr
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/funcsignalr/signalr/internal/jwtsign"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/funcsignalr/signalr/internal/validate"
 )
 
@@ -68,6 +69,9 @@ type ClientTokenOptions struct {
 // ClientURL returns the URL a client connects to for hub:
 // <client endpoint with port>/client/?hub=<hub in lower case>.
 func (c *ConnectionString) ClientURL(hub string) (string, error) {
+	if err := c.usable(); err != nil {
+		return "", err
+	}
 	if err := validateHub(hub); err != nil {
 		return "", err
 	}
@@ -75,13 +79,16 @@ func (c *ConnectionString) ClientURL(hub string) (string, error) {
 }
 
 func (c *ConnectionString) clientURL(hub string) string {
-	return c.ClientEndpoint.Scheme + "://" + c.ClientEndpoint.Host + "/client/?hub=" + strings.ToLower(hub)
+	return c.clientEndpoint + "/client/?hub=" + strings.ToLower(hub)
 }
 
 // ConnectionInfo mints a client access token for hub and returns it with the
 // URL to use it on. The token is HS256-signed with the access key; its aud is
 // the returned URL.
 func (c *ConnectionString) ConnectionInfo(hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
+	if err := c.usable(); err != nil {
+		return ConnectionInfo{}, err
+	}
 	if err := validateHub(hub); err != nil {
 		return ConnectionInfo{}, err
 	}
@@ -117,25 +124,38 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 	}
 	t := now().Unix()
 
-	var claims jwtsign.Claims
+	claims := jwt.MapClaims{}
 	if opts.UserID != "" {
-		claims.String("asrs.s.uid", opts.UserID)
+		claims["asrs.s.uid"] = opts.UserID
 		if !hasClaim(opts.Claims, "nameid") {
-			claims.String("nameid", opts.UserID)
+			claims["nameid"] = opts.UserID
 		}
 	}
 	if len(opts.Claims) > 0 {
-		if err := appendCustomClaims(&claims, opts.Claims); err != nil {
+		if err := addCustomClaims(claims, opts.Claims); err != nil {
 			return "", err
 		}
 	}
-	claims.Int("nbf", t)
-	claims.Int("exp", t+int64(lifetime/time.Second))
-	claims.Int("iat", t)
-	claims.String("aud", aud)
-	tok := c.signer.Sign(claims.Bytes())
+	claims["nbf"] = t
+	claims["exp"] = t + int64(lifetime/time.Second)
+	claims["iat"] = t
+	claims["aud"] = aud
+	tok, err := c.sign(claims)
+	if err != nil {
+		return "", err
+	}
 	if len(tok) > MaxTokenLength {
 		return "", fmt.Errorf("%w: the token would be %d characters; send fewer or smaller custom claims", ErrTokenTooLong, len(tok))
+	}
+	return tok, nil
+}
+
+// sign signs claims with HS256 and the access key (its UTF-8 bytes, not
+// base64-decoded, as the service checks them).
+func (c *ConnectionString) sign(claims jwt.MapClaims) (string, error) {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(c.key)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidClaim, err)
 	}
 	return tok, nil
 }
@@ -149,9 +169,9 @@ func hasClaim(claims []Claim, typ string) bool {
 	return false
 }
 
-// appendCustomClaims adds claims in first-seen order of their (renamed)
-// types, merging repeated types into arrays.
-func appendCustomClaims(dst *jwtsign.Claims, claims []Claim) error {
+// addCustomClaims adds claims under their (renamed) types, merging
+// repeated types into arrays in the order given.
+func addCustomClaims(dst jwt.MapClaims, claims []Claim) error {
 	type group struct {
 		name   string
 		values []any
@@ -195,11 +215,10 @@ func appendCustomClaims(dst *jwtsign.Claims, claims []Claim) error {
 		if len(g.values) == 1 {
 			v = g.values[0]
 		}
-		b, err := jwtsign.Marshal(v)
-		if err != nil {
+		if _, err := json.Marshal(v); err != nil {
 			return fmt.Errorf("%w: claim %q has a value that is not JSON: %v", ErrInvalidClaim, g.name, err)
 		}
-		dst.Raw(g.name, b)
+		dst[g.name] = v
 	}
 	return nil
 }
@@ -221,13 +240,9 @@ func validateGroup(group string) error {
 // serverToken mints the bearer token for REST requests to one URL: aud is
 // the request URL without its query, and the token lives for five minutes
 // (the Client reuses it for that URL for at most a minute).
-func (c *ConnectionString) serverToken(aud string, now time.Time) string {
-	var claims jwtsign.Claims
+func (c *ConnectionString) serverToken(aud string, now time.Time) (string, error) {
 	t := now.Unix()
-	claims.Int("iat", t)
-	claims.Int("exp", t+int64(serverTokenLifetime/time.Second))
-	claims.String("aud", aud)
-	return c.signer.Sign(claims.Bytes())
+	return c.sign(jwt.MapClaims{"iat": t, "exp": t + int64(serverTokenLifetime/time.Second), "aud": aud})
 }
 
 // serverTokenLifetime is short because a REST token is used once, right away.

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/funcsignalr/signalr/internal/jwtsign"
 )
 
 // ConnectionString is a parsed Azure SignalR Service connection string such
@@ -19,41 +17,61 @@ import (
 //
 //	Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;
 //
-// Its String method and fmt verbs never print the access key.
+// Get one with ParseConnectionString: its parts are read through methods, so
+// it cannot be built half-filled. A zero ConnectionString is unusable, and
+// everything that needs it returns an error wrapping
+// ErrInvalidConnectionString. Its String method and fmt verbs never print
+// the access key.
 type ConnectionString struct {
-	// Endpoint is the service's base URL, scheme://host[:port], with the Port
-	// key applied and no trailing slash.
-	Endpoint *url.URL
-	// ClientEndpoint is the base of the URL handed to clients by negotiate.
-	// It defaults to Endpoint; the Port key does not apply to it.
-	ClientEndpoint *url.URL
-	// ServerEndpoint is the base of REST API requests. It defaults to
-	// Endpoint.
-	ServerEndpoint *url.URL
-	// Version is the Version key as written, or "" when absent. It is
-	// checked (1.x) but has no effect, as in the Azure SDKs.
-	Version string
+	endpoint       string // scheme://host[:port], Port applied
+	clientEndpoint string
+	serverEndpoint string
+	version        string
+	// key is the access key; nothing else keeps it.
+	key []byte
+}
 
-	// signer holds the access key; nothing else keeps it.
-	signer *jwtsign.Signer
+// Endpoint returns the service's base URL, scheme://host[:port], with the
+// Port key applied and no trailing slash ("" for a zero ConnectionString).
+func (c *ConnectionString) Endpoint() string { return c.endpoint }
+
+// ClientEndpoint returns the base of the URL handed to clients by
+// negotiate: the ClientEndpoint key, or else Endpoint. The Port key does
+// not apply to it.
+func (c *ConnectionString) ClientEndpoint() string { return c.clientEndpoint }
+
+// ServerEndpoint returns the base of REST API requests: the ServerEndpoint
+// key, or else Endpoint.
+func (c *ConnectionString) ServerEndpoint() string { return c.serverEndpoint }
+
+// Version returns the Version key as written, or "" when absent. It is
+// checked (1.x) but has no effect, as in the Azure SDKs.
+func (c *ConnectionString) Version() string { return c.version }
+
+// usable returns an error unless c came from ParseConnectionString.
+func (c *ConnectionString) usable() error {
+	if c == nil || len(c.key) == 0 || c.endpoint == "" {
+		return fmt.Errorf("%w: the ConnectionString is empty; get one from ParseConnectionString", ErrInvalidConnectionString)
+	}
+	return nil
 }
 
 // String returns the connection string with the access key replaced by
 // "***", so it is safe to log.
 func (c ConnectionString) String() string {
 	var b strings.Builder
-	if c.Endpoint != nil {
-		fmt.Fprintf(&b, "Endpoint=%s://%s;", c.Endpoint.Scheme, c.Endpoint.Host)
+	if c.endpoint != "" {
+		fmt.Fprintf(&b, "Endpoint=%s;", c.endpoint)
 	}
-	if c.ClientEndpoint != nil && c.Endpoint != nil && *c.ClientEndpoint != *c.Endpoint {
-		fmt.Fprintf(&b, "ClientEndpoint=%s;", c.ClientEndpoint)
+	if c.clientEndpoint != "" && c.clientEndpoint != c.endpoint {
+		fmt.Fprintf(&b, "ClientEndpoint=%s;", c.clientEndpoint)
 	}
-	if c.ServerEndpoint != nil && c.Endpoint != nil && *c.ServerEndpoint != *c.Endpoint {
-		fmt.Fprintf(&b, "ServerEndpoint=%s;", c.ServerEndpoint)
+	if c.serverEndpoint != "" && c.serverEndpoint != c.endpoint {
+		fmt.Fprintf(&b, "ServerEndpoint=%s;", c.serverEndpoint)
 	}
 	b.WriteString("AccessKey=***;")
-	if c.Version != "" {
-		fmt.Fprintf(&b, "Version=%s;", c.Version)
+	if c.version != "" {
+		fmt.Fprintf(&b, "Version=%s;", c.version)
 	}
 	return b.String()
 }
@@ -130,24 +148,28 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		return nil, fmt.Errorf("%w: AccessKey is missing; add AccessKey=<key> from the service's Keys page", ErrInvalidConnectionString)
 	}
 
-	cs := &ConnectionString{Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint}
+	base := endpoint.Scheme + "://" + endpoint.Host
+	cs := &ConnectionString{endpoint: base, clientEndpoint: base, serverEndpoint: base, key: []byte(key)}
 	if v, ok := props["version"]; ok {
 		if !versionPattern.MatchString(v) {
 			return nil, fmt.Errorf("%w: Version=%q is not supported; use Version=1.0 or leave it out", ErrInvalidConnectionString, show(v))
 		}
-		cs.Version = v
+		cs.version = v
 	}
 	if v, ok := props["clientendpoint"]; ok {
-		if cs.ClientEndpoint, err = parseBaseURL("ClientEndpoint", v, show); err != nil {
+		u, err := parseBaseURL("ClientEndpoint", v, show)
+		if err != nil {
 			return nil, err
 		}
+		cs.clientEndpoint = u.Scheme + "://" + u.Host
 	}
 	if v, ok := props["serverendpoint"]; ok {
-		if cs.ServerEndpoint, err = parseBaseURL("ServerEndpoint", v, show); err != nil {
+		u, err := parseBaseURL("ServerEndpoint", v, show)
+		if err != nil {
 			return nil, err
 		}
+		cs.serverEndpoint = u.Scheme + "://" + u.Host
 	}
-	cs.signer = jwtsign.New(key)
 	return cs, nil
 }
 

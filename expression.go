@@ -6,32 +6,6 @@ import (
 	"strings"
 )
 
-// BindingDataError says which binding expression referred to a value the
-// request does not have. It wraps ErrMissingBindingData; use errors.As to
-// get the details (NegotiateHandler answers 401 for a missing header, since
-// that is how App Service authentication reports an anonymous caller, and
-// 400 for a missing query parameter).
-type BindingDataError struct {
-	// Field is the binding property, such as "userId".
-	Field string
-	// Source is "headers" or "query".
-	Source string
-	// Name is the header or query parameter name.
-	Name string
-}
-
-// Error names the binding property and the missing header or parameter.
-func (e *BindingDataError) Error() string {
-	what := "header"
-	if e.Source == "query" {
-		what = "query parameter"
-	}
-	return fmt.Sprintf("%v: %s needs the %s %q, which the request does not have", ErrMissingBindingData, e.Field, what, e.Name)
-}
-
-// Unwrap returns ErrMissingBindingData.
-func (e *BindingDataError) Unwrap() error { return ErrMissingBindingData }
-
 // expression is a parsed binding expression: literal text mixed with
 // {headers.NAME} and {query.NAME} references, resolved per request.
 // App setting references (%NAME%) are resolved when the binding is bound.

@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// Function holds the bindings of one Azure Functions function.json file: the
+// FunctionJSON holds the bindings of one Azure Functions function.json file: the
 // SignalR ones decoded, the others (httpTrigger, http, ...) kept by type and
 // name so the file loads unchanged.
-type Function struct {
+type FunctionJSON struct {
 	// ConnectionInfo are the "signalRConnectionInfo" input bindings.
 	ConnectionInfo []ConnectionInfoBinding
 	// Outputs are the "signalR" output bindings.
@@ -35,7 +35,7 @@ type OtherBinding struct {
 
 // ConnectionInfoBinding returns the signalRConnectionInfo binding called name
 // ("" matches the only one).
-func (f *Function) ConnectionInfoBinding(name string) (ConnectionInfoBinding, error) {
+func (f *FunctionJSON) ConnectionInfoBinding(name string) (ConnectionInfoBinding, error) {
 	for _, b := range f.ConnectionInfo {
 		if name == "" && len(f.ConnectionInfo) == 1 || strings.EqualFold(b.Name, name) && name != "" {
 			return b, nil
@@ -46,7 +46,7 @@ func (f *Function) ConnectionInfoBinding(name string) (ConnectionInfoBinding, er
 
 // OutputBinding returns the signalR output binding called name ("" matches
 // the only one).
-func (f *Function) OutputBinding(name string) (OutputBinding, error) {
+func (f *FunctionJSON) OutputBinding(name string) (OutputBinding, error) {
 	for _, b := range f.Outputs {
 		if name == "" && len(f.Outputs) == 1 || strings.EqualFold(b.Name, name) && name != "" {
 			return b, nil
@@ -67,7 +67,7 @@ func bindingNames(n int, name func(int) string) string {
 }
 
 // LoadFunctionJSON reads and parses a function.json file.
-func LoadFunctionJSON(path string) (*Function, error) {
+func LoadFunctionJSON(path string) (*FunctionJSON, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func set(keys ...string) map[string]bool {
 // types this library does not implement (signalRTrigger,
 // signalRNegotiation, signalREndpoints), are errors wrapping
 // ErrInvalidBinding that name the binding and the property.
-func ParseFunctionJSON(data []byte) (*Function, error) {
+func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 	var doc struct {
 		Bindings []json.RawMessage `json:"bindings"`
 	}
@@ -111,7 +111,7 @@ func ParseFunctionJSON(data []byte) (*Function, error) {
 	if doc.Bindings == nil {
 		return nil, fmt.Errorf("%w: function.json has no \"bindings\" array", ErrInvalidBinding)
 	}
-	f := &Function{}
+	f := &FunctionJSON{}
 	for i, raw := range doc.Bindings {
 		var props map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &props); err != nil || props == nil {

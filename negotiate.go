@@ -19,7 +19,7 @@ import (
 // query parameter or a bad hub or claim, 405 for other methods, 500 for
 // anything else. Wrap the handler with CORS for browser clients on another
 // origin.
-func NegotiateHandler(in *ConnectionInfoInput) http.Handler {
+func NegotiateHandler(in *Input) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodGet {
 			w.Header().Set("Allow", "POST, GET")

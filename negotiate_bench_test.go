@@ -15,7 +15,7 @@ import (
 //
 //	go test -run '^$' -bench 'Negotiate' -benchmem -cpu 1 -count 5 .
 
-func benchInput(b *testing.B) (*ConnectionInfoInput, *http.Request) {
+func benchInput(b *testing.B) (*Input, *http.Request) {
 	in, err := ConnectionInfoBinding{HubName: "chat", UserID: "{headers.x-ms-client-principal-id}"}.
 		Bind(&BindOptions{Settings: mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
 // Retry defaults, used where RetryOptions leaves a field zero.
@@ -79,13 +81,13 @@ func (o RetryOptions) backoff(n int) time.Duration {
 
 // retryable reports whether an attempt that ended with status (0 for a
 // transport error) may be retried for an operation of kind.
-func retryable(kind opKind, status int) bool {
+func retryable(kind restapi.Kind, status int) bool {
 	switch status {
 	case 0, http.StatusRequestTimeout, http.StatusTooManyRequests,
 		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	case http.StatusInternalServerError:
-		return kind != kindSend
+		return kind != restapi.KindSend
 	}
 	return false
 }

@@ -146,6 +146,12 @@ func (d *defaultSettings) loadError() error { return d.err }
 type BindOptions struct {
 	// ConnectionString, when set, is used as is and no setting is read.
 	ConnectionString *ConnectionString
+	// Sender, when set, is what an output binding sends through, and its
+	// connection string setting is not read: pass one *Client to every
+	// output binding of a connection string so they share its connection
+	// pool. Nil means a new Client for the binding's connection string.
+	// Input bindings ignore it.
+	Sender Sender
 	// Settings resolves connectionStringSetting and %NAME% references in
 	// binding properties; nil means DefaultSettings().
 	Settings Settings

@@ -74,7 +74,7 @@ func NewOutput(hub string) (*signalr.Output, *FakeSender) {
 }
 
 // SendMessage validates m and records it, or returns an injected failure.
-func (f *FakeSender) SendMessage(ctx context.Context, hub string, m signalr.Message) error {
+func (f *FakeSender) SendMessage(ctx context.Context, hub string, m signalr.Message, _ *signalr.SendMessageOptions) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (f *FakeSender) SendMessage(ctx context.Context, hub string, m signalr.Mess
 
 // ApplyGroupAction validates a and records it (with its action in
 // canonical case), or returns an injected failure.
-func (f *FakeSender) ApplyGroupAction(ctx context.Context, hub string, a signalr.GroupAction) error {
+func (f *FakeSender) ApplyGroupAction(ctx context.Context, hub string, a signalr.GroupAction, _ *signalr.ApplyGroupActionOptions) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // browser client, over one set of bound SignalR bindings.
 type app struct {
 	handler http.Handler
-	clients []*signalr.Client // of the output bindings
+	client  *signalr.Client // shared by the output bindings, or nil
 }
 
 // appConfig says how to build an app.
@@ -43,16 +43,30 @@ func newApp(cfg appConfig) (*app, error) {
 		}
 	}
 
-	b := cfg.bindings
-	byHeader, err := b.Negotiate.Bind(cfg.bind)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
-	}
-	byQuery, err := b.NegotiateFromQuery.Bind(cfg.bind)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
-	}
 	a := &app{}
+	var bind signalr.BindOptions
+	if cfg.bind != nil {
+		bind = *cfg.bind
+	}
+	if bind.Sender == nil && bind.ConnectionString != nil {
+		// Every output binding here names the same connection string, so
+		// they share one Client and its connection pool.
+		c, err := signalr.NewClient(bind.ConnectionString, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.client, bind.Sender = c, c
+	}
+
+	b := cfg.bindings
+	byHeader, err := b.Negotiate.Bind(&bind)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
+	byQuery, err := b.NegotiateFromQuery.Bind(&bind)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnNegotiate, err)
+	}
 	outputs := map[string]*signalr.Output{}
 	for fn, ob := range map[string]signalr.OutputBinding{
 		fnMessages:      b.Messages,
@@ -61,16 +75,12 @@ func newApp(cfg appConfig) (*app, error) {
 		fnGroupAdd:      b.GroupAdd,
 		fnGroupRemove:   b.GroupRemove,
 	} {
-		out, err := ob.Bind(cfg.bind, &outOpts)
+		out, err := ob.Bind(&bind, &outOpts)
 		if err != nil {
 			a.close()
 			return nil, fmt.Errorf("%s: %w", fn, err)
 		}
 		outputs[fn] = out
-		// Each bound output has its own REST client and connection pool.
-		if c, ok := out.Sender().(*signalr.Client); ok {
-			a.clients = append(a.clients, c)
-		}
 	}
 
 	api := apiHandler(byHeader, byQuery, outputs)
@@ -91,7 +101,7 @@ func newApp(cfg appConfig) (*app, error) {
 
 // apiHandler serves the functions at their routes: negotiate with the two
 // inputs, the others with the output of the same name.
-func apiHandler(byHeader, byQuery *signalr.ConnectionInfoInput, outputs map[string]*signalr.Output) http.Handler {
+func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output) http.Handler {
 	functions := map[string]http.Handler{
 		fnNegotiate:     negotiateHandler(byHeader, byQuery),
 		fnMessages:      messageHandler(outputs[fnMessages], toEveryone),
@@ -112,8 +122,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 
 // close releases the idle connections to SignalR Service.
 func (a *app) close() {
-	for _, c := range a.clients {
-		c.CloseIdleConnections()
+	if a.client != nil {
+		a.client.CloseIdleConnections()
 	}
 }
 

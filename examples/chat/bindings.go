@@ -129,7 +129,7 @@ func loadBindings(fsys fs.FS) (bindings, error) {
 }
 
 // loadFunction parses functions/<function>/function.json from fsys.
-func loadFunction(fsys fs.FS, function string) (*signalr.Function, error) {
+func loadFunction(fsys fs.FS, function string) (*signalr.FunctionJSON, error) {
 	name := path.Join("functions", function, "function.json")
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {

@@ -35,7 +35,7 @@ const principalHeader = "x-ms-client-principal-id"
 // The query fallback lets anyone claim any name, which suits a local demo
 // only. Behind App Service authentication (or your own auth middleware that
 // sets the header), remove the fallback so the header is the only source.
-func negotiateHandler(byHeader, byQuery *signalr.ConnectionInfoInput) http.Handler {
+func negotiateHandler(byHeader, byQuery *signalr.Input) http.Handler {
 	fromHeader := signalr.NegotiateHandler(byHeader)
 	fromQuery := signalr.NegotiateHandler(byQuery)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,11 +98,11 @@ func groupActionHandler(out *signalr.Output, action signalr.GroupActionType) htt
 	})
 }
 
-// withOutput is signalr.WithOutput, answering 204 No Content when the
+// withOutput is signalr.WithOutputFunc, answering 204 No Content when the
 // handler wrote nothing and everything was delivered. (When delivery fails,
 // WithOutput answers 502 with the service's reason.)
 func withOutput(out *signalr.Output, h func(w http.ResponseWriter, r *http.Request, c *signalr.Collector)) http.Handler {
-	inner := signalr.WithOutput(out, h)
+	inner := signalr.WithOutputFunc(out, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &statusWriter{ResponseWriter: w}
 		inner.ServeHTTP(rw, r)

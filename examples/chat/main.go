@@ -145,7 +145,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		// Every function.json here names this setting: bind them all to it.
 		bind.ConnectionString = cs
-		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s)\n", cs.Endpoint, signalr.DefaultConnectionStringSetting)
+		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s)\n", cs.Endpoint(), signalr.DefaultConnectionStringSetting)
 	} else {
 		emu, err := startEmulator(o.emulatorPort, o.verbose, logger)
 		if err != nil {

@@ -45,7 +45,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	bind := &signalr.BindOptions{ConnectionString: cs}
+	client, err := signalr.NewClient(cs, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bind := &signalr.BindOptions{ConnectionString: cs, Sender: client}
 	negotiate, err := signalr.ConnectionInfoBinding{HubName: hub, UserID: "{query.userId}"}.Bind(bind)
 	if err != nil {
 		log.Fatal(err)
@@ -54,22 +58,21 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := signalr.NewClient(cs, nil)
 
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/negotiate", signalr.CORS(signalr.NegotiateHandler(negotiate), nil))
-	mux.Handle("POST /control/output", signalr.WithOutput(output, func(w http.ResponseWriter, r *http.Request, out *signalr.Collector) {
+	mux.Handle("POST /control/output", signalr.WithOutput(output, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err == nil {
-			err = out.AddJSON(body)
+			err = signalr.CollectorFromContext(r.Context()).AddJSON(body)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
-	}))
+	})))
 	mux.HandleFunc("POST /control/close", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if err := client.CloseConnection(r.Context(), hub, q.Get("connectionId"), q.Get("reason")); err != nil {
+		if err := client.CloseConnection(r.Context(), hub, q.Get("connectionId"), &signalr.CloseConnectionOptions{Reason: q.Get("reason")}); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}

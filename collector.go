@@ -1,0 +1,219 @@
+package signalr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Collector gathers the messages and group actions of one function
+// invocation and sends them on Flush, like the Functions IAsyncCollector.
+// It is safe for concurrent use.
+//
+// Items are validated (and messages encoded) when added, so a bad item is an
+// immediate error and nothing is queued. Flush sends concurrently, but keeps
+// the order of items that touch the same user, group or connection: an
+// add-to-group of user U to group G followed by a send to G arrives in that
+// order. A broadcast is ordered after everything added before it and before
+// everything added after it, and so is a removeAll relative to every group
+// operation. Items with nothing in common may arrive in any order, even if
+// a client sees both (say, one in group G and user U receiving a send to G
+// and one to U); set MaxConcurrency to 1 for strict order.
+type Collector struct {
+	out     *Output
+	mu      sync.Mutex
+	pending []pendingItem
+	added   int
+	flushMu sync.Mutex
+}
+
+// pendingItem is a queued Message, held by value so queuing a message
+// does not box it, or a GroupAction (action != nil).
+type pendingItem struct {
+	index  int
+	msg    Message
+	action *GroupAction
+}
+
+func (p *pendingItem) item() OutputItem {
+	if p.action != nil {
+		return *p.action
+	}
+	return p.msg
+}
+
+func (p *pendingItem) keys() itemKeys {
+	if p.action != nil {
+		return actionKeys(p.action)
+	}
+	return messageKeys(&p.msg)
+}
+
+// AddMessage validates m (including that its arguments encode as JSON)
+// and queues it. The Sender receives m at Flush, so do not change its
+// arguments in between. The error wraps ErrInvalidMessage.
+func (c *Collector) AddMessage(m Message) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if _, err := encodeSendBody(m.Target, m.Arguments); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.pending = append(c.pending, pendingItem{index: c.added, msg: m})
+	c.added++
+	c.mu.Unlock()
+	return nil
+}
+
+// AddGroupAction validates a and queues it. The error wraps
+// ErrInvalidGroupAction.
+func (c *Collector) AddGroupAction(a GroupAction) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	a.Action, _ = ParseGroupActionType(string(a.Action))
+	c.mu.Lock()
+	c.pending = append(c.pending, pendingItem{index: c.added, action: &a})
+	c.added++
+	c.mu.Unlock()
+	return nil
+}
+
+// Add queues a Message or GroupAction (or a pointer to one).
+func (c *Collector) Add(item OutputItem) error {
+	switch it := item.(type) {
+	case Message:
+		return c.AddMessage(it)
+	case *Message:
+		if it != nil {
+			return c.AddMessage(*it)
+		}
+	case *GroupAction:
+		if it != nil {
+			return c.AddGroupAction(*it)
+		}
+	case GroupAction:
+		return c.AddGroupAction(it)
+	}
+	return outErrorf(ErrInvalidOutputItem, "cannot add %T; add a Message or a GroupAction", item)
+}
+
+// AddJSON queues what a JavaScript or Python function would assign to its
+// output binding: see ParseOutput. Either every item is queued or, on
+// error, none.
+func (c *Collector) AddJSON(data []byte) error {
+	items, err := ParseOutput(data)
+	if err != nil {
+		return err
+	}
+	batch := make([]pendingItem, len(items))
+	for i, it := range items {
+		switch v := it.(type) {
+		case Message:
+			batch[i].msg = v
+			if _, err := encodeSendBody(v.Target, v.Arguments); err != nil {
+				return fmt.Errorf("output item %d: %w", i, err)
+			}
+		case GroupAction:
+			batch[i].action = &v
+		}
+	}
+	c.mu.Lock()
+	for i := range batch {
+		batch[i].index = c.added
+		c.added++
+	}
+	c.pending = append(c.pending, batch...)
+	c.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of items waiting for Flush.
+func (c *Collector) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+func describeItem(it OutputItem) string {
+	switch v := it.(type) {
+	case Message:
+		switch {
+		case v.ConnectionID != "":
+			return fmt.Sprintf("message %q to connection %q", v.Target, v.ConnectionID)
+		case v.UserID != "":
+			return fmt.Sprintf("message %q to user %q", v.Target, v.UserID)
+		case v.GroupName != "":
+			return fmt.Sprintf("message %q to group %q", v.Target, v.GroupName)
+		}
+		return fmt.Sprintf("message %q to everyone", v.Target)
+	case GroupAction:
+		who := fmt.Sprintf("user %q", v.UserID)
+		if v.ConnectionID != "" {
+			who = fmt.Sprintf("connection %q", v.ConnectionID)
+		}
+		switch v.Action {
+		case GroupActionAdd:
+			return fmt.Sprintf("add %s to group %q", who, v.GroupName)
+		case GroupActionRemove:
+			return fmt.Sprintf("remove %s from group %q", who, v.GroupName)
+		}
+		return fmt.Sprintf("remove %s from all groups", who)
+	}
+	return fmt.Sprintf("%T", it)
+}
+
+// Flush sends every queued item and empties the queue. It returns nil when
+// all were delivered; otherwise errors.Join of one *DeliveryError per item
+// that was not, in the order added. Undelivered items are not queued again
+// (resending one that timed out could deliver it twice); each
+// DeliveryError carries its Item for the caller to add again if it wants.
+// When ctx ends, the items not yet attempted fail with ctx's error. An
+// item that fails does not hold back the items ordered after it: they are
+// still sent, in order, and only the failures are reported. Concurrent
+// Flush calls run one after the other.
+func (c *Collector) Flush(ctx context.Context) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	c.mu.Lock()
+	items := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	switch len(items) {
+	case 0:
+		return nil
+	case 1:
+		if err := c.deliver(ctx, &items[0]); err != nil {
+			return errors.Join(&DeliveryError{Index: items[0].index, Item: items[0].item(), Err: err})
+		}
+		return nil
+	}
+	errs := make([]error, len(items))
+	if c.out.concurrency == 1 {
+		for i := range items {
+			errs[i] = c.deliver(ctx, &items[i])
+		}
+	} else {
+		c.flushConcurrently(ctx, items, errs)
+	}
+	var failed []error
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, &DeliveryError{Index: items[i].index, Item: items[i].item(), Err: err})
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.action != nil {
+		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
+	}
+	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, nil)
+}
+

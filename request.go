@@ -1,0 +1,198 @@
+package signalr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/funcsignalr/signalr/internal/restapi"
+)
+
+// do runs op with retries and returns the final status: 2xx, or 404 when
+// the 404 is expected (see restapi.Route.NotFound). Any other outcome is an
+// error.
+func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byte) (int, error) {
+	if c == nil || c.cs == nil || c.hc == nil {
+		return 0, errNoClient
+	}
+	spec := &restapi.Routes[op]
+	if op != restapi.Health {
+		if err := validateHub(a.hub); err != nil {
+			return 0, err
+		}
+	}
+	aud, rawURL, ok := buildRoute(c.base, c.version, spec, a)
+	if !ok {
+		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.Name, c.version)
+	}
+	maxRetries := c.retry.MaxRetries
+	if spec.Kind == restapi.KindHealth {
+		maxRetries = 0
+	}
+	for attempt := 1; ; attempt++ {
+		status, retryAfter, err := c.attempt(ctx, spec, rawURL, aud, body)
+		if err == nil {
+			return status, nil
+		}
+		retry := retryable(spec.Kind, status) && attempt <= maxRetries
+		if retry && ctx.Err() == nil {
+			wait := c.retry.backoff(attempt)
+			if retryAfter > 0 {
+				wait = min(retryAfter, c.retry.MaxDelay)
+			}
+			if serr := c.sleep(ctx, wait); serr == nil {
+				continue
+			}
+		}
+		if retry && !isContextError(ctx, err) {
+			// The caller's context ended while a retry was due: report
+			// both, so errors.Is finds the cancellation and errors.As the
+			// last response.
+			return 0, fmt.Errorf("signalr: %s: %w after %d attempt(s); last attempt: %w", spec.Name, ctx.Err(), attempt, err)
+		}
+		if attempt > 1 {
+			return 0, fmt.Errorf("signalr: %s failed after %d attempts: %w", spec.Name, attempt, err)
+		}
+		return 0, err
+	}
+}
+
+// attempt sends one request through the http.Client, bounded as a whole
+// by the attempt timeout. It returns the status (0 after a transport
+// error), the Retry-After wait the service asked for, and an error unless
+// the status is accepted.
+func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte) (int, time.Duration, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, err := c.newRequest(ctx, spec.Method, rawURL, len(aud), body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.Name, err)
+	}
+	bearer, err := c.bearer(aud)
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Authorization", bearer)
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if resp.ContentLength != 0 {
+			// Drain a little so the connection can be reused.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		}
+		return resp.StatusCode, 0, nil
+	}
+	re := readResponseError(resp, spec.Method, aud, bearer[len("Bearer "):])
+	if resp.StatusCode == http.StatusNotFound && spec.NotFound != "" && re.ErrorCode == spec.NotFound {
+		return http.StatusNotFound, 0, nil
+	}
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+}
+
+// newRequest makes the request for rawURL, whose first audLen bytes are
+// c.base and the escaped path. The URL is assembled from parts we built
+// rather than parsed again: the path goes on the wire exactly as escaped.
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen int, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base, r)
+	if err != nil {
+		return nil, err
+	}
+	path := rawURL[len(c.base):audLen]
+	req.URL.Path = path
+	if audLen < len(rawURL) {
+		req.URL.RawQuery = rawURL[audLen+1:]
+	}
+	if strings.IndexByte(path, '%') >= 0 {
+		if req.URL.Path, err = url.PathUnescape(path); err != nil {
+			return nil, err
+		}
+		req.URL.RawPath = path
+	}
+	return req, nil
+}
+
+// Tokens are cached per audience for tokenReuse: a REST token lives five
+// minutes, so a reused one has at least four left, and signing one per
+// request costs more than the rest of the client's work. The cache is
+// emptied when it reaches tokenCacheSize entries.
+const (
+	tokenReuse     = time.Minute
+	tokenCacheSize = 4096
+)
+
+type cachedToken struct {
+	bearer string // "Bearer " + token
+	minted time.Time
+}
+
+// bearer returns the Authorization header value for aud.
+func (c *Client) bearer(aud string) (string, error) {
+	now := time.Now()
+	c.tokenMu.Lock()
+	t, ok := c.tokens[aud]
+	c.tokenMu.Unlock()
+	if ok && now.Sub(t.minted) < tokenReuse && !now.Before(t.minted) {
+		return t.bearer, nil
+	}
+	tok, err := c.cs.serverToken(aud, now)
+	if err != nil {
+		return "", err
+	}
+	bearer := "Bearer " + tok
+	c.tokenMu.Lock()
+	if len(c.tokens) >= tokenCacheSize {
+		clear(c.tokens)
+	}
+	c.tokens[aud] = cachedToken{bearer, now}
+	c.tokenMu.Unlock()
+	return bearer, nil
+}
+
+// readResponseError builds the ResponseError for resp, reading at most a
+// few KiB of its body. A server that echoes the request's token back does
+// not get it into the error: it is replaced by "[token]".
+func readResponseError(resp *http.Response, method, url, token string) *ResponseError {
+	re := &ResponseError{Method: method, URL: url, StatusCode: resp.StatusCode, ErrorCode: resp.Header.Get("x-ms-error-code")}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	var body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	msg := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &body) == nil {
+		if re.ErrorCode == "" {
+			re.ErrorCode = body.Code
+		}
+		if body.Message != "" {
+			msg = body.Message
+		}
+	}
+	msg = strings.ReplaceAll(msg, token, "[token]")
+	if len(msg) > maxErrorMessageLength {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessageLength], "") + "…"
+	}
+	re.ErrorCode = truncateForError(strings.ReplaceAll(re.ErrorCode, token, "[token]"))
+	re.Message = msg
+	return re
+}

@@ -1,0 +1,116 @@
+package signalr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// WithOutput returns a handler that runs h with a fresh Collector for o in
+// its request's context (get it with CollectorFromContext) and flushes the
+// Collector after h returns, as the Functions host sends a function's
+// outputs when it completes. If the flush fails and h has not written a
+// response, the response is 502 Bad Gateway with a JSON body naming each
+// undelivered item and the service's reason; if h has written, or the
+// client has gone away, the error goes to OutputOptions.OnError. If h
+// panics, nothing is flushed.
+func WithOutput(o *Output, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		col := o.NewCollector()
+		tw := &trackingWriter{ResponseWriter: w}
+		h.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), collectorKey{}, col)))
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), o.timeout)
+		defer cancel()
+		err := col.Flush(ctx)
+		if err == nil {
+			return
+		}
+		if tw.wrote || r.Context().Err() != nil {
+			// Nobody will read a 502 now: the handler answered already,
+			// or the client is gone. The hook is the only place left.
+			o.onError(r, err)
+			return
+		}
+		writeOutputError(w, err)
+	})
+}
+
+// WithOutputFunc is WithOutput for a handler that takes the Collector as
+// a third argument, like a function with an output binding.
+func WithOutputFunc(o *Output, h func(w http.ResponseWriter, r *http.Request, out *Collector)) http.Handler {
+	return WithOutput(o, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h(w, r, CollectorFromContext(r.Context()))
+	}))
+}
+
+type collectorKey struct{}
+
+// CollectorFromContext returns the Collector WithOutput put in a request's
+// context, or nil when there is none.
+func CollectorFromContext(ctx context.Context) *Collector {
+	c, _ := ctx.Value(collectorKey{}).(*Collector)
+	return c
+}
+
+// outputFailure is one entry of the 502 body WithOutput writes.
+type outputFailure struct {
+	Index      int    `json:"index"`
+	Item       string `json:"item"`
+	StatusCode int    `json:"statusCode,omitempty"`
+	ErrorCode  string `json:"errorCode,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+func writeOutputError(w http.ResponseWriter, err error) {
+	des := DeliveryErrors(err)
+	failures := make([]outputFailure, 0, len(des))
+	for _, de := range des {
+		f := outputFailure{Index: de.Index, Item: describeItem(de.Item), Reason: de.Err.Error()}
+		var re *ResponseError
+		if errors.As(de.Err, &re) {
+			f.StatusCode, f.ErrorCode, f.Reason = re.StatusCode, re.ErrorCode, re.Message
+			if f.Reason == "" {
+				f.Reason = http.StatusText(re.StatusCode)
+			}
+		}
+		failures = append(failures, f)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusBadGateway)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error    string          `json:"error"`
+		Failures []outputFailure `json:"failures"`
+	}{fmt.Sprintf("SignalR output: %d item(s) not delivered", len(failures)), failures})
+}
+
+// trackingWriter records whether the handler has started a response.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		t.wrote = true
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(p)
+}
+
+// Flush implements http.Flusher; flushing starts the response.
+func (t *trackingWriter) Flush() {
+	t.wrote = true
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
