@@ -141,7 +141,11 @@ func newTransport() *http.Transport {
 
 // CloseIdleConnections closes the idle connections of the Client's
 // http.Client. The Client stays usable.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	if c != nil && c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+}
 
 // String describes the Client without secrets: its endpoint and API
 // version. The access key and cached tokens never appear in fmt output.

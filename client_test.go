@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/restapi"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -107,7 +108,6 @@ func fastRetry() RetryOptions {
 
 func TestClientRoutes(t *testing.T) {
 	ttl := 90 * time.Second
-	zero := time.Duration(0)
 	type call func(ctx context.Context, c *Client) error
 	tests := []struct {
 		name         string
@@ -118,91 +118,88 @@ func TestClientRoutes(t *testing.T) {
 		body         string
 	}{
 		{"broadcast", func(ctx context.Context, c *Client) error {
-			return c.SendToAll(ctx, "Chat", "newMessage", []any{"hi", 2})
+			return c.SendMessage(ctx, "Chat", Message{Target: "newMessage", Arguments: []any{"hi", 2}}, nil)
 		}, "POST", "/api/hubs/chat/:send", "/api/v1/hubs/chat", "", `{"target":"newMessage","arguments":["hi",2]}`},
 		{"broadcast excluded", func(ctx context.Context, c *Client) error {
-			return c.SendToAll(ctx, "chat", "t", nil, "c1", "c 2")
+			return c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, Excluded: []string{"c1", "c 2"}}, nil)
 		}, "POST", "/api/hubs/chat/:send", "/api/v1/hubs/chat", "excluded=c1&excluded=c%202", `{"target":"t","arguments":[]}`},
 		{"send to user", func(ctx context.Context, c *Client) error {
-			return c.SendToUser(ctx, "chat", "u1", "t", []any{nil})
+			return c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: []any{nil}, UserID: "u1"}, nil)
 		}, "POST", "/api/hubs/chat/users/u1/:send", "/api/v1/hubs/chat/users/u1", "", `{"target":"t","arguments":[null]}`},
 		{"send to group", func(ctx context.Context, c *Client) error {
-			return c.SendToGroup(ctx, "chat", "g1", "t", []any{}, "c1")
+			return c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: []any{}, GroupName: "g1", Excluded: []string{"c1"}}, nil)
 		}, "POST", "/api/hubs/chat/groups/g1/:send", "/api/v1/hubs/chat/groups/g1", "excluded=c1", `{"target":"t","arguments":[]}`},
 		{"send to connection", func(ctx context.Context, c *Client) error {
-			return c.SendToConnection(ctx, "chat", "c1", "t", []any{map[string]int{"a": 1}})
+			return c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: []any{map[string]int{"a": 1}}, ConnectionID: "c1"}, nil)
 		}, "POST", "/api/hubs/chat/connections/c1/:send", "/api/v1/hubs/chat/connections/c1", "", `{"target":"t","arguments":[{"a":1}]}`},
 		{"send message to group", func(ctx context.Context, c *Client) error {
-			return c.SendMessage(ctx, "chat", Message{Target: "t", GroupName: "g1", Excluded: []string{"x"}})
+			return c.SendMessage(ctx, "chat", Message{Target: "t", GroupName: "g1", Excluded: []string{"x"}}, nil)
 		}, "POST", "/api/hubs/chat/groups/g1/:send", "/api/v1/hubs/chat/groups/g1", "excluded=x", `{"target":"t","arguments":[]}`},
 		{"close all", func(ctx context.Context, c *Client) error {
-			return c.CloseAllConnections(ctx, "chat", &CloseOptions{Excluded: []string{"c1"}, Reason: "bye now"})
+			return c.CloseAllConnections(ctx, "chat", &CloseConnectionsOptions{Excluded: []string{"c1"}, Reason: "bye now"})
 		}, "POST", "/api/hubs/chat/:closeConnections", "", "excluded=c1&reason=bye%20now", ""},
 		{"close group", func(ctx context.Context, c *Client) error {
 			return c.CloseGroupConnections(ctx, "chat", "g1", nil)
 		}, "POST", "/api/hubs/chat/groups/g1/:closeConnections", "", "", ""},
 		{"close user", func(ctx context.Context, c *Client) error {
-			return c.CloseUserConnections(ctx, "chat", "u1", &CloseOptions{Reason: "r"})
+			return c.CloseUserConnections(ctx, "chat", "u1", &CloseConnectionsOptions{Reason: "r"})
 		}, "POST", "/api/hubs/chat/users/u1/:closeConnections", "", "reason=r", ""},
 		{"close connection", func(ctx context.Context, c *Client) error {
-			return c.CloseConnection(ctx, "chat", "c1", "kicked")
+			return c.CloseConnection(ctx, "chat", "c1", &CloseConnectionOptions{Reason: "kicked"})
 		}, "DELETE", "/api/hubs/chat/connections/c1", "/api/v1/hubs/chat/connections/c1", "reason=kicked", ""},
 		{"connection exists", func(ctx context.Context, c *Client) error {
-			return exists(c.ConnectionExists(ctx, "chat", "c1"))
+			return exists(c.ConnectionExists(ctx, "chat", "c1", nil))
 		}, "HEAD", "/api/hubs/chat/connections/c1", "/api/v1/hubs/chat/connections/c1", "", ""},
 		{"group exists", func(ctx context.Context, c *Client) error {
-			return exists(c.GroupExists(ctx, "chat", "g1"))
+			return exists(c.GroupExists(ctx, "chat", "g1", nil))
 		}, "HEAD", "/api/hubs/chat/groups/g1", "/api/v1/hubs/chat/groups/g1", "", ""},
 		{"user exists", func(ctx context.Context, c *Client) error {
-			return exists(c.UserExists(ctx, "chat", "u1"))
+			return exists(c.UserExists(ctx, "chat", "u1", nil))
 		}, "HEAD", "/api/hubs/chat/users/u1", "/api/v1/hubs/chat/users/u1", "", ""},
 		{"user in group", func(ctx context.Context, c *Client) error {
-			return exists(c.UserInGroup(ctx, "chat", "g1", "u1"))
+			return exists(c.UserInGroup(ctx, "chat", "g1", "u1", nil))
 		}, "HEAD", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "", ""},
 		{"add connection to group", func(ctx context.Context, c *Client) error {
-			return c.AddConnectionToGroup(ctx, "chat", "g1", "c1")
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, ConnectionID: "c1", GroupName: "g1"}, nil)
 		}, "PUT", "/api/hubs/chat/groups/g1/connections/c1", "/api/v1/hubs/chat/groups/g1/connections/c1", "", ""},
 		{"remove connection from group", func(ctx context.Context, c *Client) error {
-			return c.RemoveConnectionFromGroup(ctx, "chat", "g1", "c1")
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, ConnectionID: "c1", GroupName: "g1"}, nil)
 		}, "DELETE", "/api/hubs/chat/groups/g1/connections/c1", "/api/v1/hubs/chat/groups/g1/connections/c1", "", ""},
 		{"remove connection from all groups", func(ctx context.Context, c *Client) error {
-			return c.RemoveConnectionFromAllGroups(ctx, "chat", "c1")
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, ConnectionID: "c1"}, nil)
 		}, "DELETE", "/api/hubs/chat/connections/c1/groups", "", "", ""},
 		{"add user to group", func(ctx context.Context, c *Client) error {
-			return c.AddUserToGroup(ctx, "chat", "g1", "u1", nil)
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u1", GroupName: "g1"}, nil)
 		}, "PUT", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "", ""},
 		{"add user to group with ttl", func(ctx context.Context, c *Client) error {
-			return c.AddUserToGroup(ctx, "chat", "g1", "u1", &AddUserToGroupOptions{TTL: &ttl})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u1", GroupName: "g1", TTL: ttl}, nil)
 		}, "PUT", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "ttl=90", ""},
-		{"add user to group with ttl 0", func(ctx context.Context, c *Client) error {
-			return c.AddUserToGroup(ctx, "chat", "g1", "u1", &AddUserToGroupOptions{TTL: &zero})
-		}, "PUT", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "ttl=0", ""},
 		{"remove user from group", func(ctx context.Context, c *Client) error {
-			return c.RemoveUserFromGroup(ctx, "chat", "g1", "u1")
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, UserID: "u1", GroupName: "g1"}, nil)
 		}, "DELETE", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "", ""},
 		{"remove user from all groups", func(ctx context.Context, c *Client) error {
-			return c.RemoveUserFromAllGroups(ctx, "chat", "u1")
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u1"}, nil)
 		}, "DELETE", "/api/hubs/chat/users/u1/groups", "/api/v1/hubs/chat/users/u1/groups", "", ""},
 		{"group action add user ttl", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u1", GroupName: "g1", TTL: time.Minute})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u1", GroupName: "g1", TTL: time.Minute}, nil)
 		}, "PUT", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "ttl=60", ""},
 		{"group action add connection", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: "ADD", ConnectionID: "c1", GroupName: "g1"})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: "ADD", ConnectionID: "c1", GroupName: "g1"}, nil)
 		}, "PUT", "/api/hubs/chat/groups/g1/connections/c1", "/api/v1/hubs/chat/groups/g1/connections/c1", "", ""},
 		{"group action remove user", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, UserID: "u1", GroupName: "g1"})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, UserID: "u1", GroupName: "g1"}, nil)
 		}, "DELETE", "/api/hubs/chat/users/u1/groups/g1", "/api/v1/hubs/chat/groups/g1/users/u1", "", ""},
 		{"group action remove connection", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, ConnectionID: "c1", GroupName: "g1"})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, ConnectionID: "c1", GroupName: "g1"}, nil)
 		}, "DELETE", "/api/hubs/chat/groups/g1/connections/c1", "/api/v1/hubs/chat/groups/g1/connections/c1", "", ""},
 		{"group action removeAll user", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u1"})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u1"}, nil)
 		}, "DELETE", "/api/hubs/chat/users/u1/groups", "/api/v1/hubs/chat/users/u1/groups", "", ""},
 		{"group action removeAll connection", func(ctx context.Context, c *Client) error {
-			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, ConnectionID: "c1"})
+			return c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemoveAll, ConnectionID: "c1"}, nil)
 		}, "DELETE", "/api/hubs/chat/connections/c1/groups", "", "", ""},
 		{"health", func(ctx context.Context, c *Client) error {
-			ok, err := c.Healthy(ctx)
+			ok, err := c.Healthy(ctx, nil)
 			if err == nil && !ok {
 				err = errors.New("not healthy")
 			}
@@ -213,7 +210,7 @@ func TestClientRoutes(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(string(version)+"/"+tt.name, func(t *testing.T) {
 				rr := newRestRecorder(t, nil)
-				c := NewClient(rr.cs, &ClientOptions{APIVersion: version})
+				c := mustClient(t, rr.cs, &ClientOptions{APIVersion: version})
 				defer c.CloseIdleConnections()
 				err := tt.call(context.Background(), c)
 				wantPath, wantQuery := tt.path, tt.query
@@ -281,14 +278,14 @@ func TestClientHostileIDs(t *testing.T) {
 		"tab\there", "日本語のユーザー", "Ω≈ç√", "back\\slash", "q?x=1#frag",
 	}
 	rr := newRestRecorder(t, nil)
-	c := NewClient(rr.cs, nil)
+	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
 	ctx := context.Background()
 	for _, id := range ids {
-		require.NoError(t, c.SendToUser(ctx, "chat", id, "t", nil), id)
-		require.NoError(t, c.SendToGroup(ctx, "chat", id, "t", nil), id)
-		require.NoError(t, c.AddUserToGroup(ctx, "chat", id, id, nil), id)
-		require.NoError(t, c.CloseConnection(ctx, "chat", id, id), id)
+		require.NoError(t, c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, UserID: id}, nil), id)
+		require.NoError(t, c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, GroupName: id}, nil), id)
+		require.NoError(t, c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: id, GroupName: id}, nil), id)
+		require.NoError(t, c.CloseConnection(ctx, "chat", id, &CloseConnectionOptions{Reason: id}), id)
 	}
 	reqs := rr.requests()
 	require.Len(t, reqs, 4*len(ids))
@@ -309,7 +306,7 @@ func TestClientHostileIDs(t *testing.T) {
 
 func TestClientArgumentErrors(t *testing.T) {
 	rr := newRestRecorder(t, nil)
-	c := NewClient(rr.cs, nil)
+	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
 	ctx := context.Background()
 	neg := -time.Second
@@ -320,17 +317,17 @@ func TestClientArgumentErrors(t *testing.T) {
 		sentinel error
 		field    string
 	}{
-		{"bad hub", c.SendToAll(ctx, "1chat", "t", nil), ErrInvalidHubName, "hub name"},
-		{"empty target", c.SendToAll(ctx, "chat", "", nil), ErrInvalidMessage, "target"},
-		{"empty user", c.SendToUser(ctx, "chat", "", "t", nil), ErrInvalidArgument, "user id"},
-		{"empty connection", c.SendToConnection(ctx, "chat", "", "t", nil), ErrInvalidArgument, "connection id"},
-		{"blank group", c.SendToGroup(ctx, "chat", " ", "t", nil), ErrInvalidGroupName, "group name"},
-		{"unencodable args", c.SendToAll(ctx, "chat", "t", []any{make(chan int)}), ErrInvalidMessage, "arguments"},
-		{"empty excluded", c.CloseAllConnections(ctx, "chat", &CloseOptions{Excluded: []string{""}}), ErrInvalidArgument, "excluded[0]"},
-		{"negative ttl", c.AddUserToGroup(ctx, "chat", "g", "u", &AddUserToGroupOptions{TTL: &neg}), ErrInvalidArgument, "ttl"},
-		{"sub-second ttl", c.AddUserToGroup(ctx, "chat", "g", "u", &AddUserToGroupOptions{TTL: &halfSecond}), ErrInvalidArgument, "under a second"},
-		{"group action", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u"}), ErrInvalidGroupAction, "groupName"},
-		{"bad message", c.SendMessage(ctx, "chat", Message{Target: "t", UserID: "u", ConnectionID: "c"}), ErrInvalidMessage, "userId and connectionId"},
+		{"bad hub", c.SendMessage(ctx, "1chat", Message{Target: "t", Arguments: nil}, nil), ErrInvalidHubName, "hub name"},
+		{"empty target", c.SendMessage(ctx, "chat", Message{Target: "", Arguments: nil}, nil), ErrInvalidMessage, "target"},
+		{"empty user", c.CloseUserConnections(ctx, "chat", "", nil), ErrInvalidArgument, "user id"},
+		{"empty connection", c.CloseConnection(ctx, "chat", "", nil), ErrInvalidArgument, "connection id"},
+		{"blank group", c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, GroupName: " "}, nil), ErrInvalidGroupName, "group name"},
+		{"unencodable args", c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: []any{make(chan int)}}, nil), ErrInvalidMessage, "arguments"},
+		{"empty excluded", c.CloseAllConnections(ctx, "chat", &CloseConnectionsOptions{Excluded: []string{""}}), ErrInvalidArgument, "excluded[0]"},
+		{"negative ttl", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: neg}, nil), ErrInvalidGroupAction, "ttl"},
+		{"sub-second ttl", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: halfSecond}, nil), ErrInvalidGroupAction, "less than one second"},
+		{"group action", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u"}, nil), ErrInvalidGroupAction, "groupName"},
+		{"bad message", c.SendMessage(ctx, "chat", Message{Target: "t", UserID: "u", ConnectionID: "c"}, nil), ErrInvalidMessage, "userId and connectionId"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,7 +346,7 @@ func TestClientExpected404s(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNotFound)
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: fastRetry()})
+	c := mustClient(t, rr.cs, &ClientOptions{Retry: fastRetry()})
 	defer c.CloseIdleConnections()
 	ctx := context.Background()
 
@@ -359,10 +356,10 @@ func TestClientExpected404s(t *testing.T) {
 		call func() (bool, error)
 	}
 	for _, tt := range []check{
-		{"connection", codeConnectionNotExistedWarning, func() (bool, error) { return c.ConnectionExists(ctx, "chat", "c") }},
-		{"group", codeGroupNotExisted, func() (bool, error) { return c.GroupExists(ctx, "chat", "g") }},
-		{"user", codeUserNotExisted, func() (bool, error) { return c.UserExists(ctx, "chat", "u") }},
-		{"user in group", codeUserNotInGroup, func() (bool, error) { return c.UserInGroup(ctx, "chat", "g", "u") }},
+		{"connection", restapi.CodeConnectionNotExistedWarning, func() (bool, error) { return c.ConnectionExists(ctx, "chat", "c", nil) }},
+		{"group", restapi.CodeGroupNotExisted, func() (bool, error) { return c.GroupExists(ctx, "chat", "g", nil) }},
+		{"user", restapi.CodeUserNotExisted, func() (bool, error) { return c.UserExists(ctx, "chat", "u", nil) }},
+		{"user in group", restapi.CodeUserNotInGroup, func() (bool, error) { return c.UserInGroup(ctx, "chat", "g", "u", nil) }},
 	} {
 		code = tt.code
 		ok, err := tt.call()
@@ -377,17 +374,17 @@ func TestClientExpected404s(t *testing.T) {
 		assert.Equal(t, "Warning.Something.Else", re.ErrorCode)
 	}
 
-	code = codeConnectionNotExistedError
-	assert.NoError(t, c.AddConnectionToGroup(ctx, "chat", "g", "gone"), "adding a vanished connection is not an error")
-	code = codeConnectionNotExistedWarning
-	assert.NoError(t, c.CloseConnection(ctx, "chat", "gone", ""), "closing a vanished connection is not an error")
-	code = codeConnectionNotExistedError
-	assert.NoError(t, c.RemoveConnectionFromGroup(ctx, "chat", "g", "gone"), "a vanished connection is out of every group already")
-	code = codeConnectionNotExistedWarning
-	assert.Error(t, c.AddConnectionToGroup(ctx, "chat", "g", "gone"), "a 404 with another code is an error")
+	code = restapi.CodeConnectionNotExistedError
+	assert.NoError(t, c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, ConnectionID: "gone", GroupName: "g"}, nil), "adding a vanished connection is not an error")
+	code = restapi.CodeConnectionNotExistedWarning
+	assert.NoError(t, c.CloseConnection(ctx, "chat", "gone", nil), "closing a vanished connection is not an error")
+	code = restapi.CodeConnectionNotExistedError
+	assert.NoError(t, c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, ConnectionID: "gone", GroupName: "g"}, nil), "a vanished connection is out of every group already")
+	code = restapi.CodeConnectionNotExistedWarning
+	assert.Error(t, c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, ConnectionID: "gone", GroupName: "g"}, nil), "a 404 with another code is an error")
 	code = ""
-	assert.Error(t, c.CloseConnection(ctx, "chat", "gone", ""), "a 404 without a code is an error")
-	assert.Error(t, c.RemoveUserFromGroup(ctx, "chat", "g", "u"))
+	assert.Error(t, c.CloseConnection(ctx, "chat", "gone", nil), "a 404 without a code is an error")
+	assert.Error(t, c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionRemove, UserID: "u", GroupName: "g"}, nil))
 }
 
 func TestResponseError(t *testing.T) {
@@ -411,23 +408,23 @@ func TestResponseError(t *testing.T) {
 			_, _ = io.WriteString(w, "you sent "+tokenSeen)
 		}
 	})
-	c := NewClient(rr.cs, nil)
+	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
 	ctx := context.Background()
 
 	var re *ResponseError
-	err := c.SendToUser(ctx, "Chat", "u", "t", nil)
+	err := c.SendMessage(ctx, "Chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil)
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, &ResponseError{Method: "POST", URL: rr.srv.URL + "/api/hubs/chat/users/u/:send", StatusCode: 400, ErrorCode: "Error.Bad.Thing", Message: "the group is bad"}, re)
 	assert.Equal(t, "signalr: POST "+rr.srv.URL+"/api/hubs/chat/users/u/:send: 400 Bad Request (Error.Bad.Thing): the group is bad", err.Error())
 
-	require.ErrorAs(t, c.SendToUser(ctx, "chat", "u", "t", nil), &re)
+	require.ErrorAs(t, c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil), &re)
 	assert.Equal(t, "Body.Code", re.ErrorCode, "code from the body when there is no header")
 
-	require.ErrorAs(t, c.SendToUser(ctx, "chat", "u", "t", nil), &re)
+	require.ErrorAs(t, c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil), &re)
 	assert.Len(t, re.Message, maxErrorMessageLength+len("…"))
 
-	err = c.SendToUser(ctx, "chat", "u", "t", nil)
+	err = c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil)
 	require.ErrorAs(t, err, &re)
 	tok := strings.TrimPrefix(tokenSeen, "Bearer ")
 	require.NotEmpty(t, tok)
@@ -437,10 +434,9 @@ func TestResponseError(t *testing.T) {
 
 func TestClientPrintsNoSecrets(t *testing.T) {
 	rr := newRestRecorder(t, nil)
-	c := NewClient(rr.cs, nil)
+	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
-	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
-	require.NotEmpty(t, c.tokens, "a token is cached")
+	require.NoError(t, c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil))
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(format, c)
 		assert.NotContains(t, out, testAccessKey, format)
@@ -450,4 +446,40 @@ func TestClientPrintsNoSecrets(t *testing.T) {
 	out, err := NewOutput(c, "chat", nil)
 	require.NoError(t, err)
 	assert.NotContains(t, fmt.Sprintf("%+v", out), "Bearer")
+}
+
+// A token is minted per request URL and reused for it: two sends to one
+// user carry the same token, a send to another user another one.
+func TestClientReusesTokenPerURL(t *testing.T) {
+	var mu sync.Mutex
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	cs, err := ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=" + testAccessKey)
+	require.NoError(t, err)
+	c := mustClient(t, cs, nil)
+	defer c.CloseIdleConnections()
+	ctx := context.Background()
+	for _, user := range []string{"u1", "u1", "u2"} {
+		require.NoError(t, c.SendMessage(ctx, "chat", Message{Target: "t", UserID: user}, nil))
+	}
+	require.Len(t, auth, 3)
+	assert.Equal(t, auth[0], auth[1], "the token for one URL is reused")
+	assert.NotEqual(t, auth[0], auth[2], "another URL gets its own token")
+	for _, format := range []string{"%v", "%+v", "%#v"} {
+		assert.NotContains(t, fmt.Sprintf(format, c), strings.TrimPrefix(auth[0], "Bearer "))
+	}
+}
+
+// mustClient is NewClient for tests.
+func mustClient(t testing.TB, cs *ConnectionString, opts *ClientOptions) *Client {
+	t.Helper()
+	c, err := NewClient(cs, opts)
+	require.NoError(t, err)
+	return c
 }

@@ -191,7 +191,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 		return nil
 	}
 	errs := make([]error, len(items))
-	if c.out.concurrency == 1 {
+	if c.out == nil || c.out.concurrency <= 1 {
 		for i := range items {
 			errs[i] = c.deliver(ctx, &items[i])
 		}
@@ -210,6 +210,9 @@ func (c *Collector) Flush(ctx context.Context) error {
 func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if c.out == nil || c.out.sender == nil {
+		return errors.New("signalr: the Collector has no Output; get it from Output.NewCollector")
 	}
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)

@@ -1,6 +1,7 @@
 package signalr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,10 +44,10 @@ func TestParseConnectionStringAccepts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cs, err := ParseConnectionString(tt.in)
 			require.NoError(t, err)
-			assert.Equal(t, tt.endpoint, cs.Endpoint.String())
-			assert.Equal(t, tt.client, cs.ClientEndpoint.String())
-			assert.Equal(t, tt.srv, cs.ServerEndpoint.String())
-			assert.Equal(t, tt.version, cs.Version)
+			assert.Equal(t, tt.endpoint, cs.Endpoint())
+			assert.Equal(t, tt.client, cs.ClientEndpoint())
+			assert.Equal(t, tt.srv, cs.ServerEndpoint())
+			assert.Equal(t, tt.version, cs.Version())
 		})
 	}
 }
@@ -147,7 +148,7 @@ func FuzzParseConnectionString(f *testing.F) {
 		if key == "" {
 			t.Fatal("parsed without an access key")
 		}
-		for _, u := range []string{cs.Endpoint.String(), cs.ClientEndpoint.String(), cs.ServerEndpoint.String()} {
+		for _, u := range []string{cs.Endpoint(), cs.ClientEndpoint(), cs.ServerEndpoint()} {
 			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 				t.Fatalf("endpoint %q is not http(s)", u)
 			}
@@ -171,4 +172,31 @@ func fuzzKey(s string) string {
 		}
 	}
 	return ""
+}
+
+// A zero ConnectionString, or one left nil, is an error wherever it is
+// used, never a panic.
+func TestZeroConnectionStringIsAnError(t *testing.T) {
+	zero := &ConnectionString{}
+	_, err := zero.ClientURL("chat")
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	_, err = zero.ConnectionInfo("chat", nil)
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	_, err = NewClient(zero, nil)
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	_, err = NewClient(nil, nil)
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	_, err = ConnectionInfoBinding{HubName: "chat"}.Bind(&BindOptions{ConnectionString: zero})
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	_, err = OutputBinding{HubName: "chat"}.Bind(&BindOptions{ConnectionString: zero}, nil)
+	assert.ErrorIs(t, err, ErrInvalidConnectionString)
+	assert.Equal(t, "", zero.Endpoint())
+	assert.Equal(t, "AccessKey=***;", zero.String())
+
+	var c Client
+	assert.ErrorIs(t, c.SendMessage(context.Background(), "chat", Message{Target: "t"}, nil), ErrInvalidConnectionString)
+	c.CloseIdleConnections()
+	col := (&Output{}).NewCollector()
+	require.NoError(t, col.AddMessage(Message{Target: "t"}))
+	assert.Error(t, col.Flush(context.Background()))
 }

@@ -2,6 +2,7 @@ package signalr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,18 +12,20 @@ import (
 	"github.com/funcsignalr/signalr/signalrtest"
 )
 
-// A handler adds a user to a group and tells the group; WithOutput flushes
+// A plain http.Handler adds a user to a group and tells the group, through
+// the Collector WithOutput put in its request's context; WithOutput flushes
 // both after the handler returns, the add first. The fake records them.
 func ExampleWithOutput() {
 	out, fake := signalrtest.NewOutput("chat")
-	join := signalr.WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+	join := signalr.WithOutput(out, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := signalr.CollectorFromContext(r.Context())
 		user, room := r.URL.Query().Get("user"), r.URL.Query().Get("room")
 		if err := c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: user, GroupName: room}); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		_ = c.AddMessage(signalr.Message{Target: "joined", GroupName: room, Arguments: []any{user}})
-	})
+	}))
 
 	rec := httptest.NewRecorder()
 	join.ServeHTTP(rec, httptest.NewRequest("POST", "/join?user=ada&room=lobby", nil))
@@ -81,37 +84,59 @@ func ExampleClient() {
 		fmt.Println(err)
 		return
 	}
-	client := signalr.NewClient(cs, nil)
+	client, err := signalr.NewClient(cs, nil)
+	if err != nil {
+		panic(err)
+	}
 	defer client.CloseIdleConnections()
 
 	ctx := context.Background()
-	_ = client.SendToUser(ctx, "Chat", "ada/lovelace", "newMessage", []any{"hi"})
-	_ = client.AddUserToGroup(ctx, "chat", "room 1", "ada", nil)
-	_ = client.CloseConnection(ctx, "chat", "conn#1", "bye")
+	_ = client.SendMessage(ctx, "Chat", signalr.Message{Target: "newMessage", Arguments: []any{"hi"}, UserID: "ada/lovelace"}, nil)
+	_ = client.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "ada", GroupName: "room 1"}, nil)
+	_ = client.CloseConnection(ctx, "chat", "conn#1", &signalr.CloseConnectionOptions{Reason: "bye"})
 	// Output:
 	// POST /api/hubs/chat/users/ada%2Flovelace/:send?api-version=2022-06-01 true
 	// PUT /api/hubs/chat/users/ada/groups/room%201?api-version=2022-06-01 true
 	// DELETE /api/hubs/chat/connections/conn%231?api-version=2022-06-01&reason=bye true
 }
 
-// Bind an output binding declared as in function.json; the connection
-// string comes from an app setting.
+// Bind output bindings declared as in function.json to one shared Client,
+// so they share its connection pool.
 func ExampleOutputBinding_Bind() {
-	settings := signalr.SettingsFunc(func(name string) (string, bool) {
-		if name == "AzureSignalRConnectionString" {
-			return "Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", true
-		}
-		return "", false
-	})
-	out, err := signalr.OutputBinding{Name: "signalRMessages", HubName: "chat"}.Bind(&signalr.BindOptions{Settings: settings}, nil)
+	client, err := signalr.NewClientFromConnectionString("Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(out.Hub())
-	_, isClient := out.Sender().(*signalr.Client)
-	fmt.Println(isClient)
+	bind := &signalr.BindOptions{Sender: client}
+	for _, b := range []signalr.OutputBinding{
+		{Name: "signalRMessages", HubName: "chat"},
+		{Name: "signalRGroupActions", HubName: "lobby"},
+	} {
+		out, err := b.Bind(bind, nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(out.Hub())
+	}
 	// Output:
 	// chat
+	// lobby
+}
+
+// Bad options fail when the Client is made, not on its first call.
+func ExampleNewClient() {
+	cs, err := signalr.ParseConnectionString("Endpoint=https://example.service.signalr.net;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = signalr.NewClient(cs, &signalr.ClientOptions{APIVersion: "2099-01-01"})
+	fmt.Println(errors.Is(err, signalr.ErrInvalidArgument))
+	_, err = signalr.NewClient(&signalr.ConnectionString{}, nil)
+	fmt.Println(errors.Is(err, signalr.ErrInvalidConnectionString))
+	// Output:
+	// true
 	// true
 }

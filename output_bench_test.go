@@ -74,7 +74,10 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	client := signalr.NewClient(cs, &signalr.ClientOptions{AttemptTimeout: benchAttemptTimeout})
+	client, err := signalr.NewClient(cs, &signalr.ClientOptions{AttemptTimeout: benchAttemptTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
 	out, err := signalr.NewOutput(client, "chat", &signalr.OutputOptions{MaxConcurrency: benchConcurrency})
 	if err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/restapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,40 +32,40 @@ func describeRequest(s seen) string {
 
 func describeWire(hub string, it OutputItem) string {
 	a := routeArgs{hub: hub}
-	var op opID
+	var op restapi.Op
 	switch v := it.(type) {
 	case Message:
 		a.user, a.group, a.connection = v.UserID, v.GroupName, v.ConnectionID
 		switch {
 		case v.ConnectionID != "":
-			op = opSendToConnection
+			op = restapi.SendToConnection
 		case v.UserID != "":
-			op = opSendToUser
+			op = restapi.SendToUser
 		case v.GroupName != "":
-			op = opSendToGroup
+			op = restapi.SendToGroup
 		default:
-			op = opBroadcast
+			op = restapi.Broadcast
 		}
-		aud, _, _ := buildRoute("", APIVersion20220601, &ops[op], &a)
+		aud, _, _ := buildRoute("", APIVersion20220601, &restapi.Routes[op], &a)
 		return "POST " + aud + " " + v.Target
 	case GroupAction:
 		a.user, a.group, a.connection = v.UserID, v.GroupName, v.ConnectionID
 		switch {
 		case v.Action == GroupActionAdd && v.UserID != "":
-			op = opAddUserToGroup
+			op = restapi.AddUserToGroup
 		case v.Action == GroupActionAdd:
-			op = opAddConnectionToGroup
+			op = restapi.AddConnectionToGroup
 		case v.Action == GroupActionRemove && v.UserID != "":
-			op = opRemoveUserFromGroup
+			op = restapi.RemoveUserFromGroup
 		case v.Action == GroupActionRemove:
-			op = opRemoveConnectionFromGroup
+			op = restapi.RemoveConnectionFromGroup
 		case v.UserID != "":
-			op = opRemoveUserFromAllGroups
+			op = restapi.RemoveUserFromAllGroups
 		default:
-			op = opRemoveConnectionFromAllGroups
+			op = restapi.RemoveConnectionFromAllGroups
 		}
-		aud, _, _ := buildRoute("", APIVersion20220601, &ops[op], &a)
-		return ops[op].method + " " + aud
+		aud, _, _ := buildRoute("", APIVersion20220601, &restapi.Routes[op], &a)
+		return restapi.Routes[op].Method + " " + aud
 	}
 	return ""
 }
@@ -86,12 +87,18 @@ func conflicts(a, b OutputItem) bool {
 	return false
 }
 
-func keysOfItem(it OutputItem) itemKeys {
+// testKeys is what an item touches, as the tests read the documented rule.
+type testKeys struct {
+	barrier, allGroups bool
+	user, group, conn  string
+}
+
+func keysOfItem(it OutputItem) testKeys {
 	switch v := it.(type) {
 	case Message:
-		return messageKeys(&v)
+		return testKeys{barrier: v.UserID == "" && v.GroupName == "" && v.ConnectionID == "", user: v.UserID, group: v.GroupName, conn: v.ConnectionID}
 	case GroupAction:
-		return actionKeys(&v)
+		return testKeys{user: v.UserID, group: v.GroupName, conn: v.ConnectionID, allGroups: v.Action == GroupActionRemoveAll}
 	}
 	panic("unknown item")
 }
@@ -144,7 +151,7 @@ func TestCollectorKeepsOrderUnderConcurrency(t *testing.T) {
 					w.WriteHeader(http.StatusAccepted)
 				}
 			})
-			client := NewClient(rr.cs, nil)
+			client := mustClient(t, rr.cs, nil)
 			defer client.CloseIdleConnections()
 			out, err := NewOutput(client, "chat", &OutputOptions{MaxConcurrency: 8})
 			require.NoError(t, err)
@@ -201,11 +208,11 @@ func (b *blockingSender) call(name string) error {
 	return nil
 }
 
-func (b *blockingSender) SendMessage(_ context.Context, _ string, m Message) error {
+func (b *blockingSender) SendMessage(_ context.Context, _ string, m Message, _ *SendMessageOptions) error {
 	return b.call(m.Target)
 }
 
-func (b *blockingSender) ApplyGroupAction(_ context.Context, _ string, a GroupAction) error {
+func (b *blockingSender) ApplyGroupAction(_ context.Context, _ string, a GroupAction, _ *ApplyGroupActionOptions) error {
 	return b.call(string(a.Action) + " " + a.UserID + " " + a.GroupName)
 }
 
@@ -228,40 +235,13 @@ func TestCollectorRunsIndependentItemsConcurrently(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestOrderItems(t *testing.T) {
-	items := func(its ...OutputItem) []pendingItem {
-		p := make([]pendingItem, len(its))
-		for i, it := range its {
-			switch v := it.(type) {
-			case Message:
-				p[i].msg = v
-			case GroupAction:
-				p[i].action = &v
-			}
-		}
-		return p
-	}
-	addUG := GroupAction{Action: GroupActionAdd, UserID: "U", GroupName: "G"}
-	waits, next := orderItems(items(addUG, Message{Target: "t", GroupName: "G"}, Message{Target: "t", UserID: "V"}, Message{Target: "all"}, Message{Target: "t", UserID: "V"}))
-	assert.Equal(t, []int32{0, 1, 0, 3, 1}, waits)
-	assert.Equal(t, [][]int32{{1, 3}, {3}, {3}, {4}, nil}, next)
-
-	waits, _ = orderItems(items(
-		Message{Target: "t", GroupName: "A"},
-		GroupAction{Action: GroupActionRemoveAll, ConnectionID: "C"},
-		Message{Target: "t", GroupName: "B"},
-		Message{Target: "t", UserID: "U"},
-	))
-	assert.Equal(t, []int32{0, 1, 1, 0}, waits, "removeAll orders group sends around it but not a user send")
-}
-
 // failingSender fails the messages whose target starts with "bad".
 type failingSender struct {
 	mu   sync.Mutex
 	sent []string
 }
 
-func (f *failingSender) SendMessage(_ context.Context, _ string, m Message) error {
+func (f *failingSender) SendMessage(_ context.Context, _ string, m Message, _ *SendMessageOptions) error {
 	if strings.HasPrefix(m.Target, "bad") {
 		return &ResponseError{Method: "POST", URL: "http://x/api/hubs/chat/:send", StatusCode: 503, ErrorCode: "Busy", Message: "try later"}
 	}
@@ -271,9 +251,10 @@ func (f *failingSender) SendMessage(_ context.Context, _ string, m Message) erro
 	return nil
 }
 
-func (f *failingSender) ApplyGroupAction(context.Context, string, GroupAction) error {
+func (f *failingSender) ApplyGroupAction(context.Context, string, GroupAction, *ApplyGroupActionOptions) error {
 	return errors.New("connection refused")
 }
+
 
 func TestCollectorFlushReportsEveryFailure(t *testing.T) {
 	fs := &failingSender{}
@@ -330,14 +311,9 @@ func TestCollectorValidatesOnAdd(t *testing.T) {
 	require.NoError(t, col.Add(&Message{Target: "p"}))
 	assert.Equal(t, 3, col.Len())
 
-	// Arguments are encoded when added.
-	args := []any{"before"}
-	require.NoError(t, col.AddMessage(Message{Target: "snap", Arguments: args}))
-	args[0] = "after"
-	col.mu.Lock()
-	body := string(col.pending[3].body)
-	col.mu.Unlock()
-	assert.Equal(t, `{"target":"snap","arguments":["before"]}`, body)
+	// Arguments that cannot be encoded are refused when added.
+	assert.ErrorIs(t, col.AddMessage(Message{Target: "t", Arguments: []any{make(chan int)}}), ErrInvalidMessage)
+	assert.Equal(t, 3, col.Len())
 }
 
 func TestCollectorFlushCancelled(t *testing.T) {
@@ -365,13 +341,13 @@ func TestWithOutput(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
-	client := NewClient(rr.cs, &ClientOptions{Retry: fastRetry()})
+	client := mustClient(t, rr.cs, &ClientOptions{Retry: fastRetry()})
 	defer client.CloseIdleConnections()
 	var hookErr error
 	out, err := NewOutput(client, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
 	require.NoError(t, err)
 
-	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+	h := WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
 		group := r.URL.Query().Get("group")
 		if err := c.AddMessage(Message{Target: "hello", GroupName: group, Arguments: []any{"x"}}); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -414,12 +390,12 @@ func TestWithOutput(t *testing.T) {
 
 func TestWithOutputFlushSurvivesClientGone(t *testing.T) {
 	rr := newRestRecorder(t, nil)
-	client := NewClient(rr.cs, nil)
+	client := mustClient(t, rr.cs, nil)
 	defer client.CloseIdleConnections()
 	out, err := NewOutput(client, "chat", nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+	h := WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
 		require.NoError(t, c.AddMessage(Message{Target: "t"}))
 		cancel() // the HTTP client hangs up before the flush
 	})
@@ -434,7 +410,7 @@ func TestWithOutputReportsFailureWhenClientGone(t *testing.T) {
 	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+	h := WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
 		require.NoError(t, c.AddMessage(Message{Target: "bad"}))
 		cancel() // the HTTP client hangs up; the 502 would reach nobody
 	})
@@ -454,13 +430,21 @@ func TestOutputBindingBind(t *testing.T) {
 		}
 		return "", false
 	})
-	out, err := OutputBinding{Name: "signalRMessages", HubName: "Chat", ConnectionStringSetting: "MySignalR"}.Bind(&BindOptions{Settings: settings}, &OutputOptions{Client: &ClientOptions{APIVersion: APIVersionV1}})
+	out, err := OutputBinding{Name: "signalRMessages", HubName: "Chat", ConnectionStringSetting: "MySignalR"}.Bind(&BindOptions{Settings: settings}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "Chat", out.Hub())
-	c, ok := out.Sender().(*Client)
-	require.True(t, ok)
-	assert.Equal(t, "http://localhost:8888", c.base)
-	assert.Equal(t, APIVersionV1, c.APIVersion())
+
+	// A shared Sender is used as is: the setting is not even read.
+	rr := newRestRecorder(t, nil)
+	shared := mustClient(t, rr.cs, &ClientOptions{APIVersion: APIVersionV1})
+	out, err = OutputBinding{HubName: "Chat", ConnectionStringSetting: "Unset"}.Bind(&BindOptions{Settings: settings, Sender: shared}, nil)
+	require.NoError(t, err)
+	col := out.NewCollector()
+	require.NoError(t, col.AddMessage(Message{Target: "t"}))
+	require.NoError(t, col.Flush(context.Background()))
+	reqs := rr.requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "/api/v1/hubs/chat", reqs[0].Path, "sent through the shared v1 Client")
 
 	_, err = OutputBinding{HubName: "chat"}.Bind(&BindOptions{Settings: settings}, nil)
 	assert.ErrorIs(t, err, ErrMissingSetting)
@@ -482,7 +466,7 @@ func TestWithOutputHandlerThatFlushes(t *testing.T) {
 	var hookErr error
 	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
 	require.NoError(t, err)
-	h := WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
+	h := WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *Collector) {
 		require.NoError(t, c.AddMessage(Message{Target: "bad"}))
 		// Streaming handlers reach the underlying writer through
 		// ResponseController; flushing starts the response.

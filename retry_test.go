@@ -45,30 +45,30 @@ func TestClientRetries(t *testing.T) {
 		wantErr   int // status of the final ResponseError; 0 means success, -1 a transport error
 	}{
 		{"429 with Retry-After then delivered", []step{status(429, "Retry-After", "0"), ok},
-			func(c *Client) error { return c.SendToAll(context.Background(), "chat", "t", nil) }, 2, 0},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 2, 0},
 		{"503 twice then delivered", []step{status(503), status(503), ok},
-			func(c *Client) error { return c.SendToUser(context.Background(), "chat", "u", "t", nil) }, 3, 0},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil) }, 3, 0},
 		{"502, 504, 408 then delivered", []step{status(502), status(504), status(408), ok},
-			func(c *Client) error { return c.SendToGroup(context.Background(), "chat", "g", "t", nil) }, 4, 0},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, GroupName: "g"}, nil) }, 4, 0},
 		{"connection reset then delivered", []step{reset, ok},
-			func(c *Client) error { return c.SendToConnection(context.Background(), "chat", "c", "t", nil) }, 2, 0},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, ConnectionID: "c"}, nil) }, 2, 0},
 		{"503 until retries run out", []step{status(503), status(503), status(503), status(503), ok},
-			func(c *Client) error { return c.SendToAll(context.Background(), "chat", "t", nil) }, 4, 503},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 4, 503},
 		{"resets until retries run out", []step{reset, reset, reset, reset, ok},
-			func(c *Client) error { return c.SendToAll(context.Background(), "chat", "t", nil) }, 4, -1},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 4, -1},
 		{"send is not retried on 500", []step{status(500), ok},
-			func(c *Client) error { return c.SendToAll(context.Background(), "chat", "t", nil) }, 1, 500},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 1, 500},
 		{"group op is retried on 500", []step{status(500), status(200)},
-			func(c *Client) error { return c.AddUserToGroup(context.Background(), "chat", "g", "u", nil) }, 2, 0},
+			func(c *Client) error { return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}, nil) }, 2, 0},
 		{"close is retried on 500", []step{status(500), status(204)},
 			func(c *Client) error { return c.CloseAllConnections(context.Background(), "chat", nil) }, 2, 0},
 		{"400 is not retried", []step{status(400), ok},
-			func(c *Client) error { return c.SendToAll(context.Background(), "chat", "t", nil) }, 1, 400},
+			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 1, 400},
 		{"401 is not retried", []step{status(401), ok},
-			func(c *Client) error { return c.RemoveUserFromAllGroups(context.Background(), "chat", "u") }, 1, 401},
+			func(c *Client) error { return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u"}, nil) }, 1, 401},
 		{"health is not retried", []step{status(503), ok},
 			func(c *Client) error {
-				healthy, err := c.Healthy(context.Background())
+				healthy, err := c.Healthy(context.Background(), nil)
 				if err == nil && healthy {
 					return errors.New("healthy on 503")
 				}
@@ -80,7 +80,7 @@ func TestClientRetries(t *testing.T) {
 			rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
 				tt.steps[min(n, len(tt.steps)-1)](w)
 			})
-			c := NewClient(rr.cs, &ClientOptions{Retry: fastRetry()})
+			c := mustClient(t, rr.cs, &ClientOptions{Retry: fastRetry()})
 			defer c.CloseIdleConnections()
 			err := tt.call(c)
 			assert.Len(t, rr.requests(), tt.wantCalls)
@@ -129,9 +129,9 @@ func testAttemptTimeout(t *testing.T, hc *http.Client) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := NewClient(rr.cs, &ClientOptions{HTTPClient: hc, Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
+	c := mustClient(t, rr.cs, &ClientOptions{HTTPClient: hc, Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
 	defer c.CloseIdleConnections()
-	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", []any{1}))
+	require.NoError(t, c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: []any{1}}, nil))
 	reqs := rr.requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, reqs[0].Body, reqs[1].Body, "the retry resends the same body")
@@ -159,8 +159,8 @@ func TestClientRetryHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hc := &http.Client{Transport: cancelAfterResponse{cancel}}
 	defer hc.CloseIdleConnections()
-	c := NewClient(rr.cs, &ClientOptions{HTTPClient: hc, Retry: RetryOptions{MaxRetries: 5, MaxDelay: time.Hour}})
-	err := c.SendToAll(ctx, "chat", "t", nil)
+	c := mustClient(t, rr.cs, &ClientOptions{HTTPClient: hc, Retry: RetryOptions{MaxRetries: 5, MaxDelay: time.Hour}})
+	err := c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil}, nil)
 	require.ErrorIs(t, err, context.Canceled)
 	var re *ResponseError
 	require.ErrorAs(t, err, &re, "the last attempt's error is kept")
@@ -208,14 +208,14 @@ func TestClientRetryWaits(t *testing.T) {
 			w.WriteHeader(http.StatusAccepted)
 		}
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: RetryOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}})
+	c := mustClient(t, rr.cs, &ClientOptions{Retry: RetryOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}})
 	defer c.CloseIdleConnections()
 	var waits []time.Duration
 	c.sleep = func(_ context.Context, d time.Duration) error {
 		waits = append(waits, d)
 		return nil
 	}
-	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
+	require.NoError(t, c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil))
 	require.Len(t, waits, 3)
 	assert.Equal(t, 2*time.Second, waits[0], "Retry-After in seconds replaces the backoff")
 	assert.Equal(t, 10*time.Second, waits[1], "an HTTP-date Retry-After an hour away is capped at MaxDelay")
@@ -241,8 +241,8 @@ func TestClientBodyStallIsBounded(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := NewClient(rr.cs, &ClientOptions{Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
+	c := mustClient(t, rr.cs, &ClientOptions{Retry: fastRetry(), AttemptTimeout: 50 * time.Millisecond})
 	defer c.CloseIdleConnections()
-	require.NoError(t, c.SendToAll(context.Background(), "chat", "t", nil))
+	require.NoError(t, c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil))
 	assert.Len(t, rr.requests(), 2)
 }

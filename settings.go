@@ -181,6 +181,9 @@ func (opts *BindOptions) withDefaults() *BindOptions {
 // names by setting ("" means DefaultConnectionStringSetting).
 func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionString, error) {
 	if opts != nil && opts.ConnectionString != nil {
+		if err := opts.ConnectionString.usable(); err != nil {
+			return nil, fmt.Errorf("BindOptions.ConnectionString: %w", err)
+		}
 		return opts.ConnectionString, nil
 	}
 	if setting == "" {

@@ -19,11 +19,11 @@ import (
 func TestFakeSenderRecords(t *testing.T) {
 	f := signalrtest.NewFakeSender()
 	ctx := context.Background()
-	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "all", Arguments: []any{1}}))
-	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", UserID: "u1"}))
-	require.NoError(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "ADD", UserID: "u1", GroupName: "g"}))
-	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", GroupName: "g"}))
-	require.NoError(t, f.SendMessage(ctx, "other", signalr.Message{Target: "yo", ConnectionID: "c1"}))
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "all", Arguments: []any{1}}, nil))
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", UserID: "u1"}, nil))
+	require.NoError(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "ADD", UserID: "u1", GroupName: "g"}, nil))
+	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "hi", GroupName: "g"}, nil))
+	require.NoError(t, f.SendMessage(ctx, "other", signalr.Message{Target: "yo", ConnectionID: "c1"}, nil))
 
 	assert.Len(t, f.Calls(), 5)
 	assert.Equal(t, `chat: add user "u1" group "g"`, f.Calls()[2].String())
@@ -43,13 +43,13 @@ func TestFakeSenderRecords(t *testing.T) {
 func TestFakeSenderValidatesAndFails(t *testing.T) {
 	f := signalrtest.NewFakeSender()
 	ctx := context.Background()
-	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "u", GroupName: "g"}), signalr.ErrInvalidMessage)
-	assert.ErrorIs(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "add", UserID: "u"}), signalr.ErrInvalidGroupAction)
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "u", GroupName: "g"}, nil), signalr.ErrInvalidMessage)
+	assert.ErrorIs(t, f.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: "add", UserID: "u"}, nil), signalr.ErrInvalidGroupAction)
 
 	boom := errors.New("boom")
 	f.FailNext(boom)
-	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}), boom)
-	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}))
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}, nil), boom)
+	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t"}, nil))
 
 	f.FailWhen(func(c signalrtest.Call) error {
 		if c.Message != nil && c.Message.UserID == "blocked" {
@@ -57,12 +57,12 @@ func TestFakeSenderValidatesAndFails(t *testing.T) {
 		}
 		return nil
 	})
-	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "blocked"}), boom)
-	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "ok"}))
+	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "blocked"}, nil), boom)
+	assert.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "ok"}, nil))
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	assert.ErrorIs(t, f.SendMessage(cancelled, "chat", signalr.Message{Target: "t"}), context.Canceled)
+	assert.ErrorIs(t, f.SendMessage(cancelled, "chat", signalr.Message{Target: "t"}, nil), context.Canceled)
 	assert.Len(t, f.Calls(), 2, "failed and invalid deliveries are not recorded")
 }
 
@@ -82,7 +82,7 @@ func TestFakeSenderConcurrentUse(t *testing.T) {
 				if j%10 == 0 {
 					f.FailNext(boom)
 				}
-				if err := f.SendMessage(context.Background(), "chat", signalr.Message{Target: "t", UserID: fmt.Sprint(i)}); err != nil {
+				if err := f.SendMessage(context.Background(), "chat", signalr.Message{Target: "t", UserID: fmt.Sprint(i)}, nil); err != nil {
 					mu.Lock()
 					failed++
 					mu.Unlock()
@@ -98,7 +98,7 @@ func TestFakeSenderConcurrentUse(t *testing.T) {
 
 func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
 	out, f := signalrtest.NewOutput("chat")
-	h := signalr.WithOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
+	h := signalr.WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
 		_ = c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "u1", GroupName: "room"})
 		_ = c.AddJSON([]byte(`[{"target":"joined","groupName":"room","arguments":["u1"]}]`))
 	})

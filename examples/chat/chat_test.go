@@ -43,7 +43,9 @@ func newChatEnv(t *testing.T) *chatEnv {
 
 // serveApp serves the app with the function.json bindings and connection
 // string cs.
-func serveApp(t *testing.T, cs string, outputs *signalr.OutputOptions) *httptest.Server {
+// serveApp serves the app bound to cs; clientOpts, when set, tune the
+// Client its output bindings share.
+func serveApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *httptest.Server {
 	t.Helper()
 	parsed, err := signalr.ParseConnectionString(cs)
 	if err != nil {
@@ -54,8 +56,13 @@ func serveApp(t *testing.T, cs string, outputs *signalr.OutputOptions) *httptest
 		t.Fatal(err)
 	}
 	cfg := appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: parsed}, signalrJS: newSignalRJS(fakeSignalRJS(t))}
-	if outputs != nil {
-		cfg.outputs = *outputs
+	if clientOpts != nil {
+		client, err := signalr.NewClient(parsed, clientOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(client.CloseIdleConnections)
+		cfg.bind.Sender = client
 	}
 	a, err := newApp(cfg)
 	if err != nil {
@@ -379,7 +386,7 @@ func TestUnreachableServiceIsBadGateway(t *testing.T) {
 	emu := emulator.NewServer(nil)
 	cs := emu.ConnectionString()
 	emu.Close() // nothing listens there any more
-	srv := serveApp(t, cs, &signalr.OutputOptions{Client: &signalr.ClientOptions{Retry: signalr.RetryOptions{MaxRetries: -1}}})
+	srv := serveApp(t, cs, &signalr.ClientOptions{Retry: signalr.RetryOptions{MaxRetries: -1}})
 	status, data := call(t, "POST", srv.URL+"/api/messages", `{"text":"hi"}`, nil)
 	var f failure
 	if err := json.Unmarshal(data, &f); err != nil {
