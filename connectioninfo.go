@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/funcsignalr/signalr/internal/validate"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // DefaultTokenLifetime is how long a client access token is valid when
@@ -124,22 +124,26 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 	}
 	t := now().Unix()
 
-	claims := jwt.MapClaims{}
-	if opts.UserID != "" {
-		claims["asrs.s.uid"] = opts.UserID
-		if !hasClaim(opts.Claims, "nameid") {
-			claims["nameid"] = opts.UserID
+	exp := t + int64(lifetime/time.Second)
+	var claims jwt.Claims
+	if len(opts.Claims) == 0 {
+		// The common case, as a struct: encoding/json writes it without
+		// the map's sorting and boxing.
+		claims = &systemClaims{UserID: opts.UserID, NameID: opts.UserID, NotBefore: t, Expires: exp, IssuedAt: t, Audience: aud}
+	} else {
+		m := jwt.MapClaims{}
+		if opts.UserID != "" {
+			m["asrs.s.uid"] = opts.UserID
+			if !hasClaim(opts.Claims, "nameid") {
+				m["nameid"] = opts.UserID
+			}
 		}
-	}
-	if len(opts.Claims) > 0 {
-		if err := addCustomClaims(claims, opts.Claims); err != nil {
+		if err := addCustomClaims(m, opts.Claims); err != nil {
 			return "", err
 		}
+		m["nbf"], m["exp"], m["iat"], m["aud"] = t, exp, t, aud
+		claims = m
 	}
-	claims["nbf"] = t
-	claims["exp"] = t + int64(lifetime/time.Second)
-	claims["iat"] = t
-	claims["aud"] = aud
 	tok, err := c.sign(claims)
 	if err != nil {
 		return "", err
@@ -152,7 +156,7 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 
 // sign signs claims with HS256 and the access key (its UTF-8 bytes, not
 // base64-decoded, as the service checks them).
-func (c *ConnectionString) sign(claims jwt.MapClaims) (string, error) {
+func (c *ConnectionString) sign(claims jwt.Claims) (string, error) {
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(c.key)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidClaim, err)
@@ -242,8 +246,36 @@ func validateGroup(group string) error {
 // (the Client reuses it for that URL for at most a minute).
 func (c *ConnectionString) serverToken(aud string, now time.Time) (string, error) {
 	t := now.Unix()
-	return c.sign(jwt.MapClaims{"iat": t, "exp": t + int64(serverTokenLifetime/time.Second), "aud": aud})
+	return c.sign(&systemClaims{IssuedAt: t, Expires: t + int64(serverTokenLifetime/time.Second), Audience: aud})
 }
 
 // serverTokenLifetime is short because a REST token is used once, right away.
 const serverTokenLifetime = 5 * time.Minute
+
+// systemClaims are the claims of a token with no custom claims: a REST
+// token (iat, exp, aud) or a client token (and, for a user, asrs.s.uid and
+// nameid). golang-jwt signs it; the getters serve its jwt.Claims interface.
+type systemClaims struct {
+	UserID    string `json:"asrs.s.uid,omitempty"`
+	NameID    string `json:"nameid,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	Expires   int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
+	Audience  string `json:"aud"`
+}
+
+func numericDate(t int64) (*jwt.NumericDate, error) {
+	if t == 0 {
+		return nil, nil
+	}
+	return jwt.NewNumericDate(time.Unix(t, 0)), nil
+}
+
+func (c *systemClaims) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(c.Expires) }
+func (c *systemClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return numericDate(c.IssuedAt) }
+func (c *systemClaims) GetNotBefore() (*jwt.NumericDate, error)      { return numericDate(c.NotBefore) }
+func (c *systemClaims) GetIssuer() (string, error)                   { return "", nil }
+func (c *systemClaims) GetSubject() (string, error)                  { return "", nil }
+func (c *systemClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings{c.Audience}, nil
+}

@@ -45,7 +45,7 @@ func ExampleConnectionString_ConnectionInfo() {
 	fmt.Println(string(payload))
 	// Output:
 	// http://localhost:8888/client/?hub=chat
-	// {"asrs.s.uid":"alice","aud":"http://localhost:8888/client/?hub=chat","exp":1767326645,"iat":1767323045,"nameid":"alice","nbf":1767323045}
+	// {"asrs.s.uid":"alice","nameid":"alice","nbf":1767323045,"exp":1767326645,"iat":1767323045,"aud":"http://localhost:8888/client/?hub=chat"}
 }
 
 // A negotiate endpoint declared in Go, with the user id taken from the header
