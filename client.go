@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,8 @@ type ClientOptions struct {
 type Client struct {
 	cs        *ConnectionString
 	base      string // scheme://host
+	scheme    string
+	host      string
 	hc        *http.Client
 	version   APIVersion
 	retry     RetryOptions
@@ -83,6 +86,8 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	c := &Client{
 		cs:        cs,
 		base:      cs.serverEndpoint,
+		scheme:    cs.serverEndpoint[:strings.Index(cs.serverEndpoint, "://")],
+		host:      cs.serverEndpoint[strings.Index(cs.serverEndpoint, "://")+3:],
 		version:   opts.APIVersion,
 		timeout:   opts.AttemptTimeout,
 		userAgent: opts.UserAgent,

@@ -31,7 +31,8 @@ import (
 // each URL) but does no other work: bodies are encoded and tokens minted
 // before the clock starts. The Collector validates, encodes, orders, builds
 // URLs and looks up or mints tokens while it runs; that is the overhead
-// being measured.
+// being measured. Both sides send through an http.Client whose every
+// request is bounded by the same timeout.
 //
 //	go test -run '^$' -bench 'Output' -benchmem -count 3 .
 const (
@@ -40,7 +41,10 @@ const (
 	benchUsers       = 1024
 )
 
-var benchAttemptTimeout time.Duration // the default
+// benchAttemptTimeout bounds each request on both sides: the Client's
+// AttemptTimeout and the bare loop's http.Client Timeout, so both take the
+// same bounded http.Client path.
+const benchAttemptTimeout = signalr.DefaultAttemptTimeout
 
 const benchAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
@@ -88,7 +92,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	e := &benchEnv{srv: srv, client: client, out: out, bare: &http.Client{Transport: tr}}
+	e := &benchEnv{srv: srv, client: client, out: out, bare: &http.Client{Transport: tr, Timeout: benchAttemptTimeout}}
 	for i := range benchUsers {
 		m := signalr.Message{Target: "newMessage", UserID: fmt.Sprintf("user%d", i), Arguments: []any{"hello from the benchmark", i}}
 		body, err := json.Marshal(struct {

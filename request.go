@@ -81,10 +81,12 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Authorization", bearer)
-	req.Header.Set("User-Agent", c.userAgent)
+	// One backing array for the three header values.
+	hv := [3]string{bearer, c.userAgent, "application/json; charset=utf-8"}
+	req.Header["Authorization"] = hv[0:1:1]
+	req.Header["User-Agent"] = hv[1:2:2]
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header["Content-Type"] = hv[2:3:3]
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -109,24 +111,26 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 // c.base and the escaped path. The URL is assembled from parts we built
 // rather than parsed again: the path goes on the wire exactly as escaped.
 func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen int, body []byte) (*http.Request, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base, r)
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, err
 	}
 	path := rawURL[len(c.base):audLen]
-	req.URL.Path = path
+	u := &url.URL{Scheme: c.scheme, Host: c.host, Path: path}
 	if audLen < len(rawURL) {
-		req.URL.RawQuery = rawURL[audLen+1:]
+		u.RawQuery = rawURL[audLen+1:]
 	}
 	if strings.IndexByte(path, '%') >= 0 {
-		if req.URL.Path, err = url.PathUnescape(path); err != nil {
+		if u.Path, err = url.PathUnescape(path); err != nil {
 			return nil, err
 		}
-		req.URL.RawPath = path
+		u.RawPath = path
+	}
+	req.URL, req.Host = u, c.host
+	if body != nil {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return req, nil
 }
