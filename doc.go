@@ -11,9 +11,14 @@
 //     hub and optionally one user (userId may be a binding expression such as
 //     {headers.x-ms-client-principal-id}).
 //   - The SignalR output binding becomes OutputBinding: an Output makes a
-//     Collector per request, the handler adds Message and GroupAction items,
-//     and WithOutput flushes them to the SignalR Service REST API through a
-//     Client, reporting every item that could not be delivered.
+//     Collector per request, the handler adds Message and GroupAction items
+//     (it finds the Collector with CollectorFromContext), and WithOutput
+//     flushes them to the SignalR Service REST API through a Client shared by
+//     every binding of a connection string, reporting every item that could
+//     not be delivered.
+//   - Client is the REST API itself: NewClient returns an error for a bad
+//     connection string or options, and every operation is Op(ctx, hub,
+//     ids…, *OpOptions) with nil options meaning the defaults.
 //   - Bindings can be declared in Go or loaded from the same function.json a
 //     Functions app uses (LoadFunctionJSON), with connection strings read
 //     from the environment or local.settings.json (DefaultSettings).
