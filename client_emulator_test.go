@@ -30,7 +30,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 
 			hostile := []string{"a/../b?c#d%", "with space", "a+b", "ünïcødé", "😀", "..", "semi;colon=eq&amp"}
 			for _, id := range hostile {
-				require.NoError(t, c.ApplyGroupAction(ctx, "Chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: id, GroupName: "room "+id}, nil), id)
+				require.NoError(t, c.ApplyGroupAction(ctx, "Chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: id, GroupName: "room " + id}, nil), id)
 			}
 			snap := emu.Snapshot("chat")
 			for _, id := range hostile {

@@ -219,4 +219,3 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	}
 	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, nil)
 }
-

@@ -187,4 +187,3 @@ func DeliveryErrors(err error) []*DeliveryError {
 	walk(err)
 	return out
 }
-

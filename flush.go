@@ -161,4 +161,3 @@ func messageKeys(m *Message) itemKeys {
 func actionKeys(a *GroupAction) itemKeys {
 	return itemKeys{user: a.UserID, conn: a.ConnectionID, group: a.GroupName, allGroups: a.Action == GroupActionRemoveAll}
 }
-

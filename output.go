@@ -128,4 +128,3 @@ func (o *Output) Hub() string { return o.hub }
 func (o *Output) NewCollector() *Collector {
 	return &Collector{out: o}
 }
-

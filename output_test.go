@@ -255,7 +255,6 @@ func (f *failingSender) ApplyGroupAction(context.Context, string, GroupAction, *
 	return errors.New("connection refused")
 }
 
-
 func TestCollectorFlushReportsEveryFailure(t *testing.T) {
 	fs := &failingSender{}
 	out, err := NewOutput(fs, "chat", nil)

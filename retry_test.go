@@ -45,27 +45,47 @@ func TestClientRetries(t *testing.T) {
 		wantErr   int // status of the final ResponseError; 0 means success, -1 a transport error
 	}{
 		{"429 with Retry-After then delivered", []step{status(429, "Retry-After", "0"), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 2, 0},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil)
+			}, 2, 0},
 		{"503 twice then delivered", []step{status(503), status(503), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil) }, 3, 0},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, UserID: "u"}, nil)
+			}, 3, 0},
 		{"502, 504, 408 then delivered", []step{status(502), status(504), status(408), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, GroupName: "g"}, nil) }, 4, 0},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, GroupName: "g"}, nil)
+			}, 4, 0},
 		{"connection reset then delivered", []step{reset, ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, ConnectionID: "c"}, nil) }, 2, 0},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil, ConnectionID: "c"}, nil)
+			}, 2, 0},
 		{"503 until retries run out", []step{status(503), status(503), status(503), status(503), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 4, 503},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil)
+			}, 4, 503},
 		{"resets until retries run out", []step{reset, reset, reset, reset, ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 4, -1},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil)
+			}, 4, -1},
 		{"send is not retried on 500", []step{status(500), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 1, 500},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil)
+			}, 1, 500},
 		{"group op is retried on 500", []step{status(500), status(200)},
-			func(c *Client) error { return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}, nil) }, 2, 0},
+			func(c *Client) error {
+				return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g"}, nil)
+			}, 2, 0},
 		{"close is retried on 500", []step{status(500), status(204)},
 			func(c *Client) error { return c.CloseAllConnections(context.Background(), "chat", nil) }, 2, 0},
 		{"400 is not retried", []step{status(400), ok},
-			func(c *Client) error { return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil) }, 1, 400},
+			func(c *Client) error {
+				return c.SendMessage(context.Background(), "chat", Message{Target: "t", Arguments: nil}, nil)
+			}, 1, 400},
 		{"401 is not retried", []step{status(401), ok},
-			func(c *Client) error { return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u"}, nil) }, 1, 401},
+			func(c *Client) error {
+				return c.ApplyGroupAction(context.Background(), "chat", GroupAction{Action: GroupActionRemoveAll, UserID: "u"}, nil)
+			}, 1, 401},
 		{"health is not retried", []step{status(503), ok},
 			func(c *Client) error {
 				healthy, err := c.Healthy(context.Background(), nil)
