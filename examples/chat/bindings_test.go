@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/funcsignalr/signalr"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The bindings the example loads from its function.json files are exactly
@@ -17,22 +19,16 @@ import (
 // the same app.
 func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
 	loaded, err := loadBindings(functionsFS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	declared := declaredBindings()
-	if !reflect.DeepEqual(loaded, declared) {
-		t.Fatalf("function.json bindings differ from the Go declarations:\nloaded   %+v\ndeclared %+v", loaded, declared)
-	}
+	require.Equal(t, declared, loaded, "function.json bindings differ from the Go declarations:\nloaded   %+v\ndeclared %+v", loaded, declared)
 	// And they are the seed's: hub chat, the default setting, the header
 	// expression for the authenticated negotiate.
-	if loaded.Negotiate.UserID != "{headers.x-ms-client-principal-id}" || loaded.NegotiateFromQuery.UserID != "{query.userId}" {
-		t.Fatalf("negotiate user ids = %q, %q", loaded.Negotiate.UserID, loaded.NegotiateFromQuery.UserID)
-	}
+	require.Equal(t, "{headers.x-ms-client-principal-id}", loaded.Negotiate.UserID, "negotiate user ids = %q, %q", loaded.Negotiate.UserID, loaded.NegotiateFromQuery.UserID)
+	require.Equal(t, "{query.userId}", loaded.NegotiateFromQuery.UserID, "negotiate user ids = %q, %q", loaded.Negotiate.UserID, loaded.NegotiateFromQuery.UserID)
 	for _, ob := range []signalr.OutputBinding{loaded.Messages, loaded.UserMessages, loaded.GroupMessages, loaded.GroupAdd, loaded.GroupRemove} {
-		if ob.HubName != "chat" || ob.ConnectionStringSetting != "AzureSignalRConnectionString" {
-			t.Fatalf("output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
-		}
+		require.Equal(t, "chat", ob.HubName, "output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
+		require.Equal(t, "AzureSignalRConnectionString", ob.ConnectionStringSetting, "output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
 	}
 }
 
@@ -51,16 +47,13 @@ type httpTrigger struct {
 // the Functions host does), with an http output as in the seed.
 func TestRoutesMatchHTTPTriggers(t *testing.T) {
 	dirs, err := fs.ReadDir(functionsFS, "functions")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	byFunction := map[string]route{}
 	for _, rt := range routes {
 		byFunction[rt.function] = rt
 	}
-	if len(dirs) != len(routes) || len(byFunction) != len(routes) {
-		t.Fatalf("%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
-	}
+	require.Equal(t, len(routes), len(dirs), "%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
+	require.Equal(t, len(routes), len(byFunction), "%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
 	for _, d := range dirs {
 		rt, ok := byFunction[d.Name()]
 		if !ok {
@@ -68,15 +61,11 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 			continue
 		}
 		data, err := fs.ReadFile(functionsFS, "functions/"+d.Name()+"/function.json")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var file struct {
 			Bindings []httpTrigger `json:"bindings"`
 		}
-		if err := json.Unmarshal(data, &file); err != nil {
-			t.Fatalf("%s: %v", d.Name(), err)
-		}
+		require.NoError(t, json.Unmarshal(data, &file), "%s", d.Name())
 		var trigger *httpTrigger
 		hasHTTPOut := false
 		for i, b := range file.Bindings {
@@ -91,15 +80,10 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 			t.Errorf("%s: want an httpTrigger and an http output binding", d.Name())
 			continue
 		}
-		if got := "/api/" + trigger.Route; got != rt.path {
-			t.Errorf("%s: function.json route %q is served at %q", d.Name(), got, rt.path)
-		}
-		if len(trigger.Methods) != 1 || strings.ToUpper(trigger.Methods[0]) != rt.method {
-			t.Errorf("%s: function.json methods %q, mux method %s", d.Name(), trigger.Methods, rt.method)
-		}
-		if trigger.AuthLevel != "anonymous" {
-			t.Errorf("%s: authLevel %q, want anonymous", d.Name(), trigger.AuthLevel)
-		}
+		got := "/api/" + trigger.Route
+		assert.Equal(t, rt.path, got, "%s: function.json route %q is served at %q", d.Name(), got, rt.path)
+		assert.False(t, len(trigger.Methods) != 1 || strings.ToUpper(trigger.Methods[0]) != rt.method, "%s: function.json methods %q, mux method %s", d.Name(), trigger.Methods, rt.method)
+		assert.Equal(t, "anonymous", trigger.AuthLevel, "%s: authLevel %q, want anonymous", d.Name(), trigger.AuthLevel)
 	}
 }
 
@@ -116,9 +100,7 @@ func TestLoadBindingsErrors(t *testing.T) {
 			m[p] = &fstest.MapFile{Data: data}
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return m
 	}
 	if _, err := loadBindings(good()); err != nil {
@@ -147,15 +129,11 @@ func TestLoadBindingsErrors(t *testing.T) {
 				m[tt.file] = &fstest.MapFile{Data: []byte(tt.content)}
 			}
 			_, err := loadBindings(m)
-			if err == nil {
-				t.Fatal("no error")
-			}
+			require.Error(t, err, "no error")
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
 			}
-			if !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not name %q", err, tt.wantText)
-			}
+			assert.Contains(t, err.Error(), tt.wantText, "error %q does not name %q", err, tt.wantText)
 		})
 	}
 }

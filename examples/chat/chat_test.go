@@ -20,6 +20,9 @@ import (
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
 	"github.com/funcsignalr/signalr/signalrtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // httpClient keeps no idle connections, so no goroutine outlives a test.
@@ -48,26 +51,18 @@ func newChatEnv(t *testing.T) *chatEnv {
 func serveApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *httptest.Server {
 	t.Helper()
 	parsed, err := signalr.ParseConnectionString(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := loadBindings(functionsFS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: parsed}, signalrJS: newSignalRJS(fakeSignalRJS(t))}
 	if clientOpts != nil {
 		client, err := signalr.NewClient(parsed, clientOpts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		t.Cleanup(client.CloseIdleConnections)
 		cfg.bind.Sender = client
 	}
 	a, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := httptest.NewServer(a)
 	t.Cleanup(func() {
 		srv.Close()
@@ -81,12 +76,8 @@ func fakeSignalRJS(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "signalr.min.js")
-	if err := os.WriteFile(p, []byte("var signalR = {};\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p+".map", []byte(`{"version":3}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte("var signalR = {};\n"), 0o644))
+	require.NoError(t, os.WriteFile(p+".map", []byte(`{"version":3}`), 0o644))
 	return p
 }
 
@@ -103,21 +94,15 @@ func call(t *testing.T, method, url, body string, header http.Header) (int, []by
 		r = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return resp.StatusCode, data
 }
 
@@ -125,9 +110,7 @@ func call(t *testing.T, method, url, body string, header http.Header) (int, []by
 func (e *chatEnv) mustCall(method, path, body string, status int) []byte {
 	e.t.Helper()
 	got, data := e.call(method, path, body, nil)
-	if got != status {
-		e.t.Fatalf("%s %s = %d %s, want %d", method, path, got, data, status)
-	}
+	require.Equal(e.t, status, got, "%s %s = %d %s, want %d", method, path, got, data, status)
 	return data
 }
 
@@ -151,52 +134,37 @@ func (e *chatEnv) connect(user string, viaHeader bool) *hubClient {
 		path, h = "/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {user}}
 	}
 	status, data := e.call("POST", path, "", h)
-	if status != http.StatusOK {
-		e.t.Fatalf("negotiate as %s = %d %s", user, status, data)
-	}
+	require.Equal(e.t, http.StatusOK, status, "negotiate as %s = %d %s", user, status, data)
 	var info signalr.ConnectionInfo
-	if err := json.Unmarshal(data, &info); err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, json.Unmarshal(data, &info))
 
 	// The client posts to the service's negotiate: "negotiate" spliced into
 	// the redirect URL's path, the query kept, the token as a bearer.
 	u, err := url.Parse(info.URL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, err)
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
 	q := u.Query()
 	q.Set("negotiateVersion", "1")
 	u.RawQuery = q.Encode()
 	bearer := http.Header{"Authorization": {"Bearer " + info.AccessToken}}
 	status, data = call(e.t, "POST", u.String(), "", bearer)
-	if status != http.StatusOK {
-		e.t.Fatalf("service negotiate = %d %s", status, data)
-	}
+	require.Equal(e.t, http.StatusOK, status, "service negotiate = %d %s", status, data)
 	var neg struct {
 		ConnectionID    string `json:"connectionId"`
 		ConnectionToken string `json:"connectionToken"`
 	}
-	if err := json.Unmarshal(data, &neg); err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, json.Unmarshal(data, &neg))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(neg.ConnectionToken)
 	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: bearer, HTTPClient: httpClient})
-	if err != nil {
-		e.t.Fatalf("dial: %v", err)
-	}
+	require.NoError(e.t, err, "dial")
 	e.t.Cleanup(func() { _ = ws.CloseNow() })
 	c := &hubClient{t: e.t, user: user, id: neg.ConnectionID, ws: ws}
-	if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
-		e.t.Fatal(err)
-	}
-	if got := c.next(); got != "{}" {
-		e.t.Fatalf("handshake answer %s", got)
-	}
+	require.NoError(e.t, ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")))
+	got := c.next()
+	require.Equal(e.t, "{}", got, "handshake answer %s", got)
 	return c
 }
 
@@ -207,12 +175,10 @@ func (c *hubClient) next() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		typ, data, err := c.ws.Read(ctx)
 		cancel()
-		if err != nil {
-			c.t.Fatalf("%s: read: %v", c.user, err)
-		}
-		if typ != websocket.MessageText || len(data) == 0 || data[len(data)-1] != 0x1e {
-			c.t.Fatalf("%s: frame %q is not RS-terminated JSON text", c.user, data)
-		}
+		require.NoError(c.t, err, "%s: read", c.user)
+		require.Equal(c.t, websocket.MessageText, typ, "%s: frame %q is not RS-terminated JSON text", c.user, data)
+		require.NotEmpty(c.t, data, "%s: frame %q is not RS-terminated JSON text", c.user, data)
+		require.Equal(c.t, byte(0x1e), data[len(data)-1], "%s: frame %q is not RS-terminated JSON text", c.user, data)
 		c.pending = bytes.Split(data[:len(data)-1], []byte{0x1e})
 	}
 	r := c.pending[0]
@@ -231,9 +197,7 @@ func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 			Target    string            `json:"target"`
 			Arguments []json.RawMessage `json:"arguments"`
 		}
-		if err := json.Unmarshal([]byte(r), &m); err != nil {
-			c.t.Fatalf("%s: record %q: %v", c.user, r, err)
-		}
+		require.NoError(c.t, json.Unmarshal([]byte(r), &m), "%s: record %q", c.user, r)
 		switch m.Type {
 		case 6: // ping
 		case 1:
@@ -248,9 +212,9 @@ func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 func (c *hubClient) want(body string) {
 	c.t.Helper()
 	target, args := c.nextMessage()
-	if target != "newMessage" || len(args) != 1 || !jsonEqual(c.t, args[0], body) {
-		c.t.Fatalf("%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
-	}
+	require.Equal(c.t, "newMessage", target, "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
+	require.Equal(c.t, 1, len(args), "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
+	require.True(c.t, jsonEqual(c.t, args[0], body), "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
 }
 
 // TestNegotiateConnectsAsUser: the token from each negotiate path connects to
@@ -262,14 +226,12 @@ func TestNegotiateConnectsAsUser(t *testing.T) {
 	snap := e.emu.Snapshot("chat")
 	for _, c := range []*hubClient{alice, bob} {
 		conn, ok := snap.Connection(c.id)
-		if !ok || conn.UserID != c.user {
-			t.Fatalf("connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
-		}
+		require.True(t, ok, "connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
+		require.Equal(t, c.user, conn.UserID, "connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
 	}
 	status, data := e.call("POST", "/api/negotiate", "", nil)
-	if status != http.StatusUnauthorized || !strings.Contains(string(data), `"error"`) {
-		t.Fatalf("anonymous negotiate = %d %s, want 401 with a JSON error", status, data)
-	}
+	require.Equal(t, http.StatusUnauthorized, status, "anonymous negotiate = %d %s, want 401 with a JSON error", status, data)
+	require.Contains(t, string(data), `"error"`, "anonymous negotiate = %d %s, want 401 with a JSON error", status, data)
 }
 
 // A broadcast reaches every connection, with the body as the argument.
@@ -303,9 +265,8 @@ func TestGroupsAddSendRemove(t *testing.T) {
 
 	e.mustCall("PUT", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
 	snap := e.emu.Snapshot("chat")
-	if !slices.Contains(snap.UserGroups["alice"], group) || !slices.Equal(snap.Groups[group], []string{alice.id}) {
-		t.Fatalf("after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
-	}
+	require.True(t, slices.Contains(snap.UserGroups["alice"], group), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
+	require.True(t, slices.Equal(snap.Groups[group], []string{alice.id}), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
 
 	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"to the group"}`, http.StatusNoContent)
 	e.mustCall("POST", "/api/messages", `{"text":"marker 1"}`, http.StatusNoContent)
@@ -315,9 +276,8 @@ func TestGroupsAddSendRemove(t *testing.T) {
 
 	e.mustCall("DELETE", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
 	snap = e.emu.Snapshot("chat")
-	if len(snap.UserGroups["alice"]) != 0 || len(snap.Groups[group]) != 0 {
-		t.Fatalf("after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
-	}
+	require.Len(t, snap.UserGroups["alice"], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
+	require.Len(t, snap.Groups[group], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
 	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"too late"}`, http.StatusNoContent)
 	e.mustCall("POST", "/api/messages", `{"text":"marker 2"}`, http.StatusNoContent)
 	alice.want(`{"text":"marker 2"}`)
@@ -339,9 +299,9 @@ func TestBadJSONIsBadRequest(t *testing.T) {
 	for _, target := range []string{"/api/messages", "/api/users/alice/messages", "/api/groups/g1/messages"} {
 		for _, body := range []string{"", "{", "hi", `{"a":1} {"b":2}`} {
 			status, data := e.call("POST", target, body, http.Header{"Content-Type": {"application/json"}})
-			if status != http.StatusBadRequest || !json.Valid(data) || !strings.Contains(string(data), `"error"`) {
-				t.Fatalf("POST %s %q = %d %s, want 400 with a JSON error", target, body, status, data)
-			}
+			require.Equal(t, http.StatusBadRequest, status, "POST %s %q = %d %s, want 400 with a JSON error", target, body, status, data)
+			require.True(t, json.Valid(data), "POST %s %q = %d %s, want 400 with a JSON error", target, body, status, data)
+			require.Contains(t, string(data), `"error"`, "POST %s %q = %d %s, want 400 with a JSON error", target, body, status, data)
 		}
 	}
 	e.mustCall("POST", "/api/messages", `{"text":"marker"}`, http.StatusNoContent)
@@ -372,12 +332,11 @@ func TestServiceRefusalIsBadGateway(t *testing.T) {
 	} {
 		status, data := call(t, tt.method, srv.URL+tt.path, tt.body, nil)
 		var f failure
-		if err := json.Unmarshal(data, &f); err != nil {
-			t.Fatalf("%s %s: %v in %s", tt.method, tt.path, err, data)
-		}
-		if status != http.StatusBadGateway || len(f.Failures) != 1 || f.Failures[0].StatusCode != http.StatusUnauthorized || f.Failures[0].Reason == "" {
-			t.Fatalf("%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
-		}
+		require.NoError(t, json.Unmarshal(data, &f))
+		require.Equal(t, http.StatusBadGateway, status, "%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
+		require.Len(t, f.Failures, 1, "%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
+		require.Equal(t, http.StatusUnauthorized, f.Failures[0].StatusCode, "%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
+		require.NotEqual(t, "", f.Failures[0].Reason, "%s %s = %d %s, want 502 with the service's 401 and reason", tt.method, tt.path, status, data)
 	}
 }
 
@@ -389,12 +348,10 @@ func TestUnreachableServiceIsBadGateway(t *testing.T) {
 	srv := serveApp(t, cs, &signalr.ClientOptions{Retry: signalr.RetryOptions{MaxRetries: -1}})
 	status, data := call(t, "POST", srv.URL+"/api/messages", `{"text":"hi"}`, nil)
 	var f failure
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatalf("%v in %s", err, data)
-	}
-	if status != http.StatusBadGateway || len(f.Failures) != 1 || !strings.Contains(f.Failures[0].Reason, "refused") {
-		t.Fatalf("= %d %s, want 502 saying the connection was refused", status, data)
-	}
+	require.NoError(t, json.Unmarshal(data, &f))
+	require.Equal(t, http.StatusBadGateway, status, "= %d %s, want 502 saying the connection was refused", status, data)
+	require.Len(t, f.Failures, 1, "= %d %s, want 502 saying the connection was refused", status, data)
+	require.Contains(t, f.Failures[0].Reason, "refused", "= %d %s, want 502 saying the connection was refused", status, data)
 }
 
 // The API answers CORS preflights, so a page on another origin can use it
@@ -406,9 +363,7 @@ func TestCORS(t *testing.T) {
 	req.Header.Set("Access-Control-Request-Method", "PUT")
 	req.Header.Set("Access-Control-Request-Headers", "x-ms-client-principal-id")
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent ||
 		resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" ||
@@ -420,13 +375,10 @@ func TestCORS(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/api/negotiate?userId=carol", nil)
 	req.Header.Set("Origin", "https://elsewhere.example")
 	resp, err = httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" {
-		t.Fatalf("cross-origin negotiate = %d %v", resp.StatusCode, resp.Header)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "cross-origin negotiate = %d %v", resp.StatusCode, resp.Header)
+	require.Equal(t, "https://elsewhere.example", resp.Header.Get("Access-Control-Allow-Origin"), "cross-origin negotiate = %d %v", resp.StatusCode, resp.Header)
 }
 
 // The page, its script and style, and the vendored client are served; the
@@ -434,21 +386,16 @@ func TestCORS(t *testing.T) {
 func TestPageAndAssets(t *testing.T) {
 	e := newChatEnv(t)
 	resp, err := httpClient.Get(e.srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
-		t.Fatalf("CSP %q", csp)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html"), "GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	csp := resp.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "script-src 'self'", "CSP %q", csp)
+	require.NotContains(t, csp, "unsafe-inline", "CSP %q", csp)
 	for _, want := range []string{`name="viewport"`, `src="vendor/signalr.min.js"`, `src="app.js"`, `href="style.css"`} {
-		if !strings.Contains(string(page), want) {
-			t.Errorf("the page lacks %s", want)
-		}
+		assert.Contains(t, string(page), want, "the page lacks %s", want)
 	}
 	for path, ctype := range map[string]string{
 		"/app.js":                    "text/javascript",
@@ -457,19 +404,13 @@ func TestPageAndAssets(t *testing.T) {
 		"/vendor/signalr.min.js.map": "",
 	} {
 		resp, err := httpClient.Get(e.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
-			t.Errorf("GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
+		assert.False(t, resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype), "GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, path := range []string{"/nothing.js", "/vendor/other.js", "/vendor/../main.go"} {
 		status, _ := e.call("GET", path, "", nil)
-		if status != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404", path, status)
-		}
+		assert.Equal(t, http.StatusNotFound, status, "GET %s = %d, want 404", path, status)
 	}
 }
 
@@ -478,9 +419,8 @@ func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
 	js := newSignalRJS(filepath.Join(t.TempDir(), "signalr.min.js"))
 	rec := httptest.NewRecorder()
 	js.ServeHTTP(rec, httptest.NewRequest("GET", "/vendor/signalr.min.js", nil))
-	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "cd js && npm ci") {
-		t.Fatalf("= %d %q", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusNotFound, rec.Code, "= %d %q", rec.Code, rec.Body)
+	require.Contains(t, rec.Body.String(), "cd js && npm ci", "= %d %q", rec.Code, rec.Body)
 }
 
 // newSignalRJS without an override looks where npm installs the package,
@@ -488,16 +428,12 @@ func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
 func TestSignalRJSCandidates(t *testing.T) {
 	js := newSignalRJS("")
 	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []string{
 		filepath.Join(wd, "js/node_modules/@microsoft/signalr/dist/browser/signalr.min.js"),
 		filepath.Join(wd, "../../js/node_modules/@microsoft/signalr/dist/browser/signalr.min.js"),
 	}
 	for _, w := range want {
-		if !slices.Contains(js.candidates, filepath.Clean(w)) {
-			t.Errorf("candidates %q lack %q", js.candidates, w)
-		}
+		assert.True(t, slices.Contains(js.candidates, filepath.Clean(w)), "candidates %q lack %q", js.candidates, w)
 	}
 }

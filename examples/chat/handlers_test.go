@@ -13,6 +13,8 @@ import (
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
 	"github.com/funcsignalr/signalr/signalrtest"
+
+	"github.com/stretchr/testify/require"
 )
 
 // fakeAPI is the API handler over FakeSenders: one per function, as each
@@ -25,19 +27,13 @@ type fakeAPI struct {
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
 	cs, err := signalr.ParseConnectionString(emulator.ConnectionString("http://localhost", 8888, emulator.DefaultAccessKey))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b := declaredBindings()
 	opts := &signalr.BindOptions{ConnectionString: cs}
 	byHeader, err := b.Negotiate.Bind(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	byQuery, err := b.NegotiateFromQuery.Bind(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f := &fakeAPI{fakes: map[string]*signalrtest.FakeSender{}}
 	outputs := map[string]*signalr.Output{}
 	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnGroupAdd, fnGroupRemove} {
@@ -75,15 +71,14 @@ func (f *fakeAPI) calls() int {
 // jsonError decodes a {"error": ...} body, failing if it is not one.
 func jsonError(t *testing.T, rec *httptest.ResponseRecorder) string {
 	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("Content-Type %q, want JSON; body %s", ct, rec.Body)
-	}
+	ct := rec.Header().Get("Content-Type")
+	require.True(t, strings.HasPrefix(ct, "application/json"), "Content-Type %q, want JSON; body %s", ct, rec.Body)
 	var body struct {
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
-		t.Fatalf("body %s is not a JSON error (%v)", rec.Body, err)
-	}
+	err := json.Unmarshal(rec.Body.Bytes(), &body)
+	require.NoError(t, err, "body %s is not a JSON error (%v)", rec.Body, err)
+	require.NotEqual(t, "", body.Error, "body %s is not a JSON error (%v)", rec.Body, err)
 	return body.Error
 }
 
@@ -105,25 +100,21 @@ func TestSendHandlersWithFake(t *testing.T) {
 			api := newFakeAPI(t)
 			body := `{"from": "bob", "text": "hi <b>there</b>", "n": 12345678901234567890}`
 			rec := api.do("POST", tt.target, body, nil)
-			if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
-				t.Fatalf("status %d body %q, want 204 and no body", rec.Code, rec.Body)
-			}
+			require.Equal(t, http.StatusNoContent, rec.Code, "status %d body %q, want 204 and no body", rec.Code, rec.Body)
+			require.Equal(t, 0, rec.Body.Len(), "status %d body %q, want 204 and no body", rec.Code, rec.Body)
 			msgs := api.fakes[tt.function].Messages()
-			if len(msgs) != 1 || api.calls() != 1 {
-				t.Fatalf("%d messages on %s, %d calls in all; want one", len(msgs), tt.function, api.calls())
-			}
+			require.Len(t, msgs, 1, "%d messages on %s, %d calls in all; want one", len(msgs), tt.function, api.calls())
+			require.Equal(t, 1, api.calls(), "%d messages on %s, %d calls in all; want one", len(msgs), tt.function, api.calls())
 			got := msgs[0]
-			if got.Target != "newMessage" || got.UserID != tt.want.UserID || got.GroupName != tt.want.GroupName || got.ConnectionID != "" {
-				t.Fatalf("message %+v, want newMessage to %+v", got, tt.want)
-			}
+			require.Equal(t, "newMessage", got.Target, "message %+v, want newMessage to %+v", got, tt.want)
+			require.Equal(t, tt.want.UserID, got.UserID, "message %+v, want newMessage to %+v", got, tt.want)
+			require.Equal(t, tt.want.GroupName, got.GroupName, "message %+v, want newMessage to %+v", got, tt.want)
+			require.Equal(t, "", got.ConnectionID, "message %+v, want newMessage to %+v", got, tt.want)
 			args, err := json.Marshal(got.Arguments)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			// The body goes through unchanged: every digit kept.
-			if want := `[{"from":"bob","text":"hi <b>there</b>","n":12345678901234567890}]`; !jsonEqual(t, args, want) {
-				t.Fatalf("arguments %s, want %s", args, want)
-			}
+			want := `[{"from":"bob","text":"hi <b>there</b>","n":12345678901234567890}]`
+			require.True(t, jsonEqual(t, args, want), "arguments %s, want %s", args, want)
 		})
 	}
 }
@@ -135,9 +126,7 @@ func jsonEqual(t *testing.T, a []byte, b string) bool {
 		dec := json.NewDecoder(strings.NewReader(string(data)))
 		dec.UseNumber()
 		var v any
-		if err := dec.Decode(&v); err != nil {
-			t.Fatalf("%s: %v", data, err)
-		}
+		require.NoError(t, dec.Decode(&v), "%s", data)
 		return v
 	}
 	return reflect.DeepEqual(decode(a), decode([]byte(b)))
@@ -148,13 +137,9 @@ func TestSendHandlersAcceptAnyJSONValue(t *testing.T) {
 	for _, body := range []string{`"just text"`, `42`, `[1, "two", null]`, `null`, `true`, " \n{\"a\":[]}\n "} {
 		api := newFakeAPI(t)
 		rec := api.do("POST", "/api/messages", body, nil)
-		if rec.Code != http.StatusNoContent {
-			t.Fatalf("body %q: status %d %s", body, rec.Code, rec.Body)
-		}
+		require.Equal(t, http.StatusNoContent, rec.Code, "body %q: status %d %s", body, rec.Code, rec.Body)
 		args, _ := json.Marshal(api.fakes[fnMessages].Messages()[0].Arguments)
-		if !jsonEqual(t, args, "["+body+"]") {
-			t.Fatalf("body %q sent as arguments %s", body, args)
-		}
+		require.True(t, jsonEqual(t, args, "["+body+"]"), "body %q sent as arguments %s", body, args)
 	}
 }
 
@@ -178,15 +163,11 @@ func TestSendHandlersRejectBadBodies(t *testing.T) {
 			t.Run(tt.name+" "+target, func(t *testing.T) {
 				api := newFakeAPI(t)
 				rec := api.do("POST", target, tt.body, nil)
-				if rec.Code != tt.status {
-					t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
-				}
-				if msg := jsonError(t, rec); !strings.Contains(msg, tt.want) {
-					t.Fatalf("error %q does not say %q", msg, tt.want)
-				}
-				if n := api.calls(); n != 0 {
-					t.Fatalf("%d deliveries for a rejected body", n)
-				}
+				require.Equal(t, tt.status, rec.Code, "status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+				msg := jsonError(t, rec)
+				require.Contains(t, msg, tt.want, "error %q does not say %q", msg, tt.want)
+				n := api.calls()
+				require.Equal(t, 0, n, "%d deliveries for a rejected body", n)
 			})
 		}
 	}
@@ -201,38 +182,32 @@ func TestInvalidGroupNameIsBadRequest(t *testing.T) {
 	} {
 		api := newFakeAPI(t)
 		rec := api.do(tt.method, tt.target, tt.body, nil)
-		if rec.Code != http.StatusBadRequest {
-			t.Fatalf("%s %s: status %d %s", tt.method, tt.target, rec.Code, rec.Body)
-		}
-		if msg := jsonError(t, rec); !strings.Contains(msg, "group name") {
-			t.Fatalf("%s %s: error %q does not mention the group name", tt.method, tt.target, msg)
-		}
-		if api.calls() != 0 {
-			t.Fatalf("%s %s: delivered anyway", tt.method, tt.target)
-		}
+		require.Equal(t, http.StatusBadRequest, rec.Code, "%s %s: status %d %s", tt.method, tt.target, rec.Code, rec.Body)
+		msg := jsonError(t, rec)
+		require.Contains(t, msg, "group name", "%s %s: error %q does not mention the group name", tt.method, tt.target, msg)
+		require.Equal(t, 0, api.calls(), "%s %s: delivered anyway", tt.method, tt.target)
 	}
 }
 
 // PUT adds the user to the group, DELETE removes it: one group action each.
 func TestGroupActionHandlersWithFake(t *testing.T) {
 	api := newFakeAPI(t)
-	if rec := api.do("PUT", "/api/groups/team%20a%2Fb/users/alice", "", nil); rec.Code != http.StatusNoContent {
-		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
-	}
-	if rec := api.do("DELETE", "/api/groups/g1/users/bob", "", nil); rec.Code != http.StatusNoContent {
-		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
-	}
+	rec := api.do("PUT", "/api/groups/team%20a%2Fb/users/alice", "", nil)
+	require.Equal(t, http.StatusNoContent, rec.Code, "PUT: %d %s", rec.Code, rec.Body)
+	rec = api.do("DELETE", "/api/groups/g1/users/bob", "", nil)
+	require.Equal(t, http.StatusNoContent, rec.Code, "DELETE: %d %s", rec.Code, rec.Body)
 	add := api.fakes[fnGroupAdd].GroupActions()
 	remove := api.fakes[fnGroupRemove].GroupActions()
 	wantAdd := signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "alice", GroupName: "team a/b"}
 	wantRemove := signalr.GroupAction{Action: signalr.GroupActionRemove, UserID: "bob", GroupName: "g1"}
-	if len(add) != 1 || add[0] != wantAdd || len(remove) != 1 || remove[0] != wantRemove || api.calls() != 2 {
-		t.Fatalf("add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
-	}
+	require.Len(t, add, 1, "add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
+	require.Equal(t, wantAdd, add[0], "add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
+	require.Len(t, remove, 1, "add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
+	require.Equal(t, wantRemove, remove[0], "add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
+	require.Equal(t, 2, api.calls(), "add %+v remove %+v (%d calls), want %+v and %+v", add, remove, api.calls(), wantAdd, wantRemove)
 	// Other methods are not routes.
-	if rec := api.do("POST", "/api/groups/g1/users/bob", "", nil); rec.Code != http.StatusMethodNotAllowed {
-		t.Fatalf("POST on a membership: %d", rec.Code)
-	}
+	rec = api.do("POST", "/api/groups/g1/users/bob", "", nil)
+	require.Equal(t, http.StatusMethodNotAllowed, rec.Code, "POST on a membership: %d", rec.Code)
 }
 
 // A delivery the service refuses becomes a 502 naming the item and the reason.
@@ -247,21 +222,17 @@ func TestDeliveryFailureWithFake(t *testing.T) {
 		api := newFakeAPI(t)
 		api.fakes[tt.function].FailNext(errors.New("service says no"))
 		rec := api.do(tt.method, tt.target, tt.body, nil)
-		if rec.Code != http.StatusBadGateway {
-			t.Fatalf("%s %s: status %d %s, want 502", tt.method, tt.target, rec.Code, rec.Body)
-		}
+		require.Equal(t, http.StatusBadGateway, rec.Code, "%s %s: status %d %s, want 502", tt.method, tt.target, rec.Code, rec.Body)
 		var body struct {
 			Error    string `json:"error"`
 			Failures []struct {
 				Reason string `json:"reason"`
 			} `json:"failures"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-			t.Fatal(err)
-		}
-		if body.Error == "" || len(body.Failures) != 1 || !strings.Contains(body.Failures[0].Reason, "service says no") {
-			t.Fatalf("%s %s: body %s", tt.method, tt.target, rec.Body)
-		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+		require.NotEqual(t, "", body.Error, "%s %s: body %s", tt.method, tt.target, rec.Body)
+		require.Len(t, body.Failures, 1, "%s %s: body %s", tt.method, tt.target, rec.Body)
+		require.Contains(t, body.Failures[0].Reason, "service says no", "%s %s: body %s", tt.method, tt.target, rec.Body)
 	}
 }
 
@@ -269,17 +240,11 @@ func TestDeliveryFailureWithFake(t *testing.T) {
 func tokenUser(t *testing.T, info signalr.ConnectionInfo) string {
 	t.Helper()
 	parts := strings.Split(info.AccessToken, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token with %d parts", len(parts))
-	}
+	require.Len(t, parts, 3, "token with %d parts", len(parts))
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var claims map[string]any
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(payload, &claims))
 	user, _ := claims["asrs.s.uid"].(string)
 	return user
 }
@@ -310,28 +275,20 @@ func TestNegotiateUserID(t *testing.T) {
 				h.Set("X-MS-CLIENT-PRINCIPAL-ID", tt.header)
 			}
 			rec := api.do("POST", tt.target, "", h)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
-			}
+			require.Equal(t, tt.status, rec.Code, "status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			if tt.status != http.StatusOK {
-				if msg := jsonError(t, rec); !strings.Contains(msg, "x-ms-client-principal-id") || !strings.Contains(msg, "userId") {
-					t.Fatalf("error %q does not say how to give a user id", msg)
-				}
+				msg := jsonError(t, rec)
+				require.Contains(t, msg, "x-ms-client-principal-id", "error %q does not say how to give a user id", msg)
+				require.Contains(t, msg, "userId", "error %q does not say how to give a user id", msg)
 				return
 			}
 			var info signalr.ConnectionInfo
-			if err := json.Unmarshal(rec.Body.Bytes(), &info); err != nil {
-				t.Fatal(err)
-			}
-			if info.URL != "http://localhost:8888/client/?hub=chat" {
-				t.Fatalf("url %q", info.URL)
-			}
-			if got := tokenUser(t, info); got != tt.wantUser {
-				t.Fatalf("token for user %q, want %q", got, tt.wantUser)
-			}
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &info))
+			require.Equal(t, "http://localhost:8888/client/?hub=chat", info.URL, "url %q", info.URL)
+			got := tokenUser(t, info)
+			require.Equal(t, tt.wantUser, got, "token for user %q, want %q", got, tt.wantUser)
 		})
 	}
-	if rec := newFakeAPI(t).do("GET", "/api/negotiate?userId=bob", "", nil); rec.Code != http.StatusMethodNotAllowed {
-		t.Fatalf("GET negotiate: %d, want 405 (the seed's trigger takes POST)", rec.Code)
-	}
+	rec := newFakeAPI(t).do("GET", "/api/negotiate?userId=bob", "", nil)
+	require.Equal(t, http.StatusMethodNotAllowed, rec.Code, "GET negotiate: %d, want 405 (the seed's trigger takes POST)", rec.Code)
 }

@@ -20,6 +20,10 @@ import (
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
 	"github.com/funcsignalr/signalr/signalrtest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestMain fails the run if a goroutine outlives the tests: the app, its
@@ -53,14 +57,12 @@ func TestParseFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseFlags(tt.args, env(tt.env), io.Discard)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one about %s", err, tt.wantErr)
-				}
+				require.Error(t, err, "error %v, want one about %s", err, tt.wantErr)
+				require.Contains(t, err.Error(), tt.wantErr, "error %v, want one about %s", err, tt.wantErr)
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("= %+v, %v; want %+v", got, err, tt.want)
-			}
+			require.NoError(t, err, "= %+v, %v; want %+v", got, err, tt.want)
+			require.Equal(t, tt.want, got, "= %+v, %v; want %+v", got, err, tt.want)
 		})
 	}
 }
@@ -97,9 +99,7 @@ type running struct {
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	opts, err := parseFlags(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	done := make(chan error, 1)
@@ -126,9 +126,7 @@ func start(t *testing.T, args ...string) *running {
 			t.Fatalf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed; stdout: %s", r.stdout)
-		}
+		require.False(t, time.Now().After(deadline), "no URL printed; stdout: %s", r.stdout)
 	}
 }
 
@@ -138,9 +136,7 @@ func start(t *testing.T, args ...string) *running {
 func unsetConnectionString(t *testing.T) {
 	t.Helper()
 	t.Setenv(signalr.DefaultConnectionStringSetting, "") // restored after the test
-	if err := os.Unsetenv(signalr.DefaultConnectionStringSetting); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Unsetenv(signalr.DefaultConnectionStringSetting))
 	t.Chdir(t.TempDir())
 }
 
@@ -149,13 +145,9 @@ func unsetConnectionString(t *testing.T) {
 func negotiateURL(t *testing.T, base, user string) string {
 	t.Helper()
 	status, data := call(t, "POST", base+"api/negotiate?userId="+user, "", nil)
-	if status != http.StatusOK {
-		t.Fatalf("negotiate = %d %s", status, data)
-	}
+	require.Equal(t, http.StatusOK, status, "negotiate = %d %s", status, data)
 	var info signalr.ConnectionInfo
-	if err := json.Unmarshal(data, &info); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(data, &info))
 	return info.URL
 }
 
@@ -168,24 +160,18 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			r := start(t, "-bindings", bindings, "-signalr-js", fakeSignalRJS(t))
 			lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
 			m := regexp.MustCompile(`^no AzureSignalRConnectionString set: using the embedded SignalR emulator at (http://127\.0\.0\.1:\d+)$`).FindStringSubmatch(lines[0])
-			if m == nil || len(lines) != 2 {
-				t.Fatalf("stdout:\n%s", r.stdout)
-			}
-			if got := negotiateURL(t, r.url, "alice"); got != m[1]+"/client/?hub=chat" {
-				t.Fatalf("negotiate points at %s, want the embedded emulator %s", got, m[1])
-			}
+			require.NotNil(t, m, "stdout:\n%s", r.stdout)
+			require.Len(t, lines, 2, "stdout:\n%s", r.stdout)
+			got := negotiateURL(t, r.url, "alice")
+			require.Equal(t, m[1]+"/client/?hub=chat", got, "negotiate points at %s, want the embedded emulator %s", got, m[1])
 			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
 				t.Fatalf("send = %d %s", status, data)
 			}
 			if status, _ := call(t, "GET", r.url, "", nil); status != http.StatusOK {
 				t.Fatalf("GET / = %d", status)
 			}
-			if err := r.stop(); err != nil {
-				t.Fatalf("run returned %v", err)
-			}
-			if !strings.HasSuffix(r.stdout.String(), "chat stopped\n") {
-				t.Fatalf("stdout after stop:\n%s", r.stdout)
-			}
+			require.NoError(t, r.stop(), "run returned")
+			require.True(t, strings.HasSuffix(r.stdout.String(), "chat stopped\n"), "stdout after stop:\n%s", r.stdout)
 			if _, err := http.Get(m[1] + "/api/health"); err == nil {
 				t.Fatal("the embedded emulator still answers after stop")
 			}
@@ -201,9 +187,8 @@ func TestRunEmulatorPort(t *testing.T) {
 	port := probe.Port()
 	probe.Close()
 	r := start(t, "-emulator-port", strconv.Itoa(port), "-signalr-js", fakeSignalRJS(t))
-	if want := "emulator at http://127.0.0.1:" + strconv.Itoa(port) + "\n"; !strings.Contains(r.stdout.String(), want) {
-		t.Fatalf("stdout %q lacks %q", r.stdout, want)
-	}
+	want := "emulator at http://127.0.0.1:" + strconv.Itoa(port) + "\n"
+	require.Contains(t, r.stdout.String(), want, "stdout %q lacks %q", r.stdout, want)
 }
 
 // With AzureSignalRConnectionString in the environment the example uses that
@@ -215,27 +200,19 @@ func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
 	r := start(t, "-v", "-signalr-js", fakeSignalRJS(t))
 
 	want := "using the SignalR Service at " + emu.URL + " (from AzureSignalRConnectionString)\n"
-	if !strings.HasPrefix(r.stdout.String(), want) || strings.Contains(r.stdout.String(), "embedded") {
-		t.Fatalf("stdout:\n%s\nwant it to start with %q", r.stdout, want)
-	}
-	if got := negotiateURL(t, r.url, "alice"); got != emu.URL+"/client/?hub=chat" {
-		t.Fatalf("negotiate points at %s", got)
-	}
+	require.True(t, strings.HasPrefix(r.stdout.String(), want), "stdout:\n%s\nwant it to start with %q", r.stdout, want)
+	require.NotContains(t, r.stdout.String(), "embedded", "stdout:\n%s\nwant it to start with %q", r.stdout, want)
+	got := negotiateURL(t, r.url, "alice")
+	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 	// Sends reach that service: it accepts only tokens signed with key.
 	if status, data := call(t, "POST", r.url+"api/users/alice/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
 		t.Fatalf("send = %d %s", status, data)
 	}
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.stop())
 	for name, out := range map[string]string{"stdout": r.stdout.String(), "stderr": r.stderr.String()} {
-		if strings.Contains(out, key) {
-			t.Fatalf("%s shows the access key:\n%s", name, out)
-		}
+		require.NotContains(t, out, key, "%s shows the access key:\n%s", name, out)
 	}
-	if !strings.Contains(r.stderr.String(), "path=/api/users/alice/messages status=204") {
-		t.Fatalf("-v logged no request line:\n%s", r.stderr)
-	}
+	require.Contains(t, r.stderr.String(), "path=/api/users/alice/messages status=204", "-v logged no request line:\n%s", r.stderr)
 }
 
 // The setting is also read from local.settings.json in the working
@@ -247,16 +224,11 @@ func TestRunUsesLocalSettings(t *testing.T) {
 		"IsEncrypted": false,
 		"Values":      map[string]string{"AzureSignalRConnectionString": emu.ConnectionString()},
 	})
-	if err := os.WriteFile("local.settings.json", settings, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile("local.settings.json", settings, 0o600))
 	r := start(t, "-signalr-js", fakeSignalRJS(t))
-	if !strings.HasPrefix(r.stdout.String(), "using the SignalR Service at "+emu.URL) {
-		t.Fatalf("stdout:\n%s", r.stdout)
-	}
-	if got := negotiateURL(t, r.url, "bob"); got != emu.URL+"/client/?hub=chat" {
-		t.Fatalf("negotiate points at %s", got)
-	}
+	require.True(t, strings.HasPrefix(r.stdout.String(), "using the SignalR Service at "+emu.URL), "stdout:\n%s", r.stdout)
+	got := negotiateURL(t, r.url, "bob")
+	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 }
 
 // Start-up problems are errors, and a bad connection string is not echoed.
@@ -265,26 +237,24 @@ func TestRunErrors(t *testing.T) {
 		t.Setenv(signalr.DefaultConnectionStringSetting, "Endpoint=ftp://x;AccessKey=hunter2hunter2")
 		opts, _ := parseFlags([]string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 		err := run(context.Background(), opts, io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "AzureSignalRConnectionString") || strings.Contains(err.Error(), "hunter2") {
-			t.Fatalf("error %v", err)
-		}
+		require.Error(t, err, "error %v", err)
+		require.Contains(t, err.Error(), "AzureSignalRConnectionString", "error %v", err)
+		require.NotContains(t, err.Error(), "hunter2", "error %v", err)
 	})
 	t.Run("missing -signalr-js", func(t *testing.T) {
 		unsetConnectionString(t)
 		opts, _ := parseFlags([]string{"-addr", "127.0.0.1:0", "-signalr-js", filepath.Join(t.TempDir(), "nope.js")}, func(string) string { return "" }, io.Discard)
 		err := run(context.Background(), opts, io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "nope.js") {
-			t.Fatalf("error %v", err)
-		}
+		require.Error(t, err, "error %v", err)
+		require.Contains(t, err.Error(), "nope.js", "error %v", err)
 	})
 	t.Run("address in use", func(t *testing.T) {
 		unsetConnectionString(t)
 		r := start(t, "-signalr-js", fakeSignalRJS(t))
 		addr := strings.TrimSuffix(strings.TrimPrefix(r.url, "http://"), "/")
 		opts, _ := parseFlags([]string{"-addr", addr, "-signalr-js", fakeSignalRJS(t)}, func(string) string { return "" }, io.Discard)
-		if err := run(context.Background(), opts, io.Discard, io.Discard); err == nil {
-			t.Fatal("no error for an address in use")
-		}
+		err := run(context.Background(), opts, io.Discard, io.Discard)
+		require.Error(t, err, "no error for an address in use")
 	})
 }
 
@@ -297,11 +267,8 @@ func TestPageURL(t *testing.T) {
 		"[::1]:7071":     "http://[::1]:7071/",
 	} {
 		tcp, err := net.ResolveTCPAddr("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := pageURL(tcp); got != want {
-			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
-		}
+		require.NoError(t, err)
+		got := pageURL(tcp)
+		assert.Equal(t, want, got, "pageURL(%s) = %s, want %s", addr, got, want)
 	}
 }
