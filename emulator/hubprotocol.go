@@ -27,47 +27,8 @@ const (
 var (
 	pingRecord             = []byte("{\"type\":6}\x1e")
 	handshakeSuccessRecord = []byte("{}\x1e")
-	errRecordTooLarge      = errors.New("hub protocol message exceeds the size limit")
 	errEmptyRecord         = errors.New("empty hub protocol message")
 )
-
-// recordSplitter cuts a stream of WebSocket frames into hub protocol
-// records. A frame may hold several records, and, although the official
-// clients never do it, a record may span frames; the splitter keeps the
-// unterminated tail until its separator arrives.
-type recordSplitter struct {
-	pending []byte
-	limit   int
-}
-
-// split appends frame to any unterminated tail and returns the complete
-// records it now holds, without their separators. The returned slices stay
-// valid until the next call.
-func (s *recordSplitter) split(frame []byte) ([][]byte, error) {
-	data := frame
-	if len(s.pending) > 0 {
-		s.pending = append(s.pending, frame...)
-		data = s.pending
-	}
-	var records [][]byte
-	for {
-		i := bytes.IndexByte(data, recordSeparator)
-		if i < 0 {
-			break
-		}
-		records = append(records, data[:i])
-		data = data[i+1:]
-	}
-	if len(data) > s.limit {
-		return nil, errRecordTooLarge
-	}
-	// The tail is copied because it aliases frame or the records returned.
-	s.pending = nil
-	if len(data) > 0 {
-		s.pending = append([]byte(nil), data...)
-	}
-	return records, nil
-}
 
 // handshakeRequest is the first record a client sends.
 type handshakeRequest struct {
