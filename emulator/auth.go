@@ -104,14 +104,16 @@ func clientAudience(r *http.Request, hub string) func(string) bool {
 // restAudience returns a check for the aud of a REST token: the request URL
 // without its query, with or without the port; a query holding only
 // api-version and application (as the official SDK mints it) is accepted
-// too.
+// too. Scheme and host compare case-insensitively, as URLs do; the path
+// compares exactly, because user ids and group names in it are
+// case-sensitive: a token for users/alice does not open users/ALICE.
 func restAudience(r *http.Request) func(string) bool {
 	withPort, withoutPort := requestBases(r)
 	path := strings.TrimSuffix(r.URL.EscapedPath(), "/")
 	return func(aud string) bool {
 		base, query, hasQuery := strings.Cut(aud, "?")
 		base = strings.TrimSuffix(base, "/")
-		if !strings.EqualFold(base, withPort+path) && !strings.EqualFold(base, withoutPort+path) {
+		if !sameURL(base, withPort, path) && !sameURL(base, withoutPort, path) {
 			return false
 		}
 		if !hasQuery {
@@ -128,6 +130,13 @@ func restAudience(r *http.Request) func(string) bool {
 		}
 		return true
 	}
+}
+
+// sameURL reports whether aud is origin followed by path, with the origin
+// (scheme://host[:port]) in any case and the path exactly.
+func sameURL(aud, origin, path string) bool {
+	return len(aud) == len(origin)+len(path) &&
+		strings.EqualFold(aud[:len(origin)], origin) && aud[len(origin):] == path
 }
 
 // userID returns the SignalR user id carried by claims: asrs.s.uid, else

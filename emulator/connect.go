@@ -1,12 +1,9 @@
 package emulator
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"strings"
-
-	"github.com/coder/websocket"
+	"time"
 )
 
 // serveConnect accepts the WebSocket transport at /client/?hub=<hub>&id=<token>.
@@ -27,7 +24,8 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomID(16)
-	if token := r.URL.Query().Get("id"); token != "" {
+	token := r.URL.Query().Get("id")
+	if token != "" {
 		var status int
 		id, status = e.claimPending(token, hubName)
 		switch status {
@@ -39,34 +37,31 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	capture := &hijackCapture{ResponseWriter: w}
-	ws, err := websocket.Accept(capture, r, &websocket.AcceptOptions{
-		// Browsers on any origin may connect, as with the Azure emulator's
-		// allow-all CORS policy; the token is the credential.
-		InsecureSkipVerify: true,
-	})
+	t, err := acceptWebSocket(w, r, e.opts.maxMessageSize)
 	if err != nil {
 		return // Accept has written the error response.
 	}
-	c := newConnection(e, ws, capture.conn, e.hub(hubName, true), id, userID(claims))
+	e.serveTransport(t, hubName, id, token, userID(claims))
+}
+
+// serveTransport runs a connection over t until it ends. Every transport
+// ends up here once accepted. token is the negotiated connection token, if
+// any; it is forgotten when the connection ends.
+func (e *Emulator) serveTransport(t transport, hubName, id, token, user string) {
+	if token != "" {
+		defer func() {
+			if h := e.hub(hubName, false); h != nil {
+				h.pending.forget(token)
+				e.dropIfEmpty(h, time.Now())
+			}
+		}()
+	}
+	c := newConnection(e, t, hubName, id, user)
 	if !e.track(c) {
-		c.closeSocket(websocket.StatusGoingAway, "emulator shutting down")
+		c.closeTransport(closeGoingAway)
+		t.abort()
 		return
 	}
 	defer e.untrack(c)
 	c.serve()
-}
-
-// hijackCapture keeps the network connection the WebSocket library hijacks,
-// so that a connection stuck in a close handshake can be cut off.
-type hijackCapture struct {
-	http.ResponseWriter
-	conn net.Conn
-}
-
-// Hijack hijacks the underlying ResponseWriter and remembers the connection.
-func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	h.conn = conn
-	return conn, rw, err
 }

@@ -3,18 +3,14 @@ package emulator
 import (
 	"context"
 	"log/slog"
-	"net"
 	"runtime"
-	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // maxBatchBytes bounds how many queued records are coalesced into one
-// WebSocket frame. The official clients accept several records per frame;
-// staying well under 32 KiB keeps clients with a default read limit (such
-// as coder/websocket's) working.
+// frame. The official clients accept several records per frame; staying
+// well under 32 KiB keeps clients with a default read limit (such as
+// coder/websocket's) working.
 const maxBatchBytes = 16 << 10
 
 // coalesceYields bounds how many times a connection woken by a record lets
@@ -25,8 +21,9 @@ const maxBatchBytes = 16 << 10
 // BenchmarkBroadcast1000/rest. An idle emulator pays a few scheduler calls.
 const coalesceYields = 8
 
-// closeHandshakeTimeout bounds how long a hang-up waits for the client to
-// answer the WebSocket close frame before the TCP connection is cut.
+// closeHandshakeTimeout bounds the goodbye: writing the Close message, and
+// waiting for the client to answer the transport's close, each get this
+// long. During Shutdown it also bounds a write already under way.
 const closeHandshakeTimeout = 2 * time.Second
 
 // closeRequest asks a connection to send a Close message and hang up.
@@ -35,19 +32,21 @@ type closeRequest struct {
 	allowReconnect bool
 }
 
-// connection is one client WebSocket after its token was accepted.
+// connection is one client after its token was accepted, on any transport.
 //
-// Two goroutines serve it: the one that called ServeHTTP runs serve, which is
-// the only writer to the socket and reacts to everything (queued messages,
-// records from the client, timers, close requests); readLoop only reads.
-// serve waits for readLoop before returning, so neither outlives the socket.
+// Two goroutines serve it: the one that called serve is the only writer to
+// the transport and reacts to everything (queued messages, records from the
+// client, timers, close requests); readLoop only reads. serve waits for
+// readLoop before returning, so neither outlives the transport.
+//
+// Every write is bounded: by the write timeout, by an overflow of the send
+// queue (which cancels writeCtx), and by the emulator's drain once Shutdown
+// has begun.
 type connection struct {
-	e  *Emulator
-	ws *websocket.Conn
-	// netConn is the hijacked TCP connection under ws; closing it ends
-	// every pending read, write and close handshake at once.
-	netConn net.Conn
-	hub     *hub
+	e       *Emulator
+	t       transport
+	hubName string
+	hub     *hub // set once registered
 	id      string
 	user    string
 
@@ -55,14 +54,16 @@ type connection struct {
 	// It is guarded by hub.mu.
 	groups map[string]time.Time
 
-	queue    chan []byte
+	queue    *sendQueue
 	closeReq chan closeRequest
 	incoming chan []byte
 	done     chan struct{} // closed when serve stops reading incoming
 	readDone chan struct{} // closed when readLoop returns
 
-	overflowOnce sync.Once
-	overflowed   chan struct{}
+	// writeCtx is the parent of every write's context. It ends when the
+	// queue overflows or the emulator's drain ends.
+	writeCtx    context.Context
+	cancelWrite context.CancelFunc
 
 	batch    []byte // reused buffer of a coalesced frame
 	carry    []byte // a record taken from the queue for the next frame
@@ -70,39 +71,29 @@ type connection struct {
 	log      *slog.Logger
 }
 
-func newConnection(e *Emulator, ws *websocket.Conn, netConn net.Conn, h *hub, id, user string) *connection {
-	return &connection{
-		e:          e,
-		ws:         ws,
-		netConn:    netConn,
-		hub:        h,
-		id:         id,
-		user:       user,
-		groups:     make(map[string]time.Time),
-		queue:      make(chan []byte, e.opts.sendQueueSize),
-		closeReq:   make(chan closeRequest, 1),
-		incoming:   make(chan []byte),
-		done:       make(chan struct{}),
-		readDone:   make(chan struct{}),
-		overflowed: make(chan struct{}),
-		splitter:   recordSplitter{limit: int(e.opts.maxMessageSize)},
-		log:        e.opts.logger.With("hub", h.name, "connection", id),
+func newConnection(e *Emulator, t transport, hubName, id, user string) *connection {
+	c := &connection{
+		e:        e,
+		t:        t,
+		hubName:  hubName,
+		id:       id,
+		user:     user,
+		groups:   make(map[string]time.Time),
+		closeReq: make(chan closeRequest, 1),
+		incoming: make(chan []byte),
+		done:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		splitter: recordSplitter{limit: int(e.opts.maxMessageSize)},
+		log:      e.opts.logger.With("hub", hubName, "connection", id),
 	}
+	c.writeCtx, c.cancelWrite = context.WithCancel(e.drain)
+	// An overflow aborts a write stuck on a client that stopped reading.
+	c.queue = newSendQueue(e.opts.sendQueueSize, e.opts.sendQueueBytes, c.cancelWrite)
+	return c
 }
 
-// enqueue queues a record without ever blocking: a connection whose queue is
-// full is closed, so one slow client cannot hold up a broadcast.
-func (c *connection) enqueue(record []byte) {
-	select {
-	case c.queue <- record:
-	default:
-		c.overflowOnce.Do(func() {
-			close(c.overflowed)
-			// Abort a write stuck on a client that stopped reading.
-			c.abortWrites()
-		})
-	}
-}
+// enqueue queues a record without ever blocking; see sendQueue.
+func (c *connection) enqueue(record []byte) { c.queue.push(record) }
 
 // requestClose asks the connection to send a Close message and hang up.
 // Only the first request counts.
@@ -113,12 +104,12 @@ func (c *connection) requestClose(errorText string, allowReconnect bool) {
 	}
 }
 
-// readLoop hands every message the client sends to serve.
+// readLoop hands every frame the client sends to serve.
 func (c *connection) readLoop() {
 	defer close(c.readDone)
 	defer close(c.incoming)
 	for {
-		_, data, err := c.ws.Read(context.Background())
+		data, err := c.t.readFrame()
 		if err != nil {
 			return
 		}
@@ -130,65 +121,45 @@ func (c *connection) readLoop() {
 	}
 }
 
-// abortWrites makes a pending write, and any later one, fail at once. A
-// deadline does this without a cancelable write context, which the
-// WebSocket library would otherwise have to watch on every write.
-func (c *connection) abortWrites() {
-	if c.netConn != nil {
-		_ = c.netConn.SetWriteDeadline(time.Now())
-		return
-	}
-	go c.ws.CloseNow() // not reached: Accept always hijacks
-}
-
-// write sends one frame of records. Its context is never canceled: a
-// cancelable one costs the WebSocket library a context.AfterFunc per write,
-// and abortWrites stops stuck writes instead.
+// write sends one frame within the write timeout.
 func (c *connection) write(p []byte) error {
-	return c.ws.Write(context.Background(), websocket.MessageText, p)
+	ctx, cancel := context.WithTimeout(c.writeCtx, c.e.opts.writeTimeout)
+	defer cancel()
+	return c.t.writeFrame(ctx, p)
 }
 
-// hangUp sends a Close message, when there is one, and closes the socket
-// with a normal closure.
-func (c *connection) hangUp(closeRecord []byte) {
+// hangUp sends a Close message, when there is one and the transport takes
+// it within closeHandshakeTimeout, and then closes the transport.
+func (c *connection) hangUp(closeRecord []byte, kind closeKind) {
 	if closeRecord != nil {
-		_ = c.write(closeRecord)
+		ctx, cancel := context.WithTimeout(context.Background(), min(closeHandshakeTimeout, c.e.opts.writeTimeout))
+		_ = c.t.writeFrame(ctx, closeRecord)
+		cancel()
 	}
-	c.closeSocket(websocket.StatusNormalClosure, "")
+	c.closeTransport(kind)
 }
 
-// closeSocket runs the WebSocket close handshake, cutting the connection if
-// the client does not answer within closeHandshakeTimeout.
-func (c *connection) closeSocket(code websocket.StatusCode, reason string) {
-	cut := time.AfterFunc(closeHandshakeTimeout, c.forceClose)
-	defer cut.Stop()
-	_ = c.ws.Close(code, reason)
-}
-
-// forceClose cuts the TCP connection, which ends every pending read, write
-// and close handshake at once. It never blocks and is safe to call at any
-// time; serve then finishes on its own.
-func (c *connection) forceClose() {
-	if c.netConn != nil {
-		_ = c.netConn.Close()
-		return
-	}
-	go c.ws.CloseNow() // not reached: Accept always hijacks
+// closeTransport closes the transport, cutting it if the client does not
+// acknowledge within closeHandshakeTimeout.
+func (c *connection) closeTransport(kind closeKind) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeHandshakeTimeout)
+	defer cancel()
+	c.t.close(ctx, kind)
 }
 
 // serve runs the connection until it closes. It returns only after readLoop
 // has returned and the connection has left its hub.
 func (c *connection) serve() {
-	c.ws.SetReadLimit(c.e.opts.maxMessageSize)
 	go c.readLoop()
 	reason := "client closed the connection"
 	registered := false
 	defer func() {
-		_ = c.ws.CloseNow()
+		c.cancelWrite()
+		c.t.abort()
 		close(c.done)
 		<-c.readDone
 		if registered {
-			c.hub.remove(c)
+			c.e.removeConnection(c)
 			c.log.Info("client disconnected", "reason", reason)
 		}
 	}()
@@ -198,7 +169,11 @@ func (c *connection) serve() {
 		c.log.Info("handshake failed", "reason", why)
 		return
 	}
-	c.hub.add(c)
+	if !c.e.addConnection(c) {
+		c.hangUp(encodeClose("The emulator is shutting down.", true), closeGoingAway)
+		c.log.Info("handshake failed", "reason", "emulator shutting down")
+		return
+	}
 	registered = true
 	if c.user != "" {
 		c.log.Info("client connected", "user", c.user)
@@ -225,22 +200,22 @@ func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 			}
 			records, err := c.splitter.split(frame)
 			if err != nil {
-				c.hangUp(encodeHandshakeError("Handshake request is too large."))
+				c.hangUp(encodeHandshakeError("Handshake request is too large."), closeNormal)
 				return nil, false, "handshake too large"
 			}
 			if len(records) == 0 {
 				continue
 			}
 			if problem := parseHandshake(records[0]); problem != "" {
-				c.hangUp(encodeHandshakeError(problem))
+				c.hangUp(encodeHandshakeError(problem), closeNormal)
 				return nil, false, "handshake rejected: " + problem
 			}
 			return records[1:], true, ""
 		case <-timer.C:
-			c.hangUp(encodeHandshakeError("Handshake was canceled."))
+			c.hangUp(encodeHandshakeError("Handshake was canceled."), closeNormal)
 			return nil, false, "handshake timed out"
 		case <-c.e.closing:
-			c.hangUp(nil)
+			c.closeTransport(closeGoingAway)
 			return nil, false, "emulator shutting down"
 		}
 	}
@@ -258,20 +233,24 @@ func (c *connection) run(first [][]byte) string {
 	}
 	for {
 		select {
-		case record := <-c.queue:
+		case record := <-c.queue.records:
+			c.queue.taken(record)
+			if c.shuttingDown() {
+				return c.goodbye()
+			}
 			// Let the senders queue more before writing: a broadcast
 			// wakes every connection at once, and records that arrive
 			// meanwhile share this frame and its syscall. Yield while
 			// what is queued would likely fill less than half a frame.
 			// Alone, a goroutine gets the processor straight back.
-			for i := 0; i < coalesceYields && (len(c.queue)+1)*len(record) < maxBatchBytes/2; i++ {
+			for i := 0; i < coalesceYields && (c.queue.len()+1)*len(record) < maxBatchBytes/2; i++ {
 				runtime.Gosched()
 			}
 			for record != nil {
 				frame := c.coalesce(record)
 				record, c.carry = c.carry, nil
 				if err := c.write(frame); err != nil {
-					return c.writeFailure(err)
+					return c.writeFailure()
 				}
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
@@ -282,7 +261,7 @@ func (c *connection) run(first [][]byte) string {
 			clientTimeout.Reset(c.e.opts.clientTimeout)
 			records, err := c.splitter.split(frame)
 			if err != nil {
-				c.hangUp(encodeClose("Connection closed with an error: message too large.", false))
+				c.hangUp(encodeClose("Connection closed with an error: message too large.", false), closeNormal)
 				return "message too large"
 			}
 			if reason, stop := c.handleRecords(records); stop {
@@ -290,95 +269,78 @@ func (c *connection) run(first [][]byte) string {
 			}
 		case <-keepAlive.C:
 			if err := c.write(pingRecord); err != nil {
-				return c.writeFailure(err)
+				return c.writeFailure()
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
 		case <-clientTimeout.C:
-			c.hangUp(encodeClose("Client timeout elapsed without receiving a message from the client.", false))
+			c.hangUp(encodeClose("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
 			return "client timeout"
 		case req := <-c.closeReq:
-			c.hangUp(encodeClose(req.errorText, req.allowReconnect))
+			c.hangUp(encodeClose(req.errorText, req.allowReconnect), closeNormal)
 			if req.errorText != "" {
 				return "closed by REST call: " + req.errorText
 			}
 			return "closed by REST call"
-		case <-c.overflowed:
-			// Lift the deadline abortWrites set, so that the close frame
-			// can go out unless a write was cut short mid-frame.
-			if c.netConn != nil {
-				_ = c.netConn.SetWriteDeadline(time.Time{})
-			}
-			c.closeSocket(websocket.StatusPolicyViolation, "send queue full")
+		case <-c.queue.overflowed:
+			// A write in progress was aborted, which ended the transport;
+			// otherwise the client is told why it goes.
+			c.closeTransport(closeTooSlow)
 			return "send queue full (client too slow)"
 		case <-c.e.closing:
-			c.hangUp(encodeClose("The emulator is shutting down.", true))
-			return "emulator shutting down"
+			return c.goodbye()
 		}
 	}
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (c *connection) shuttingDown() bool {
+	select {
+	case <-c.e.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// goodbye sends the Close message of a shutdown, ahead of anything still
+// queued, and hangs up.
+func (c *connection) goodbye() string {
+	c.hangUp(encodeClose("The emulator is shutting down.", true), closeGoingAway)
+	return "emulator shutting down"
 }
 
 // coalesce appends to record whatever else is already queued, up to
 // maxBatchBytes, so a burst goes out in few frames. A record taken from the
 // queue that does not fit is left in c.carry for the next frame.
 func (c *connection) coalesce(record []byte) []byte {
-	if len(c.queue) == 0 {
+	if c.queue.len() == 0 {
 		return record
 	}
 	c.batch = append(c.batch[:0], record...)
 	for len(c.batch) < maxBatchBytes {
-		select {
-		case next := <-c.queue:
-			if len(c.batch)+len(next) > maxBatchBytes {
-				// Too big to join: send what we have, then next alone.
-				c.carry = next
-				return c.batch
-			}
-			c.batch = append(c.batch, next...)
-		default:
+		next, ok := c.queue.tryPop()
+		if !ok {
 			return c.batch
 		}
+		if len(c.batch)+len(next) > maxBatchBytes {
+			// Too big to join: send what we have, then next alone.
+			c.carry = next
+			return c.batch
+		}
+		c.batch = append(c.batch, next...)
 	}
 	return c.batch
 }
 
-func (c *connection) writeFailure(error) string {
+// writeFailure says why a write failed.
+func (c *connection) writeFailure() string {
 	select {
-	case <-c.overflowed:
+	case <-c.queue.overflowed:
 		return "send queue full (client too slow)"
 	default:
 	}
-	return "write failed"
-}
-
-// handleRecords acts on records from the client; stop reports that the
-// connection ended.
-func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) {
-	for _, record := range records {
-		msg, err := parseClientMessage(record)
-		if err != nil {
-			c.hangUp(encodeClose("Connection closed with an error: invalid hub protocol message.", false))
-			return "invalid message from client", true
-		}
-		switch msg.Type {
-		case typePing, typeCompletion, typeStreamItem, typeCancelInvocation:
-			// Nothing to do: pings only reset the client timeout, and the
-			// emulator never invokes clients or streams.
-		case typeClose:
-			c.hangUp(nil)
-			return "client sent Close", true
-		case typeInvocation, typeStreamInvocation:
-			if msg.InvocationID == nil || *msg.InvocationID == "" {
-				c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
-				continue
-			}
-			completion := encodeCompletionError(*msg.InvocationID,
-				"The SignalR emulator has no upstream configured, so invocation of '"+msg.Target+"' cannot be handled.")
-			if err := c.write(completion); err != nil {
-				return c.writeFailure(err), true
-			}
-		default:
-			// Unknown types are ignored, as the clients do.
-		}
+	if c.shuttingDown() {
+		return "emulator shutting down (write did not finish)"
 	}
-	return "", false
+	return "write failed or timed out (client not reading)"
 }

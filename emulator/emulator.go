@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -29,18 +30,29 @@ type Emulator struct {
 	key       []byte
 	jwtParser *jwt.Parser
 
-	mu      sync.Mutex
-	hubs    map[string]*hub
-	pending map[string]*pendingConnection
+	// hubsMu guards only the hubs map: each hub has its own locks, so one
+	// hub's traffic never waits for another's.
+	hubsMu    sync.RWMutex
+	hubs      map[string]*hub
+	lastSweep atomic.Int64 // unix nanoseconds of the last sweep
+
+	liveMu  sync.Mutex
 	live    map[*connection]struct{}
 	closed  bool
 	closing chan struct{} // closed by Shutdown
 	conns   sync.WaitGroup
+
+	// drain is the parent of every connection's writes. Shutdown cancels
+	// it closeHandshakeTimeout after it begins, which bounds a write stuck
+	// on a client whose socket is full.
+	drain     context.Context
+	stopDrain context.CancelFunc
 }
 
 // New returns an Emulator configured by opts; nil means all defaults.
 func New(opts *Options) *Emulator {
 	o := opts.withDefaults()
+	drain, stopDrain := context.WithCancel(context.Background())
 	return &Emulator{
 		opts: o,
 		key:  []byte(o.accessKey),
@@ -48,10 +60,11 @@ func New(opts *Options) *Emulator {
 			jwt.WithValidMethods([]string{"HS256"}),
 			jwt.WithExpirationRequired(),
 		),
-		hubs:    make(map[string]*hub),
-		pending: make(map[string]*pendingConnection),
-		live:    make(map[*connection]struct{}),
-		closing: make(chan struct{}),
+		hubs:      make(map[string]*hub),
+		live:      make(map[*connection]struct{}),
+		closing:   make(chan struct{}),
+		drain:     drain,
+		stopDrain: stopDrain,
 	}
 }
 
@@ -61,9 +74,12 @@ func (e *Emulator) AccessKey() string { return e.opts.accessKey }
 // String describes the emulator without its access key, so fmt's %v and %+v
 // never print the key.
 func (e *Emulator) String() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return fmt.Sprintf("emulator.Emulator{hubs: %d, connections: %d, closed: %t, AccessKey: ***}", len(e.hubs), len(e.live), e.closed)
+	e.hubsMu.RLock()
+	hubs := len(e.hubs)
+	e.hubsMu.RUnlock()
+	e.liveMu.Lock()
+	defer e.liveMu.Unlock()
+	return fmt.Sprintf("emulator.Emulator{hubs: %d, connections: %d, closed: %t, AccessKey: ***}", hubs, len(e.live), e.closed)
 }
 
 // GoString is String, for %#v.
@@ -105,19 +121,27 @@ func (e *Emulator) Snapshot(hubName string) HubSnapshot {
 }
 
 // Shutdown sends every connected client a Close message (allowing it to
-// reconnect), closes the sockets and waits until every connection's
-// goroutines have ended. New connections are refused from the start. If ctx
-// ends first, the remaining sockets are closed abruptly and ctx's error is
-// returned once their goroutines have ended.
+// reconnect), closes the transports and waits until every connection's
+// goroutines have ended. From the start, new connections are refused and
+// negotiate and the REST API answer 503. A write already under way, such as
+// one to a client whose socket is full, gets closeHandshakeTimeout (2s) to
+// finish, the Close message as long again, and the close handshake as long
+// again. If ctx ends first, the remaining transports are cut and ctx's
+// error is returned once their goroutines have ended.
 func (e *Emulator) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
+	e.liveMu.Lock()
 	if e.closed {
-		e.mu.Unlock()
+		e.liveMu.Unlock()
 		return ErrClosed
 	}
 	e.closed = true
 	close(e.closing)
-	e.mu.Unlock()
+	e.liveMu.Unlock()
+	drainTimer := time.AfterFunc(closeHandshakeTimeout, e.stopDrain)
+	defer func() {
+		drainTimer.Stop()
+		e.stopDrain()
+	}()
 
 	done := make(chan struct{})
 	go func() {
@@ -129,17 +153,27 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	e.mu.Lock()
+	e.liveMu.Lock()
 	live := make([]*connection, 0, len(e.live))
 	for c := range e.live {
 		live = append(live, c)
 	}
-	e.mu.Unlock()
+	e.liveMu.Unlock()
 	for _, c := range live {
-		c.forceClose()
+		c.t.abort()
 	}
 	<-done
 	return ctx.Err()
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (e *Emulator) shuttingDown() bool {
+	select {
+	case <-e.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close is Shutdown with a five second grace period.
@@ -150,23 +184,96 @@ func (e *Emulator) Close() error {
 }
 
 // hub returns the hub named name (already lowercased), creating it when
-// create is set; otherwise it may return nil.
+// create is set; otherwise it may return nil. A hub returned may be dropped
+// at any time once empty: code that adds state to it uses
+// withLiveHub.
 func (e *Emulator) hub(name string, create bool) *hub {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.hubsMu.RLock()
 	h := e.hubs[name]
-	if h == nil && create {
+	e.hubsMu.RUnlock()
+	if h != nil || !create {
+		return h
+	}
+	e.hubsMu.Lock()
+	defer e.hubsMu.Unlock()
+	h = e.hubs[name]
+	if h == nil {
 		h = newHub(name)
 		e.hubs[name] = h
 	}
 	return h
 }
 
-// track registers a connection's goroutines so Shutdown can wait for them.
+// withLiveHub calls add with hub name, creating the hub, until add reports
+// that the hub took the new state: it refuses once dropped.
+func (e *Emulator) withLiveHub(name string, add func(h *hub) bool) {
+	for !add(e.hub(name, true)) {
+	}
+}
+
+// dropIfEmpty forgets h once it holds nothing: no connection, no user
+// membership, no pending token. Without this, every hub name ever used
+// would stay in memory.
+func (e *Emulator) dropIfEmpty(h *hub, now time.Time) {
+	if !h.empty(now) {
+		return
+	}
+	e.hubsMu.Lock()
+	defer e.hubsMu.Unlock()
+	if e.hubs[h.name] == h && h.markDeadIfEmpty(now) {
+		delete(e.hubs, h.name)
+	}
+}
+
+// sweepInterval is how often, in nanoseconds, expired memberships and
+// pending tokens are swept from every hub and empty hubs dropped. Tests
+// shorten it.
+var sweepInterval atomic.Int64
+
+func init() { sweepInterval.Store(int64(time.Minute)) }
+
+// maybeSweep sweeps every hub when sweepInterval has passed since the last
+// sweep. Requests call it, so an idle emulator needs no goroutine for it.
+func (e *Emulator) maybeSweep(now time.Time) {
+	last := e.lastSweep.Load()
+	if now.UnixNano()-last < sweepInterval.Load() || !e.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	e.hubsMu.RLock()
+	hubs := make([]*hub, 0, len(e.hubs))
+	for _, h := range e.hubs {
+		hubs = append(hubs, h)
+	}
+	e.hubsMu.RUnlock()
+	for _, h := range hubs {
+		h.sweep(now)
+		e.dropIfEmpty(h, now)
+	}
+}
+
+// addConnection registers c in its hub, unless Shutdown has begun.
+func (e *Emulator) addConnection(c *connection) bool {
+	if e.shuttingDown() {
+		return false
+	}
+	e.withLiveHub(c.hubName, func(h *hub) bool {
+		c.hub = h
+		return h.add(c)
+	})
+	return true
+}
+
+// removeConnection undoes addConnection.
+func (e *Emulator) removeConnection(c *connection) {
+	c.hub.remove(c)
+	e.dropIfEmpty(c.hub, time.Now())
+}
+
+// track counts a connection's goroutines so that Shutdown waits for them.
 // It fails once Shutdown has begun.
 func (e *Emulator) track(c *connection) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.liveMu.Lock()
+	defer e.liveMu.Unlock()
 	if e.closed {
 		return false
 	}
@@ -176,9 +283,9 @@ func (e *Emulator) track(c *connection) bool {
 }
 
 func (e *Emulator) untrack(c *connection) {
-	e.mu.Lock()
+	e.liveMu.Lock()
 	delete(e.live, c)
-	e.mu.Unlock()
+	e.liveMu.Unlock()
 	e.conns.Done()
 }
 

@@ -10,6 +10,11 @@ import (
 // the service documents ("at most 1 year").
 const maxMembershipLifetime = 365 * 24 * time.Hour
 
+// maxUserGroupsWithoutTTL is how many of a user's memberships without a ttl
+// are kept: the service keeps the latest 100, which also bounds what a user
+// who never connects can hold.
+const maxUserGroupsWithoutTTL = 100
+
 // hub holds the connections of one hub and who belongs to which group.
 // Hub names are lowercased before they get here; user ids and group names
 // are compared exactly.
@@ -25,7 +30,20 @@ type hub struct {
 	groups map[string]map[string]*connection
 	// userGroups maps a user id to the groups the user was added to, with
 	// the membership's expiry. The user's later connections join them.
-	userGroups map[string]map[string]time.Time
+	userGroups map[string]map[string]userMembership
+	// dead is set once the emulator dropped the hub; it then takes no new
+	// state. Guarded by mu and pending.mu both.
+	dead bool
+
+	// pending holds negotiated tokens, under its own lock.
+	pending *pendingSet
+}
+
+// userMembership is one group a user was added to.
+type userMembership struct {
+	expiry time.Time
+	noTTL  bool      // added without a ttl: counts toward the cap of 100
+	added  time.Time // orders memberships for the cap
 }
 
 func newHub(name string) *hub {
@@ -34,20 +52,25 @@ func newHub(name string) *hub {
 		conns:      make(map[string]*connection),
 		users:      make(map[string]map[string]*connection),
 		groups:     make(map[string]map[string]*connection),
-		userGroups: make(map[string]map[string]time.Time),
+		userGroups: make(map[string]map[string]userMembership),
+		pending:    newPendingSet(),
 	}
 }
 
 func expired(expiry, now time.Time) bool { return !expiry.IsZero() && !now.Before(expiry) }
 
-// add registers c and joins it to the groups its user belongs to.
-func (h *hub) add(c *connection) {
+// add registers c and joins it to the groups its user belongs to. It
+// reports false when the hub was dropped.
+func (h *hub) add(c *connection) bool {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.dead {
+		return false
+	}
 	h.conns[c.id] = c
 	if c.user == "" {
-		return
+		return true
 	}
 	byID := h.users[c.user]
 	if byID == nil {
@@ -55,15 +78,62 @@ func (h *hub) add(c *connection) {
 		h.users[c.user] = byID
 	}
 	byID[c.id] = c
-	for group, expiry := range h.userGroups[c.user] {
-		if expired(expiry, now) {
+	for group, m := range h.userGroups[c.user] {
+		if expired(m.expiry, now) {
 			delete(h.userGroups[c.user], group)
 			continue
 		}
-		h.join(c, group, expiry)
+		h.join(c, group, m.expiry)
 	}
 	if len(h.userGroups[c.user]) == 0 {
 		delete(h.userGroups, c.user)
+	}
+	return true
+}
+
+// empty reports whether h holds nothing that is still in force.
+func (h *hub) empty(now time.Time) bool {
+	h.mu.RLock()
+	busy := len(h.conns) > 0 || len(h.userGroups) > 0
+	h.mu.RUnlock()
+	if busy {
+		return false
+	}
+	h.sweep(now)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns) == 0 && len(h.userGroups) == 0 && h.pending.expire(now) == 0
+}
+
+// markDeadIfEmpty marks h dropped if it is still empty, with both of its
+// locks held so that nothing is added meanwhile.
+func (h *hub) markDeadIfEmpty(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending.mu.Lock()
+	defer h.pending.mu.Unlock()
+	h.pending.expireLocked(now)
+	if len(h.conns) > 0 || len(h.userGroups) > 0 || len(h.pending.byToken) > 0 {
+		return false
+	}
+	h.dead = true
+	h.pending.dead = true
+	return true
+}
+
+// sweep forgets expired user memberships.
+func (h *hub) sweep(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for user, groups := range h.userGroups {
+		for group, m := range groups {
+			if expired(m.expiry, now) {
+				delete(groups, group)
+			}
+		}
+		if len(groups) == 0 {
+			delete(h.userGroups, user)
+		}
 	}
 }
 
@@ -227,7 +297,7 @@ func (h *hub) userInGroup(user, group string) bool {
 	now := time.Now()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if expiry, ok := h.userGroups[user][group]; ok && !expired(expiry, now) {
+	if m, ok := h.userGroups[user][group]; ok && !expired(m.expiry, now) {
 		return true
 	}
 	for _, c := range h.users[user] {
@@ -279,8 +349,10 @@ func (h *hub) removeConnectionFromAllGroups(id string) bool {
 
 // addUserToGroup adds user's current connections to group and, unless ttl
 // is zero, remembers the membership so that the user's later connections
-// join too. A nil ttl means the longest membership the service allows.
-func (h *hub) addUserToGroup(user, group string, ttl *time.Duration) {
+// join too. A nil ttl means the longest membership the service allows, and
+// of those only the latest maxUserGroupsWithoutTTL are kept. It reports
+// false when the hub was dropped.
+func (h *hub) addUserToGroup(user, group string, ttl *time.Duration) bool {
 	now := time.Now()
 	var expiry time.Time
 	switch {
@@ -291,16 +363,44 @@ func (h *hub) addUserToGroup(user, group string, ttl *time.Duration) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.dead {
+		return false
+	}
 	if ttl == nil || *ttl > 0 {
 		groups := h.userGroups[user]
 		if groups == nil {
-			groups = make(map[string]time.Time)
+			groups = make(map[string]userMembership)
 			h.userGroups[user] = groups
 		}
-		groups[group] = expiry
+		groups[group] = userMembership{expiry: expiry, noTTL: ttl == nil, added: now}
+		if ttl == nil {
+			capUserGroups(groups)
+		}
 	}
 	for _, c := range h.users[user] {
 		h.join(c, group, expiry)
+	}
+	return true
+}
+
+// capUserGroups keeps the latest maxUserGroupsWithoutTTL of a user's
+// memberships without a ttl. The user's current connections keep their
+// groups; only later connections miss the dropped ones. h.mu must be held.
+func capUserGroups(groups map[string]userMembership) {
+	count := 0
+	for _, m := range groups {
+		if m.noTTL {
+			count++
+		}
+	}
+	for ; count > maxUserGroupsWithoutTTL; count-- {
+		oldest, first := "", true
+		for group, m := range groups {
+			if m.noTTL && (first || m.added.Before(groups[oldest].added)) {
+				oldest, first = group, false
+			}
+		}
+		delete(groups, oldest)
 	}
 }
 
@@ -359,8 +459,8 @@ func (h *hub) snapshot() HubSnapshot {
 		}
 	}
 	for user, groups := range h.userGroups {
-		for group, expiry := range groups {
-			if !expired(expiry, now) {
+		for group, m := range groups {
+			if !expired(m.expiry, now) {
 				s.UserGroups[user] = append(s.UserGroups[user], group)
 			}
 		}

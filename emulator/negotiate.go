@@ -10,14 +10,6 @@ import (
 	"github.com/funcsignalr/signalr/internal/validate"
 )
 
-// pendingConnection is a negotiated connection waiting for its WebSocket.
-type pendingConnection struct {
-	hub       string
-	id        string
-	expires   time.Time
-	connected bool
-}
-
 // negotiateResponse is the body of a successful negotiate.
 type negotiateResponse struct {
 	ConnectionID        string               `json:"connectionId"`
@@ -54,6 +46,11 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Negotiate takes POST.", http.StatusMethodNotAllowed)
 		return
 	}
+	if e.shuttingDown() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "The emulator is shutting down.", http.StatusServiceUnavailable)
+		return
+	}
 	hubName, ok := clientHub(w, r)
 	if !ok {
 		return
@@ -78,14 +75,10 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		token = resp.ConnectionToken
 	}
 	now := time.Now()
-	e.mu.Lock()
-	for t, p := range e.pending {
-		if now.After(p.expires) {
-			delete(e.pending, t)
-		}
-	}
-	e.pending[token] = &pendingConnection{hub: hubName, id: resp.ConnectionID, expires: now.Add(e.opts.negotiateTimeout)}
-	e.mu.Unlock()
+	e.maybeSweep(now)
+	e.withLiveHub(hubName, func(h *hub) bool {
+		return h.pending.add(token, resp.ConnectionID, now, now.Add(e.opts.negotiateTimeout))
+	})
 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -95,15 +88,9 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 // claimPending turns a connection token into its connection id, marking it
 // used. It returns the HTTP status to answer when it cannot.
 func (e *Emulator) claimPending(token, hubName string) (id string, status int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.pending[token]
-	switch {
-	case p == nil || p.hub != hubName || time.Now().After(p.expires):
+	h := e.hub(hubName, false)
+	if h == nil {
 		return "", http.StatusNotFound
-	case p.connected:
-		return "", http.StatusConflict
 	}
-	p.connected = true
-	return p.id, http.StatusOK
+	return h.pending.claim(token, time.Now())
 }

@@ -41,6 +41,19 @@ type Options struct {
 	// everybody else. Default: 1024.
 	SendQueueSize int
 
+	// SendQueueBytes bounds the bytes of the messages queued for one
+	// connection, as SendQueueSize bounds their number: a client that stops
+	// reading costs the emulator at most this much memory before it is
+	// closed with status 1008. Values below MaxMessageSize are raised so
+	// that the largest message fits. Default: 8 MiB.
+	SendQueueBytes int64
+
+	// WriteTimeout bounds each write to a client. A client that stops
+	// reading while a write to it is under way is closed when the write
+	// has not finished in this time; the transport is cut, since a
+	// half-written frame cannot be completed. Default: 10s.
+	WriteTimeout time.Duration
+
 	// MaxMessageSize limits a message read from a client, and a REST request
 	// body. Default: 1 MiB (the service's documented body limit).
 	MaxMessageSize int64
@@ -51,6 +64,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// recordFramingBytes is more than the bytes an Invocation record adds to
+// the target and arguments of a REST send body.
+const recordFramingBytes = 64
+
 // options is Options with every default applied.
 type options struct {
 	accessKey         string
@@ -59,6 +76,8 @@ type options struct {
 	handshakeTimeout  time.Duration
 	negotiateTimeout  time.Duration
 	sendQueueSize     int
+	sendQueueBytes    int64
+	writeTimeout      time.Duration
 	maxMessageSize    int64
 	logger            *slog.Logger
 }
@@ -70,8 +89,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, MaxMessageSize: %d}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.MaxMessageSize)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, MaxMessageSize: %d}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.MaxMessageSize)
 }
 
 // GoString is String, for %#v.
@@ -89,6 +108,8 @@ func (o *Options) withDefaults() options {
 		handshakeTimeout:  in.HandshakeTimeout,
 		negotiateTimeout:  in.NegotiateTimeout,
 		sendQueueSize:     in.SendQueueSize,
+		sendQueueBytes:    in.SendQueueBytes,
+		writeTimeout:      in.WriteTimeout,
 		maxMessageSize:    in.MaxMessageSize,
 		logger:            in.Logger,
 	}
@@ -112,6 +133,15 @@ func (o *Options) withDefaults() options {
 	}
 	if out.maxMessageSize <= 0 {
 		out.maxMessageSize = 1 << 20
+	}
+	if out.sendQueueBytes <= 0 {
+		out.sendQueueBytes = 8 << 20
+	}
+	// A REST send becomes one record: the body's target and arguments with
+	// a few bytes of framing around them.
+	out.sendQueueBytes = max(out.sendQueueBytes, out.maxMessageSize+recordFramingBytes)
+	if out.writeTimeout <= 0 {
+		out.writeTimeout = 10 * time.Second
 	}
 	if out.logger == nil {
 		out.logger = slog.New(slog.DiscardHandler)

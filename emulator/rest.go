@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/funcsignalr/signalr/internal/validate"
 )
@@ -25,6 +27,7 @@ const (
 	codeNotFound                 = "Error.NotFound"
 	codeMethodNotAllowed         = "Error.MethodNotAllowed"
 	codeRequestEntityTooLarge    = "Error.RequestEntityTooLarge"
+	codeServiceUnavailable       = "Error.ServiceUnavailable"
 	contentTypeJSON              = "application/json"
 	headerErrorCode              = "x-ms-error-code"
 	restPrefixV1, restPrefix2022 = "/api/v1/", "/api/"
@@ -39,17 +42,24 @@ type restError struct {
 	Message string `json:"message"`
 }
 
-// writeRESTError answers status with a JSON error body and the error code
-// header. HEAD responses get the header only.
-func writeRESTError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+// writeRESTError answers status with the error code header and, where the
+// swagger of the API version gives the status a body, an error body: none
+// for HEAD, none for an operation's 404 (neither swagger lists a schema for
+// it), text/plain for a v1 400 (as v1.json says), JSON otherwise.
+func writeRESTError(w http.ResponseWriter, r *http.Request, version apiVersion, status int, code, message string) {
 	w.Header().Set(headerErrorCode, code)
-	if r.Method == http.MethodHead {
+	switch {
+	case r.Method == http.MethodHead, status == http.StatusNotFound && code != codeNotFound:
 		w.WriteHeader(status)
-		return
+	case version == apiV1 && status == http.StatusBadRequest:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, message)
+	default:
+		w.Header().Set("Content-Type", contentTypeJSON)
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(restError{Code: code, Message: message})
 	}
-	w.Header().Set("Content-Type", contentTypeJSON)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(restError{Code: code, Message: message})
 }
 
 // statusRecorder remembers the status written, for the log line.
@@ -86,47 +96,55 @@ func (e *Emulator) serveREST(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
+	version, rest := api2022, strings.TrimPrefix(path, restPrefix2022)
+	if strings.HasPrefix(path, restPrefixV1) {
+		version, rest = apiV1, strings.TrimPrefix(path, restPrefixV1)
+	}
+	if e.shuttingDown() {
+		// Whatever the call, its effect could not reach a client: the
+		// connections are closing.
+		w.Header().Set("Retry-After", "1")
+		writeRESTError(w, r, version, http.StatusServiceUnavailable, codeServiceUnavailable, "the emulator is shutting down")
+		return
+	}
 	if p := strings.TrimSuffix(path, "/"); p == healthPath2022 || p == healthPathV1 {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeRESTError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "health takes GET or HEAD")
+			writeRESTError(w, r, version, http.StatusMethodNotAllowed, codeMethodNotAllowed, "health takes GET or HEAD")
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	version, rest := api2022, strings.TrimPrefix(path, restPrefix2022)
-	if strings.HasPrefix(path, restPrefixV1) {
-		version, rest = apiV1, strings.TrimPrefix(path, restPrefixV1)
-	}
 	table := routeTables[version]
 	route, params, result := matchRoute(table, r.Method, rest)
 	switch result {
 	case routeBadEscape:
-		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, "the path holds an invalid percent-escape")
+		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, "the path holds an invalid percent-escape")
 		return
 	case routeNotFound:
-		writeRESTError(w, r, http.StatusNotFound, codeNotFound, "no such REST API route")
+		writeRESTError(w, r, version, http.StatusNotFound, codeNotFound, "no such REST API route")
 		return
 	case routeWrongMethod:
 		w.Header().Set("Allow", allowedMethods(table, rest))
-		writeRESTError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method "+r.Method+" is not allowed on this route")
+		writeRESTError(w, r, version, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method "+r.Method+" is not allowed on this route")
 		return
 	}
 	if _, err := e.verifyToken(bearerToken(r, false), restAudience(r)); err != nil {
-		writeRESTError(w, r, http.StatusUnauthorized, codeUnauthorized, err.Error())
+		writeRESTError(w, r, version, http.StatusUnauthorized, codeUnauthorized, err.Error())
 		return
 	}
 	hubName, problem := restHubName(params.hub, r.URL.Query().Get("application"))
 	if problem != "" {
-		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, problem)
 		return
 	}
-	if problem := checkParams(route, params); problem != "" {
-		writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+	if problem := checkParams(route, params, r.URL.Query()["excluded"]); problem != "" {
+		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, problem)
 		return
 	}
-	e.runREST(w, r, route, params, hubName)
+	e.maybeSweep(time.Now())
+	e.runREST(w, r, version, route, params, hubName)
 }
 
 // restHubName validates hub (and application, when given) and returns the
@@ -145,25 +163,38 @@ func restHubName(hub, application string) (string, string) {
 }
 
 // checkParams validates the group, user and connection path parameters of
-// route: none may be empty, and groups follow the service's name rule.
-func checkParams(route restRoute, p routeParams) string {
+// route and the excluded connection ids: none may be empty or hold bytes
+// that are not UTF-8 (a token carries ids as JSON strings, which cannot),
+// and groups follow the service's name rule.
+func checkParams(route restRoute, p routeParams, excluded []string) string {
 	for _, segment := range route.pattern {
 		switch {
 		case segment == "{user}" && p.user == "":
 			return "the user id is empty"
+		case segment == "{user}" && !utf8.ValidString(p.user):
+			return "the user id is not valid UTF-8; send it UTF-8 encoded, then percent-escaped"
 		case segment == "{connection}" && p.connection == "":
 			return "the connection id is empty"
+		case segment == "{connection}" && !utf8.ValidString(p.connection):
+			return "the connection id is not valid UTF-8; send it UTF-8 encoded, then percent-escaped"
+		case segment == "{group}" && !utf8.ValidString(p.group):
+			return "the group name is not valid UTF-8; send it UTF-8 encoded, then percent-escaped"
 		case segment == "{group}":
 			if err := validate.GroupName(p.group); err != nil {
 				return err.Error()
 			}
 		}
 	}
+	for _, id := range excluded {
+		if !utf8.ValidString(id) {
+			return "an excluded connection id is not valid UTF-8"
+		}
+	}
 	return ""
 }
 
 // runREST performs a matched, authorized operation.
-func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRoute, p routeParams, hubName string) {
+func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, version apiVersion, route restRoute, p routeParams, hubName string) {
 	query := r.URL.Query()
 	excluded := excludedSet{}
 	for _, id := range query["excluded"] {
@@ -182,7 +213,7 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRou
 			if status == http.StatusRequestEntityTooLarge {
 				code = codeRequestEntityTooLarge
 			}
-			writeRESTError(w, r, status, code, problem)
+			writeRESTError(w, r, version, status, code, problem)
 			return
 		}
 		switch route.op {
@@ -205,27 +236,27 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRou
 		h.closeConnection(p.connection, query.Get("reason"))
 	case opConnectionExists:
 		if !h.hasConnection(p.connection) {
-			writeRESTError(w, r, http.StatusNotFound, codeWarnConnectionNotExisted, "the connection does not exist")
+			writeRESTError(w, r, version, http.StatusNotFound, codeWarnConnectionNotExisted, "the connection does not exist")
 			return
 		}
 	case opGroupExists:
 		if !h.hasGroup(p.group) {
-			writeRESTError(w, r, http.StatusNotFound, codeWarnGroupNotExisted, "the group has no connections")
+			writeRESTError(w, r, version, http.StatusNotFound, codeWarnGroupNotExisted, "the group has no connections")
 			return
 		}
 	case opUserExists:
 		if !h.hasUser(p.user) {
-			writeRESTError(w, r, http.StatusNotFound, codeWarnUserNotExisted, "the user has no connections")
+			writeRESTError(w, r, version, http.StatusNotFound, codeWarnUserNotExisted, "the user has no connections")
 			return
 		}
 	case opUserInGroup:
 		if !h.userInGroup(p.user, p.group) {
-			writeRESTError(w, r, http.StatusNotFound, codeUserNotInGroup, "the user is not in the group")
+			writeRESTError(w, r, version, http.StatusNotFound, codeUserNotInGroup, "the user is not in the group")
 			return
 		}
 	case opAddConnectionToGroup:
 		if !h.addConnectionToGroup(p.connection, p.group) {
-			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
+			writeRESTError(w, r, version, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
 			return
 		}
 	case opRemoveConnectionFromGroup:
@@ -233,7 +264,7 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRou
 		// so it succeeds; only an unknown connection is a 404, with the
 		// code the SDKs treat as "gone".
 		if !h.removeConnectionFromGroup(p.connection, p.group) {
-			writeRESTError(w, r, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
+			writeRESTError(w, r, version, http.StatusNotFound, codeConnectionNotExisted, "the connection does not exist")
 			return
 		}
 	case opRemoveConnectionFromAllGroups:
@@ -241,15 +272,17 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, route restRou
 	case opAddUserToGroup:
 		ttl, problem := parseTTL(query)
 		if problem != "" {
-			writeRESTError(w, r, http.StatusBadRequest, codeInvalidArgument, problem)
+			writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, problem)
 			return
 		}
 		// User memberships outlive connections, so the hub must exist.
-		e.hub(hubName, true).addUserToGroup(p.user, p.group, ttl)
+		e.withLiveHub(hubName, func(h *hub) bool { return h.addUserToGroup(p.user, p.group, ttl) })
 	case opRemoveUserFromGroup:
 		h.removeUserFromGroup(p.user, p.group)
+		e.dropIfEmpty(h, time.Now())
 	case opRemoveUserFromAllGroups:
 		h.removeUserFromAllGroups(p.user)
+		e.dropIfEmpty(h, time.Now())
 	}
 	w.WriteHeader(route.status)
 }

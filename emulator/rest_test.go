@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,8 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/funcsignalr/signalr/emulator"
 )
 
 // TestRESTRoutesAnswerWithTheSpecStatusCodes calls every route of swagger
@@ -94,6 +100,7 @@ func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
 		{"POST", "/api/hubs/chat/:send", `not json`, 400, "Error.InvalidArgument"},
 		{"POST", "/api/hubs/chat/:send", ``, 400, "Error.InvalidArgument"},
 		{"POST", "/api/v1/hubs/chat", `{}`, 400, "Error.InvalidArgument"},
+		{"PUT", "/api/v1/hubs/chat/groups/%20/connections/{conn}", "", 400, "Error.InvalidArgument"},
 		{"POST", "/api/hubs/1chat/:send", body, 400, "Error.InvalidArgument"},
 		{"POST", "/api/hubs/ch%24t/:send", body, 400, "Error.InvalidArgument"},
 		{"POST", "/api/hubs/chat/:send?application=_app", body, 400, "Error.InvalidArgument"},
@@ -114,11 +121,8 @@ func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
 				path := strings.ReplaceAll(tc.path, "{conn}", url.PathEscape(alice.id))
 				resp := rest(t, s, tc.method, path, tc.body)
 				wantStatus(t, resp, tc.status, tc.code)
-				if tc.status >= 400 && tc.method != "HEAD" {
-					var e struct{ Code, Message string }
-					if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Code != tc.code || e.Message == "" {
-						t.Fatalf("error body = %+v (%v), want code %s and a message", e, err, tc.code)
-					}
+				if tc.status >= 400 {
+					wantErrorBody(t, resp, tc.code)
 				}
 			})
 		}
@@ -306,4 +310,133 @@ func TestRESTErrorsAreJSON(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), token) || strings.Contains(string(b), testKey) {
 		t.Fatalf("401 body = %s", b)
 	}
+}
+
+// wantErrorBody checks an error response's body against the swagger of its
+// API version: HEAD and an operation's 404 have none (no schema is listed),
+// v1's 400 is text/plain, and the rest are JSON {code, message}.
+func wantErrorBody(t *testing.T, resp *http.Response, code string) {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	v1 := strings.HasPrefix(resp.Request.URL.Path, "/api/v1/")
+	switch {
+	case resp.Request.Method == http.MethodHead, resp.StatusCode == http.StatusNotFound && code != "Error.NotFound":
+		assert.Empty(t, body, "no schema is listed, so no body")
+		assert.Empty(t, resp.Header.Get("Content-Type"))
+	case v1 && resp.StatusCode == http.StatusBadRequest:
+		assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+		assert.NotEmpty(t, body, "the text says what is wrong")
+	default:
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		var e struct{ Code, Message string }
+		require.NoError(t, json.Unmarshal(body, &e), "body %s", body)
+		assert.Equal(t, code, e.Code)
+		assert.NotEmpty(t, e.Message)
+	}
+}
+
+// TestRESTTokenAudiencePathIsExact: scheme and host of a REST token's aud
+// compare in any case, the path exactly, because ids are case-sensitive.
+func TestRESTTokenAudiencePathIsExact(t *testing.T) {
+	s := newServer(t, nil)
+	for _, tc := range []struct {
+		aud, path string
+		status    int
+	}{
+		{"/api/hubs/chat/users/alice", "/api/hubs/chat/users/ALICE", 401},
+		{"/api/hubs/chat/groups/g1", "/api/hubs/chat/groups/G1", 401},
+		{"/api/hubs/chat/users/alice", "/api/hubs/chat/users/alice", 404},
+	} {
+		token := mint(t, testKey, s.URL+tc.aud, nil)
+		resp := restWithToken(t, s, "GET", tc.path, "", token)
+		assert.Equal(t, tc.status, resp.StatusCode, "token for %s used on %s", tc.aud, tc.path)
+	}
+	upper := "HTTP://" + strings.ToUpper(strings.TrimPrefix(s.URL, "http://"))
+	token := mint(t, testKey, upper+"/api/hubs/chat/users/alice", nil)
+	resp := restWithToken(t, s, "GET", "/api/hubs/chat/users/alice", "", token)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "scheme and host compare in any case")
+}
+
+// TestRESTRejectsIDsThatAreNotUTF8: a token carries ids as JSON strings,
+// which cannot hold such bytes, so the id could never be reached.
+func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
+	s := newServer(t, nil)
+	for _, tc := range []struct{ method, path, body, field string }{
+		{"POST", "/api/hubs/chat/users/%FF/:send", sendBody("m", "x"), "user id"},
+		{"PUT", "/api/hubs/chat/users/%C3%28/groups/g", "", "user id"},
+		{"PUT", "/api/hubs/chat/groups/%FF%FE/connections/c", "", "group name"},
+		{"POST", "/api/hubs/chat/connections/%80/:send", sendBody("m", "x"), "connection id"},
+		{"POST", "/api/hubs/chat/:send?excluded=%FF", sendBody("m", "x"), "excluded"},
+		{"POST", "/api/v1/hubs/chat/users/%FF", sendBody("m", "x"), "user id"},
+	} {
+		resp := rest(t, s, tc.method, tc.path, tc.body)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s", tc.method, tc.path)
+		assert.Equal(t, "Error.InvalidArgument", resp.Header.Get("x-ms-error-code"))
+		body, _ := io.ReadAll(resp.Body)
+		assert.Contains(t, string(body), tc.field)
+		assert.Contains(t, string(body), "UTF-8")
+	}
+	assert.Empty(t, s.Snapshot("chat").UserGroups, "nothing was stored")
+}
+
+// TestRESTAnswers503OnceShutdownBegins: a send accepted while connections
+// close could never be delivered, so the REST API says the service is
+// unavailable instead of 202.
+func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
+	s := newServer(t, nil)
+	connect(t, s, "chat", "alice")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x")), 202, "")
+	require.NoError(t, s.Emulator.Shutdown(context.Background()))
+	for _, path := range []string{"/api/hubs/chat/:send", "/api/v1/hubs/chat/users/alice"} {
+		resp := rest(t, s, "POST", path, sendBody("m", "x"))
+		wantStatus(t, resp, http.StatusServiceUnavailable, "Error.ServiceUnavailable")
+		assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+	}
+	token := mint(t, testKey, clientURL(s, "chat"), nil)
+	req, err := http.NewRequest("POST", s.URL+"/client/negotiate?hub=chat", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := httpClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "negotiate during shutdown")
+}
+
+// TestUserGroupsWithoutTTLKeepTheLatest100: as the service documents, only
+// a user's latest 100 memberships without a ttl are kept, which bounds
+// what a user who never connects holds.
+func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
+	s := newServer(t, nil)
+	for i := range 130 {
+		wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/g"+itoa(i), ""), 200, "")
+	}
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/timed?ttl=60", ""), 200, "")
+	groups := s.Snapshot("chat").UserGroups["ghost"]
+	assert.Len(t, groups, 101, "the latest 100 without ttl, and the one with a ttl")
+	assert.Contains(t, groups, "g129")
+	assert.Contains(t, groups, "g30")
+	assert.NotContains(t, groups, "g29")
+	assert.Contains(t, groups, "timed")
+}
+
+// TestEmptyHubsAreDropped: a hub with no connection, no user membership and
+// no pending token is forgotten, so hub names used once do not stay in
+// memory for the emulator's lifetime.
+func TestEmptyHubsAreDropped(t *testing.T) {
+	s := newServer(t, nil)
+	c := connect(t, s, "short", "amy")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/lived/users/bo/groups/g", ""), 200, "")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/timed/users/cy/groups/g?ttl=1", ""), 200, "")
+	assert.ElementsMatch(t, []string{"short", "lived", "timed"}, s.Emulator.HubNames())
+
+	c.send(`{"type":7}`)
+	c.wantClosed()
+	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/lived/users/bo/groups", ""), 204, "")
+	emulator.SetSweepInterval(t, 0)
+	require.Eventually(t, func() bool {
+		// Any request may sweep; this one also drops the expired ttl.
+		rest(t, s, "GET", "/api/hubs/other/users/x", "")
+		return len(s.Emulator.HubNames()) == 0
+	}, 5*time.Second, 50*time.Millisecond, "an empty hub was kept")
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/funcsignalr/signalr/emulator"
 )
 
@@ -36,32 +39,26 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 
 	body := sendBody("big", strings.Repeat("x", 256<<10))
 	sent := 0
-	for ; sent < 400; sent++ {
-		if _, ok := s.Snapshot("chat").Connection(stuck.id); !ok {
-			break
-		}
+	for ; sent < 400 && connected(s, stuck.id); sent++ {
 		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", body), 202, "")
 	}
-	if _, ok := s.Snapshot("chat").Connection(stuck.id); ok {
-		eventually(t, "the stuck client is dropped", func() bool {
-			_, ok := s.Snapshot("chat").Connection(stuck.id)
-			return !ok
-		})
-	}
-	if _, ok := s.Snapshot("chat").Connection(reader.id); !ok {
-		t.Fatal("the reading client was dropped too")
-	}
+	require.Eventually(t, func() bool { return !connected(s, stuck.id) }, 5*time.Second, 5*time.Millisecond,
+		"the stuck client is dropped")
+	require.True(t, connected(s, reader.id), "the reading client was dropped too")
 	t.Logf("the stuck client was dropped after %d broadcasts", sent)
 	// A marker tells the reader goroutine where the stream ends.
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+reader.id+"/:send", sendBody("done", "")), 202, "")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/connections/"+reader.id, ""), 200, "")
-	if got := <-received; got != sent {
-		t.Fatalf("reader got %d of %d broadcasts", got, sent)
-	}
+	assert.Equal(t, sent, <-received, "the reader got every broadcast")
 	// The stuck client finds its connection closed once it reads again.
 	for {
 		if _, err := stuck.read(5 * time.Second); err != nil {
 			break
 		}
 	}
+}
+
+func connected(s *emulator.Server, id string) bool {
+	_, ok := s.Snapshot("chat").Connection(id)
+	return ok
 }

@@ -1,0 +1,41 @@
+package emulator
+
+// handleRecords acts on records from the client; stop reports that the
+// connection ended.
+func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) {
+	for _, record := range records {
+		msg, err := parseClientMessage(record)
+		if err != nil {
+			c.hangUp(encodeClose("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
+			return "invalid message from client", true
+		}
+		switch msg.Type {
+		case typePing, typeCompletion, typeStreamItem, typeCancelInvocation:
+			// Nothing to do: pings only reset the client timeout, and the
+			// emulator never invokes clients or streams.
+		case typeClose:
+			c.hangUp(nil, closeNormal)
+			return "client sent Close", true
+		case typeInvocation, typeStreamInvocation:
+			if err := c.handleInvocation(msg); err != nil {
+				return c.writeFailure(), true
+			}
+		default:
+			// Unknown types are ignored, as the clients do.
+		}
+	}
+	return "", false
+}
+
+// handleInvocation answers a client's Invocation or StreamInvocation. With no
+// upstream, one that expects a result gets a Completion error saying so,
+// and a fire-and-forget one is dropped. A non-nil error means the answer
+// could not be written and the connection is over.
+func (c *connection) handleInvocation(msg clientMessage) error {
+	if msg.InvocationID == nil || *msg.InvocationID == "" {
+		c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
+		return nil
+	}
+	return c.write(encodeCompletionError(*msg.InvocationID,
+		"The SignalR emulator has no upstream configured, so invocation of '"+msg.Target+"' cannot be handled."))
+}
