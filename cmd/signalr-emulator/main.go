@@ -4,7 +4,12 @@
 //
 // Usage:
 //
-//	signalr-emulator [-host 127.0.0.1] [-port 8888] [-key <access key>]
+//	signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
+//
+// The access key comes from -key, -key-file, the SIGNALR_EMULATOR_ACCESS_KEY
+// environment variable or, without any of them, emulator.DefaultAccessKey.
+// -key is visible to other local users in the process list; prefer the file
+// or the variable for a key that matters.
 //
 // The first line on stdout is the connection string, for example
 //
@@ -27,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +48,31 @@ func main() {
 	}
 }
 
+// keyEnv names the environment variable that may hold the access key, so
+// that it need not appear in the process list as -key does.
+const keyEnv = "SIGNALR_EMULATOR_ACCESS_KEY"
+
+// shutdownGrace bounds a shutdown: clients get a Close message and
+// in-flight REST calls finish within it.
+const shutdownGrace = 10 * time.Second
+
+const usageText = `signalr-emulator runs a local Azure SignalR Service (serverless mode) for development.
+
+Usage: signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
+
+Example:
+  signalr-emulator -port 8888
+  # prints Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;
+  # set it as AzureSignalRConnectionString in your app's settings
+
+The access key comes from, in order: -key, -key-file (the file's first line),
+the ` + keyEnv + ` environment variable, or the default key of
+Microsoft's emulator. Prefer -key-file or the variable: other local users can
+read -key in the process list.
+
+Flags:
+`
+
 // run serves until ctx ends (main ends it on SIGINT or SIGTERM), then shuts
 // down: clients get a Close message and in-flight REST calls finish.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,8 +80,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.SetOutput(stderr)
 	host := flags.String("host", "127.0.0.1", "address to listen on (0.0.0.0 for every interface, e.g. in a container)")
 	port := flags.Int("port", 8888, "TCP port to listen on; 0 picks a free one")
-	key := flags.String("key", emulator.DefaultAccessKey, "access key that signs and checks tokens")
+	key := flags.String("key", "", "access key that signs and checks tokens (visible in the process list: prefer -key-file or $"+keyEnv+")")
+	keyFile := flags.String("key-file", "", "file whose first line is the access key")
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), usageText)
+		flags.PrintDefaults()
+	}
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h asked for the text it got.
+		}
 		return err
 	}
 	if flags.NArg() > 0 {
@@ -59,34 +98,80 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *port < 0 || *port > 65535 {
 		return fmt.Errorf("-port %d is out of range", *port)
 	}
+	accessKey, err := resolveKey(flags, *key, *keyFile)
+	if err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	emu := emulator.New(&emulator.Options{AccessKey: *key, Logger: logger})
+	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger})
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
 		return err
 	}
 	actualPort := listeners[0].Addr().(*net.TCPAddr).Port
+	// The key printed is the one in use, whichever way it was given.
+	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, emu.AccessKey()))
+	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
+	return serve(ctx, emu, listeners, logger)
+}
+
+// resolveKey picks the access key: -key, else -key-file, else $keyEnv, else
+// the emulator's default (an empty -key means that default too). Giving
+// both -key and -key-file is an error.
+func resolveKey(flags *flag.FlagSet, key, keyFile string) (string, error) {
+	keySet := false
+	flags.Visit(func(f *flag.Flag) { keySet = keySet || f.Name == "key" })
+	switch {
+	case keySet && keyFile != "":
+		return "", errors.New("give the access key with -key or -key-file, not both")
+	case keySet && key != "":
+		return key, nil
+	case keyFile != "":
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return "", fmt.Errorf("-key-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		k := strings.TrimSpace(line)
+		if k == "" {
+			return "", fmt.Errorf("-key-file %s: the first line is empty; write the access key there", keyFile)
+		}
+		return k, nil
+	case os.Getenv(keyEnv) != "":
+		return strings.TrimSpace(os.Getenv(keyEnv)), nil
+	}
+	return emulator.DefaultAccessKey, nil
+}
+
+// serve serves emu on every listener until ctx ends or one listener fails;
+// either way it then stops serving on all of them and shuts emu down, so a
+// failed listener never leaves the other one running.
+func serve(ctx context.Context, emu *emulator.Emulator, listeners []net.Listener, logger *slog.Logger) error {
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { served <- srv.Serve(l) }()
 	}
-
-	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, *key))
-	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
-
+	var failed error
 	select {
 	case <-ctx.Done():
-	case err := <-served:
-		return err
+		logger.Info("shutting down")
+	case failed = <-served:
+		logger.Error("a listener failed; stopping", "error", failed.Error())
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	_ = emu.Shutdown(shutdownCtx)
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := emu.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("clients were cut off at the end of the shutdown grace", "grace", shutdownGrace)
+	}
+	err := srv.Shutdown(shutdownCtx)
+	// Every Serve has returned once Shutdown has, the failed one included.
+	if failed != nil {
+		return failed
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	logger.Info("stopped")
