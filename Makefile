@@ -4,7 +4,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ADDR        ?= 127.0.0.1:7071
 
-.PHONY: run test test-go test-js lint bench emulator js-deps build clean
+.PHONY: run test test-go test-js lint bench fuzz emulator js-deps build clean
 
 run: js-deps
 	$(GO) run ./examples/chat -addr $(ADDR)
@@ -33,6 +33,18 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# Every Fuzz* target in the module, FUZZTIME each (CI runs this too; the
+# seeds alone run in test-go). Prints the executions per target.
+FUZZTIME ?= 5s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	    execs=$$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1); \
+	    echo "fuzz $$pkg $$target: $${execs:-execs: ?} in $(FUZZTIME)"; \
+	  done; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
