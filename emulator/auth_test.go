@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
 )
@@ -19,9 +21,7 @@ func noneToken(t *testing.T, aud string) string {
 	token, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
 		"aud": aud, "exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return token
 }
 
@@ -62,11 +62,10 @@ func TestRESTTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := restWithToken(t, s, "POST", path+"?api-version=2022-06-01&excluded=x", sendBody("m", "x"), tc.token)
 			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.reason) {
-				t.Fatalf("status %d body %s, want %d with %q", resp.StatusCode, body, tc.status, tc.reason)
-			}
-			if tc.status == 401 && resp.Header.Get("x-ms-error-code") != "Error.Unauthorized" {
-				t.Fatalf("x-ms-error-code = %q", resp.Header.Get("x-ms-error-code"))
+			require.Equal(t, tc.status, resp.StatusCode, "body %s", body)
+			assert.Contains(t, string(body), tc.reason)
+			if tc.status == 401 {
+				assert.Equal(t, "Error.Unauthorized", resp.Header.Get("x-ms-error-code"))
 			}
 		})
 	}
@@ -105,22 +104,19 @@ func TestClientTokens(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
 			resp, err := httpClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.reason) {
-				t.Fatalf("negotiate: status %d body %s, want %d with %q", resp.StatusCode, body, tc.status, tc.reason)
-			}
+			require.Equal(t, tc.status, resp.StatusCode, "negotiate: body %s", body)
+			assert.Contains(t, string(body), tc.reason)
 			if tc.status == 200 {
 				return
 			}
 			// The WebSocket endpoint refuses the same token.
 			_, wsResp, err := dialRaw(t, s, "chat", "", tc.token)
-			if err == nil || wsResp == nil || wsResp.StatusCode != 401 {
-				t.Fatalf("connect with a bad token: err %v, response %v; want 401", err, wsResp)
-			}
+			require.Error(t, err, "connect with a bad token")
+			require.NotNil(t, wsResp)
+			assert.Equal(t, 401, wsResp.StatusCode, "connect with a bad token")
 		})
 	}
 }
@@ -141,16 +137,13 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 		token := mint(t, testKey, clientURL(s, "ids"), tc.claims)
 		n := negotiate(t, s, "ids", token, 1)
 		ws, _, err := dialRaw(t, s, "ids", "&id="+n.ConnectionToken, token)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := &client{t: t, ws: ws, id: n.ConnectionID}
 		c.send(`{"protocol":"json","version":1}`)
 		c.next()
 		got, ok := s.Snapshot("ids").Connection(n.ConnectionID)
-		if !ok || got.UserID != tc.want {
-			t.Fatalf("claims %v: user id %q (connected %v), want %q", tc.claims, got.UserID, ok, tc.want)
-		}
+		require.True(t, ok, "claims %v: not connected", tc.claims)
+		assert.Equal(t, tc.want, got.UserID, "claims %v", tc.claims)
 	}
 }
 
@@ -167,8 +160,6 @@ func TestPrintingNeverShowsTheKey(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v", opts, opts, opts),
 		fmt.Sprintf("%v %+v", s, s),
 	} {
-		if strings.Contains(out, secret) || strings.Contains(out, secret[:12]) {
-			t.Fatalf("printed the key: %s", out)
-		}
+		assert.NotContains(t, out, secret[:12], "printed the key")
 	}
 }

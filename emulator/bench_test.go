@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
 )
@@ -146,16 +147,12 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 		}
 	})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	go bareSrv.Serve(l)
 	bareReaders := &readers{}
 	for i := 0; i < benchClients; i++ {
 		ws, _, err := websocket.Dial(ctx, "ws://"+l.Addr().String(), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		bareReaders.start(ws)
 	}
 	var serverSide []*websocket.Conn
@@ -194,12 +191,8 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/client/?hub=bench"
 	for i := 0; i < benchClients; i++ {
 		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: header})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
+		require.NoError(b, ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")))
 		if _, hs, err := ws.Read(ctx); err != nil || string(hs) != "{}\x1e" {
 			b.Fatalf("handshake: %q %v", hs, err)
 		}
@@ -256,9 +249,7 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 	}
 	senders.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, <-errs)
 	emuReaders.wait(b, func() int { return len(srv.Snapshot("bench").Connections) })
 	emuElapsed := time.Since(emuStart)
 	b.StopTimer()

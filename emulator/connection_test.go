@@ -3,14 +3,14 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
 )
@@ -21,9 +21,7 @@ func dialNoHandshake(t *testing.T, s *emulator.Server, hub string) *client {
 	token := mint(t, testKey, clientURL(s, hub), nil)
 	n := negotiate(t, s, hub, token, 1)
 	ws, _, err := dialRaw(t, s, hub, "&id="+n.ConnectionToken, token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &client{t: t, ws: ws, id: n.ConnectionID}
 }
 
@@ -33,9 +31,7 @@ func (c *client) wantClosed() websocket.StatusCode {
 	for {
 		_, err := c.read(5 * time.Second)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.t.Fatal("the socket stayed open")
-			}
+			require.NotErrorIs(c.t, err, context.DeadlineExceeded, "the socket stayed open")
 			return websocket.CloseStatus(err)
 		}
 	}
@@ -59,13 +55,10 @@ func TestHandshakeErrors(t *testing.T) {
 			c := dialNoHandshake(t, s, "chat")
 			c.send(tc.request)
 			var resp struct{ Error string }
-			if err := json.Unmarshal([]byte(c.next()), &resp); err != nil || !strings.Contains(resp.Error, tc.want) {
-				t.Fatalf("handshake response error %q (%v), want one naming %q", resp.Error, err, tc.want)
-			}
+			require.NoError(t, json.Unmarshal([]byte(c.next()), &resp))
+			assert.Contains(t, resp.Error, tc.want)
 			c.wantClosed()
-			if n := len(s.Snapshot("chat").Connections); n != 0 {
-				t.Fatalf("%d connections registered after a failed handshake", n)
-			}
+			assert.Empty(t, s.Snapshot("chat").Connections, "connections registered after a failed handshake")
 		})
 	}
 }
@@ -74,27 +67,20 @@ func TestHandshakeMayArriveInPiecesAndWithMessages(t *testing.T) {
 	s := newServer(t, nil)
 	c := dialNoHandshake(t, s, "chat")
 	ctx := context.Background()
-	if err := c.ws.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json",`)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json",`)))
 	// The rest of the handshake, then an invocation, in one frame.
-	if err := c.ws.Write(ctx, websocket.MessageText, []byte("\"version\":1}\x1e{\"type\":1,\"invocationId\":\"7\",\"target\":\"echo\",\"arguments\":[]}\x1e")); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.next(); got != "{}" {
-		t.Fatalf("handshake response %q", got)
-	}
-	if m := c.nextMessage(); m.Type != 3 || m.InvocationID != "7" || !strings.Contains(m.Error, "no upstream") {
-		t.Fatalf("got %+v, want a Completion error for invocation 7", m)
-	}
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageText, []byte("\"version\":1}\x1e{\"type\":1,\"invocationId\":\"7\",\"target\":\"echo\",\"arguments\":[]}\x1e")))
+	require.Equal(t, "{}", c.next(), "handshake response")
+	m := c.nextMessage()
+	assert.Equal(t, 3, m.Type, "a Completion")
+	assert.Equal(t, "7", m.InvocationID)
+	assert.Contains(t, m.Error, "no upstream")
 }
 
 func TestHandshakeTimeout(t *testing.T) {
 	s := newServer(t, &emulator.Options{HandshakeTimeout: 50 * time.Millisecond})
 	c := dialNoHandshake(t, s, "chat")
-	if got := c.next(); !strings.Contains(got, "Handshake was canceled") {
-		t.Fatalf("got %q, want a handshake error", got)
-	}
+	assert.Contains(t, c.next(), "Handshake was canceled")
 	c.wantClosed()
 }
 
@@ -102,17 +88,13 @@ func TestPingsWhenIdleAndClosesSilentClients(t *testing.T) {
 	s := newServer(t, &emulator.Options{KeepAliveInterval: 20 * time.Millisecond, ClientTimeout: 300 * time.Millisecond})
 	c := connect(t, s, "chat", "")
 	// Nothing is sent to the client, so what comes is a ping...
-	if got := c.next(); got != `{"type":6}` {
-		t.Fatalf("got %q, want a ping", got)
-	}
+	require.Equal(t, `{"type":6}`, c.next(), "a ping")
 	// ...and, since the client says nothing, eventually a Close.
 	m := c.nextMessage()
-	if m.Type != 7 || !strings.Contains(m.Error, "timeout") || m.AllowReconnect {
-		t.Fatalf("got %+v, want Close with a timeout error", m)
-	}
-	if status := c.wantClosed(); status != websocket.StatusNormalClosure {
-		t.Fatalf("close status %v, want 1000", status)
-	}
+	assert.Equal(t, 7, m.Type, "a Close")
+	assert.Contains(t, m.Error, "timeout")
+	assert.False(t, m.AllowReconnect)
+	assert.Equal(t, websocket.StatusNormalClosure, c.wantClosed())
 }
 
 func TestClientPingsKeepTheConnection(t *testing.T) {
@@ -123,13 +105,10 @@ func TestClientPingsKeepTheConnection(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		c.send(`{"type":6}`)
-		if got := c.next(); got != `{"type":6}` {
-			t.Fatalf("got %q, want only pings while the client pings", got)
-		}
+		require.Equal(t, `{"type":6}`, c.next(), "only pings while the client pings")
 	}
-	if _, ok := s.Snapshot("chat").Connection(c.id); !ok {
-		t.Fatal("a pinging client was dropped")
-	}
+	_, ok := s.Snapshot("chat").Connection(c.id)
+	assert.True(t, ok, "a pinging client was dropped")
 }
 
 func TestInvocations(t *testing.T) {
@@ -143,9 +122,9 @@ func TestInvocations(t *testing.T) {
 	)
 	for _, id := range []string{"s1", "42"} {
 		m := c.nextMessage()
-		if m.Type != 3 || m.InvocationID != id || !strings.Contains(m.Error, "no upstream configured") {
-			t.Fatalf("got %+v, want a Completion error for %s", m, id)
-		}
+		assert.Equal(t, 3, m.Type, "a Completion for %s", id)
+		assert.Equal(t, id, m.InvocationID)
+		assert.Contains(t, m.Error, "no upstream configured")
 	}
 	// A Close from the client ends the connection cleanly.
 	c.send(`{"type":7}`)
@@ -157,9 +136,9 @@ func TestInvalidMessageClosesWithError(t *testing.T) {
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	c.send(`{"type":`)
-	if m := c.nextMessage(); m.Type != 7 || m.Error == "" {
-		t.Fatalf("got %+v, want a Close with an error", m)
-	}
+	m := c.nextMessage()
+	assert.Equal(t, 7, m.Type, "a Close")
+	assert.NotEmpty(t, m.Error)
 	c.wantClosed()
 }
 
@@ -169,37 +148,31 @@ func TestNegotiate(t *testing.T) {
 	urlSafe := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 	v1 := negotiate(t, s, "Chat", token, 1)
-	if v1.NegotiateVersion != 1 || !urlSafe.MatchString(v1.ConnectionToken) || !urlSafe.MatchString(v1.ConnectionID) || v1.ConnectionID == v1.ConnectionToken {
-		t.Fatalf("version 1 response %+v", v1)
-	}
-	if len(v1.AvailableTransports) != 1 || v1.AvailableTransports[0].Transport != "WebSockets" {
-		t.Fatalf("transports %+v, want only WebSockets", v1.AvailableTransports)
-	}
+	assert.Equal(t, 1, v1.NegotiateVersion)
+	assert.Regexp(t, urlSafe, v1.ConnectionToken)
+	assert.Regexp(t, urlSafe, v1.ConnectionID)
+	assert.NotEqual(t, v1.ConnectionID, v1.ConnectionToken)
+	require.Len(t, v1.AvailableTransports, 1)
+	assert.Equal(t, "WebSockets", v1.AvailableTransports[0].Transport)
 
 	v0 := negotiate(t, s, "chat", token, 0)
-	if v0.NegotiateVersion != 0 || v0.ConnectionToken != "" {
-		t.Fatalf("version 0 response %+v, want no connectionToken", v0)
-	}
+	assert.Equal(t, 0, v0.NegotiateVersion)
+	assert.Empty(t, v0.ConnectionToken, "version 0 has no connectionToken")
 	// Version 0 clients connect with the connection id.
 	ws, _, err := dialRaw(t, s, "chat", "&id="+v0.ConnectionID, token)
-	if err != nil {
-		t.Fatalf("version 0 connect: %v", err)
-	}
+	require.NoError(t, err, "version 0 connect")
 	ws.CloseNow()
 
 	// The raw body has no useStatefulReconnect, even when asked.
 	req, _ := http.NewRequest("POST", s.URL+"/client//negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var raw map[string]any
 	json.NewDecoder(resp.Body).Decode(&raw)
 	resp.Body.Close()
-	if _, ok := raw["useStatefulReconnect"]; ok || resp.StatusCode != 200 {
-		t.Fatalf("negotiate = %d %v", resp.StatusCode, raw)
-	}
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.NotContains(t, raw, "useStatefulReconnect")
 
 	// GET is refused; a missing or bad hub is a 400.
 	for _, tc := range []struct {
@@ -213,13 +186,9 @@ func TestNegotiate(t *testing.T) {
 		req, _ := http.NewRequest(tc.method, s.URL+tc.url, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := httpClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != tc.status {
-			t.Fatalf("%s %s = %d, want %d", tc.method, tc.url, resp.StatusCode, tc.status)
-		}
+		assert.Equal(t, tc.status, resp.StatusCode, "%s %s", tc.method, tc.url)
 	}
 }
 
@@ -228,46 +197,35 @@ func TestConnectIDs(t *testing.T) {
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 
 	_, resp, err := dialRaw(t, s, "chat", "&id=unknown", token)
-	if err == nil || resp.StatusCode != 404 {
-		t.Fatalf("unknown id: %v %v, want 404", err, resp)
-	}
+	require.Error(t, err, "unknown id")
+	assert.Equal(t, 404, resp.StatusCode, "unknown id")
 	n := negotiate(t, s, "chat", token, 1)
-	if _, _, err := dialRaw(t, s, "chat", "&id="+n.ConnectionToken, token); err != nil {
-		t.Fatal(err)
-	}
+	_, _, err = dialRaw(t, s, "chat", "&id="+n.ConnectionToken, token)
+	require.NoError(t, err)
 	_, resp, err = dialRaw(t, s, "chat", "&id="+n.ConnectionToken, token)
-	if err == nil || resp.StatusCode != 409 {
-		t.Fatalf("second socket for one id: %v %v, want 409", err, resp)
-	}
+	require.Error(t, err, "second socket for one id")
+	assert.Equal(t, 409, resp.StatusCode, "second socket for one id")
 	otherHubToken := mint(t, testKey, clientURL(s, "other"), nil)
 	n = negotiate(t, s, "chat", token, 1)
-	if _, resp, err = dialRaw(t, s, "other", "&id="+n.ConnectionToken, otherHubToken); err == nil || resp.StatusCode != 404 {
-		t.Fatalf("id used on another hub: %v %v, want 404", err, resp)
-	}
+	_, resp, err = dialRaw(t, s, "other", "&id="+n.ConnectionToken, otherHubToken)
+	require.Error(t, err, "id used on another hub")
+	assert.Equal(t, 404, resp.StatusCode, "id used on another hub")
 
 	// Without an id (the client's skipNegotiation) a new connection is made.
 	ws, _, err := dialRaw(t, s, "chat", "", token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := &client{t: t, ws: ws}
 	c.send(`{"protocol":"json","version":1}`)
-	if c.next() != "{}" {
-		t.Fatal("no handshake response")
-	}
+	require.Equal(t, "{}", c.next(), "handshake response")
 
 	// Anything but a WebSocket is refused.
 	req, _ := http.NewRequest("GET", s.URL+"/client/?hub=chat", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "text/event-stream")
 	r, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Body.Close()
-	if r.StatusCode != 400 {
-		t.Fatalf("SSE request = %d, want 400", r.StatusCode)
-	}
+	assert.Equal(t, 400, r.StatusCode, "SSE request")
 }
 
 func TestNegotiatedTokenExpires(t *testing.T) {
@@ -275,9 +233,9 @@ func TestNegotiatedTokenExpires(t *testing.T) {
 	s := newServer(t, &emulator.Options{NegotiateTimeout: time.Nanosecond})
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 	n := negotiate(t, s, "chat", token, 1)
-	if _, resp, err := dialRaw(t, s, "chat", "&id="+n.ConnectionToken, token); err == nil || resp.StatusCode != 404 {
-		t.Fatalf("stale id: %v, want 404", err)
-	}
+	_, resp, err := dialRaw(t, s, "chat", "&id="+n.ConnectionToken, token)
+	require.Error(t, err, "stale id")
+	assert.Equal(t, 404, resp.StatusCode, "stale id")
 }
 
 func TestShutdownSendsCloseAndRefusesNewConnections(t *testing.T) {
@@ -287,25 +245,17 @@ func TestShutdownSendsCloseAndRefusesNewConnections(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Emulator.Shutdown(context.Background()) }()
 	m := c.nextMessage()
-	if m.Type != 7 || !m.AllowReconnect || !strings.Contains(m.Error, "shutting down") {
-		t.Fatalf("got %+v, want Close allowing reconnect", m)
-	}
+	assert.Equal(t, 7, m.Type, "a Close")
+	assert.True(t, m.AllowReconnect)
+	assert.Contains(t, m.Error, "shutting down")
 	c.wantClosed()
-	if err := <-done; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if err := s.Emulator.Shutdown(context.Background()); !errors.Is(err, emulator.ErrClosed) {
-		t.Fatalf("second Shutdown = %v, want ErrClosed", err)
-	}
+	require.NoError(t, <-done, "Shutdown")
+	require.ErrorIs(t, s.Emulator.Shutdown(context.Background()), emulator.ErrClosed, "second Shutdown")
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 	ws, _, err := dialRaw(t, s, "chat", "", token)
-	if err != nil {
-		t.Fatalf("connect after shutdown: %v; want the socket accepted, then closed with 1001", err)
-	}
+	require.NoError(t, err, "connect after shutdown: want the socket accepted, then closed with 1001")
 	c = &client{t: t, ws: ws}
-	if status := c.wantClosed(); status != websocket.StatusGoingAway {
-		t.Fatalf("connect after shutdown: close status %v, want 1001", status)
-	}
+	assert.Equal(t, websocket.StatusGoingAway, c.wantClosed(), "connect after shutdown")
 }
 
 func TestShutdownDeadlineClosesStuckSockets(t *testing.T) {
@@ -315,7 +265,5 @@ func TestShutdownDeadlineClosesStuckSockets(t *testing.T) {
 	_ = c // never read: the close handshake cannot complete
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := s.Emulator.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Shutdown = %v, want the deadline error", err)
-	}
+	require.ErrorIs(t, s.Emulator.Shutdown(ctx), context.DeadlineExceeded)
 }

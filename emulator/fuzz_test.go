@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/url"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzRecordSplitter feeds the same stream cut into frames at arbitrary
@@ -20,26 +22,18 @@ func FuzzRecordSplitter(f *testing.F) {
 			end := min(i+step, len(stream))
 			frame := append([]byte(nil), stream[i:end]...)
 			records, err := s.split(frame)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for _, r := range records {
 				got = append(got, append([]byte(nil), r...))
 			}
 		}
 		parts := bytes.Split(stream, []byte{recordSeparator})
 		want := parts[:len(parts)-1] // the last part has no separator yet
-		if len(got) != len(want) {
-			t.Fatalf("got %d records, want %d", len(got), len(want))
-		}
+		require.Len(t, got, len(want))
 		for i := range want {
-			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("record %d = %q, want %q", i, got[i], want[i])
-			}
+			require.Equal(t, string(want[i]), string(got[i]), "record %d", i)
 		}
-		if !bytes.Equal(s.pending(), parts[len(parts)-1]) {
-			t.Fatalf("pending tail = %q, want %q", s.pending(), parts[len(parts)-1])
-		}
+		require.Equal(t, string(parts[len(parts)-1]), string(s.pending()), "pending tail")
 	})
 }
 
@@ -72,12 +66,9 @@ func FuzzRouteMatching(f *testing.F) {
 			}
 			for _, tc := range cases {
 				route, p, result := matchRoute(table, tc.method, tc.path)
-				if result != routeFound || route.op != tc.op {
-					t.Fatalf("%s %s: result %v op %v, want op %v", tc.method, tc.path, result, route.op, tc.op)
-				}
-				if p != tc.want {
-					t.Fatalf("%s %s: params %+v, want %+v", tc.method, tc.path, p, tc.want)
-				}
+				require.Equal(t, routeFound, result, "%s %s", tc.method, tc.path)
+				require.Equal(t, tc.op, route.op, "%s %s", tc.method, tc.path)
+				require.Equal(t, tc.want, p, "%s %s", tc.method, tc.path)
 			}
 		}
 	})
@@ -94,16 +85,12 @@ func FuzzParseSendBody(f *testing.F) {
 		if problem != "" {
 			return
 		}
-		if target == "" {
-			t.Fatal("accepted an empty target")
-		}
+		require.NotEmpty(t, target, "accepted an empty target")
 		record := encodeInvocation(target, arguments)
-		if bytes.IndexByte(record, recordSeparator) != len(record)-1 {
-			t.Fatalf("record %q has a separator inside", record)
-		}
+		require.Equal(t, len(record)-1, bytes.IndexByte(record, recordSeparator), "record %q has a separator inside", record)
 		m, err := parseClientMessage(record[:len(record)-1])
-		if err != nil || m.Type != typeInvocation || m.Target != target {
-			t.Fatalf("record %q decodes to %+v, %v", record, m, err)
-		}
+		require.NoError(t, err, "record %q", record)
+		require.Equal(t, typeInvocation, m.Type)
+		require.Equal(t, target, m.Target)
 	})
 }

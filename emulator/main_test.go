@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/funcsignalr/signalr/emulator"
@@ -58,9 +59,7 @@ func mint(t testing.TB, key, aud string, claims jwt.MapClaims) string {
 		}
 	}
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, all).SignedString([]byte(key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return token
 }
 
@@ -84,9 +83,7 @@ func restWithToken(t testing.TB, s *emulator.Server, method, escapedPath, body, 
 		r = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, s.URL+escapedPath, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -94,9 +91,7 @@ func restWithToken(t testing.TB, s *emulator.Server, method, escapedPath, body, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
@@ -107,11 +102,9 @@ func wantStatus(t testing.TB, resp *http.Response, status int, code string) {
 	t.Helper()
 	if resp.StatusCode != status {
 		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("%s %s = %d %s, want %d", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, body, status)
+		require.Equal(t, status, resp.StatusCode, "%s %s: body %s", resp.Request.Method, resp.Request.URL.Path, body)
 	}
-	if got := resp.Header.Get("x-ms-error-code"); got != code {
-		t.Fatalf("%s %s: x-ms-error-code = %q, want %q", resp.Request.Method, resp.Request.URL.Path, got, code)
-	}
+	require.Equal(t, code, resp.Header.Get("x-ms-error-code"), "%s %s: x-ms-error-code", resp.Request.Method, resp.Request.URL.Path)
 }
 
 // negotiateResponse is what negotiate returns.
@@ -130,18 +123,14 @@ func negotiate(t testing.TB, s *emulator.Server, hub, token string, version int)
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/client/negotiate?hub="+hub+"&negotiateVersion="+itoa(version), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("negotiate = %d %s", resp.StatusCode, body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "negotiate: %s", body)
 	}
 	var n negotiateResponse
-	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&n))
 	return n
 }
 
@@ -185,14 +174,10 @@ func connect(t testing.TB, s *emulator.Server, hub, user string) *client {
 	token := mint(t, testKey, clientURL(s, hub), claims)
 	n := negotiate(t, s, hub, token, 1)
 	ws, _, err := dialRaw(t, s, hub, "&id="+n.ConnectionToken, token)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
+	require.NoError(t, err, "dial")
 	c := &client{t: t, ws: ws, id: n.ConnectionID}
 	c.send(`{"protocol":"json","version":1}`)
-	if got := c.next(); got != "{}" {
-		t.Fatalf("handshake response = %s, want {}", got)
-	}
+	require.Equal(t, "{}", c.next(), "handshake response")
 	return c
 }
 
@@ -206,18 +191,14 @@ func (c *client) send(records ...string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b.Bytes()); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	require.NoError(c.t, c.ws.Write(ctx, websocket.MessageText, b.Bytes()), "write")
 }
 
 // next returns the next record from the server, pings included.
 func (c *client) next() string {
 	c.t.Helper()
 	record, err := c.read(5 * time.Second)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
+	require.NoError(c.t, err, "read")
 	return record
 }
 
@@ -230,12 +211,8 @@ func (c *client) read(timeout time.Duration) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if typ != websocket.MessageText {
-			c.t.Fatalf("got a binary frame; JSON hub protocol frames must be text")
-		}
-		if len(data) == 0 || data[len(data)-1] != 0x1e {
-			c.t.Fatalf("frame %q does not end with the record separator", data)
-		}
+		require.Equal(c.t, websocket.MessageText, typ, "JSON hub protocol frames must be text")
+		require.True(c.t, len(data) > 0 && data[len(data)-1] == 0x1e, "frame %q does not end with the record separator", data)
 		c.pending = append(c.pending, bytes.Split(data[:len(data)-1], []byte{0x1e})...)
 	}
 	r := c.pending[0]
@@ -259,9 +236,7 @@ func (c *client) nextMessage() message {
 	for {
 		r := c.next()
 		var m message
-		if err := json.Unmarshal([]byte(r), &m); err != nil {
-			c.t.Fatalf("record %q: %v", r, err)
-		}
+		require.NoError(c.t, json.Unmarshal([]byte(r), &m), "record %q", r)
 		if m.Type != 6 {
 			return m
 		}
@@ -274,9 +249,10 @@ func (c *client) wantInvocation(target, arg string) {
 	c.t.Helper()
 	m := c.nextMessage()
 	want, _ := json.Marshal(arg)
-	if m.Type != 1 || m.Target != target || len(m.Arguments) != 1 || string(m.Arguments[0]) != string(want) {
-		c.t.Fatalf("got %+v, want invocation %s(%s)", m, target, want)
-	}
+	require.Equal(c.t, 1, m.Type, "got %+v, want an invocation", m)
+	require.Equal(c.t, target, m.Target)
+	require.Len(c.t, m.Arguments, 1)
+	require.JSONEq(c.t, string(want), string(m.Arguments[0]))
 }
 
 // sendBody is a REST send body with one string argument.
@@ -288,11 +264,5 @@ func sendBody(target, arg string) string {
 // eventually polls cond until it holds or five seconds pass.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, cond, 5*time.Second, 5*time.Millisecond, "timed out waiting until %s", what)
 }

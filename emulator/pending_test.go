@@ -50,7 +50,7 @@ func TestOneHubDoesNotWaitForAnother(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		release()
 		<-done
-		t.Fatal("negotiate on hub quiet waited for hub busy's lock")
+		require.FailNow(t, "negotiate on hub quiet waited for hub busy's lock")
 	}
 }
 

@@ -178,9 +178,10 @@ func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"Target":"newMessage","Arguments":["pascal"]}`), 202, "")
 	c.wantInvocation("newMessage", "pascal")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"target":"noArgs"}`), 202, "")
-	if m := c.nextMessage(); m.Target != "noArgs" || m.Arguments == nil || len(m.Arguments) != 0 {
-		t.Fatalf("got %+v, want noArgs with an empty arguments array", m)
-	}
+	m := c.nextMessage()
+	assert.Equal(t, "noArgs", m.Target)
+	assert.NotNil(t, m.Arguments, "an empty arguments array, not none")
+	assert.Empty(t, m.Arguments)
 }
 
 func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
@@ -191,12 +192,8 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 	dave := connect(t, s, "chat", "dave")
 
 	snap := s.Snapshot("chat")
-	if got := snap.Groups["vip"]; !slices.Equal(got, []string{carol.id}) {
-		t.Fatalf("vip members = %v, want only carol's connection %s (ttl=0 applies only to connected users)", got, carol.id)
-	}
-	if got := snap.UserGroups["carol"]; !slices.Equal(got, []string{"vip"}) {
-		t.Fatalf("carol's user groups = %v", got)
-	}
+	assert.Equal(t, []string{carol.id}, snap.Groups["vip"], "only carol's connection (ttl=0 applies only to connected users)")
+	assert.Equal(t, []string{"vip"}, snap.UserGroups["carol"])
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/dave/groups/vip", ""), 404, "Info.User.NotInGroup")
 
@@ -208,27 +205,20 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 
 	// ttl=0 with dave connected adds his current connection.
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
-	if got := s.Snapshot("chat").Groups["vip"]; len(got) != 2 {
-		t.Fatalf("vip members = %v, want carol and dave", got)
-	}
+	assert.Len(t, s.Snapshot("chat").Groups["vip"], 2, "carol and dave")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/carol/groups/vip", ""), 204, "")
 	snap = s.Snapshot("chat")
-	if got := snap.Groups["vip"]; !slices.Equal(got, []string{dave.id}) || len(snap.UserGroups) != 0 {
-		t.Fatalf("after removing carol: vip = %v, user groups = %v", got, snap.UserGroups)
-	}
+	assert.Equal(t, []string{dave.id}, snap.Groups["vip"], "after removing carol")
+	assert.Empty(t, snap.UserGroups, "after removing carol")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/dave/groups", ""), 204, "")
-	if got := s.Snapshot("chat").Groups; len(got) != 0 {
-		t.Fatalf("groups after removing dave from all = %v, want none", got)
-	}
+	assert.Empty(t, s.Snapshot("chat").Groups, "groups after removing dave from all")
 }
 
 func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 	s := newServer(t, nil)
 	erin := connect(t, s, "chat", "erin")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/erin/groups/brief?ttl=1", ""), 200, "")
-	if got := s.Snapshot("chat").Groups["brief"]; !slices.Equal(got, []string{erin.id}) {
-		t.Fatalf("brief members = %v, want erin's connection", got)
-	}
+	require.Equal(t, []string{erin.id}, s.Snapshot("chat").Groups["brief"])
 	eventually(t, "the ttl=1 membership expires", func() bool {
 		return len(s.Snapshot("chat").Groups["brief"]) == 0
 	})
@@ -239,9 +229,7 @@ func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 	erin.wantInvocation("m", "all")
 	// A later connection of erin does not join an expired group either.
 	connect(t, s, "chat", "erin")
-	if got := s.Snapshot("chat").Groups["brief"]; len(got) != 0 {
-		t.Fatalf("brief members = %v after expiry", got)
-	}
+	assert.Empty(t, s.Snapshot("chat").Groups["brief"], "members after expiry")
 }
 
 func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
@@ -253,18 +241,14 @@ func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
 			escaped := url.PathEscape(user)
 			wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/"+escaped, ""), 200, "")
 			wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/"+escaped+"/groups/"+escaped, ""), 200, "")
-			if got := s.Snapshot("chat").Groups[user]; !slices.Equal(got, []string{c.id}) {
-				t.Fatalf("group %q = %v, want [%s]", user, got, c.id)
-			}
+			require.Equal(t, []string{c.id}, s.Snapshot("chat").Groups[user])
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:send", sendBody("m", user)), 202, "")
 			c.wantInvocation("m", user)
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/"+escaped+"/:send", sendBody("g", user)), 202, "")
 			c.wantInvocation("g", user)
 			wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/"+escaped+"/groups", ""), 204, "")
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:closeConnections", ""), 204, "")
-			if m := c.nextMessage(); m.Type != 7 {
-				t.Fatalf("got %+v, want Close", m)
-			}
+			assert.Equal(t, 7, c.nextMessage().Type, "a Close")
 		})
 	}
 }
@@ -275,41 +259,36 @@ func TestCloseConnectionsSendTheReason(t *testing.T) {
 	leave := connect(t, s, "chat", "leave")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:closeConnections?excluded="+stay.id+"&reason=maintenance", ""), 204, "")
 	m := leave.nextMessage()
-	if m.Type != 7 || m.Error != "maintenance" || !m.AllowReconnect {
-		t.Fatalf("got %+v, want Close with error maintenance", m)
-	}
-	if _, err := leave.read(5e9); err == nil {
-		t.Fatal("the socket stayed open after the Close message")
-	}
+	assert.Equal(t, 7, m.Type, "a Close")
+	assert.Equal(t, "maintenance", m.Error)
+	assert.True(t, m.AllowReconnect)
+	_, err := leave.read(5 * time.Second)
+	require.Error(t, err, "the socket stayed open after the Close message")
 	eventually(t, "the closed connection leaves the hub", func() bool {
 		snap := s.Snapshot("chat")
 		_, gone := snap.Connection(leave.id)
 		return !gone && len(snap.Connections) == 1
 	})
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/connections/"+stay.id, ""), 200, "")
-	if m := stay.nextMessage(); m.Type != 7 || m.Error != "" {
-		t.Fatalf("got %+v, want Close without error", m)
-	}
+	m = stay.nextMessage()
+	assert.Equal(t, 7, m.Type, "a Close")
+	assert.Empty(t, m.Error)
 }
 
 func TestRESTErrorsAreJSON(t *testing.T) {
 	s := newServer(t, nil)
 	resp := rest(t, s, "POST", "/api/hubs/chat/:send", `{"arguments":[]}`)
 	wantStatus(t, resp, 400, "Error.InvalidArgument")
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("Content-Type = %q", ct)
-	}
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	b, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(b), "target") {
-		t.Fatalf("body %s does not say what is wrong", b)
-	}
+	assert.Contains(t, string(b), "target", "the body says what is wrong")
 	// The token must not leak into the error.
 	token := mint(t, "wrong key", s.URL+"/api/hubs/chat/:send", jwt.MapClaims{})
 	resp = restWithToken(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x"), token)
 	b, _ = io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), token) || strings.Contains(string(b), testKey) {
-		t.Fatalf("401 body = %s", b)
-	}
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.NotContains(t, string(b), token)
+	assert.NotContains(t, string(b), testKey)
 }
 
 // wantErrorBody checks an error response's body against the swagger of its
