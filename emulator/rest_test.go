@@ -364,9 +364,15 @@ func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
 // unavailable instead of 202.
 func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
 	s := newServer(t, nil)
-	connect(t, s, "chat", "alice")
+	alice := connect(t, s, "chat", "alice")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x")), 202, "")
-	require.NoError(t, s.Emulator.Shutdown(context.Background()))
+	alice.wantInvocation("m", "x")
+	done := make(chan error, 1)
+	go func() { done <- s.Emulator.Shutdown(context.Background()) }()
+	// alice has her Close message but does not answer the close handshake,
+	// so her connection is still closing while the REST calls arrive.
+	require.Equal(t, 7, alice.nextMessage().Type)
+	assert.True(t, connected(s, alice.id), "alice's connection is still closing")
 	for _, path := range []string{"/api/hubs/chat/:send", "/api/v1/hubs/chat/users/alice"} {
 		resp := rest(t, s, "POST", path, sendBody("m", "x"))
 		wantStatus(t, resp, http.StatusServiceUnavailable, "Error.ServiceUnavailable")
@@ -380,6 +386,7 @@ func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "negotiate during shutdown")
+	require.NoError(t, <-done)
 }
 
 // TestUserGroupsWithoutTTLKeepTheLatest100: as the service documents, only
