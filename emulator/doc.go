@@ -27,10 +27,18 @@
 // a result gets a Completion with an error saying so, and a fire-and-forget
 // one is dropped.
 //
-// Each connection has a bounded send queue. A client that does not keep up
-// is closed with WebSocket status 1008 (policy violation) rather than
-// slowing down the others. Every goroutine a connection starts ends with
-// it, and Shutdown waits for all of them.
+// Each connection has a send queue bounded by count and by bytes
+// (Options.SendQueueSize, Options.SendQueueBytes), and every write has a
+// deadline (Options.WriteTimeout). A client that does not keep up is closed,
+// with WebSocket status 1008 (policy violation) when the queue overflows,
+// rather than slowing down the others or growing the emulator's memory.
+// Every goroutine a connection starts ends with it, and Shutdown waits for
+// all of them; once it has begun, negotiate and the REST API answer 503.
+//
+// Hubs, pending connection tokens and user group memberships are kept per
+// hub with their own locks; a hub that holds nothing is dropped. A user
+// keeps the latest 100 group memberships added without a ttl, as the
+// service documents; with one, the membership ends at its ttl.
 //
 // Use NewServer in tests (it listens on a free port of 127.0.0.1, like
 // httptest.NewServer), or New for an http.Handler to serve yourself; the
