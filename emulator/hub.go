@@ -91,15 +91,9 @@ func (h *hub) add(c *connection) bool {
 	return true
 }
 
-// empty reports whether h holds nothing that is still in force.
+// empty reports whether h holds no connection, no user membership and no
+// pending token. Expired memberships count until a sweep removes them.
 func (h *hub) empty(now time.Time) bool {
-	h.mu.RLock()
-	busy := len(h.conns) > 0 || len(h.userGroups) > 0
-	h.mu.RUnlock()
-	if busy {
-		return false
-	}
-	h.sweep(now)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.conns) == 0 && len(h.userGroups) == 0 && h.pending.expire(now) == 0
