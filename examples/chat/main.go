@@ -15,7 +15,9 @@
 // or in the Values of local.settings.json in the working directory) the
 // example uses that SignalR Service; otherwise it starts the SignalR Service
 // emulator in-process on 127.0.0.1 and says so. The PORT environment variable
-// changes the port when -addr is not given. SIGINT or SIGTERM stops it.
+// changes the port when -addr is not given; the address is taken before
+// anything else starts. At start it lists the routes, as func start does.
+// SIGINT or SIGTERM stops it.
 //
 // The HTTP API:
 //
@@ -28,8 +30,9 @@
 //	DELETE /api/groups/{group}/users/{userId}  remove the user from the group
 //
 // Sends and group changes answer 204 when delivered, 400 with {"error": ...}
-// for a body that is not one JSON value, and 502 with the service's reason
-// when SignalR Service refused or could not be reached.
+// for a body that is not one JSON value, 404 for a message to a user with no
+// connection, and 502 with the service's reason when SignalR Service refused
+// or could not be reached (also logged).
 package main
 
 import (
