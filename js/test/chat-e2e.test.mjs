@@ -282,12 +282,44 @@ test('a long group name keeps its leave button in view', async () => {
   }
 });
 
-test('after a server restart every page comes back by itself, with its groups', async () => {
+test('after a server restart every page comes back by itself, with its groups', async (t) => {
+  t.after(async () => {
+    if (server.exitCode !== null) await startServer(`127.0.0.1:${new URL(baseURL).port}`);
+  });
   const { alice, bob, carol } = { alice: pages.alice.page, bob: pages.bob.page, carol: pages.carol.page };
   assert.ok(await alice.isVisible('#groups li[data-group="g1"]'), 'alice is in g1 (from the group test)');
   const port = new URL(baseURL).port;
 
+  // frank's page runs on a fake clock, so that a ten-minute outage takes a
+  // moment: the client's default policy would give up after about 45 s.
+  const frankContext = await browser.newContext();
+  const frank = await frankContext.newPage();
+  frank.setDefaultTimeout(waitMs);
+  await frank.clock.install();
+  await frank.goto(baseURL);
+  await frank.fill('#name', 'frank');
+  await frank.click('#connect');
+  await frank.waitForSelector('#status[data-state="connected"]');
+
+  let negotiations = 0; // frank's attempts: each starts with the app's negotiate
+  await frank.route('**/api/negotiate?*', (route) => {
+    negotiations++;
+    return route.continue();
+  });
+
   await stopChat(server);
+  await frank.waitForSelector('#banner', { state: 'visible' });
+  for (let i = 0; i < 60; i++) {
+    await frank.clock.fastForward(10_000); // the longest backoff
+    await new Promise((resolve) => setTimeout(resolve, 40)); // real time for the attempt to fail
+  }
+  // Up to one try per 10 s for ten minutes (the default policy makes 4,
+  // then gives up); an attempt may outlast a step of real time.
+  t.diagnostic(`frank: ${negotiations} reconnect attempts in ten minutes of fake time`);
+  assert.ok(negotiations >= 20, `${negotiations} reconnect attempts in ten minutes`);
+  assert.equal(await frank.getAttribute('#status', 'data-state'), 'reconnecting', 'still reconnecting after ten minutes');
+  assert.equal(await frank.isVisible('#banner'), true);
+  assert.match(await frank.textContent('#banner'), /the chat server at http:\/\/127\.0\.0\.1:\d+ is not answering/);
   for (const page of [alice, bob, carol]) {
     await page.waitForSelector('#banner', { state: 'visible' });
     assert.equal(await page.isDisabled('#send'), true, 'Send is disabled while offline');
@@ -317,6 +349,11 @@ test('after a server restart every page comes back by itself, with its groups', 
     assert.equal(back.at(-1), want, `${name}'s page says the connection is back`);
   }
   forgetOutageNoise();
+  // frank comes back too, at his next try.
+  await frank.clock.fastForward(10_000);
+  await frank.waitForSelector('#status[data-state="connected"]', { timeout: recoverMs });
+  assert.equal(await frank.isVisible('#banner'), false);
+  await frankContext.close();
 
   // The draft is still there and now goes out.
   assert.equal(await alice.isDisabled('#send'), false);
