@@ -169,18 +169,30 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns Err.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// DeliveryErrors returns the DeliveryErrors in an error from Flush.
+// DeliveryErrors returns the DeliveryErrors in an error from Flush, also
+// when it has been wrapped since: it follows both Unwrap() error (as
+// fmt.Errorf with one %w makes) and Unwrap() []error (errors.Join, or
+// fmt.Errorf with several %w), depth first as errors.As does, and returns
+// every DeliveryError it finds, in that order.
 func DeliveryErrors(err error) []*DeliveryError {
 	var out []*DeliveryError
 	var walk func(error)
 	walk = func(err error) {
-		if de, ok := err.(*DeliveryError); ok {
-			out = append(out, de)
-			return
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
+		for err != nil {
+			if de, ok := err.(*DeliveryError); ok {
+				out = append(out, de)
+				return
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			case interface{ Unwrap() error }:
+				err = u.Unwrap()
+			default:
+				return
 			}
 		}
 	}

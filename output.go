@@ -11,11 +11,16 @@ import (
 )
 
 // Sender delivers output items to a hub: the two Client methods a Collector
-// calls (with nil options), so a Collector does what a user calling the
-// Client would. *Client implements it over the REST API; signalrtest
-// provides a recording fake for tests. Implementations must be safe for
-// concurrent use: a Collector calls them from several goroutines during
-// Flush.
+// calls, so a Collector does what a user calling the Client would. *Client
+// implements it over the REST API; signalrtest provides a recording fake
+// for tests. Implementations must be safe for concurrent use: a Collector
+// calls them from several goroutines during Flush.
+//
+// Every Sender gets the same thing from a Collector: the snapshot taken
+// when the item was added. A message's Arguments are then each a
+// json.RawMessage holding the argument's JSON encoding (which encodes
+// back to the same bytes), and its Excluded list is the Collector's own
+// copy.
 type Sender interface {
 	// SendMessage sends m to its audience in hub.
 	SendMessage(ctx context.Context, hub string, m Message, opts *SendMessageOptions) error

@@ -1,10 +1,12 @@
 package signalr
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 )
 
@@ -14,8 +16,10 @@ import (
 // outputs when it completes. If the flush fails and h has not written a
 // response, the response is 502 Bad Gateway with a JSON body naming each
 // undelivered item and the service's reason; if h has written, or the
-// client has gone away, the error goes to OutputOptions.OnError. If h
-// panics, nothing is flushed.
+// client has gone away, or h hijacked the connection (through
+// http.Hijacker or http.ResponseController), the error goes to
+// OutputOptions.OnError and nothing is written. If h panics, nothing is
+// flushed.
 func WithOutput(o *Output, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		col := o.NewCollector()
@@ -27,9 +31,10 @@ func WithOutput(o *Output, h http.Handler) http.Handler {
 		if err == nil {
 			return
 		}
-		if tw.wrote || r.Context().Err() != nil {
+		if tw.wrote || tw.hijacked || r.Context().Err() != nil {
 			// Nobody will read a 502 now: the handler answered already,
-			// or the client is gone. The hook is the only place left.
+			// took the connection over, or the client is gone. The hook is
+			// the only place left.
 			o.onError(r, err)
 			return
 		}
@@ -86,10 +91,24 @@ func writeOutputError(w http.ResponseWriter, err error) {
 	}{fmt.Sprintf("SignalR output: %d item(s) not delivered", len(failures)), failures})
 }
 
-// trackingWriter records whether the handler has started a response.
+// trackingWriter records whether the handler has started a response or
+// taken the connection over.
 type trackingWriter struct {
 	http.ResponseWriter
-	wrote bool
+	wrote    bool
+	hijacked bool
+}
+
+// Hijack implements http.Hijacker for the writer underneath (found the way
+// http.ResponseController finds it), and records that the connection is
+// no longer the response's: nothing may be written onto it afterwards.
+// ResponseController calls it too, since it looks here before unwrapping.
+func (t *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(t.ResponseWriter).Hijack()
+	if err == nil {
+		t.hijacked = true
+	}
+	return conn, rw, err
 }
 
 func (t *trackingWriter) WriteHeader(code int) {
