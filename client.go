@@ -35,8 +35,10 @@ type ClientOptions struct {
 	Retry RetryOptions
 	// AttemptTimeout bounds each attempt, so a hung connection is retried
 	// rather than waited on: the attempt's context ends after it. Zero
-	// means DefaultAttemptTimeout; a negative value means no limit beyond
-	// the caller's context.
+	// means DefaultAttemptTimeout. A negative value is an error: every
+	// attempt has a bound (the Client's own transport also limits
+	// connecting to 30s and the TLS handshake to 10s within it), so give a
+	// long one if you need one.
 	AttemptTimeout time.Duration
 	// UserAgent is sent as the User-Agent header; "" means
 	// "funcsignalr-go".
@@ -101,6 +103,9 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	case APIVersion20220601, APIVersionV1:
 	default:
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601 or APIVersionV1", string(c.version))
+	}
+	if opts.AttemptTimeout < 0 {
+		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.AttemptTimeout is %v; use a positive limit, or zero for %v", opts.AttemptTimeout, DefaultAttemptTimeout)
 	}
 	if opts.Retry.BaseDelay < 0 || opts.Retry.MaxDelay < 0 {
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.Retry delays must not be negative; use zero for the defaults")
@@ -214,7 +219,7 @@ func (c *Client) ApplyGroupAction(ctx context.Context, hub string, a GroupAction
 	case action == GroupActionAdd && a.UserID != "":
 		op = restapi.AddUserToGroup
 		if a.TTL > 0 {
-			args.hasTTL, args.ttl = true, int64(a.TTL/time.Second)
+			args.hasTTL, args.ttl = true, wholeSeconds(a.TTL)
 		}
 	case action == GroupActionAdd:
 		op = restapi.AddConnectionToGroup

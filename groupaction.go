@@ -61,9 +61,10 @@ type GroupAction struct {
 	// empty for removeAll.
 	GroupName string `json:"groupName,omitempty"`
 	// TTL, when non-zero, limits how long a user added to a group stays in
-	// it (the REST ttl query, in whole seconds; at least one second). Zero
-	// means no limit beyond the service's own (up to a year). Only for add
-	// with UserID. In JSON it is "ttl", a number of seconds.
+	// it (the REST ttl query, in whole seconds). It must be at least one
+	// second; a fraction of a second is rounded up, so 1.5s is sent as 2.
+	// Zero means no limit beyond the service's own (up to a year). Only for
+	// add with UserID. In JSON it is "ttl", a number of seconds.
 	TTL time.Duration `json:"-"`
 }
 
@@ -76,7 +77,10 @@ func (a GroupAction) MarshalJSON() ([]byte, error) {
 	v := struct {
 		plain
 		TTL int64 `json:"ttl,omitempty"`
-	}{plain(a), int64(a.TTL / time.Second)}
+	}{plain(a), 0}
+	if a.TTL > 0 {
+		v.TTL = wholeSeconds(a.TTL)
+	}
 	return json.Marshal(v)
 }
 

@@ -156,7 +156,9 @@ type BindOptions struct {
 	// binding properties; nil means DefaultSettings().
 	Settings Settings
 	// TokenLifetime is the lifetime of client access tokens minted by an
-	// input binding; zero means DefaultTokenLifetime.
+	// input binding; zero means DefaultTokenLifetime. Otherwise it must be
+	// at least one second, or Bind fails; a fraction of a second is
+	// rounded up (tokens count whole seconds).
 	TokenLifetime time.Duration
 	// Now returns the current time; nil means time.Now. Tests set it to get
 	// reproducible tokens.

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // WithOutput returns a handler that runs h with a fresh Collector for o in
@@ -89,6 +91,54 @@ func writeOutputError(w http.ResponseWriter, err error) {
 		Error    string          `json:"error"`
 		Failures []outputFailure `json:"failures"`
 	}{fmt.Sprintf("SignalR output: %d item(s) not delivered", len(failures)), failures})
+}
+
+// maxLoggedFailures bounds the items logFlushFailure lists.
+const maxLoggedFailures = 10
+
+// logFlushFailure is the default OnError: counts and codes, no ids.
+func logFlushFailure(r *http.Request, err error) {
+	route := "a " + r.Method + " request"
+	if r.Pattern != "" {
+		route = r.Pattern
+	}
+	des := DeliveryErrors(err)
+	var b strings.Builder
+	fmt.Fprintf(&b, "signalr: %d output item(s) of %s not delivered after the response was written", len(des), route)
+	for i, de := range des {
+		if i == maxLoggedFailures {
+			fmt.Fprintf(&b, "; and %d more", len(des)-i)
+			break
+		}
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%sitem %d: %s", sep, de.Index, failureCode(de.Err))
+	}
+	if len(des) == 0 {
+		fmt.Fprintf(&b, ": %s", failureCode(err))
+	}
+	b.WriteString(" (set OutputOptions.OnError for details)")
+	log.Print(b.String())
+}
+
+// failureCode names why a delivery failed without quoting the error, whose
+// text can hold ids and URLs.
+func failureCode(err error) string {
+	var re *ResponseError
+	switch {
+	case errors.As(err, &re):
+		if re.ErrorCode != "" {
+			return fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
+		}
+		return fmt.Sprintf("%d %s", re.StatusCode, http.StatusText(re.StatusCode))
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "transport error"
 }
 
 // trackingWriter records whether the handler has started a response or
