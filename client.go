@@ -366,6 +366,9 @@ func checkArgs(a *routeArgs, op restapi.Op) error {
 		if id == "" {
 			return outErrorf(ErrInvalidArgument, "excluded[%d] is empty; list only connection ids", i)
 		}
+		if err := checkText(fmt.Sprintf("excluded[%d]", i), id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
 	}
 	return nil
 }
@@ -373,6 +376,9 @@ func checkArgs(a *routeArgs, op restapi.Op) error {
 func checkID(what, id string) error {
 	if id == "" {
 		return outErrorf(ErrInvalidArgument, "%s is empty", what)
+	}
+	if err := checkText(what, id); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return nil
 }

@@ -52,7 +52,8 @@ type Claim struct {
 type ClientTokenOptions struct {
 	// UserID identifies the user; it goes into both asrs.s.uid (what the
 	// service reads) and nameid (what older services and the docs use).
-	// Empty means an anonymous connection.
+	// Empty means an anonymous connection. It must be valid UTF-8 (an
+	// error wrapping ErrInvalidClaim otherwise): the token carries text.
 	UserID string
 	// Claims are added after the system claims. The registered JWT names
 	// (aud, exp, iat, nbf, iss, actort, acr, azp, c_hash, jti, nonce) and a
@@ -125,6 +126,9 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 	}
 	if err := checkLifetime("ClientTokenOptions.Lifetime", lifetime); err != nil {
 		return "", err
+	}
+	if err := checkText("UserID", opts.UserID); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidClaim, err)
 	}
 	t := now().Unix()
 
@@ -260,6 +264,9 @@ func validateHub(hub string) error {
 func validateGroup(group string) error {
 	if err := validate.GroupName(group); err != nil {
 		return fmt.Errorf("%w: %s", ErrInvalidGroupName, strings.TrimPrefix(err.Error(), validate.ErrInvalidName.Error()+": "))
+	}
+	if err := checkText("group name", group); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidGroupName, err)
 	}
 	return nil
 }

@@ -125,7 +125,8 @@ var groupActionFieldNames = []string{"action", "userId", "connectionId", "groupN
 
 // Validate reports whether the action can be applied, without any I/O. The
 // error wraps ErrInvalidGroupAction (and ErrInvalidGroupName for a bad group
-// name), names the field at fault and says how to fix it.
+// name), names the field at fault and says how to fix it. Every id
+// (userId, connectionId, groupName) must be valid UTF-8.
 func (a GroupAction) Validate() error {
 	action, err := ParseGroupActionType(string(a.Action))
 	if err != nil {
@@ -139,6 +140,11 @@ func (a GroupAction) Validate() error {
 		return outErrorf(ErrInvalidGroupAction, "both userId and connectionId are set; a group action applies to one user or one connection, so keep one")
 	case a.UserID == "" && a.ConnectionID == "":
 		return outErrorf(ErrInvalidGroupAction, "neither userId nor connectionId is set; set the one whose groups change")
+	}
+	for _, f := range [...]struct{ name, id string }{{"userId", a.UserID}, {"connectionId", a.ConnectionID}} {
+		if err := checkText(f.name, f.id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidGroupAction, err)
+		}
 	}
 	if action == GroupActionRemoveAll {
 		if a.GroupName != "" {
