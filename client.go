@@ -66,6 +66,9 @@ type Client struct {
 	retry     RetryOptions
 	timeout   time.Duration
 	userAgent string
+	// traced is true when the transport reports through httptrace whether
+	// a request was written in full (net/http's own transport does).
+	traced bool
 
 	tokenMu sync.Mutex
 	tokens  map[string]cachedToken
@@ -94,6 +97,7 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 		timeout:   opts.AttemptTimeout,
 		userAgent: opts.UserAgent,
 		hc:        opts.HTTPClient,
+		traced:    opts.HTTPClient == nil || isHTTPTransport(opts.HTTPClient.Transport),
 		tokens:    make(map[string]cachedToken),
 		sleep:     sleepCtx,
 	}
@@ -169,15 +173,23 @@ func (c *Client) GoString() string { return c.String() }
 // APIVersion returns the REST API version the Client calls.
 func (c *Client) APIVersion() APIVersion { return c.version }
 
-// SendMessageOptions tune SendMessage. There are none yet; nil is the
-// value to pass.
-type SendMessageOptions struct{}
+// SendMessageOptions tune SendMessage. Nil means the defaults.
+type SendMessageOptions struct {
+	// AtMostOnce stops the retries once an attempt may have reached the
+	// service in full (sent and then not answered, or answered 500, 502
+	// or 504), so the message is never applied twice; attempts that
+	// certainly did not reach it (no connection, 408, 429, 503) are still
+	// retried. The error then wraps ErrMaybeApplied. False means the
+	// default retries, which may apply a message twice (see RetryOptions).
+	AtMostOnce bool
+}
 
 // SendMessage sends m to its audience: ConnectionID, UserID, GroupName or,
 // when none is set, every connection of hub (minus m.Excluded). The message
 // is validated first; see Message.Validate. Its arguments are encoded when
-// SendMessage is called.
-func (c *Client) SendMessage(ctx context.Context, hub string, m Message, _ *SendMessageOptions) error {
+// SendMessage is called. An error after an attempt that may have been
+// applied wraps ErrMaybeApplied.
+func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *SendMessageOptions) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -195,7 +207,7 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, _ *Send
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err = c.do(ctx, op, &a, body)
+	_, err = c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }
 

@@ -214,7 +214,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 		return nil
 	case 1:
 		if err := c.deliver(ctx, &items[0]); err != nil {
-			return errors.Join(&DeliveryError{Index: items[0].index, Item: items[0].item(), Err: err})
+			return errors.Join(newDeliveryError(items[0].index, items[0].item(), err))
 		}
 		return nil
 	}
@@ -229,7 +229,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 	var failed []error
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, &DeliveryError{Index: items[i].index, Item: items[i].item(), Err: err})
+			failed = append(failed, newDeliveryError(items[i].index, items[i].item(), err))
 		}
 	}
 	return errors.Join(failed...)
@@ -245,5 +245,5 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
 	}
-	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, nil)
+	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, c.out.sendOpts)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Sender delivers output items to a hub: the two Client methods a Collector
-// calls, so a Collector does what a user calling the Client would. *Client
+// calls (with nil options, but for OutputOptions.AtMostOnce), so a
+// Collector does what a user calling the Client would. *Client
 // implements it over the REST API; signalrtest provides a recording fake
 // for tests. Implementations must be safe for concurrent use: a Collector
 // calls them from several goroutines during Flush.
@@ -19,7 +20,8 @@ import (
 // when the item was added. A message's Arguments are then each a
 // json.RawMessage holding the argument's JSON encoding (which encodes
 // back to the same bytes), and its Excluded list is the Collector's own
-// copy.
+// copy. A Sender that knows a failed item may have been applied says so by
+// wrapping ErrMaybeApplied in its error.
 type Sender interface {
 	// SendMessage sends m to its audience in hub.
 	SendMessage(ctx context.Context, hub string, m Message, opts *SendMessageOptions) error
@@ -48,6 +50,13 @@ type OutputOptions struct {
 	// as the Functions host still sends a function's outputs then. Zero
 	// means DefaultFlushTimeout; negative is an error.
 	FlushTimeout time.Duration
+	// AtMostOnce makes a Collector send each message with
+	// SendMessageOptions.AtMostOnce: no retry once a request for it may
+	// have reached the service in full, so no message is applied twice,
+	// and one that may have been applied is reported with
+	// DeliveryError.MaybeApplied. False means the Sender's retries as
+	// they are (the Client's may apply a message twice; see RetryOptions).
+	AtMostOnce bool
 	// OnError receives a flush error WithOutput cannot report in the
 	// response because the handler already wrote one. Nil means a line
 	// through the log package that gives the request's route pattern
@@ -67,6 +76,7 @@ type Output struct {
 	concurrency int
 	timeout     time.Duration
 	onError     func(r *http.Request, err error)
+	sendOpts    *SendMessageOptions // nil, or AtMostOnce
 }
 
 // NewOutput returns an Output that sends to hub through s (a *Client, a
@@ -99,6 +109,9 @@ func NewOutput(s Sender, hub string, opts *OutputOptions) (*Output, error) {
 	}
 	if o.onError == nil {
 		o.onError = logFlushFailure
+	}
+	if opts.AtMostOnce {
+		o.sendOpts = &SendMessageOptions{AtMostOnce: true}
 	}
 	return o, nil
 }

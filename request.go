@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
@@ -16,8 +18,14 @@ import (
 
 // do runs op with retries and returns the final status: 2xx, or 404 when
 // the 404 is expected (see restapi.Route.NotFound). Any other outcome is an
-// error.
+// error, wrapping ErrMaybeApplied when an attempt may have been applied.
 func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byte) (int, error) {
+	return c.doWith(ctx, op, a, body, false)
+}
+
+// doWith is do; with atMostOnce, it does not retry after an attempt that
+// may have been applied.
+func (c *Client) doWith(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, atMostOnce bool) (int, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
 	}
@@ -35,12 +43,17 @@ func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byt
 	if spec.Kind == restapi.KindHealth {
 		maxRetries = 0
 	}
+	maybeApplied := false
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, err := c.attempt(ctx, spec, rawURL, aud, body)
+		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body)
 		if err == nil {
 			return status, nil
 		}
-		retry := retryable(spec.Kind, status) && attempt <= maxRetries
+		maybeApplied = maybeApplied || sent
+		if maybeApplied {
+			err = maybeAppliedError{err}
+		}
+		retry := retryable(spec.Kind, status) && attempt <= maxRetries && !(atMostOnce && sent)
 		if retry && ctx.Err() == nil {
 			wait := c.retry.backoff(attempt)
 			if retryAfter > 0 {
@@ -63,23 +76,56 @@ func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byt
 	}
 }
 
+// maybeAppliedError marks an error as one after which the request may have
+// been applied. Its text is the error's: DeliveryError and the Client's
+// messages say it in words where it matters.
+type maybeAppliedError struct{ err error }
+
+func (e maybeAppliedError) Error() string   { return e.err.Error() }
+func (e maybeAppliedError) Unwrap() []error { return []error{e.err, ErrMaybeApplied} }
+
+// Progress of writing one request, as httptrace reports it.
+const (
+	wroteNothing int32 = iota
+	wroteHeaders
+	wroteAll
+	writeFailed
+)
+
 // attempt sends one request through the http.Client, bounded as a whole
 // by the attempt timeout. It returns the status (0 after a transport
-// error), the Retry-After wait the service asked for, and an error unless
-// the status is accepted.
-func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte) (int, time.Duration, error) {
+// error), the Retry-After wait the service asked for, whether the request
+// may have been applied although it failed (it was sent in full and not
+// answered, or answered 500, 502 or 504; when the transport cannot tell
+// how far it got, any transport error counts), and an error unless the
+// status is accepted.
+func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte) (int, time.Duration, bool, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	var progress atomic.Int32
+	if c.traced {
+		// The callbacks run on the transport's writer goroutine.
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteHeaders: func() { progress.Store(wroteHeaders) },
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err != nil {
+					progress.Store(writeFailed)
+				} else {
+					progress.Store(wroteAll)
+				}
+			},
+		})
+	}
 	req, err := c.newRequest(ctx, spec.Method, rawURL, len(aud), body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.Name, err)
+		return 0, 0, false, fmt.Errorf("signalr: %s: %w", spec.Name, err)
 	}
 	bearer, err := c.bearer(aud)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	// One backing array for the three header values.
 	hv := [3]string{bearer, c.userAgent, "application/json; charset=utf-8"}
@@ -90,7 +136,10 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, 0, err
+		// Headers written but no word on the body yet counts as sent: the
+		// transport may finish writing it after Do has returned.
+		p := progress.Load()
+		return 0, 0, !c.traced || p == wroteHeaders || p == wroteAll, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -98,13 +147,36 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 			// Drain a little so the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		}
-		return resp.StatusCode, 0, nil
+		return resp.StatusCode, 0, false, nil
 	}
 	re := readResponseError(resp, spec.Method, aud, bearer[len("Bearer "):])
 	if resp.StatusCode == http.StatusNotFound && spec.NotFound != "" && re.ErrorCode == spec.NotFound {
-		return http.StatusNotFound, 0, nil
+		return http.StatusNotFound, 0, false, nil
 	}
-	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), outcomeUnknown(resp.StatusCode), re
+}
+
+// outcomeUnknown reports whether an answer with status leaves open whether
+// the service applied the request: a 500 (the service also answers it when
+// it timed out), or a gateway's 502 or 504 (the request may have been
+// passed on). Other 4xx and 5xx answers, 408, 429 and 503 among them, say
+// the request was not acted on.
+func outcomeUnknown(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// isHTTPTransport reports whether rt is net/http's transport, which reports
+// through httptrace how far it got in writing a request.
+func isHTTPTransport(rt http.RoundTripper) bool {
+	if rt == nil {
+		return true
+	}
+	_, ok := rt.(*http.Transport)
+	return ok
 }
 
 // newRequest makes the request for rawURL, whose first audLen bytes are

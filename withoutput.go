@@ -17,7 +17,8 @@ import (
 // Collector after h returns, as the Functions host sends a function's
 // outputs when it completes. If the flush fails and h has not written a
 // response, the response is 502 Bad Gateway with a JSON body naming each
-// undelivered item and the service's reason; if h has written, or the
+// undelivered item and the service's reason (and "maybeApplied": true for
+// one that may have been applied all the same); if h has written, or the
 // client has gone away, or h hijacked the connection (through
 // http.Hijacker or http.ResponseController), the error goes to
 // OutputOptions.OnError and nothing is written. If h panics, nothing is
@@ -68,13 +69,15 @@ type outputFailure struct {
 	StatusCode int    `json:"statusCode,omitempty"`
 	ErrorCode  string `json:"errorCode,omitempty"`
 	Reason     string `json:"reason"`
+	// MaybeApplied is DeliveryError.MaybeApplied.
+	MaybeApplied bool `json:"maybeApplied,omitempty"`
 }
 
 func writeOutputError(w http.ResponseWriter, err error) {
 	des := DeliveryErrors(err)
 	failures := make([]outputFailure, 0, len(des))
 	for _, de := range des {
-		f := outputFailure{Index: de.Index, Item: describeItem(de.Item), Reason: de.Err.Error()}
+		f := outputFailure{Index: de.Index, Item: describeItem(de.Item), Reason: de.Err.Error(), MaybeApplied: de.MaybeApplied}
 		var re *ResponseError
 		if errors.As(de.Err, &re) {
 			f.StatusCode, f.ErrorCode, f.Reason = re.StatusCode, re.ErrorCode, re.Message
@@ -115,6 +118,9 @@ func logFlushFailure(r *http.Request, err error) {
 			sep = ": "
 		}
 		fmt.Fprintf(&b, "%sitem %d: %s", sep, de.Index, failureCode(de.Err))
+		if de.MaybeApplied {
+			b.WriteString(" (may have been applied)")
+		}
 	}
 	if len(des) == 0 {
 		fmt.Fprintf(&b, ": %s", failureCode(err))
