@@ -47,13 +47,15 @@ type Emulator struct {
 	// on a client whose socket is full.
 	drain     context.Context
 	stopDrain context.CancelFunc
+
+	upstream *upstream // nil without upstream templates
 }
 
 // New returns an Emulator configured by opts; nil means all defaults.
 func New(opts *Options) *Emulator {
 	o := opts.withDefaults()
 	drain, stopDrain := context.WithCancel(context.Background())
-	return &Emulator{
+	e := &Emulator{
 		opts: o,
 		key:  []byte(o.accessKey),
 		jwtParser: jwt.NewParser(
@@ -66,6 +68,8 @@ func New(opts *Options) *Emulator {
 		drain:     drain,
 		stopDrain: stopDrain,
 	}
+	e.upstream = newUpstream(o)
+	return e
 }
 
 // AccessKey returns the key the emulator signs and checks tokens with.
@@ -141,6 +145,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	defer func() {
 		drainTimer.Stop()
 		e.stopDrain()
+		e.upstream.stop()
 	}()
 
 	done := make(chan struct{})
@@ -153,6 +158,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	e.upstream.abort()
 	e.liveMu.Lock()
 	live := make([]*connection, 0, len(e.live))
 	for c := range e.live {
