@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // InvocationContext is what a trigger handler receives: one upstream event
@@ -85,9 +86,38 @@ func (a Argument) Decode(v any) error {
 	if a.msgpack {
 		dec := msgpack.NewDecoder(bytes.NewReader(a.raw))
 		dec.SetCustomStructTag("json")
+		dec.SetMapDecoder(decodeJSONLikeMap)
 		return dec.Decode(v)
 	}
 	return json.Unmarshal(a.raw, v)
+}
+
+// decodeJSONLikeMap decodes a MessagePack map into map[string]any, as a JSON
+// object would decode, writing keys that are not strings with fmt.Sprint.
+func decodeJSONLikeMap(dec *msgpack.Decoder) (any, error) {
+	n, err := dec.DecodeMapLen()
+	if err != nil || n < 0 {
+		return nil, err
+	}
+	m := make(map[string]any, min(n, 16))
+	for i := 0; i < n; i++ {
+		k, err := dec.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		v, err := dec.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := k.(string)
+		if !ok {
+			key = fmt.Sprint(k)
+		}
+		if _, dup := m[key]; !dup {
+			m[key] = v
+		}
+	}
+	return m, nil
 }
 
 // MarshalJSON returns the argument as JSON (converting a MessagePack one).
@@ -99,7 +129,7 @@ func (a Argument) MarshalJSON() ([]byte, error) {
 		return a.raw, nil
 	}
 	var v any
-	if err := msgpack.Unmarshal(a.raw, &v); err != nil {
+	if err := a.Decode(&v); err != nil {
 		return nil, err
 	}
 	return json.Marshal(jsonable(v))
@@ -237,10 +267,11 @@ func decodeJSONBody(body []byte) (serverlessMessage, error) {
 		Arguments    []Argument `json:"arguments"`
 		Error        string     `json:"error"`
 	}{Type: -1}
-	if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
+	if typ, id, target, errText, args, ok := scanJSONBody(body); ok {
+		m.Type, m.InvocationID, m.Target, m.Error, m.Arguments = typ, id, target, errText, args
+	} else if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
 		return serverlessMessage{}, fmt.Errorf("%w: body is not a JSON object", errNotServerless)
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
+	} else if err := json.Unmarshal(body, &m); err != nil {
 		return serverlessMessage{}, fmt.Errorf("%w: body is not valid JSON: %v", errNotServerless, err)
 	}
 	out := serverlessMessage{Type: m.Type}
@@ -295,14 +326,20 @@ func decodeMsgpackBody(body []byte) (serverlessMessage, error) {
 		return bad("headers", err)
 	}
 	out := serverlessMessage{Type: messageInvocation}
-	if id, err := dec.DecodeInterface(); err != nil {
+	// The id is nil or a string; anything else is refused before it is
+	// decoded (a generic decode would allocate what a header claims).
+	code, err := dec.PeekCode()
+	if err != nil {
 		return bad("invocation id", err)
-	} else if id != nil {
-		s, ok := id.(string)
-		if !ok {
-			return bad("invocation id is not a string", nil)
+	}
+	if code == msgpcode.Nil {
+		_ = dec.Skip()
+	} else if msgpcode.IsString(code) {
+		if out.InvocationID, err = dec.DecodeString(); err != nil {
+			return bad("invocation id", err)
 		}
-		out.InvocationID = s
+	} else {
+		return bad("invocation id is neither nil nor a string", nil)
 	}
 	if out.Target, err = dec.DecodeString(); err != nil || out.Target == "" {
 		return bad("target is not a non-empty string", err)
