@@ -80,8 +80,10 @@ func (f TriggerHandlerFunc) ServeTrigger(ctx context.Context, inv *InvocationCon
 // UpstreamOptions configure an Upstream. The nil value means: connection
 // strings from DefaultSettings, 1 MiB bodies, no logging.
 type UpstreamOptions struct {
-	// Bind tells Handle where each trigger's connection string comes from;
-	// its access key is one the upstream signature may be made with.
+	// Bind tells Handle where each trigger's connection string comes from
+	// (its ConnectionString, else the connection string of a *Client
+	// Sender, else the trigger's setting); its access key is one the
+	// upstream signature may be made with.
 	Bind *BindOptions
 	// ConnectionStrings add access keys that sign upstream requests, such
 	// as the secondary key and the keys of other service endpoints.
@@ -129,14 +131,14 @@ type triggerEntry struct {
 }
 
 // NewUpstream returns an Upstream with no handlers; opts may be nil.
-// Errors wrap ErrInvalidBinding and name the option at fault.
+// Errors wrap ErrInvalidArgument and name the option at fault.
 func NewUpstream(opts *UpstreamOptions) (*Upstream, error) {
 	u := &Upstream{handlers: make(map[triggerKey]*triggerEntry)}
 	if opts != nil {
 		u.opts = *opts
 	}
 	if u.opts.MaxBodySize < 0 {
-		return nil, fmt.Errorf("%w: UpstreamOptions.MaxBodySize is negative; use 0 for the default", ErrInvalidBinding)
+		return nil, fmt.Errorf("%w: UpstreamOptions.MaxBodySize is negative; use 0 for the default", ErrInvalidArgument)
 	}
 	if u.opts.MaxBodySize == 0 {
 		u.opts.MaxBodySize = DefaultMaxUpstreamBody
@@ -146,7 +148,7 @@ func NewUpstream(opts *UpstreamOptions) (*Upstream, error) {
 	}
 	for i, cs := range u.opts.ConnectionStrings {
 		if cs.usable() != nil {
-			return nil, fmt.Errorf("%w: UpstreamOptions.ConnectionStrings[%d] is not a parsed connection string; use ParseConnectionString", ErrInvalidBinding, i)
+			return nil, fmt.Errorf("%w: UpstreamOptions.ConnectionStrings[%d] is not a parsed connection string; use ParseConnectionString", ErrInvalidArgument, i)
 		}
 		u.addKey(cs)
 	}
@@ -196,7 +198,7 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 	if h == nil {
 		return fmt.Errorf("%w: signalRTrigger %q: handler is nil", ErrInvalidBinding, b.Name)
 	}
-	cs, err := resolveConnectionString(b.ConnectionStringSetting, u.opts.Bind)
+	cs, err := u.connectionString(b)
 	if err != nil {
 		return fmt.Errorf("signalRTrigger %q: %w", b.Name, err)
 	}
@@ -209,6 +211,19 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 	u.addKey(cs)
 	u.handlers[key] = &triggerEntry{binding: b, handler: h}
 	return nil
+}
+
+// connectionString is the connection string whose key signs b's requests:
+// UpstreamOptions.Bind's ConnectionString, else the connection string of
+// its Sender when that is a *Client (the one the output bindings share),
+// else b's setting.
+func (u *Upstream) connectionString(b TriggerBinding) (*ConnectionString, error) {
+	if o := u.opts.Bind; o != nil && o.ConnectionString == nil {
+		if c, ok := o.Sender.(*Client); ok && c != nil && c.cs.usable() == nil {
+			return c.cs, nil
+		}
+	}
+	return resolveConnectionString(b.ConnectionStringSetting, u.opts.Bind)
 }
 
 // HandleFunc registers f for b's (hub, category, event); see Handle.
