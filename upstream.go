@@ -114,7 +114,8 @@ type UpstreamOptions struct {
 // error response is a JSON object {"error": "..."} that names the problem.
 //
 // An Upstream is safe for concurrent use; handlers may be added while it
-// serves. Use NewUpstream.
+// serves. The zero value is an Upstream with default options, like
+// NewUpstream(nil).
 type Upstream struct {
 	opts UpstreamOptions
 
@@ -133,18 +134,12 @@ type triggerEntry struct {
 // NewUpstream returns an Upstream with no handlers; opts may be nil.
 // Errors wrap ErrInvalidArgument and name the option at fault.
 func NewUpstream(opts *UpstreamOptions) (*Upstream, error) {
-	u := &Upstream{handlers: make(map[triggerKey]*triggerEntry)}
+	u := &Upstream{}
 	if opts != nil {
 		u.opts = *opts
 	}
 	if u.opts.MaxBodySize < 0 {
 		return nil, fmt.Errorf("%w: UpstreamOptions.MaxBodySize is negative; use 0 for the default", ErrInvalidArgument)
-	}
-	if u.opts.MaxBodySize == 0 {
-		u.opts.MaxBodySize = DefaultMaxUpstreamBody
-	}
-	if u.opts.Logger == nil {
-		u.opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	for i, cs := range u.opts.ConnectionStrings {
 		if cs.usable() != nil {
@@ -205,6 +200,9 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 	key := triggerKey{strings.ToLower(b.HubName), category, strings.ToLower(b.Event)}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.handlers == nil {
+		u.handlers = make(map[triggerKey]*triggerEntry)
+	}
 	if _, dup := u.handlers[key]; dup {
 		return fmt.Errorf("%w: duplicated key parameter hub: %s, category: %s, event: %s", ErrInvalidBinding, b.HubName, category, b.Event)
 	}
@@ -245,8 +243,8 @@ func upstreamError(w http.ResponseWriter, status int, message string) {
 
 // ServeHTTP dispatches one upstream request; see Upstream.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if u == nil || u.handlers == nil {
-		upstreamError(w, http.StatusInternalServerError, "signalr: Upstream is not initialized; create it with NewUpstream")
+	if u == nil {
+		upstreamError(w, http.StatusInternalServerError, "signalr: the Upstream is nil; create it with NewUpstream")
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -289,7 +287,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			upstreamError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", u.opts.MaxBodySize))
+			upstreamError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", u.maxBody()))
 			return
 		}
 		upstreamError(w, http.StatusBadRequest, "reading the body: "+err.Error())
@@ -337,6 +335,24 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.dispatch(w, r.Context(), entry, inv, msgpackBody)
 }
 
+// maxBody is UpstreamOptions.MaxBodySize with its default.
+func (u *Upstream) maxBody() int64 {
+	if u.opts.MaxBodySize > 0 {
+		return u.opts.MaxBodySize
+	}
+	return DefaultMaxUpstreamBody
+}
+
+// logger is UpstreamOptions.Logger, or one that discards.
+func (u *Upstream) logger() *slog.Logger {
+	if u.opts.Logger != nil {
+		return u.opts.Logger
+	}
+	return discardLogger
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
 // readBody reads the request body, up to MaxBodySize. A body of known
 // length is read in one allocation.
 func (u *Upstream) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -344,8 +360,8 @@ func (u *Upstream) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 		return nil, nil
 	}
 	if n := r.ContentLength; n >= 0 {
-		if n > u.opts.MaxBodySize {
-			return nil, &http.MaxBytesError{Limit: u.opts.MaxBodySize}
+		if n > u.maxBody() {
+			return nil, &http.MaxBytesError{Limit: u.maxBody()}
 		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
@@ -353,7 +369,7 @@ func (u *Upstream) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 		}
 		return body, nil
 	}
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, u.opts.MaxBodySize))
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, u.maxBody()))
 }
 
 // dispatch runs the handler and answers as the event requires.
@@ -375,13 +391,13 @@ func (u *Upstream) dispatch(w http.ResponseWriter, ctx context.Context, entry *t
 			upstreamError(w, http.StatusForbidden, "connection rejected: "+err.Error())
 			return
 		}
-		u.opts.Logger.Error("signalr: disconnected handler failed", "hub", inv.Hub, "connection", inv.ConnectionID, "error", err)
+		u.logger().Error("signalr: disconnected handler failed", "hub", inv.Hub, "connection", inv.ConnectionID, "error", err)
 		upstreamError(w, http.StatusInternalServerError, "disconnected handler failed: "+err.Error())
 		return
 	}
 	if inv.InvocationID == "" {
 		if err != nil {
-			u.opts.Logger.Error("signalr: hub method failed", "hub", inv.Hub, "method", inv.Event, "connection", inv.ConnectionID, "error", err)
+			u.logger().Error("signalr: hub method failed", "hub", inv.Hub, "method", inv.Event, "connection", inv.ConnectionID, "error", err)
 			upstreamError(w, http.StatusInternalServerError, inv.Event+" failed: "+err.Error())
 			return
 		}

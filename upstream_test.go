@@ -283,8 +283,15 @@ func TestUpstreamStatuses(t *testing.T) {
 	assert.Equal(t, 413, rec.Code)
 	assert.Contains(t, errorBody(t, rec), "64 bytes")
 
-	// The zero Upstream answers, without panicking.
-	rec = serve(&signalr.Upstream{}, u.Send("echo"))
+	// The zero Upstream is usable, and a nil one answers without panicking.
+	var zero signalr.Upstream
+	rec = serve(&zero, u.Send("echo"))
+	assert.Equal(t, 404, rec.Code)
+	t.Setenv("UpstreamTestConnectionString", "Endpoint=http://localhost;Port=8888;AccessKey="+emulator.DefaultAccessKey+";Version=1.0;")
+	require.NoError(t, zero.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "echo", ConnectionStringSetting: "UpstreamTestConnectionString"}, ok), "the zero value reads the environment")
+	assert.Equal(t, 200, serve(&zero, u.Send("echo")).Code)
+	var nilUp *signalr.Upstream
+	rec = serve(nilUp, u.Send("echo"))
 	assert.Equal(t, 500, rec.Code)
 	assert.Contains(t, errorBody(t, rec), "NewUpstream")
 }
