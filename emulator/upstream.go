@@ -27,7 +27,8 @@ const (
 	// is slowed down (its messages are read later); others are not.
 	upstreamQueueSize = 64
 	// maxUpstreamResponse bounds a relayed response body, as in
-	// Microsoft's emulator.
+	// Microsoft's emulator (and never more than a connection's send queue
+	// holds, which Options.SendQueueBytes bounds).
 	maxUpstreamResponse = 16 << 20
 )
 
@@ -41,10 +42,11 @@ const (
 // HTTP client, and a context that Shutdown cancels when its grace period
 // ends.
 type upstream struct {
-	rules   []upstreamRule
-	timeout time.Duration
-	client  *http.Client
-	key     []byte
+	rules       []upstreamRule
+	timeout     time.Duration
+	maxResponse int64
+	client      *http.Client
+	key         []byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -62,10 +64,12 @@ func newUpstream(o options) *upstream {
 	u := &upstream{
 		rules:   compileTemplates(o.upstream),
 		timeout: o.upstreamTimeout,
-		client:  &http.Client{Transport: transport},
-		key:     []byte(o.accessKey),
-		ctx:     ctx,
-		cancel:  cancel,
+		// A larger Completion would overflow the client's send queue.
+		maxResponse: min(maxUpstreamResponse, o.sendQueueBytes),
+		client:      &http.Client{Transport: transport},
+		key:         []byte(o.accessKey),
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 	for _, r := range u.rules {
 		if r.err != nil {
@@ -373,13 +377,13 @@ func (cu *connUpstream) post(target string, ev upstreamEvent) (int, []byte, erro
 		return 0, nil, errors.New("the upstream could not be reached (status code 500)")
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamResponse+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, cu.u.maxResponse+1))
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return 0, nil, fmt.Errorf("the upstream did not answer within %v", cu.u.timeout)
 	case err != nil:
 		return 0, nil, errors.New("error: reading the response failed")
-	case len(body) > maxUpstreamResponse:
+	case int64(len(body)) > cu.u.maxResponse:
 		return 0, nil, errResponseTooLarge
 	}
 	return resp.StatusCode, body, nil

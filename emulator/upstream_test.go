@@ -252,6 +252,22 @@ func TestUpstreamCompletionRelayRules(t *testing.T) {
 	assert.Equal(t, "x", c.nextCompletion().InvocationID)
 }
 
+func TestUpstreamResponseTooLarge(t *testing.T) {
+	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
+		_, _ = fmt.Fprintf(w, "{\"type\":3,\"invocationId\":\"1\",\"result\":%q}\x1e", strings.Repeat("x", 20000))
+	})
+	// The send queue holds 8 KiB, so a 20 KB Completion cannot be relayed.
+	s := newServer(t, &emulator.Options{Upstream: everything(up.URL), MaxMessageSize: 4096, SendQueueBytes: 8192})
+	c := connect(t, s, "chat", "")
+	c.send(`{"type":1,"invocationId":"1","target":"big","arguments":[]}`)
+	m := c.nextCompletion()
+	require.NotNil(t, m.Error)
+	assert.Equal(t, "Invocation failed, response too large.", *m.Error)
+	// The connection is still open.
+	c.send(`{"type":6}`, `{"type":1,"invocationId":"2","target":"big","arguments":[]}`)
+	assert.Equal(t, "2", c.nextCompletion().InvocationID)
+}
+
 func TestUpstreamUnreachableAndSlow(t *testing.T) {
 	// A port nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
