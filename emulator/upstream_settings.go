@@ -172,7 +172,10 @@ func redactURL(raw string) string {
 //
 // Keys are case-insensitive; other keys are ignored.
 type Settings struct {
+	// UpstreamSettings holds the upstream templates.
 	UpstreamSettings struct {
+		// Templates are checked in order; the first match wins. Use
+		// them as Options.Upstream.
 		Templates []UpstreamTemplate `json:"Templates"`
 	} `json:"UpstreamSettings"`
 }
