@@ -190,9 +190,11 @@ func (cu *connUpstream) connected() {
 // waiting: only this client is slowed down.
 func (cu *connUpstream) invocation(record []byte, target, invocationID string) bool {
 	// The JSON client's Invocation is forwarded as sent, without its
-	// record separator. A MessagePack connection would forward its
-	// message without the length prefix as application/x-msgpack; this
-	// emulator speaks only JSON so far.
+	// record separator. Seam for MessagePack clients: their message goes
+	// up without its VarInt length prefix as application/x-msgpack (the
+	// library's Upstream already answers those with a length-prefixed
+	// MessagePack Completion, relayed as is); this emulator speaks only
+	// JSON so far, so contentType is fixed here.
 	return cu.queue(upstreamEvent{
 		category:     categoryMessages,
 		event:        target,
