@@ -315,7 +315,7 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 		cu.complete(ev, encodeEmptyCompletion(ev.invocationID))
 		return
 	}
-	if body[len(body)-1] != recordSeparator {
+	if ev.contentType == "application/json" && body[len(body)-1] != recordSeparator {
 		// The app should send a framed Completion; a missing separator
 		// would otherwise swallow the client's next message.
 		body = append(body, recordSeparator)
