@@ -25,6 +25,7 @@ const benchClients = 1000
 // benchRecord is what both sides deliver: the Invocation record the
 // emulator makes of benchBody.
 var (
+	benchArgs   = []byte(`["` + strings.Repeat("x", 100) + `"]`)
 	benchBody   = `{"target":"newMessage","arguments":["` + strings.Repeat("x", 100) + `"]}`
 	benchRecord = []byte(`{"type":1,"target":"newMessage","arguments":["` + strings.Repeat("x", 100) + `"]}` + "\x1e")
 )
@@ -229,7 +230,7 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 					time.Sleep(50 * time.Microsecond)
 				}
 				if !viaREST {
-					srv.Emulator.Broadcast("bench", benchRecord)
+					srv.Emulator.Broadcast("bench", "newMessage", benchArgs)
 					continue
 				}
 				req, _ := http.NewRequest(http.MethodPost, sendURL, strings.NewReader(benchBody))

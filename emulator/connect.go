@@ -8,25 +8,56 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// serveConnect accepts the WebSocket transport at /client/?hub=<hub>&id=<token>.
-// Without id (the client's skipNegotiation mode) it makes a new connection.
+// serveConnect serves the client endpoint /client/?hub=<hub>&id=<token>
+// for every transport: a WebSocket upgrade; GET with Accept:
+// text/event-stream for Server-Sent Events; any other GET for Long Polling
+// (the first starts the connection, the next ones poll); POST to send on
+// either of those two; DELETE to end a Long Polling connection. Every
+// request carries a token that is checked: from the Authorization header,
+// or from the access_token query parameter on WebSocket and event-stream
+// requests (browsers cannot set headers on those).
 func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 	hubName, ok := clientHub(w, r)
 	if !ok {
 		return
 	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		http.Error(w, "This SignalR Service emulator implements only the WebSockets transport.", http.StatusBadRequest)
+	webSocket := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	eventStream := r.Method == http.MethodGet && !webSocket && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	switch r.Method {
+	case http.MethodGet, http.MethodPost, http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE, OPTIONS")
+		http.Error(w, "The client endpoint takes GET (WebSockets, Server-Sent Events, Long Polling), POST (send) and DELETE (end a Long Polling connection).", http.StatusMethodNotAllowed)
 		return
 	}
-	claims, err := e.verifyToken(bearerToken(r, true), clientAudience(r, hubName))
+	claims, err := e.verifyToken(bearerToken(r, webSocket || eventStream), clientAudience(r, hubName))
 	if err != nil {
 		e.opts.logger.Info("connect refused", "hub", hubName, "reason", err.Error())
 		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
-	id := randomID(16)
+	user := userID(claims)
 	token := r.URL.Query().Get("id")
+	switch {
+	case webSocket:
+		e.serveWebSocket(w, r, hubName, token, claims)
+	case eventStream:
+		e.serveServerSentEvents(w, r, hubName, token, claims)
+	case r.Method == http.MethodGet:
+		e.serveLongPolling(w, r, hubName, token, claims)
+	case r.Method == http.MethodPost:
+		if s := e.sessionFor(w, r, hubName, token, user); s != nil {
+			e.serveSend(w, r, s)
+		}
+	default:
+		e.serveDelete(w, r, hubName, token, user)
+	}
+}
+
+// serveWebSocket accepts the WebSocket transport. Without a token (the
+// client's skipNegotiation mode) it makes a new connection.
+func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request, hubName, token string, claims jwt.MapClaims) {
+	id := randomID(16)
 	if token != "" {
 		var status int
 		id, status = e.claimPending(token, hubName)
@@ -39,7 +70,10 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	t, err := acceptWebSocket(w, r, e.opts.maxMessageSize)
+	// A frame may hold several messages; each one over the limit is
+	// refused with a Close that says why, and a frame far over it by
+	// the WebSocket library (status 1009).
+	t, err := acceptWebSocket(w, r, e.opts.maxMessageSize+maxBatchBytes)
 	if err != nil {
 		return // Accept has written the error response.
 	}

@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"time"
@@ -65,10 +67,16 @@ type connection struct {
 	writeCtx    context.Context
 	cancelWrite context.CancelFunc
 
-	batch    []byte // reused buffer of a coalesced frame
-	carry    []byte // a record taken from the queue for the next frame
-	splitter recordSplitter
-	log      *slog.Logger
+	batch []byte // reused buffer of a coalesced frame
+	carry []byte // a record taken from the queue for the next frame
+
+	// proto is the hub protocol the client chose in its handshake, and
+	// reader cuts its frames into messages; both are set by handshake.
+	proto  protocol
+	reader messageReader
+	// readErr is why readLoop stopped; read it once incoming is closed.
+	readErr error
+	log     *slog.Logger
 
 	// upstream delivers this connection's events in serverless mode; nil
 	// without upstream templates (see upstream.go).
@@ -87,7 +95,6 @@ func newConnection(e *Emulator, t transport, hubName, id, user string) *connecti
 		incoming: make(chan []byte),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
-		splitter: recordSplitter{limit: int(e.opts.maxMessageSize)},
 		log:      e.opts.logger.With("hub", hubName, "connection", id),
 	}
 	c.writeCtx, c.cancelWrite = context.WithCancel(e.drain)
@@ -115,6 +122,7 @@ func (c *connection) readLoop() {
 	for {
 		data, err := c.t.readFrame()
 		if err != nil {
+			c.readErr = err
 			return
 		}
 		select {
@@ -175,15 +183,20 @@ func (c *connection) serve() {
 		return
 	}
 	if !c.e.addConnection(c) {
-		c.hangUp(encodeClose("The emulator is shutting down.", true), closeGoingAway)
+		c.hangUp(c.proto.close("The emulator is shutting down.", true), closeGoingAway)
 		c.log.Info("handshake failed", "reason", "emulator shutting down")
 		return
 	}
 	registered = true
 	if c.user != "" {
-		c.log.Info("client connected", "user", c.user)
+		c.log.Info("client connected", "protocol", c.proto.String(), "user", c.user)
 	} else {
-		c.log.Info("client connected")
+		c.log.Info("client connected", "protocol", c.proto.String())
+	}
+	if c.proto.binary() {
+		// The handshake response is JSON, but in the connection's
+		// transfer format, as ASP.NET Core sends it.
+		c.t.useBinary()
 	}
 	if err := c.write(handshakeSuccessRecord); err != nil {
 		reason = "write failed"
@@ -193,30 +206,46 @@ func (c *connection) serve() {
 	reason = c.run(records)
 }
 
-// handshake waits for the client's handshake request and answers a bad one.
-// It returns the records that followed the request in the same frame.
+// handshake waits for the client's handshake request, which is JSON
+// whatever the protocol, and answers a bad one. It sets the connection's
+// protocol and returns the messages that followed the request.
 func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 	timer := time.NewTimer(c.e.opts.handshakeTimeout)
 	defer timer.Stop()
+	limit := int(c.e.opts.maxMessageSize)
+	var buf []byte // the request so far, when it spans frames
 	for {
 		select {
 		case frame, open := <-c.incoming:
 			if !open {
 				return nil, false, "client left before the handshake"
 			}
-			records, err := c.splitter.split(frame)
-			if err != nil {
+			if len(buf) > 0 {
+				buf = append(buf, frame...)
+				frame = buf
+			}
+			i := bytes.IndexByte(frame, recordSeparator)
+			if i < 0 && len(frame) > limit || i > limit {
 				c.hangUp(encodeHandshakeError("Handshake request is too large."), closeNormal)
 				return nil, false, "handshake too large"
 			}
-			if len(records) == 0 {
+			if i < 0 {
+				buf = append(buf[:0:0], frame...)
 				continue
 			}
-			if problem := parseHandshake(records[0]); problem != "" {
+			p, problem := parseHandshake(frame[:i], c.t.supportsBinary())
+			if problem != "" {
 				c.hangUp(encodeHandshakeError(problem), closeNormal)
 				return nil, false, "handshake rejected: " + problem
 			}
-			return records[1:], true, ""
+			c.proto = p
+			c.reader = p.newReader(limit)
+			records, err := c.reader.split(frame[i+1:])
+			if err != nil {
+				c.hangUp(c.proto.close(tooLargeOrInvalid(err), false), closeNormal)
+				return nil, false, err.Error()
+			}
+			return records, true, ""
 		case <-timer.C:
 			c.hangUp(encodeHandshakeError("Handshake was canceled."), closeNormal)
 			return nil, false, "handshake timed out"
@@ -227,12 +256,39 @@ func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 	}
 }
 
+// tooLargeOrInvalid is the Close error for a message the reader refused.
+func tooLargeOrInvalid(err error) string {
+	if errors.Is(err, errRecordTooLarge) {
+		return "Connection closed with an error: message too large."
+	}
+	return "Connection closed with an error: invalid hub protocol message (" + err.Error() + ")."
+}
+
+// readFailure says why the client's side ended, telling the client when
+// it can still hear it.
+func (c *connection) readFailure() string {
+	switch {
+	case errors.Is(c.readErr, errMessageTooLarge):
+		c.hangUp(c.proto.close("Connection closed with an error: message too large.", false), closeNormal)
+		return "message too large"
+	case errors.Is(c.readErr, errClientGone):
+		return "client stopped polling"
+	}
+	return "client closed the connection"
+}
+
 // run is the connected state: it returns why the connection ended.
 func (c *connection) run(first [][]byte) string {
 	keepAlive := time.NewTimer(c.e.opts.keepAliveInterval)
 	defer keepAlive.Stop()
 	clientTimeout := time.NewTimer(c.e.opts.clientTimeout)
 	defer clientTimeout.Stop()
+	if c.t.inherentKeepAlive() {
+		// Long Polling: the client neither pings nor expects Pings; the
+		// transport drops it when it stops polling.
+		keepAlive.Stop()
+		clientTimeout.Stop()
+	}
 
 	if reason, stop := c.handleRecords(first); stop {
 		return reason
@@ -259,30 +315,37 @@ func (c *connection) run(first [][]byte) string {
 					return c.writeFailure()
 				}
 			}
-			keepAlive.Reset(c.e.opts.keepAliveInterval)
+			if !c.t.inherentKeepAlive() {
+				keepAlive.Reset(c.e.opts.keepAliveInterval)
+			}
 		case frame, open := <-c.incoming:
 			if !open {
-				return "client closed the connection"
+				return c.readFailure()
 			}
-			clientTimeout.Reset(c.e.opts.clientTimeout)
-			records, err := c.splitter.split(frame)
+			if !c.t.inherentKeepAlive() {
+				clientTimeout.Reset(c.e.opts.clientTimeout)
+			}
+			records, err := c.reader.split(frame)
 			if err != nil {
-				c.hangUp(encodeClose("Connection closed with an error: message too large.", false), closeNormal)
-				return "message too large"
+				c.hangUp(c.proto.close(tooLargeOrInvalid(err), false), closeNormal)
+				if errors.Is(err, errRecordTooLarge) {
+					return "message too large"
+				}
+				return "invalid message from client"
 			}
 			if reason, stop := c.handleRecords(records); stop {
 				return reason
 			}
 		case <-keepAlive.C:
-			if err := c.write(pingRecord); err != nil {
+			if err := c.write(c.proto.ping()); err != nil {
 				return c.writeFailure()
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
 		case <-clientTimeout.C:
-			c.hangUp(encodeClose("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
+			c.hangUp(c.proto.close("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
 			return "client timeout"
 		case req := <-c.closeReq:
-			c.hangUp(encodeClose(req.errorText, req.allowReconnect), closeNormal)
+			c.hangUp(c.proto.close(req.errorText, req.allowReconnect), closeNormal)
 			if req.errorText != "" {
 				return "closed by REST call: " + req.errorText
 			}
@@ -311,7 +374,7 @@ func (c *connection) shuttingDown() bool {
 // goodbye sends the Close message of a shutdown, ahead of anything still
 // queued, and hangs up.
 func (c *connection) goodbye() string {
-	c.hangUp(encodeClose("The emulator is shutting down.", true), closeGoingAway)
+	c.hangUp(c.proto.close("The emulator is shutting down.", true), closeGoingAway)
 	return "emulator shutting down"
 }
 

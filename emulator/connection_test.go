@@ -42,7 +42,8 @@ func TestHandshakeErrors(t *testing.T) {
 		request string
 		want    string
 	}{
-		{`{"protocol":"messagepack","version":1}`, "messagepack"},
+		{`{"protocol":"xml","version":1}`, "'xml' is not supported"},
+		{`{"protocol":"messagepack","version":2}`, "version 2 of the 'messagepack'"},
 		{`{"protocol":"json","version":2}`, "version 2"},
 		{`{"protocol":"json"}`, "version"},
 		{`{"version":1}`, "protocol"},
@@ -152,8 +153,21 @@ func TestNegotiate(t *testing.T) {
 	assert.Regexp(t, urlSafe, v1.ConnectionToken)
 	assert.Regexp(t, urlSafe, v1.ConnectionID)
 	assert.NotEqual(t, v1.ConnectionID, v1.ConnectionToken)
-	require.Len(t, v1.AvailableTransports, 1)
-	assert.Equal(t, "WebSockets", v1.AvailableTransports[0].Transport)
+	// All three transports, in the order clients try them, with their
+	// transfer formats: Server-Sent Events carries text only.
+	type advertised struct {
+		Transport       string
+		TransferFormats []string
+	}
+	var got []advertised
+	for _, a := range v1.AvailableTransports {
+		got = append(got, advertised{a.Transport, a.TransferFormats})
+	}
+	assert.Equal(t, []advertised{
+		{"WebSockets", []string{"Text", "Binary"}},
+		{"ServerSentEvents", []string{"Text"}},
+		{"LongPolling", []string{"Text", "Binary"}},
+	}, got)
 
 	v0 := negotiate(t, s, "chat", token, 0)
 	assert.Equal(t, 0, v0.NegotiateVersion)

@@ -1,23 +1,25 @@
 package emulator
 
-// handleRecords acts on records from the client; stop reports that the
+// handleRecords acts on messages from the client; stop reports that the
 // connection ended.
 func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) {
 	for _, record := range records {
-		msg, err := parseClientMessage(record)
+		msg, err := c.proto.parse(record)
 		if err != nil {
-			c.hangUp(encodeClose("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
+			c.hangUp(c.proto.close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
 			return "invalid message from client", true
 		}
 		switch msg.Type {
-		case typePing, typeCompletion, typeStreamItem, typeCancelInvocation:
+		case typePing, typeStreamItem, typeCancelInvocation:
 			// Nothing to do: pings only reset the client timeout, and the
-			// emulator never invokes clients or streams.
+			// emulator never streams.
+		case typeCompletion:
+			c.handleCompletion(msg, record)
 		case typeClose:
 			c.hangUp(nil, closeNormal)
 			return "client sent Close", true
 		case typeInvocation, typeStreamInvocation:
-			if err := c.handleInvocation(record, msg); err != nil {
+			if err := c.handleInvocation(msg, record); err != nil {
 				return c.writeFailure(), true
 			}
 		default:
@@ -27,13 +29,26 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 	return "", false
 }
 
-// handleInvocation answers a client's Invocation or StreamInvocation
-// (record is its encoding, without framing). With upstream templates it
-// goes upstream (see upstream.go). With none, one that expects a result
-// gets a Completion error saying so, and a fire-and-forget one is dropped.
-// A non-nil error means the answer could not be written and the connection
+// handleCompletion takes a client's Completion: the answer to an
+// Invocation the emulator sent with an invocation id. This is the one
+// place client results arrive (record is the message in c.proto, without
+// framing). The emulator sends no such invocation yet, so there is nothing
+// waiting for it and it is dropped.
+func (c *connection) handleCompletion(msg clientMessage, record []byte) {
+	_ = record
+	if msg.InvocationID != nil {
+		c.log.Debug("dropped client completion: no invocation is waiting for it", "invocationId", *msg.InvocationID)
+	}
+}
+
+// handleInvocation answers a client's Invocation or StreamInvocation;
+// record is the message in c.proto without its framing (0x1E or length
+// prefix). With upstream templates it goes upstream (see upstream.go).
+// With none, one that expects a result gets a Completion error saying so,
+// and a fire-and-forget one is dropped. A
+// non-nil error means the answer could not be written and the connection
 // is over.
-func (c *connection) handleInvocation(record []byte, msg clientMessage) error {
+func (c *connection) handleInvocation(msg clientMessage, record []byte) error {
 	if c.upstream != nil {
 		if completion := c.upstream.handle(record, msg); completion != nil {
 			return c.write(completion)
@@ -44,6 +59,6 @@ func (c *connection) handleInvocation(record []byte, msg clientMessage) error {
 		c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
 		return nil
 	}
-	return c.write(encodeCompletionError(*msg.InvocationID,
+	return c.write(c.proto.completionError(*msg.InvocationID,
 		"The SignalR emulator has no upstream configured, so invocation of '"+msg.Target+"' cannot be handled."))
 }

@@ -36,6 +36,10 @@ type Emulator struct {
 	hubs      map[string]*hub
 	lastSweep atomic.Int64 // unix nanoseconds of the last sweep
 
+	// sessions finds the SSE and Long Polling connections by token.
+	sessionsMu sync.Mutex
+	sessions   map[string]*httpSession
+
 	liveMu  sync.Mutex
 	live    map[*connection]struct{}
 	closed  bool
@@ -63,6 +67,7 @@ func New(opts *Options) *Emulator {
 			jwt.WithExpirationRequired(),
 		),
 		hubs:      make(map[string]*hub),
+		sessions:  make(map[string]*httpSession),
 		live:      make(map[*connection]struct{}),
 		closing:   make(chan struct{}),
 		drain:     drain,

@@ -4,10 +4,10 @@ import "time"
 
 // Broadcast sends target(arguments) to every connection of hub, as a REST
 // broadcast does but without the HTTP round trip; the benchmark uses it to
-// separate the fan-out from the REST overhead.
-func (e *Emulator) Broadcast(hubName string, record []byte) {
+// separate the fan-out from the REST overhead. arguments is a JSON array.
+func (e *Emulator) Broadcast(hubName, target string, arguments []byte) {
 	if h := e.hub(hubName, false); h != nil {
-		h.sendAll(record, nil)
+		h.sendAll(newOutMessage(target, arguments), nil)
 	}
 }
 

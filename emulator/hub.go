@@ -183,45 +183,52 @@ func (x excludedSet) has(id string) bool {
 	return ok
 }
 
+// deliver queues msg for c in c's protocol.
+func deliver(c *connection, msg *outMessage) {
+	if record := msg.record(c.proto); record != nil {
+		c.enqueue(record)
+	}
+}
+
 // sendAll queues msg for every connection not excluded.
-func (h *hub) sendAll(msg []byte, excluded excludedSet) {
+func (h *hub) sendAll(msg *outMessage, excluded excludedSet) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for id, c := range h.conns {
 		if !excluded.has(id) {
-			c.enqueue(msg)
+			deliver(c, msg)
 		}
 	}
 }
 
 // sendUser queues msg for every connection of user.
-func (h *hub) sendUser(user string, msg []byte, excluded excludedSet) {
+func (h *hub) sendUser(user string, msg *outMessage, excluded excludedSet) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for id, c := range h.users[user] {
 		if !excluded.has(id) {
-			c.enqueue(msg)
+			deliver(c, msg)
 		}
 	}
 }
 
 // sendConnection queues msg for one connection.
-func (h *hub) sendConnection(id string, msg []byte) {
+func (h *hub) sendConnection(id string, msg *outMessage) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if c := h.conns[id]; c != nil {
-		c.enqueue(msg)
+		deliver(c, msg)
 	}
 }
 
 // sendGroup queues msg for every current member of group not excluded.
-func (h *hub) sendGroup(group string, msg []byte, excluded excludedSet) {
+func (h *hub) sendGroup(group string, msg *outMessage, excluded excludedSet) {
 	now := time.Now()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for id, c := range h.groups[group] {
 		if !excluded.has(id) && !expired(c.groups[group], now) {
-			c.enqueue(msg)
+			deliver(c, msg)
 		}
 	}
 }

@@ -30,32 +30,6 @@ var (
 	errEmptyRecord         = errors.New("empty hub protocol message")
 )
 
-// handshakeRequest is the first record a client sends.
-type handshakeRequest struct {
-	Protocol string `json:"protocol"`
-	Version  *int   `json:"version"`
-}
-
-// parseHandshake checks a handshake request and returns the error text to
-// send back, or "" when the client speaks JSON version 1.
-func parseHandshake(record []byte) (problem string) {
-	var req handshakeRequest
-	if !bytes.HasPrefix(bytes.TrimSpace(record), []byte("{")) || json.Unmarshal(record, &req) != nil {
-		return "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
-	}
-	switch {
-	case req.Protocol == "":
-		return "Handshake request is missing the protocol."
-	case req.Protocol != "json":
-		return fmt.Sprintf("The protocol '%s' is not supported; this emulator speaks only the 'json' hub protocol.", req.Protocol)
-	case req.Version == nil:
-		return "Handshake request is missing the version."
-	case *req.Version != 1:
-		return fmt.Sprintf("The server does not support version %d of the 'json' protocol.", *req.Version)
-	}
-	return ""
-}
-
 // clientMessage is the part of a client's hub message the emulator looks at.
 type clientMessage struct {
 	Type         int     `json:"type"`
@@ -63,7 +37,7 @@ type clientMessage struct {
 	Target       string  `json:"target"`
 }
 
-// parseClientMessage decodes one record sent by a client after the
+// parseClientMessage decodes one JSON record sent by a client after the
 // handshake.
 func parseClientMessage(record []byte) (clientMessage, error) {
 	var m clientMessage

@@ -23,10 +23,21 @@ type availableTransport struct {
 	TransferFormats []string `json:"transferFormats"`
 }
 
-// onlyWebSockets is the one transport the emulator implements. Binary is
-// listed so that a MessagePack client reaches the handshake and is told
-// plainly that only JSON is spoken.
-var onlyWebSockets = []availableTransport{{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}}}
+// Transport names as negotiate lists them and clients match them.
+const (
+	transportWebSockets       = "WebSockets"
+	transportServerSentEvents = "ServerSentEvents"
+	transportLongPolling      = "LongPolling"
+)
+
+// allTransports lists the transports in the order clients try them, with
+// the transfer formats each carries, as ASP.NET Core lists them: Server-Sent
+// Events is text only, so a MessagePack client skips it.
+var allTransports = []availableTransport{
+	{Transport: transportWebSockets, TransferFormats: []string{"Text", "Binary"}},
+	{Transport: transportServerSentEvents, TransferFormats: []string{"Text"}},
+	{Transport: transportLongPolling, TransferFormats: []string{"Text", "Binary"}},
+}
 
 // clientHub reads and checks the hub query parameter of a client request and
 // returns it lowercased; it writes the error response itself.
@@ -67,7 +78,7 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 	resp := negotiateResponse{
 		ConnectionID:        randomID(16),
 		NegotiateVersion:    version,
-		AvailableTransports: onlyWebSockets,
+		AvailableTransports: allTransports,
 	}
 	token := resp.ConnectionID
 	if version >= 1 {

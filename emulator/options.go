@@ -24,8 +24,15 @@ type Options struct {
 	KeepAliveInterval time.Duration
 
 	// ClientTimeout closes a connection from which nothing (not even a Ping)
-	// arrived for this long. Default: 30s.
+	// arrived for this long, and a Long Polling connection that has had no
+	// poll waiting for this long (its client stopped polling). Default: 30s.
 	ClientTimeout time.Duration
+
+	// PollTimeout is how long a Long Polling poll waits for a message
+	// before it returns empty and the client polls again. It must stay
+	// under the clients' 100s request timeout. Default: 90s, as ASP.NET
+	// Core.
+	PollTimeout time.Duration
 
 	// HandshakeTimeout closes a WebSocket whose hub protocol handshake did not
 	// arrive in time. Default: 15s.
@@ -90,6 +97,7 @@ type options struct {
 	accessKey         string
 	keepAliveInterval time.Duration
 	clientTimeout     time.Duration
+	pollTimeout       time.Duration
 	handshakeTimeout  time.Duration
 	negotiateTimeout  time.Duration
 	sendQueueSize     int
@@ -108,8 +116,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
 }
 
 // GoString is String, for %#v.
@@ -124,6 +132,7 @@ func (o *Options) withDefaults() options {
 		accessKey:         in.AccessKey,
 		keepAliveInterval: in.KeepAliveInterval,
 		clientTimeout:     in.ClientTimeout,
+		pollTimeout:       in.PollTimeout,
 		handshakeTimeout:  in.HandshakeTimeout,
 		negotiateTimeout:  in.NegotiateTimeout,
 		sendQueueSize:     in.SendQueueSize,
@@ -145,6 +154,9 @@ func (o *Options) withDefaults() options {
 	}
 	if out.clientTimeout <= 0 {
 		out.clientTimeout = 30 * time.Second
+	}
+	if out.pollTimeout <= 0 {
+		out.pollTimeout = 90 * time.Second
 	}
 	if out.handshakeTimeout <= 0 {
 		out.handshakeTimeout = 15 * time.Second

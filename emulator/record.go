@@ -43,7 +43,7 @@ func (s *recordSplitter) split(frame []byte) ([][]byte, error) {
 			return nil, errRecordTooLarge
 		}
 		s.buf = append(s.buf, tail...)
-		return records, nil
+		return checkSizes(records, s.limit)
 	}
 	i := bytes.IndexByte(frame, recordSeparator)
 	if i < 0 {
@@ -64,7 +64,7 @@ func (s *recordSplitter) split(frame []byte) ([][]byte, error) {
 		return nil, errRecordTooLarge
 	}
 	s.start = len(s.buf) - len(tail)
-	return records, nil
+	return checkSizes(records, s.limit)
 }
 
 // splitRecords appends the separator-terminated records of data to records
@@ -78,6 +78,17 @@ func splitRecords(records [][]byte, data []byte) ([][]byte, []byte) {
 		records = append(records, data[:i])
 		data = data[i+1:]
 	}
+}
+
+// checkSizes refuses records when one of them is over limit: a frame may
+// hold several records, but none may be larger than a message may be.
+func checkSizes(records [][]byte, limit int) ([][]byte, error) {
+	for _, r := range records {
+		if len(r) > limit {
+			return nil, errRecordTooLarge
+		}
+	}
+	return records, nil
 }
 
 // pending returns the unterminated tail, for tests.

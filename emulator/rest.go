@@ -207,7 +207,7 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, version apiVe
 	}
 	switch route.op {
 	case opBroadcast, opSendUser, opSendConnection, opSendGroup:
-		record, problem, status := e.readSendBody(w, r)
+		msg, problem, status := e.readSendBody(w, r)
 		if problem != "" {
 			code := codeInvalidArgument
 			if status == http.StatusRequestEntityTooLarge {
@@ -218,13 +218,13 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, version apiVe
 		}
 		switch route.op {
 		case opBroadcast:
-			h.sendAll(record, excluded)
+			h.sendAll(msg, excluded)
 		case opSendUser:
-			h.sendUser(p.user, record, excluded)
+			h.sendUser(p.user, msg, excluded)
 		case opSendConnection:
-			h.sendConnection(p.connection, record)
+			h.sendConnection(p.connection, msg)
 		case opSendGroup:
-			h.sendGroup(p.group, record, excluded)
+			h.sendGroup(p.group, msg, excluded)
 		}
 	case opCloseAll:
 		h.closeConnections("", "", excluded, query.Get("reason"))
@@ -303,8 +303,8 @@ func parseTTL(query map[string][]string) (*time.Duration, string) {
 
 // readSendBody decodes {"target":..,"arguments":[..]} (property names in
 // any case, as the .NET SDK writes Target and Arguments) and returns the
-// Invocation record to deliver.
-func (e *Emulator) readSendBody(w http.ResponseWriter, r *http.Request) (record []byte, problem string, status int) {
+// Invocation to deliver.
+func (e *Emulator) readSendBody(w http.ResponseWriter, r *http.Request) (msg *outMessage, problem string, status int) {
 	body, err := readAllLimited(w, r, e.opts.maxMessageSize)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -317,7 +317,7 @@ func (e *Emulator) readSendBody(w http.ResponseWriter, r *http.Request) (record 
 	if problem != "" {
 		return nil, problem, http.StatusBadRequest
 	}
-	return encodeInvocation(target, arguments), "", http.StatusOK
+	return newOutMessage(target, arguments), "", http.StatusOK
 }
 
 func readAllLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

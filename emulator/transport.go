@@ -1,6 +1,9 @@
 package emulator
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // closeKind says why the emulator ends a transport; each transport maps it
 // to its own terms (a WebSocket close status, the end of an event stream).
@@ -30,4 +33,24 @@ type transport interface {
 	close(ctx context.Context, kind closeKind)
 	// abort ends the transport at once. It never blocks.
 	abort()
+
+	// supportsBinary reports whether the transport can carry binary frames,
+	// which the MessagePack protocol needs.
+	supportsBinary() bool
+	// useBinary makes every later frame binary. It is called at most
+	// once, before the handshake response, on the writing goroutine.
+	useBinary()
+	// inherentKeepAlive reports whether the transport itself shows that
+	// the client is there (Long Polling: it keeps polling), in which case
+	// the connection sends no Pings and runs no client timeout, as the
+	// clients expect.
+	inherentKeepAlive() bool
 }
+
+// errMessageTooLarge is returned by readFrame when the client sent a frame
+// over the transport's size limit.
+var errMessageTooLarge = errors.New("message too large")
+
+// errClientGone is returned by readFrame when a transport without a
+// persistent connection decided the client left (it stopped polling).
+var errClientGone = errors.New("client stopped polling")

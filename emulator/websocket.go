@@ -3,16 +3,18 @@ package emulator
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
 )
 
-// wsTransport is the WebSockets transport: one hub protocol frame per text
-// message.
+// wsTransport is the WebSockets transport: one frame of hub protocol
+// messages per WebSocket message, text for JSON, binary for MessagePack.
 type wsTransport struct {
-	ws *websocket.Conn
+	ws      *websocket.Conn
+	msgType websocket.MessageType // text, until a MessagePack handshake
 	// netConn is the hijacked TCP connection under ws; closing it ends a
 	// close handshake the client never answers.
 	netConn net.Conn
@@ -30,19 +32,30 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request, readLimit int64) (*
 		return nil, err
 	}
 	ws.SetReadLimit(readLimit)
-	return &wsTransport{ws: ws, netConn: capture.conn}, nil
+	return &wsTransport{ws: ws, msgType: websocket.MessageText, netConn: capture.conn}, nil
 }
 
+// readFrame reads a message of either type: clients send the handshake as
+// text whatever their protocol.
 func (t *wsTransport) readFrame() ([]byte, error) {
 	_, data, err := t.ws.Read(context.Background())
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		// coder/websocket has closed with 1009 and "read limited at N
+		// bytes", which tells the client why.
+		return nil, errMessageTooLarge
+	}
 	return data, err
 }
 
-// writeFrame writes a text message. coder/websocket closes the connection
-// when ctx ends during the write, which is how a write deadline is set.
+// writeFrame writes a message. coder/websocket closes the connection when
+// ctx ends during the write, which is how a write deadline is set.
 func (t *wsTransport) writeFrame(ctx context.Context, frame []byte) error {
-	return t.ws.Write(ctx, websocket.MessageText, frame)
+	return t.ws.Write(ctx, t.msgType, frame)
 }
+
+func (t *wsTransport) supportsBinary() bool    { return true }
+func (t *wsTransport) useBinary()              { t.msgType = websocket.MessageBinary }
+func (t *wsTransport) inherentKeepAlive() bool { return false }
 
 func (t *wsTransport) close(ctx context.Context, kind closeKind) {
 	code, reason := websocket.StatusNormalClosure, ""
