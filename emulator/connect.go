@@ -46,7 +46,11 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet:
 		e.serveLongPolling(w, r, hubName, token, claims)
 	case r.Method == http.MethodPost:
-		if s := e.sessionFor(w, r, hubName, token, user); s != nil {
+		s, ended := e.sessionFor(w, r, hubName, token, user)
+		switch {
+		case ended:
+			http.Error(w, "The connection has ended.", http.StatusNotFound)
+		case s != nil:
 			e.serveSend(w, r, s)
 		}
 	default:

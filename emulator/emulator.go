@@ -37,8 +37,9 @@ type Emulator struct {
 	lastSweep atomic.Int64 // unix nanoseconds of the last sweep
 
 	// sessions finds the SSE and Long Polling connections by token.
-	sessionsMu sync.Mutex
-	sessions   map[string]*httpSession
+	sessionsMu    sync.Mutex
+	sessions      map[string]*httpSession
+	sessionsSwept time.Time
 
 	liveMu  sync.Mutex
 	live    map[*connection]struct{}

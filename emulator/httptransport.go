@@ -81,45 +81,77 @@ type httpSession struct {
 	user string
 	lp   *lpTransport // nil for SSE
 	t    httpTransport
+	// endedAt is when the connection ended. The session is kept a little
+	// longer, so that the requests a client makes as it leaves (its last
+	// poll, its DELETE) are answered as for an ended connection (204,
+	// 202) rather than as for an unknown one (404). Guarded by
+	// Emulator.sessionsMu.
+	endedAt time.Time
 }
 
-// addSession registers s under token.
+// endedSessionGrace is how long an ended session keeps answering.
+const endedSessionGrace = 10 * time.Second
+
+// addSession registers s under token, and forgets sessions that ended
+// more than endedSessionGrace ago.
 func (e *Emulator) addSession(token string, s *httpSession) {
+	now := time.Now()
 	e.sessionsMu.Lock()
 	defer e.sessionsMu.Unlock()
 	e.sessions[token] = s
+	if now.Sub(e.sessionsSwept) < endedSessionGrace {
+		return
+	}
+	e.sessionsSwept = now
+	for tok, old := range e.sessions {
+		if !old.endedAt.IsZero() && now.Sub(old.endedAt) > endedSessionGrace {
+			delete(e.sessions, tok)
+		}
+	}
 }
 
-func (e *Emulator) session(token string) *httpSession {
+// session returns the session of token, and whether it ended.
+func (e *Emulator) session(token string) (*httpSession, bool) {
 	e.sessionsMu.Lock()
 	defer e.sessionsMu.Unlock()
-	return e.sessions[token]
+	s := e.sessions[token]
+	if s == nil {
+		return nil, false
+	}
+	if !s.endedAt.IsZero() && time.Since(s.endedAt) > endedSessionGrace {
+		delete(e.sessions, token)
+		return nil, false
+	}
+	return s, !s.endedAt.IsZero()
 }
 
-func (e *Emulator) removeSession(token string) {
+// endSession marks the session of token ended.
+func (e *Emulator) endSession(token string) {
 	e.sessionsMu.Lock()
 	defer e.sessionsMu.Unlock()
-	delete(e.sessions, token)
+	if s := e.sessions[token]; s != nil {
+		s.endedAt = time.Now()
+	}
 }
 
 // sessionFor finds the session of a request after the first and checks
 // that it is for the same hub and user; it writes the error response
 // itself.
-func (e *Emulator) sessionFor(w http.ResponseWriter, r *http.Request, hubName, token, user string) *httpSession {
+func (e *Emulator) sessionFor(w http.ResponseWriter, r *http.Request, hubName, token, user string) (s *httpSession, ended bool) {
 	if token == "" {
 		http.Error(w, "The id query parameter is required: send the connection token from negotiate.", http.StatusBadRequest)
-		return nil
+		return nil, false
 	}
-	s := e.session(token)
+	s, ended = e.session(token)
 	if s == nil || s.hub != hubName {
-		http.Error(w, "No connection with that id: it ended, or it never connected.", http.StatusNotFound)
-		return nil
+		http.Error(w, "No connection with that id: it never connected, or it ended a while ago.", http.StatusNotFound)
+		return nil, false
 	}
 	if s.user != user {
 		http.Error(w, "The user of the access token is not the user of the connection.", http.StatusForbidden)
-		return nil
+		return nil, false
 	}
-	return s
+	return s, ended
 }
 
 // serveSend answers POST <url>?id=<token>: the body holds messages from

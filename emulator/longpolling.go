@@ -153,6 +153,14 @@ func (t *lpTransport) servePoll(w http.ResponseWriter, r *http.Request, pollTime
 	defer timer.Stop()
 	for {
 		t.mu.Lock()
+		if t.isEnded() {
+			// Whatever is left was not taken in time (close lets a
+			// poll take the Close message first): the client is gone.
+			t.buf = nil
+			t.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		if len(t.buf) > 0 {
 			body, binary := t.buf, t.binary
 			t.buf = nil
@@ -161,12 +169,7 @@ func (t *lpTransport) servePoll(w http.ResponseWriter, r *http.Request, pollTime
 			writePollResponse(w, body, binary, writeTimeout)
 			return
 		}
-		ended := t.isEnded()
 		t.mu.Unlock()
-		if ended {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
 		select {
 		case <-t.dataReady:
 		case <-t.ended:
@@ -201,14 +204,16 @@ func writePollResponse(w http.ResponseWriter, body []byte, binary bool, timeout 
 // are polls.
 func (e *Emulator) serveLongPolling(w http.ResponseWriter, r *http.Request, hubName, token string, claims jwt.MapClaims) {
 	user := userID(claims)
-	if s := e.session(token); s != nil || token == "" {
-		if s = e.sessionFor(w, r, hubName, token, user); s == nil {
+	if s, _ := e.session(token); s != nil || token == "" {
+		s, _ = e.sessionFor(w, r, hubName, token, user)
+		if s == nil {
 			return
 		}
 		if s.lp == nil {
 			http.Error(w, "This connection uses Server-Sent Events: it cannot poll.", http.StatusBadRequest)
 			return
 		}
+		// An ended connection's poll gets 204 at once.
 		s.lp.servePoll(w, r, e.opts.pollTimeout, e.opts.writeTimeout)
 		return
 	}
@@ -220,7 +225,7 @@ func (e *Emulator) serveLongPolling(w http.ResponseWriter, r *http.Request, hubN
 	e.addSession(token, &httpSession{hub: hubName, user: user, lp: t, t: t})
 	query := r.URL.RawQuery // r is done with once this returns
 	go func() {
-		defer e.removeSession(token)
+		defer e.endSession(token)
 		e.serveTransport(t, hubName, id, token, claims, query)
 	}()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -230,7 +235,7 @@ func (e *Emulator) serveLongPolling(w http.ResponseWriter, r *http.Request, hubN
 // serveDelete answers DELETE <url>?id=<token>: the Long Polling client
 // ends its connection. The waiting poll gets 204.
 func (e *Emulator) serveDelete(w http.ResponseWriter, r *http.Request, hubName, token, user string) {
-	s := e.sessionFor(w, r, hubName, token, user)
+	s, _ := e.sessionFor(w, r, hubName, token, user)
 	if s == nil {
 		return
 	}

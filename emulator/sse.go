@@ -111,7 +111,7 @@ func (e *Emulator) serveServerSentEvents(w http.ResponseWriter, r *http.Request,
 	// Registered before the stream opens: the client sends its handshake
 	// as soon as it sees the response.
 	e.addSession(token, &httpSession{hub: hubName, user: user, t: t})
-	defer e.removeSession(token)
+	defer e.endSession(token)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -721,7 +721,7 @@ func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
 	eventually(t, "the connection is dropped", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
 	status, _, err := c.w.(*lpWire).poll(5 * time.Second)
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusNotFound, status, "the connection is gone")
+	assert.Equal(t, http.StatusNoContent, status, "a poll of the ended connection says it is closed")
 }
 
 // TestLongPollingDelete: DELETE ends the connection and the waiting poll
