@@ -30,10 +30,12 @@ var (
 	benchRecord = []byte(`{"type":1,"target":"newMessage","arguments":["` + strings.Repeat("x", 100) + `"]}` + "\x1e")
 )
 
-// readers are benchClients WebSocket clients that count the records they
-// receive. The same reader code serves both sides of the comparison.
+// readers are benchClients clients that count the records they receive.
+// The same reader code serves both sides of each comparison; each client
+// is a function returning its next frame.
 type readers struct {
-	conns   []*websocket.Conn
+	closers []func()
+	count   func(frame []byte) int64 // records in a frame
 	counts  [benchClients]atomic.Int64 // records received by each client
 	target  atomic.Int64               // records each client waits for
 	ended   atomic.Int64               // clients whose connection ended
@@ -41,14 +43,46 @@ type readers struct {
 	stopped sync.WaitGroup
 }
 
+// countJSON counts JSON records; countMessagePack counts length-prefixed
+// messages.
+func countJSON(frame []byte) int64 { return int64(bytes.Count(frame, []byte{0x1e})) }
+
+func countMessagePack(frame []byte) int64 {
+	var n int64
+	for len(frame) > 0 {
+		size, shift, i := 0, 0, 0
+		for ; i < len(frame); i++ {
+			size |= int(frame[i]&0x7f) << shift
+			shift += 7
+			if frame[i]&0x80 == 0 {
+				break
+			}
+		}
+		frame = frame[min(len(frame), i+1+size):]
+		n++
+	}
+	return n
+}
+
 func (rs *readers) start(ws *websocket.Conn) {
-	count := &rs.counts[len(rs.conns)]
-	rs.conns = append(rs.conns, ws)
+	rs.startFunc(func() ([]byte, error) {
+		_, data, err := ws.Read(context.Background())
+		return data, err
+	}, func() { ws.CloseNow() })
+}
+
+// startFunc starts a client whose frames recv returns; stop ends it.
+func (rs *readers) startFunc(recv func() ([]byte, error), stop func()) {
+	if rs.count == nil {
+		rs.count = countJSON
+	}
+	count := &rs.counts[len(rs.closers)]
+	rs.closers = append(rs.closers, stop)
 	rs.stopped.Add(1)
 	go func() {
 		defer rs.stopped.Done()
 		for {
-			_, data, err := ws.Read(context.Background())
+			data, err := recv()
 			if err != nil {
 				rs.ended.Add(1)
 				// A client that ends early stops being waited for.
@@ -57,7 +91,7 @@ func (rs *readers) start(ws *websocket.Conn) {
 				}
 				return
 			}
-			n := int64(bytes.Count(data, []byte{0x1e}))
+			n := rs.count(data)
 			mine := count.Add(n)
 			if t := rs.target.Load(); mine-n < t && mine >= t {
 				rs.done.Done()
@@ -69,7 +103,7 @@ func (rs *readers) start(ws *websocket.Conn) {
 // slowest returns the count of the client that received the fewest records.
 func (rs *readers) slowest() int64 {
 	least := rs.counts[0].Load()
-	for i := 1; i < len(rs.conns); i++ {
+	for i := 1; i < len(rs.closers); i++ {
 		least = min(least, rs.counts[i].Load())
 	}
 	return least
@@ -90,10 +124,10 @@ func (rs *readers) wait(b *testing.B, connected func() int) {
 		case <-all:
 			return
 		case <-tick.C:
-			if n := connected(); n < len(rs.conns) {
+			if n := connected(); n < len(rs.closers) {
 				rs.close()
 				<-all
-				b.Fatalf("only %d of %d clients still connected: some were closed as slow consumers", n, len(rs.conns))
+				b.Fatalf("only %d of %d clients still connected: some were closed as slow consumers", n, len(rs.closers))
 			}
 		}
 	}
@@ -101,13 +135,13 @@ func (rs *readers) wait(b *testing.B, connected func() int) {
 
 // expect arms the readers to wait for n more records each.
 func (rs *readers) expect(n int64) {
-	rs.done.Add(len(rs.conns))
+	rs.done.Add(len(rs.closers))
 	rs.target.Add(n)
 }
 
 func (rs *readers) close() {
-	for _, ws := range rs.conns {
-		ws.CloseNow()
+	for _, stop := range rs.closers {
+		stop()
 	}
 	rs.stopped.Wait()
 }
