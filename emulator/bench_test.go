@@ -35,7 +35,7 @@ var (
 // is a function returning its next frame.
 type readers struct {
 	closers []func()
-	count   func(frame []byte) int64 // records in a frame
+	count   func(frame []byte) int64   // records in a frame
 	counts  [benchClients]atomic.Int64 // records received by each client
 	target  atomic.Int64               // records each client waits for
 	ended   atomic.Int64               // clients whose connection ended

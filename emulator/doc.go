@@ -5,9 +5,14 @@
 // against it unchanged:
 //
 //   - the client endpoint: POST /client/negotiate?hub=<hub> (negotiate
-//     versions 0 and 1) and the WebSocket transport at
-//     /client/?hub=<hub>&id=<token>, with the JSON hub protocol (handshake,
-//     pings, Close messages, client timeout);
+//     versions 0 and 1) and, at /client/?hub=<hub>&id=<token>, the
+//     WebSockets, Server-Sent Events and Long Polling transports with the
+//     JSON and MessagePack hub protocols (handshake, pings, Close messages,
+//     client timeout). Server-Sent Events carries text only, so negotiate
+//     lists it for JSON only, as ASP.NET Core does. A Long Polling poll
+//     waits up to Options.PollTimeout; a second poll ends the first with
+//     204; DELETE ends the connection; a client that has no poll waiting
+//     for Options.ClientTimeout is dropped;
 //   - the data-plane REST API of api-version 2022-06-01 under /api/... and
 //     of v1 under /api/v1/...: send to all, users, groups and connections,
 //     group membership of connections and users (with ttl), closing
@@ -38,6 +43,11 @@
 // error Completion. With no matching template, an invocation that expects a
 // result gets a Completion with an error saying no upstream is configured,
 // and a fire-and-forget one is dropped.
+//
+// A REST send is encoded once per hub protocol, however many connections
+// get it; MessagePack clients get its JSON arguments as MessagePack with
+// their types kept (integers as integers, other numbers as float64,
+// strings, booleans, null, arrays and maps with their keys in order).
 //
 // Each connection has a send queue bounded by count and by bytes
 // (Options.SendQueueSize, Options.SendQueueBytes), and every write has a
