@@ -30,9 +30,13 @@
 //
 // Upstream (Options.Upstream, the CLI's -upstream and -config): as the
 // service does in serverless mode, the emulator POSTs connected after a
-// client's handshake, disconnected after it closes, and each client
-// Invocation as messages/<target> to the first matching URL template, with
-// the X-ASRS-* headers and the X-ASRS-Signature of the access key. The
+// client's handshake, disconnected after it closes (a Long Polling client
+// that stopped polling included), and each client Invocation as
+// messages/<target> to the first matching URL template, with the X-ASRS-*
+// headers and the X-ASRS-Signature of the access key. The Invocation goes
+// up as the client sent it without its framing: JSON as application/json,
+// a MessagePack array as application/x-msgpack; the app answers in the
+// client's protocol. The
 // upstream's answer to a blocking invocation becomes its Completion (the
 // framed body as sent; an empty 200 or a 204 is an empty Completion; any
 // other status, a timeout or an unreachable upstream is an error

@@ -178,6 +178,17 @@ func encodeMessagePackCompletionError(invocationID, message string) []byte {
 	})
 }
 
+// encodeMessagePackVoidCompletion returns [3, {}, id, 2]: no result.
+func encodeMessagePackVoidCompletion(invocationID string) []byte {
+	return mustEncodeMessagePack(func(enc *msgpack.Encoder) error {
+		_ = enc.EncodeArrayLen(4)
+		_ = enc.EncodeInt(typeCompletion)
+		_ = enc.EncodeMapLen(0)
+		_ = enc.EncodeString(invocationID)
+		return enc.EncodeInt(resultVoid)
+	})
+}
+
 // encodeMessagePackInvocation returns [1, {}, nil, target, arguments] with
 // arguments, a JSON array, converted to MessagePack: integers stay
 // integers, other numbers become float64, and strings, booleans, null,

@@ -93,6 +93,15 @@ func (p protocol) completionError(invocationID, message string) []byte {
 	return encodeCompletionError(invocationID, message)
 }
 
+// emptyCompletion returns a Completion without a result, which resolves
+// the client's invoke with null.
+func (p protocol) emptyCompletion(invocationID string) []byte {
+	if p == protocolMessagePack {
+		return encodeMessagePackVoidCompletion(invocationID)
+	}
+	return encodeEmptyCompletion(invocationID)
+}
+
 // handshakeRequest is the first record a client sends.
 type handshakeRequest struct {
 	Protocol string `json:"protocol"`

@@ -255,6 +255,8 @@ type hubMsg struct {
 	InvocationID   string
 	Error          string
 	AllowReconnect bool
+	Result         any // a Completion's result (MessagePack only)
+	ResultKind     int // a MessagePack Completion's: 1 error, 2 void, 3 result
 }
 
 // hubClient speaks a hub protocol over a wire.
@@ -351,7 +353,7 @@ func (c *hubClient) decode(raw []byte) hubMsg {
 			AllowReconnect bool   `json:"allowReconnect"`
 		}
 		require.NoError(c.t, json.Unmarshal(raw, &j), "record %q", raw)
-		return hubMsg(j)
+		return hubMsg{Type: j.Type, Target: j.Target, Arguments: j.Arguments, InvocationID: j.InvocationID, Error: j.Error, AllowReconnect: j.AllowReconnect}
 	}
 	var a []any
 	require.NoError(c.t, msgpack.Unmarshal(raw, &a), "message %x", raw)
@@ -366,8 +368,12 @@ func (c *hubClient) decode(raw []byte) hubMsg {
 	case 3:
 		require.GreaterOrEqual(c.t, len(a), 4)
 		m.InvocationID = a[2].(string)
-		if toInt64(c.t, a[3]) == 1 {
+		m.ResultKind = int(toInt64(c.t, a[3]))
+		switch m.ResultKind {
+		case 1:
 			m.Error = a[4].(string)
+		case 3:
+			m.Result = a[4]
 		}
 	case 7:
 		require.Len(c.t, a, 3, "Close [7, error, allowReconnect]")

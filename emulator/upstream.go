@@ -184,28 +184,28 @@ func (cu *connUpstream) connected() {
 	cu.queue(upstreamEvent{category: categoryConnections, event: "connected", body: []byte(`{"type":10}`), contentType: "application/json"})
 }
 
-// invocation queues a client Invocation (record is its JSON, without the
-// separator) and reports false when the emulator is shutting down instead.
-// It blocks while this connection already has upstreamQueueSize events
-// waiting: only this client is slowed down.
+// invocation queues a client Invocation (record is the message in the
+// connection's protocol, without framing) and reports false when the
+// emulator is shutting down instead. It blocks while this connection
+// already has upstreamQueueSize events waiting: only this client is slowed
+// down.
 func (cu *connUpstream) invocation(record []byte, target, invocationID string) bool {
-	// The JSON client's Invocation is forwarded as sent, without its
-	// record separator. Seam for MessagePack clients: their message goes
-	// up without its VarInt length prefix as application/x-msgpack (the
-	// library's Upstream already answers those with a length-prefixed
-	// MessagePack Completion, relayed as is); this emulator speaks only
-	// JSON so far, so contentType is fixed here.
+	// The message goes up as the client sent it, without its framing: a
+	// JSON client's Invocation without the record separator as
+	// application/json, a MessagePack client's array without its VarInt
+	// length prefix as application/x-msgpack. The app answers in the
+	// same protocol, framed, and the answer is relayed as is.
 	return cu.queue(upstreamEvent{
 		category:     categoryMessages,
 		event:        target,
 		body:         bytes.Clone(record),
-		contentType:  "application/json",
+		contentType:  cu.c.proto.contentType(),
 		invocationID: invocationID,
 	})
 }
 
-// handle takes a client Invocation or StreamInvocation (record is its JSON
-// without the separator) and returns a record to send the client at once,
+// handle takes a client Invocation or StreamInvocation (record is the
+// message without its framing) and returns a record to send the client at once,
 // if any: stream invocations are not forwarded (as in Azure), so one with
 // an id gets an error Completion.
 func (cu *connUpstream) handle(record []byte, msg clientMessage) []byte {
@@ -218,7 +218,7 @@ func (cu *connUpstream) handle(record []byte, msg clientMessage) []byte {
 		if id == "" {
 			return nil
 		}
-		return encodeCompletionError(id, "Stream invocations are not forwarded to the upstream in serverless mode, so '"+msg.Target+"' cannot be streamed.")
+		return cu.c.proto.completionError(id, "Stream invocations are not forwarded to the upstream in serverless mode, so '"+msg.Target+"' cannot be streamed.")
 	}
 	cu.invocation(record, msg.Target, id)
 	return nil
@@ -291,31 +291,31 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 	target, ok, err := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
 	if !ok {
 		cu.log.Info("upstream event not sent: no upstream template matches", "category", ev.category, "event", ev.event)
-		cu.complete(ev, encodeCompletionError(ev.invocationID,
+		cu.complete(ev, cu.c.proto.completionError(ev.invocationID,
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
 		return
 	}
 	if err != nil {
 		cu.log.Error("upstream event not sent", "event", ev.event, "error", err.Error())
-		cu.complete(ev, encodeCompletionError(ev.invocationID, "Invocation failed: "+err.Error()))
+		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, "Invocation failed: "+err.Error()))
 		return
 	}
 	status, body, err := cu.post(target, ev)
 	if err != nil {
 		cu.log.Warn("upstream call failed", "url", redactURL(target), "event", ev.event, "error", err.Error())
-		cu.complete(ev, encodeCompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
+		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
 		return
 	}
 	if status != http.StatusOK && status != http.StatusNoContent {
 		cu.log.Warn("upstream answered an error", "url", redactURL(target), "category", ev.category, "event", ev.event, "status", status)
-		cu.complete(ev, encodeCompletionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
+		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
 		return
 	}
 	if len(body) == 0 {
-		cu.complete(ev, encodeEmptyCompletion(ev.invocationID))
+		cu.complete(ev, cu.c.proto.emptyCompletion(ev.invocationID))
 		return
 	}
-	if ev.contentType == "application/json" && body[len(body)-1] != recordSeparator {
+	if ev.contentType == contentTypeJSON && body[len(body)-1] != recordSeparator {
 		// The app should send a framed Completion; a missing separator
 		// would otherwise swallow the client's next message.
 		body = append(body, recordSeparator)
