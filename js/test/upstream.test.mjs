@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 
 const binary = fileURLToPath(new URL('../../bin/upstream-server', import.meta.url));
 let server; // the child process
@@ -34,11 +35,14 @@ after(async () => {
   assert.equal(await exited, 0, 'the upstream server exits cleanly');
 });
 
-async function connect(user) {
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${app}/api?userId=${encodeURIComponent(user)}`)
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+// connect connects as user; transport and protocol ('json' or
+// 'messagepack') are forced when given.
+async function connect(user, transport, protocol) {
+  const builder = new signalR.HubConnectionBuilder()
+    .withUrl(`${app}/api?userId=${encodeURIComponent(user)}`, transport === undefined ? {} : { transport })
+    .configureLogging(signalR.LogLevel.None);
+  if (protocol === 'messagepack') builder.withHubProtocol(new MessagePackHubProtocol());
+  const connection = builder.build();
   await connection.start();
   return connection;
 }
@@ -114,3 +118,28 @@ test('connected and disconnected reach the app, in order', async () => {
   assert.equal(events[1].userId, 'cy');
   assert.equal(events[1].error, '', 'a clean stop has no error');
 });
+
+// Every transport and protocol the client can use reaches the app's hub
+// methods: a MessagePack client's invocation goes upstream as
+// application/x-msgpack and the library answers with a MessagePack
+// Completion.
+for (const [name, transport, protocol] of [
+  ['WebSockets', signalR.HttpTransportType.WebSockets, 'messagepack'],
+  ['LongPolling', signalR.HttpTransportType.LongPolling, 'messagepack'],
+  ['LongPolling', signalR.HttpTransportType.LongPolling, 'json'],
+  ['ServerSentEvents', signalR.HttpTransportType.ServerSentEvents, 'json'],
+]) {
+  test(`invoke over ${name} + ${protocol} resolves with the Go handler's result`, async () => {
+    const connection = await connect('dee', transport, protocol);
+    try {
+      const value = { text: 'héllo ✓', n: [1, 2.5, null, true], nested: { k: -3 } };
+      assert.deepEqual(await connection.invoke('echo', value), value);
+      assert.equal(await connection.invoke('add', 2, 40), 42);
+      assert.deepEqual(await connection.invoke('whoami'), { connectionId: connection.connectionId, userId: 'dee' });
+      await assert.rejects(connection.invoke('noSuchMethod'), /Invocation failed, status code 404/);
+      await assert.rejects(connection.invoke('fail'), /nope/);
+    } finally {
+      await connection.stop();
+    }
+  });
+}
