@@ -75,8 +75,10 @@ func (h *httpWire) request(ctx context.Context, method string, body []byte) (*ht
 	return httpClient.Do(req)
 }
 
-func (h *httpWire) send(frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (h *httpWire) send(frame []byte) error { return h.sendWithin(frame, 5*time.Second) }
+
+func (h *httpWire) sendWithin(frame []byte, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	resp, err := h.request(ctx, http.MethodPost, frame)
 	if err != nil {
@@ -819,4 +821,39 @@ func TestShutdownEndsEveryTransport(t *testing.T) {
 		c.wantEnded()
 	}
 	require.NoError(t, <-done)
+}
+
+// TestConcurrentSendGets409: SSE and Long Polling take one POST at a time;
+// one that arrives while another waits gets 409 and the connection stays.
+// The connection is kept busy by writes to a Long Polling client that does
+// not poll, so the POSTs queue up.
+func TestConcurrentSendGets409(t *testing.T) {
+	s := newServer(t, nil)
+	c := connectOn(t, s, "chat", "", longPolling, "json")
+	lp := c.w.(*lpWire)
+	// More than a poll holds: the connection's writer waits for a poll.
+	for range 3 {
+		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", strings.Repeat("z", 40<<10))), 202, "")
+	}
+	ping := []byte("{\"type\":6}\x1e")
+	// The first send is taken by the reader, which then waits for the
+	// busy connection; the second waits for the reader, holding the
+	// connection's one send slot.
+	require.NoError(t, lp.send(ping))
+	statuses := make(chan error, 1)
+	go func() { statuses <- lp.send(ping) }()
+	var last error
+	require.Eventually(t, func() bool {
+		// Until the second send holds the slot, this one may take it
+		// and wait: it then gives up, and tries again.
+		last = lp.sendWithin(ping, 300*time.Millisecond)
+		return last != nil && strings.Contains(last.Error(), "409")
+	}, 10*time.Second, 20*time.Millisecond, "a third concurrent send was not refused with 409")
+	// Polling frees the writer; the waiting sends then complete.
+	for range 3 {
+		_, err := c.read(5 * time.Second)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-statuses, "the waiting send completes")
+	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
 }
