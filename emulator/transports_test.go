@@ -857,3 +857,68 @@ func TestConcurrentSendGets409(t *testing.T) {
 	require.NoError(t, <-statuses, "the waiting send completes")
 	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
 }
+
+// TestNegotiateVersion0OnEveryTransport: a version 0 client has no
+// connectionToken and connects with the connectionId, on every transport;
+// a version 1 connection id is not a token.
+func TestNegotiateVersion0OnEveryTransport(t *testing.T) {
+	s := newServer(t, nil)
+	token := mint(t, testKey, clientURL(s, "chat"), nil)
+	for _, transport := range allTransportNames {
+		t.Run(transport, func(t *testing.T) {
+			v1 := negotiate(t, s, "chat", token, 1)
+			u := s.URL + "/client/?hub=chat&id=" + v1.ConnectionID
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			if transport == serverSentEvents {
+				req.Header.Set("Accept", "text/event-stream")
+			}
+			if transport == webSockets {
+				_, resp, err := dialRaw(t, s, "chat", "&id="+v1.ConnectionID, token)
+				require.Error(t, err)
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode, "a v1 connection id is not a token")
+			} else {
+				resp, err := httpClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode, "a v1 connection id is not a token")
+			}
+
+			v0 := negotiate(t, s, "chat", token, 0)
+			require.Empty(t, v0.ConnectionToken)
+			hw := httpWire{url: s.URL + "/client/?hub=chat&id=" + v0.ConnectionID, token: token}
+			var w wire
+			switch transport {
+			case webSockets:
+				ws, _, err := dialRaw(t, s, "chat", "&id="+v0.ConnectionID, token)
+				require.NoError(t, err)
+				w = &wsWire{ws: ws}
+			case longPolling:
+				lp := &lpWire{hw}
+				status, _, err := lp.poll(5 * time.Second)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, status)
+				w = lp
+			case serverSentEvents:
+				req, _ := http.NewRequest(http.MethodGet, hw.url+"&access_token="+token, nil)
+				req.Header.Set("Accept", "text/event-stream")
+				ctx, cancel := context.WithCancel(context.Background())
+				resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req.WithContext(ctx))
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				sw := &sseWire{httpWire: hw, events: make(chan []byte, 8), done: make(chan struct{}), cancel: cancel}
+				go sw.readEvents(resp.Body)
+				t.Cleanup(func() { cancel(); <-sw.done })
+				w = sw
+			}
+			c := &hubClient{t: t, w: w, protocol: "json", id: v0.ConnectionID}
+			resp, err := c.handshake()
+			require.NoError(t, err)
+			require.Equal(t, "{}", resp)
+			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+v0.ConnectionID+"/:send", sendBody("m", "v0")), 202, "")
+			assert.Equal(t, []any{"v0"}, c.next().Arguments)
+			c.sendMessage(`{"type":7}`, nil)
+			c.wantEnded()
+		})
+	}
+}
