@@ -98,9 +98,9 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	switch c.version {
 	case "":
 		c.version = APIVersion20220601
-	case APIVersion20220601, APIVersionV1:
+	case APIVersion20220601, APIVersion20230701, APIVersion20241201, APIVersionV1:
 	default:
-		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601 or APIVersionV1", string(c.version))
+		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601, APIVersion20230701, APIVersion20241201 or APIVersionV1", string(c.version))
 	}
 	if opts.Retry.BaseDelay < 0 || opts.Retry.MaxDelay < 0 {
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.Retry delays must not be negative; use zero for the defaults")
