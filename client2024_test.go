@@ -2,8 +2,8 @@ package signalr
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -183,4 +183,3 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 	_, err = c.ListGroupMembers(ctx, "chat", "g", nil)
 	assert.ErrorContains(t, err, "refusing to send the token elsewhere")
 }
-

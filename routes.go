@@ -47,9 +47,9 @@ func routeVersion(v APIVersion, spec *restapi.Route) (APIVersion, bool) {
 type routeArgs struct {
 	hub, user, group, connection, stream string
 	excluded                             []string
-	reason                       string
-	ttl                          int64 // seconds; used when hasTTL
-	hasTTL                       bool
+	reason                               string
+	ttl                                  int64 // seconds; used when hasTTL
+	hasTTL                               bool
 	// query holds further parameters, name then value, in order.
 	query []string
 }

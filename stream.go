@@ -72,4 +72,3 @@ func streamArgs(hub, connectionID, streamID string) (routeArgs, error) {
 	}
 	return routeArgs{hub: hub, connection: connectionID, stream: streamID}, nil
 }
-
