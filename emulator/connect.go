@@ -17,7 +17,7 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "This SignalR Service emulator implements only the WebSockets transport.", http.StatusBadRequest)
 		return
 	}
-	claims, err := e.verifyToken(bearerToken(r, true), clientAudience(r, hubName))
+	claims, err := e.verifyClientToken(bearerToken(r, true), clientAudience(r, hubName))
 	if err != nil {
 		e.opts.logger.Info("connect refused", "hub", hubName, "reason", err.Error())
 		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)

@@ -54,6 +54,11 @@ type Options struct {
 	// half-written frame cannot be completed. Default: 10s.
 	WriteTimeout time.Duration
 
+	// InvokeTimeout is how long a REST :invoke waits for the client's
+	// Completion before answering 504 Error.Invocation.Timeout. Default:
+	// 60s.
+	InvokeTimeout time.Duration
+
 	// MaxMessageSize limits a message read from a client, and a REST request
 	// body. Default: 1 MiB (the service's documented body limit).
 	MaxMessageSize int64
@@ -78,6 +83,7 @@ type options struct {
 	sendQueueSize     int
 	sendQueueBytes    int64
 	writeTimeout      time.Duration
+	invokeTimeout     time.Duration
 	maxMessageSize    int64
 	logger            *slog.Logger
 }
@@ -89,8 +95,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, MaxMessageSize: %d}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.MaxMessageSize)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize)
 }
 
 // GoString is String, for %#v.
@@ -110,6 +116,7 @@ func (o *Options) withDefaults() options {
 		sendQueueSize:     in.SendQueueSize,
 		sendQueueBytes:    in.SendQueueBytes,
 		writeTimeout:      in.WriteTimeout,
+		invokeTimeout:     in.InvokeTimeout,
 		maxMessageSize:    in.MaxMessageSize,
 		logger:            in.Logger,
 	}
@@ -140,6 +147,9 @@ func (o *Options) withDefaults() options {
 	// A REST send becomes one record: the body's target and arguments with
 	// a few bytes of framing around them.
 	out.sendQueueBytes = max(out.sendQueueBytes, out.maxMessageSize+recordFramingBytes)
+	if out.invokeTimeout <= 0 {
+		out.invokeTimeout = DefaultInvokeTimeout
+	}
 	if out.writeTimeout <= 0 {
 		out.writeTimeout = 10 * time.Second
 	}
