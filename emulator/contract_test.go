@@ -330,4 +330,3 @@ func mustField(t *testing.T, data []byte, name string) json.RawMessage {
 	require.NoError(t, json.Unmarshal(data, &m))
 	return m[name]
 }
-

@@ -330,4 +330,3 @@ func TestAccessKey(t *testing.T) {
 	signed, _ := tok.SignedString([]byte(key.AccessKey))
 	wantStatus(t, restWithToken(t, s, http.MethodPost, path+"?api-version=2022-06-01", sendBody("t", "a"), signed), 401, "Error.Unauthorized")
 }
-
