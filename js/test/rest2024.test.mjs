@@ -140,7 +140,7 @@ test('a client that closes before answering, or is gone, gives the documented er
   // an InvocationError.
   for (;;) {
     const hub = await (await fetch(`${app}/control/snapshot`)).json();
-    if (!hub.Connections.some((c) => c.ID === id)) break;
+    if (!(hub.Connections ?? []).some((c) => c.ID === id)) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const gone = await invoke(id, 'hang');
