@@ -116,12 +116,12 @@ func bareEcho(b *testing.B) (func(), string) {
 		defer func() { wsConns <- ws }()
 		data, _ := io.ReadAll(r.Body)
 		if err := ws.Write(r.Context(), websocket.MessageText, data); err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		_, answer, err := ws.Read(r.Context())
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
