@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -179,7 +180,31 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 	_, err = c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 201})
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 
-	base = "http://other.example"
-	_, err = c.ListGroupMembers(ctx, "chat", "g", nil)
-	assert.ErrorContains(t, err, "refusing to send the token elsewhere")
+	for _, other := range []string{"http://other.example", "https://" + strings.TrimPrefix(rr.srv.URL, "http://"), "http://user@" + strings.TrimPrefix(rr.srv.URL, "http://")} {
+		base = other
+		_, err = c.ListGroupMembers(ctx, "chat", "g", nil)
+		assert.ErrorContains(t, err, "refusing to send the token elsewhere", other)
+	}
+	// The same origin written differently is followed.
+	base = strings.Replace(rr.srv.URL, "127.0.0.1", "127.0.0.1", 1)
+	all, err = c.ListGroupMembers(ctx, "chat", "g", nil)
+	require.NoError(t, err)
+	assert.Len(t, all, 10)
+
+	var nilCmd *JoinGroup
+	assert.ErrorIs(t, c.Execute(ctx, "chat", Filter{}, []Command{nilCmd}, nil), ErrInvalidArgument)
+}
+
+func TestSameOriginNormalizesDefaultPorts(t *testing.T) {
+	cs, err := ParseConnectionString("Endpoint=https://x.service.signalr.net;AccessKey=" + testAccessKey + ";Version=1.0;")
+	require.NoError(t, err)
+	c := mustClient(t, cs, nil)
+	aud, raw, err := c.sameOrigin("https://X.service.signalr.net:443/api/hubs/h/groups/g%2F1/connections?continuationToken=a&api-version=2024-12-01")
+	require.NoError(t, err)
+	assert.Equal(t, c.base+"/api/hubs/h/groups/g%2F1/connections", aud)
+	assert.Equal(t, aud+"?continuationToken=a&api-version=2024-12-01", raw)
+	for _, bad := range []string{"http://x.service.signalr.net/api/x", "https://x.service.signalr.net:8443/api/x", "https://evil.net/api/x", "/api/x", "https://x.service.signalr.net/api/x#f"} {
+		_, _, err := c.sameOrigin(bad)
+		assert.Error(t, err, bad)
+	}
 }

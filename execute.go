@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
@@ -95,7 +96,7 @@ func (c *Client) Execute(ctx context.Context, hub string, filter Filter, command
 	}
 	parts := make([]json.RawMessage, len(commands))
 	for i, cmd := range commands {
-		if cmd == nil {
+		if v := reflect.ValueOf(cmd); cmd == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 			return outErrorf(ErrInvalidArgument, "commands[%d] is nil", i)
 		}
 		raw, err := cmd.command()

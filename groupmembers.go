@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -128,12 +129,39 @@ func (c *Client) ListGroupMembers(ctx context.Context, hub, group string, opts *
 }
 
 // sameOrigin checks that link, an absolute URL from the service, points at
-// the Client's own endpoint (the bearer token must not go elsewhere) and
-// returns its audience (without the query) and the URL itself.
+// the Client's own endpoint (the bearer token must not go elsewhere; a
+// default port may be written or left out) and returns its audience (the
+// URL without the query) and the URL to request, rebuilt on the Client's
+// base with link's escaped path and query as they are.
 func (c *Client) sameOrigin(link string) (aud, rawURL string, err error) {
-	if !strings.HasPrefix(link, c.base+"/") || strings.ContainsAny(link, "#\r\n\t ") {
-		return "", "", fmt.Errorf("signalr: list connections in group: the service's nextLink does not point at %s; refusing to send the token elsewhere", c.base)
+	refuse := fmt.Errorf("signalr: list connections in group: the service's nextLink does not point at %s; refusing to send the token elsewhere", c.base)
+	u, perr := url.Parse(link)
+	if perr != nil || !u.IsAbs() || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return "", "", refuse
 	}
-	aud, _, _ = strings.Cut(link, "?")
-	return aud, link, nil
+	base, perr := url.Parse(c.base)
+	if perr != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Hostname(), base.Hostname()) || effectivePort(u) != effectivePort(base) {
+		return "", "", refuse
+	}
+	path := u.EscapedPath()
+	if !strings.HasPrefix(path, "/") {
+		return "", "", refuse
+	}
+	aud = c.base + path
+	rawURL = aud
+	if u.RawQuery != "" {
+		rawURL += "?" + u.RawQuery
+	}
+	return aud, rawURL, nil
+}
+
+// effectivePort is u's port, or the scheme's default.
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
