@@ -293,6 +293,36 @@ func TestRESTContract(t *testing.T) {
 					resp := rest(t, s, method, escaped, body)
 					data, err := io.ReadAll(resp.Body)
 					require.NoError(t, err)
+					if strings.Contains(path, "{hub}") {
+						// A bad hub name: the error answer must match the
+						// file too (its "default" or its listed 400).
+						bad := strings.Replace(escaped, "/chat", "/1bad", 1)
+						resp := rest(t, s, method, bad, body)
+						data, err := io.ReadAll(resp.Body)
+						require.NoError(t, err)
+						require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s", method, bad)
+						listed, ok := op.Responses["400"]
+						if !ok {
+							listed, ok = op.Responses["default"]
+						}
+						require.True(t, ok, "%s lists no answer for 400", file)
+						switch schema := listed.schema(); {
+						case method == http.MethodHead:
+							assert.Empty(t, data)
+						case !dated:
+							assert.Contains(t, listed.Content, "text/plain")
+							assert.NotEmpty(t, data, "v1 answers a 400 with text")
+						case schema != nil:
+							var value any
+							require.NoError(t, json.Unmarshal(data, &value), "error body %q", data)
+							assert.Empty(t, sc.check(schema, value, "error"), "error body %s", data)
+						default:
+							assert.Empty(t, data)
+						}
+						if dated {
+							assert.NotEmpty(t, resp.Header.Get("x-ms-error-code"))
+						}
+					}
 					listed, ok := op.Responses[strconv.Itoa(resp.StatusCode)]
 					require.True(t, ok, "%s %s answered %d (%s %s), which %s does not list", method, escaped, resp.StatusCode, resp.Header.Get("x-ms-error-code"), data, file)
 					schema := listed.schema()
