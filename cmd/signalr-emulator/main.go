@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	port := flags.Int("port", 8888, "TCP port to listen on; 0 picks a free one")
 	key := flags.String("key", "", "access key that signs and checks tokens (visible in the process list: prefer -key-file or $"+keyEnv+")")
 	keyFile := flags.String("key-file", "", "file whose first line is the access key")
+	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
 		flags.PrintDefaults()
@@ -98,13 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *port < 0 || *port > 65535 {
 		return fmt.Errorf("-port %d is out of range", *port)
 	}
+	if *invokeTimeout <= 0 {
+		return fmt.Errorf("-invoke-timeout %v must be positive", *invokeTimeout)
+	}
 	accessKey, err := resolveKey(flags, *key, *keyFile)
 	if err != nil {
 		return err
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger})
+	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, InvokeTimeout: *invokeTimeout})
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
