@@ -149,11 +149,12 @@ func (n filterInList) eval(s *filterSubject) bool {
 	return false
 }
 
-// filterToken is one lexical token; pos counts characters from 1.
+// filterToken is one lexical token; off is its byte offset (errors turn
+// it into a character position).
 type filterToken struct {
 	kind byte // 'i' identifier, 's' string, '(' ')' ',', 0 end
 	text string
-	pos  int
+	off  int
 }
 
 type filterParser struct {
@@ -193,7 +194,7 @@ func parseFilter(src string) (filterNode, error) {
 func (p *filterParser) pos(i int) int { return utf8.RuneCountInString(p.src[:i]) + 1 }
 
 func (p *filterParser) errorf(format string, args ...any) error {
-	return &filterError{p.tok.pos, fmt.Sprintf(format, args...)}
+	return &filterError{p.pos(p.tok.off), fmt.Sprintf(format, args...)}
 }
 
 func (p *filterParser) describe() string {
@@ -212,7 +213,7 @@ func (p *filterParser) next() error {
 		p.i++
 	}
 	start := p.i
-	p.tok = filterToken{pos: p.pos(start)}
+	p.tok = filterToken{off: start}
 	if p.i >= len(p.src) {
 		return nil
 	}
@@ -226,7 +227,7 @@ func (p *filterParser) next() error {
 		p.i++
 		for {
 			if p.i >= len(p.src) {
-				return &filterError{p.tok.pos, "the string is not closed; end it with ' (write a ' inside it as '')"}
+				return &filterError{p.pos(start), "the string is not closed; end it with ' (write a ' inside it as '')"}
 			}
 			if p.src[p.i] == '\'' {
 				if p.i+1 < len(p.src) && p.src[p.i+1] == '\'' {
@@ -248,7 +249,7 @@ func (p *filterParser) next() error {
 		p.tok.kind, p.tok.text = 'i', p.src[start:p.i]
 	default:
 		r, _ := utf8.DecodeRuneInString(p.src[p.i:])
-		return &filterError{p.tok.pos, fmt.Sprintf("unexpected character %q", r)}
+		return &filterError{p.pos(start), fmt.Sprintf("unexpected character %q", r)}
 	}
 	return nil
 }
