@@ -2,12 +2,19 @@
 # `make test` (every test: Go with -race, then the Node and browser suites).
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
-ADDR        ?= 127.0.0.1:7071
+# ADDR (host:port) overrides the address; without it the chat listens on
+# 127.0.0.1:7071, or 127.0.0.1:$PORT when PORT is set.
+ADDR        ?=
 
 .PHONY: run test test-go test-js lint bench fuzz emulator js-deps build clean
 
+# Built, then exec'd, rather than `go run`: the first build says it is
+# working, and Ctrl+C reaches the chat alone, which exits 0, so make does not
+# report an error.
 run: js-deps
-	$(GO) run ./examples/chat -addr $(ADDR)
+	@echo "building examples/chat (the first build compiles the dependencies and can take a minute)..."
+	@$(GO) build -o bin/chat ./examples/chat
+	@exec bin/chat $(if $(ADDR),-addr $(ADDR))
 
 emulator:
 	$(GO) run ./cmd/signalr-emulator

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,14 +64,22 @@ type Input struct {
 // Bind checks the declaration, loads its connection string (see BindOptions)
 // and returns the input ready to resolve per request. Errors wrap
 // ErrInvalidBinding, ErrMissingSetting, ErrInvalidConnectionString or
-// ErrInvalidHubName and say how to fix the declaration.
+// ErrInvalidHubName and say how to fix the declaration; an unusable
+// BindOptions.TokenLifetime is an error here, not at every negotiate. The
+// Input keeps its own copy of ClaimTypeList.
 func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	opts = opts.withDefaults()
 	settings := opts.Settings
 	if strings.TrimSpace(b.HubName) == "" {
 		return nil, fmt.Errorf("%w: hubName is required; set it to the hub clients connect to, such as \"chat\"", ErrInvalidBinding)
 	}
-	in := &Input{claimTypes: b.ClaimTypeList, lifetime: opts.TokenLifetime, now: opts.Now}
+	if opts.TokenLifetime != 0 {
+		if err := checkLifetime("BindOptions.TokenLifetime", opts.TokenLifetime); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidBinding, err)
+		}
+	}
+	// A copy: the caller may reuse its slice while requests resolve.
+	in := &Input{claimTypes: slices.Clone(b.ClaimTypeList), lifetime: opts.TokenLifetime, now: opts.Now}
 	var err error
 	if in.hub, err = parseExpression("hubName", b.HubName, settings); err != nil {
 		return nil, err

@@ -100,6 +100,8 @@ func TestBindErrors(t *testing.T) {
 		{"claim list without token", ConnectionInfoBinding{HubName: "chat", ClaimTypeList: []string{"name"}}, ErrInvalidBinding, "idToken is not"},
 		{"token without claim list", ConnectionInfoBinding{HubName: "chat", IDToken: "{headers.authorization}"}, ErrInvalidBinding, "claimTypeList is empty"},
 		{"missing setting", ConnectionInfoBinding{HubName: "chat", ConnectionStringSetting: "MySignalR"}, ErrMissingSetting, "MySignalR is not set; set the environment variable MySignalR"},
+		// The hint works outside this repository: it names the module path.
+		{"missing setting hint", ConnectionInfoBinding{HubName: "chat", ConnectionStringSetting: "MySignalR"}, ErrMissingSetting, "go run github.com/funcsignalr/signalr/cmd/signalr-emulator@latest"},
 		{"bad connection string", ConnectionInfoBinding{HubName: "chat", ConnectionStringSetting: "Bad"}, ErrInvalidConnectionString, "setting Bad: "},
 	}
 	for _, tt := range tests {

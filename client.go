@@ -35,8 +35,10 @@ type ClientOptions struct {
 	Retry RetryOptions
 	// AttemptTimeout bounds each attempt, so a hung connection is retried
 	// rather than waited on: the attempt's context ends after it. Zero
-	// means DefaultAttemptTimeout; a negative value means no limit beyond
-	// the caller's context.
+	// means DefaultAttemptTimeout. A negative value is an error: every
+	// attempt has a bound (the Client's own transport also limits
+	// connecting to 30s and the TLS handshake to 10s within it), so give a
+	// long one if you need one.
 	AttemptTimeout time.Duration
 	// UserAgent is sent as the User-Agent header; "" means
 	// "funcsignalr-go".
@@ -64,6 +66,9 @@ type Client struct {
 	retry     RetryOptions
 	timeout   time.Duration
 	userAgent string
+	// traced is true when the transport reports through httptrace whether
+	// a request was written in full (net/http's own transport does).
+	traced bool
 
 	tokenMu sync.Mutex
 	tokens  map[string]cachedToken
@@ -92,6 +97,7 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 		timeout:   opts.AttemptTimeout,
 		userAgent: opts.UserAgent,
 		hc:        opts.HTTPClient,
+		traced:    opts.HTTPClient == nil || isHTTPTransport(opts.HTTPClient.Transport),
 		tokens:    make(map[string]cachedToken),
 		sleep:     sleepCtx,
 	}
@@ -101,6 +107,9 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	case APIVersion20220601, APIVersion20230701, APIVersion20241201, APIVersionV1:
 	default:
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601, APIVersion20230701, APIVersion20241201 or APIVersionV1", string(c.version))
+	}
+	if opts.AttemptTimeout < 0 {
+		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.AttemptTimeout is %v; use a positive limit, or zero for %v", opts.AttemptTimeout, DefaultAttemptTimeout)
 	}
 	if opts.Retry.BaseDelay < 0 || opts.Retry.MaxDelay < 0 {
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.Retry delays must not be negative; use zero for the defaults")
@@ -164,15 +173,23 @@ func (c *Client) GoString() string { return c.String() }
 // APIVersion returns the REST API version the Client calls.
 func (c *Client) APIVersion() APIVersion { return c.version }
 
-// SendMessageOptions tune SendMessage. There are none yet; nil is the
-// value to pass.
-type SendMessageOptions struct{}
+// SendMessageOptions tune SendMessage. Nil means the defaults.
+type SendMessageOptions struct {
+	// AtMostOnce stops the retries once an attempt may have reached the
+	// service in full (sent and then not answered, or answered 500, 502
+	// or 504), so the message is never applied twice; attempts that
+	// certainly did not reach it (no connection, 408, 429, 503) are still
+	// retried. The error then wraps ErrMaybeApplied. False means the
+	// default retries, which may apply a message twice (see RetryOptions).
+	AtMostOnce bool
+}
 
 // SendMessage sends m to its audience: ConnectionID, UserID, GroupName or,
 // when none is set, every connection of hub (minus m.Excluded). The message
 // is validated first; see Message.Validate. Its arguments are encoded when
-// SendMessage is called.
-func (c *Client) SendMessage(ctx context.Context, hub string, m Message, _ *SendMessageOptions) error {
+// SendMessage is called. An error after an attempt that may have been
+// applied wraps ErrMaybeApplied.
+func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *SendMessageOptions) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -190,7 +207,7 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, _ *Send
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err = c.do(ctx, op, &a, body)
+	_, err = c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }
 
@@ -214,7 +231,7 @@ func (c *Client) ApplyGroupAction(ctx context.Context, hub string, a GroupAction
 	case action == GroupActionAdd && a.UserID != "":
 		op = restapi.AddUserToGroup
 		if a.TTL > 0 {
-			args.hasTTL, args.ttl = true, int64(a.TTL/time.Second)
+			args.hasTTL, args.ttl = true, wholeSeconds(a.TTL)
 		}
 	case action == GroupActionAdd:
 		op = restapi.AddConnectionToGroup
@@ -361,6 +378,9 @@ func checkArgs(a *routeArgs, op restapi.Op) error {
 		if id == "" {
 			return outErrorf(ErrInvalidArgument, "excluded[%d] is empty; list only connection ids", i)
 		}
+		if err := checkText(fmt.Sprintf("excluded[%d]", i), id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
 	}
 	return nil
 }
@@ -368,6 +388,9 @@ func checkArgs(a *routeArgs, op restapi.Op) error {
 func checkID(what, id string) error {
 	if id == "" {
 		return outErrorf(ErrInvalidArgument, "%s is empty", what)
+	}
+	if err := checkText(what, id); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return nil
 }

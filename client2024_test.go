@@ -33,7 +33,8 @@ func TestFilterRendering(t *testing.T) {
 		require.NoError(t, tt.f.Err())
 		assert.Equal(t, tt.want, tt.f.String())
 	}
-	for _, bad := range []Filter{Eq("groups", "x"), In(FilterUserID), Not(Filter{}), And(InGroup("g"), StartsWith("nope", "p"))} {
+	for _, bad := range []Filter{Eq("groups", "x"), In(FilterUserID), Not(Filter{}), And(InGroup("g"), StartsWith("nope", "p")),
+		Eq(FilterUserID, "a\xff"), InGroup("\xfe"), In(FilterConnectionID, "ok", "\xff"), RawFilter("userId eq '\xff'")} {
 		assert.ErrorIs(t, bad.Err(), ErrInvalidArgument, "%q", bad.String())
 	}
 }

@@ -2,8 +2,10 @@ package signalr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -11,8 +13,10 @@ import (
 // invocation and sends them on Flush, like the Functions IAsyncCollector.
 // It is safe for concurrent use.
 //
-// Items are validated (and messages encoded) when added, so a bad item is an
-// immediate error and nothing is queued. Flush sends concurrently, but keeps
+// Items are validated and snapshotted when added (a message's arguments
+// are encoded as JSON then), so a bad item is an immediate error, nothing
+// is queued, and changing an item after adding it changes nothing that is
+// sent. Flush sends concurrently, but keeps
 // the order of items that touch the same user, group or connection: an
 // add-to-group of user U to group G followed by a send to G arrives in that
 // order. A broadcast is ordered after everything added before it and before
@@ -50,14 +54,13 @@ func (p *pendingItem) keys() itemKeys {
 	return messageKeys(&p.msg)
 }
 
-// AddMessage validates m (including that its arguments encode as JSON)
-// and queues it. The Sender receives m at Flush, so do not change its
-// arguments in between. The error wraps ErrInvalidMessage.
+// AddMessage validates m, encodes its arguments as JSON and queues it.
+// What is queued is a snapshot: changing m's arguments, what they point
+// to, or its Excluded list after AddMessage returns changes nothing that
+// is sent, whatever the Sender. The error wraps ErrInvalidMessage.
 func (c *Collector) AddMessage(m Message) error {
-	if err := m.Validate(); err != nil {
-		return err
-	}
-	if _, err := encodeSendBody(m.Target, m.Arguments); err != nil {
+	m, err := snapshotMessage(m)
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -112,10 +115,11 @@ func (c *Collector) AddJSON(data []byte) error {
 	for i, it := range items {
 		switch v := it.(type) {
 		case Message:
-			batch[i].msg = v
-			if _, err := encodeSendBody(v.Target, v.Arguments); err != nil {
+			m, err := snapshotMessage(v)
+			if err != nil {
 				return fmt.Errorf("output item %d: %w", i, err)
 			}
+			batch[i].msg = m
 		case GroupAction:
 			batch[i].action = &v
 		}
@@ -128,6 +132,30 @@ func (c *Collector) AddJSON(data []byte) error {
 	c.pending = append(c.pending, batch...)
 	c.mu.Unlock()
 	return nil
+}
+
+// snapshotMessage validates m and returns it detached from the caller's
+// memory: each argument replaced by its JSON encoding, as a
+// json.RawMessage (which encodes back to the same bytes), and Excluded
+// copied. Every Sender gets this snapshot at Flush, so what is sent is
+// what was added.
+func snapshotMessage(m Message) (Message, error) {
+	if err := m.Validate(); err != nil {
+		return m, err
+	}
+	if m.Arguments != nil {
+		args := make([]any, len(m.Arguments))
+		for i, a := range m.Arguments {
+			b, err := json.Marshal(a)
+			if err != nil {
+				return m, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
+			}
+			args[i] = json.RawMessage(b)
+		}
+		m.Arguments = args
+	}
+	m.Excluded = slices.Clone(m.Excluded)
+	return m, nil
 }
 
 // Len returns the number of items waiting for Flush.
@@ -186,7 +214,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 		return nil
 	case 1:
 		if err := c.deliver(ctx, &items[0]); err != nil {
-			return errors.Join(&DeliveryError{Index: items[0].index, Item: items[0].item(), Err: err})
+			return errors.Join(newDeliveryError(items[0].index, items[0].item(), err))
 		}
 		return nil
 	}
@@ -201,7 +229,7 @@ func (c *Collector) Flush(ctx context.Context) error {
 	var failed []error
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, &DeliveryError{Index: items[i].index, Item: items[i].item(), Err: err})
+			failed = append(failed, newDeliveryError(items[i].index, items[i].item(), err))
 		}
 	}
 	return errors.Join(failed...)
@@ -217,5 +245,5 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
 	}
-	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, nil)
+	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, c.out.sendOpts)
 }

@@ -52,14 +52,19 @@ type Claim struct {
 type ClientTokenOptions struct {
 	// UserID identifies the user; it goes into both asrs.s.uid (what the
 	// service reads) and nameid (what older services and the docs use).
-	// Empty means an anonymous connection.
+	// Empty means an anonymous connection. It must be valid UTF-8 (an
+	// error wrapping ErrInvalidClaim otherwise): the token carries text.
 	UserID string
 	// Claims are added after the system claims. The registered JWT names
 	// (aud, exp, iat, nbf, iss, actort, acr, azp, c_hash, jti, nonce) and a
 	// second sub are renamed asrs.u.<type>, as the service SDK does, so they
 	// cannot override the token's own.
 	Claims []Claim
-	// Lifetime of the token; zero means DefaultTokenLifetime.
+	// Lifetime of the token; zero means DefaultTokenLifetime. It must be
+	// at least one second (a negative or shorter one is an error wrapping
+	// ErrInvalidArgument): a token's exp and nbf are whole seconds, so a
+	// fraction of a second is rounded up, never down to a token that is
+	// born expired.
 	Lifetime time.Duration
 	// Now returns the current time; nil means time.Now. Tests set it to get
 	// reproducible tokens.
@@ -119,12 +124,15 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 	if lifetime == 0 {
 		lifetime = DefaultTokenLifetime
 	}
-	if lifetime < 0 {
-		return "", fmt.Errorf("%w: token lifetime %v is negative", ErrInvalidClaim, lifetime)
+	if err := checkLifetime("ClientTokenOptions.Lifetime", lifetime); err != nil {
+		return "", err
+	}
+	if err := checkText("UserID", opts.UserID); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidClaim, err)
 	}
 	t := now().Unix()
 
-	exp := t + int64(lifetime/time.Second)
+	exp := t + wholeSeconds(lifetime)
 	var claims jwt.Claims
 	if len(opts.Claims) == 0 {
 		// The common case, as a struct: encoding/json writes it without
@@ -227,6 +235,25 @@ func addCustomClaims(dst jwt.MapClaims, claims []Claim) error {
 	return nil
 }
 
+// checkLifetime rejects a token lifetime or TTL under one second: the
+// service counts them in whole seconds.
+func checkLifetime(field string, d time.Duration) error {
+	if d < time.Second {
+		return outErrorf(ErrInvalidArgument, "%s is %v; it must be at least one second (the service counts whole seconds), or zero for the default", field, d)
+	}
+	return nil
+}
+
+// wholeSeconds returns d in seconds, a fraction rounded up, so that what is
+// sent is never shorter than what was asked for.
+func wholeSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return s
+}
+
 func validateHub(hub string) error {
 	if err := validate.HubName(hub); err != nil {
 		return fmt.Errorf("%w: %s", ErrInvalidHubName, strings.TrimPrefix(err.Error(), validate.ErrInvalidName.Error()+": "))
@@ -237,6 +264,9 @@ func validateHub(hub string) error {
 func validateGroup(group string) error {
 	if err := validate.GroupName(group); err != nil {
 		return fmt.Errorf("%w: %s", ErrInvalidGroupName, strings.TrimPrefix(err.Error(), validate.ErrInvalidName.Error()+": "))
+	}
+	if err := checkText("group name", group); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidGroupName, err)
 	}
 	return nil
 }

@@ -141,7 +141,7 @@ func TestConnectionInfoErrors(t *testing.T) {
 	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"f", func() {}}}})
 	assert.ErrorIs(t, err, ErrInvalidClaim)
 	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Lifetime: -time.Second})
-	assert.ErrorIs(t, err, ErrInvalidClaim)
+	assert.ErrorIs(t, err, ErrInvalidArgument, "a lifetime is configuration, not a claim")
 }
 
 func TestConnectionInfoJSONAndString(t *testing.T) {

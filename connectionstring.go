@@ -85,7 +85,7 @@ var versionPattern = regexp.MustCompile(`^1\.\d+(?:[\w\-.]+)?$`)
 // ParseConnectionString parses an Azure SignalR Service connection string.
 //
 // It accepts what the Azure SDKs accept: keys Endpoint, AccessKey, Version,
-// Port, ClientEndpoint, ServerEndpoint and AuthType in any letter case, in
+// Port, ClientEndpoint, ServerEndpoint and AuthType in any ASCII letter case, in
 // any order, with spaces around keys and values and with or without a
 // trailing ";", skipping segments without "=" as the SDKs do. Port replaces the port of Endpoint (and so of the client and
 // server URLs unless ClientEndpoint or ServerEndpoint are given). Keys the
@@ -108,7 +108,7 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 			// if it was a misplaced key, the missing-key error follows.
 			continue
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
+		k = asciiLower(strings.TrimSpace(k))
 		if k == "" {
 			return nil, fmt.Errorf("%w: segment %d has an empty key before '='", ErrInvalidConnectionString, i+1)
 		}
@@ -215,11 +215,36 @@ func canonicalKey(lower string) string {
 	return lower
 }
 
+// asciiLower lower-cases the ASCII letters of a key name and nothing else,
+// so that key names match as the SDKs' ordinal case-insensitive comparison
+// matches them (no Unicode folding: "Access\u212Aey" is not AccessKey).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // redact hides key, and anything from an "AccessKey" on, in a value that is
-// about to be echoed in an error.
+// about to be echoed in an error. It works on the bytes of v itself: an
+// offset found in a transformed copy (say, a lower-cased one, whose length
+// differs when a character's case forms differ in length or the value is
+// not UTF-8) would cut v in the wrong place or out of range.
 func redact(v, key string) string {
-	if i := strings.Index(strings.ToLower(v), "accesskey"); i >= 0 {
-		v = v[:i] + "***"
+	const marker = "accesskey"
+	for i := 0; i+len(marker) <= len(v); i++ {
+		if asciiLower(v[i:i+len(marker)]) == marker {
+			v = v[:i] + "***"
+			break
+		}
 	}
 	if key != "" {
 		v = strings.ReplaceAll(v, key, "***")

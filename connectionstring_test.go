@@ -167,7 +167,7 @@ func FuzzParseConnectionString(f *testing.F) {
 func fuzzKey(s string) string {
 	for _, seg := range strings.Split(s, ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(seg), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "accesskey") {
+		if ok && asciiLower(strings.TrimSpace(k)) == "accesskey" {
 			return strings.TrimSpace(v)
 		}
 	}
@@ -199,4 +199,81 @@ func TestZeroConnectionStringIsAnError(t *testing.T) {
 	col := (&Output{}).NewCollector()
 	require.NoError(t, col.AddMessage(Message{Target: "t"}))
 	assert.Error(t, col.Flush(context.Background()))
+}
+
+// Issue 9, item 1: the redaction used offsets found in a lower-cased copy,
+// whose byte length differs from the original's when lower-casing changes
+// a character's length (Ⱥ → ⱥ) or replaces invalid UTF-8 with U+FFFD.
+func TestParseConnectionStringRedactsOnTheOriginalBytes(t *testing.T) {
+	const secret = "SUPERSECRETKEYBYTES0123456789"
+	tests := []struct{ name, in string }{
+		{"lower-casing grows the string", "Endpoint=" + strings.Repeat("Ⱥ", 20) + "accesskey;AccessKey=k"},
+		{"key after a growing prefix, no ';'", "Endpoint=https://" + strings.Repeat("Ⱥ", 25) + " AccessKey=" + secret},
+		{"invalid UTF-8 before the key", "Endpoint=ftp://" + strings.Repeat("\xff", 25) + " AccessKey=" + secret},
+		{"invalid UTF-8 in a Port value", "Endpoint=https://x;Port=" + strings.Repeat("\xc3", 9) + "AccessKey=" + secret},
+		{"shrinking characters (Kelvin sign)", "Endpoint=ftp://" + strings.Repeat("\u212a", 12) + "AccessKey=" + secret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { _, err = ParseConnectionString(tt.in) })
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidConnectionString)
+			for i := 0; i+4 <= len(secret); i++ {
+				require.NotContains(t, err.Error(), secret[i:i+4], "the error leaks key bytes")
+			}
+			assert.Contains(t, err.Error(), "***", "the value is shown redacted")
+		})
+	}
+}
+
+// Only ASCII letters fold in key names, as in the .NET SDKs' ordinal
+// comparison: "Access\u212Aey" (with a Kelvin sign) is not AccessKey.
+func TestParseConnectionStringKeyNamesFoldASCIIOnly(t *testing.T) {
+	_, err := ParseConnectionString("Endpoint=https://x;Access\u212aey=k")
+	require.ErrorIs(t, err, ErrInvalidConnectionString)
+	assert.Contains(t, err.Error(), "AccessKey is missing")
+}
+
+// FuzzParseConnectionStringHidesKey puts a key the fuzzer cannot see
+// between two fuzzed halves: whatever surrounds it (missing ';',
+// case-changing characters, invalid UTF-8), parsing never panics and no
+// four bytes of the key appear in an error. The key repeats one letter
+// that occurs in neither half, so any run of it in an error came from the
+// key.
+func FuzzParseConnectionStringHidesKey(f *testing.F) {
+	for _, s := range [][2]string{
+		{"Endpoint=https://x;", ";Version=1.0"},
+		{"Endpoint=https://" + strings.Repeat("Ⱥ", 25) + " ", ""},
+		{"Endpoint=" + strings.Repeat("Ⱥ", 20) + "accesskey;", ""},
+		{"Endpoint=ftp://\xff\xfe ", ";"},
+		{"Endpoint=https://x;Port=", ""},
+		{"Version=", ";Endpoint=https://x"},
+		{"AuthType=aad ", ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		var c byte
+		for _, x := range []byte("QZXJVWqzxjvw") {
+			if !strings.ContainsRune(a+b, rune(x)) {
+				c = x
+				break
+			}
+		}
+		if c == 0 {
+			t.Skip("no letter left for the key")
+		}
+		key := strings.Repeat(string(c), 24)
+		cs, err := ParseConnectionString(a + "AccessKey=" + key + b)
+		if err == nil {
+			if strings.Contains(cs.String(), key[:4]) || strings.Contains(fmt.Sprintf("%v %+v %#v", cs, *cs, cs), key[:4]) {
+				t.Fatalf("String() %q shows the key", cs)
+			}
+			return
+		}
+		if strings.Contains(err.Error(), key[:4]) {
+			t.Fatalf("error %q shows key bytes", err)
+		}
+	})
 }

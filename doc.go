@@ -19,6 +19,13 @@
 //   - Client is the REST API itself: NewClient returns an error for a bad
 //     connection string or options, and every operation is Op(ctx, hub,
 //     ids…, *OpOptions) with nil options meaning the defaults.
+//   - The SignalR trigger becomes TriggerBinding and Upstream: an
+//     http.Handler for the serverless upstream endpoint
+//     (DefaultUpstreamPath) that checks X-ASRS-Signature against the access
+//     keys, decodes JSON and MessagePack bodies, and dispatches connected,
+//     disconnected and client hub-method invocations by (hub, category,
+//     event) to TriggerHandlers, answering a blocking invocation with a
+//     framed Completion of the handler's result.
 //   - Bindings can be declared in Go or loaded from the same function.json a
 //     Functions app uses (LoadFunctionJSON), with connection strings read
 //     from the environment or local.settings.json (DefaultSettings).

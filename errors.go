@@ -71,6 +71,13 @@ var (
 	// such as an empty user or connection id or a negative TTL.
 	ErrInvalidArgument = errors.New("signalr: invalid argument")
 
+	// ErrMaybeApplied is wrapped by the error of a request that may have
+	// been applied although it failed: it was sent in full and then no
+	// answer came (a reset, a timeout), or the answer was 500, 502 or 504,
+	// which do not say whether the service acted on it. Resending such a
+	// request may apply it twice. See RetryOptions for the semantics.
+	ErrMaybeApplied = errors.New("signalr: the service may have applied the request")
+
 	// ErrUnsupportedOperation means the REST API version the Client is
 	// configured with has no route for the operation: the v1 API cannot
 	// close connections in bulk or remove a connection from all groups, and
@@ -162,28 +169,54 @@ type DeliveryError struct {
 	// Err is why: a *ResponseError, a transport error, or the context's
 	// error for an item that was not attempted.
 	Err error
+	// MaybeApplied reports whether the service may have applied the item
+	// although it failed (Err wraps ErrMaybeApplied): a request for it was
+	// sent in full and then not answered, or answered 500, 502 or 504.
+	// When false, the item was not applied, and adding it again cannot
+	// duplicate it; when true, adding it again may.
+	MaybeApplied bool
 }
 
-// Error names the item and says why it was not delivered.
+// Error names the item and says why it was not delivered, or that it may
+// have been.
 func (e *DeliveryError) Error() string {
+	if e.MaybeApplied {
+		return fmt.Sprintf("signalr: output item %d (%s) failed and may have been applied: %v", e.Index, describeItem(e.Item), e.Err)
+	}
 	return fmt.Sprintf("signalr: output item %d (%s) not delivered: %v", e.Index, describeItem(e.Item), e.Err)
+}
+
+func newDeliveryError(index int, item OutputItem, err error) *DeliveryError {
+	return &DeliveryError{Index: index, Item: item, Err: err, MaybeApplied: errors.Is(err, ErrMaybeApplied)}
 }
 
 // Unwrap returns Err.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// DeliveryErrors returns the DeliveryErrors in an error from Flush.
+// DeliveryErrors returns the DeliveryErrors in an error from Flush, also
+// when it has been wrapped since: it follows both Unwrap() error (as
+// fmt.Errorf with one %w makes) and Unwrap() []error (errors.Join, or
+// fmt.Errorf with several %w), depth first as errors.As does, and returns
+// every DeliveryError it finds, in that order.
 func DeliveryErrors(err error) []*DeliveryError {
 	var out []*DeliveryError
 	var walk func(error)
 	walk = func(err error) {
-		if de, ok := err.(*DeliveryError); ok {
-			out = append(out, de)
-			return
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
+		for err != nil {
+			if de, ok := err.(*DeliveryError); ok {
+				out = append(out, de)
+				return
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			case interface{ Unwrap() error }:
+				err = u.Unwrap()
+			default:
+				return
 			}
 		}
 	}

@@ -79,15 +79,19 @@ func (c CloseConnection) command() (json.RawMessage, error) {
 	}{"CloseConnection", c.Reason})
 }
 
-// ExecuteOptions tune Execute. There are none yet; nil is the value to
-// pass.
-type ExecuteOptions struct{}
+// ExecuteOptions tune Execute. Nil means the defaults.
+type ExecuteOptions struct {
+	// AtMostOnce stops the retries once an attempt may have reached the
+	// service, as SendMessageOptions.AtMostOnce does; the error then wraps
+	// ErrMaybeApplied.
+	AtMostOnce bool
+}
 
 // Execute applies commands, in order, to every connection of hub that
 // filter selects (the zero Filter selects them all). It uses REST API
 // 2023-07-01 unless the Client is set to a later version; v1 has no
 // equivalent. Like a send, it is not retried on a plain 500.
-func (c *Client) Execute(ctx context.Context, hub string, filter Filter, commands []Command, _ *ExecuteOptions) error {
+func (c *Client) Execute(ctx context.Context, hub string, filter Filter, commands []Command, opts *ExecuteOptions) error {
 	if err := filter.Err(); err != nil {
 		return err
 	}
@@ -113,6 +117,6 @@ func (c *Client) Execute(ctx context.Context, hub string, filter Filter, command
 	if filter.expr != "" {
 		a.query = []string{"filter", filter.expr}
 	}
-	_, err = c.do(ctx, restapi.Execute, &a, body)
+	_, err = c.doWith(ctx, restapi.Execute, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }

@@ -1,6 +1,9 @@
 package signalr
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Filter selects connections for Execute with an OData filter expression
 // over userId, connectionId and groups (the grammar of Web PubSub's filter,
@@ -34,7 +37,12 @@ func (f Filter) Err() error { return f.err }
 
 // RawFilter uses expr as the filter, unchanged; "" selects every
 // connection.
-func RawFilter(expr string) Filter { return Filter{expr: expr, compound: true} }
+func RawFilter(expr string) Filter {
+	if err := textErr("filter", expr); err != nil {
+		return Filter{err: err}
+	}
+	return Filter{expr: expr, compound: true}
+}
 
 // quoteOData renders s as an OData string literal: in single quotes, with
 // every ' doubled.
@@ -42,7 +50,20 @@ func quoteOData(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-func fieldFilter(field FilterField, render func(name string) string) Filter {
+// textErr is the error for a filter value that is not UTF-8, or nil.
+func textErr(what string, values ...string) error {
+	for _, v := range values {
+		if err := checkText(what, v); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+	}
+	return nil
+}
+
+func fieldFilter(field FilterField, render func(name string) string, values ...string) Filter {
+	if err := textErr("filter value", values...); err != nil {
+		return Filter{err: err}
+	}
 	switch field {
 	case FilterUserID, FilterConnectionID:
 		return Filter{expr: render(string(field))}
@@ -52,12 +73,12 @@ func fieldFilter(field FilterField, render func(name string) string) Filter {
 
 // Eq selects connections whose field equals value: userId eq 'value'.
 func Eq(field FilterField, value string) Filter {
-	return fieldFilter(field, func(name string) string { return name + " eq " + quoteOData(value) })
+	return fieldFilter(field, func(name string) string { return name + " eq " + quoteOData(value) }, value)
 }
 
 // Ne selects connections whose field differs from value: userId ne 'value'.
 func Ne(field FilterField, value string) Filter {
-	return fieldFilter(field, func(name string) string { return name + " ne " + quoteOData(value) })
+	return fieldFilter(field, func(name string) string { return name + " ne " + quoteOData(value) }, value)
 }
 
 // In selects connections whose field is one of values:
@@ -72,18 +93,21 @@ func In(field FilterField, values ...string) Filter {
 			quoted[i] = quoteOData(v)
 		}
 		return name + " in (" + strings.Join(quoted, ", ") + ")"
-	})
+	}, values...)
 }
 
 // InGroup selects the connections in group: 'group' in groups.
 func InGroup(group string) Filter {
+	if err := textErr("filter group", group); err != nil {
+		return Filter{err: err}
+	}
 	return Filter{expr: quoteOData(group) + " in groups"}
 }
 
 // StartsWith selects connections whose field starts with prefix:
 // startswith(userId, 'prefix').
 func StartsWith(field FilterField, prefix string) Filter {
-	return fieldFilter(field, func(name string) string { return "startswith(" + name + ", " + quoteOData(prefix) + ")" })
+	return fieldFilter(field, func(name string) string { return "startswith(" + name + ", " + quoteOData(prefix) + ")" }, prefix)
 }
 
 // And selects connections every filter selects. Zero filters among them

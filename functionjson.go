@@ -17,6 +17,8 @@ type FunctionJSON struct {
 	ConnectionInfo []ConnectionInfoBinding
 	// Outputs are the "signalR" output bindings.
 	Outputs []OutputBinding
+	// Triggers are the "signalRTrigger" bindings.
+	Triggers []TriggerBinding
 	// Others are the bindings of other types, which this library does not
 	// interpret.
 	Others []OtherBinding
@@ -42,6 +44,17 @@ func (f *FunctionJSON) ConnectionInfoBinding(name string) (ConnectionInfoBinding
 		}
 	}
 	return ConnectionInfoBinding{}, fmt.Errorf("%w: no signalRConnectionInfo binding named %q (have %s)", ErrInvalidBinding, name, bindingNames(len(f.ConnectionInfo), func(i int) string { return f.ConnectionInfo[i].Name }))
+}
+
+// TriggerBinding returns the signalRTrigger binding called name ("" matches
+// the only one).
+func (f *FunctionJSON) TriggerBinding(name string) (TriggerBinding, error) {
+	for _, b := range f.Triggers {
+		if name == "" && len(f.Triggers) == 1 || strings.EqualFold(b.Name, name) && name != "" {
+			return b, nil
+		}
+	}
+	return TriggerBinding{}, fmt.Errorf("%w: no signalRTrigger binding named %q (have %s)", ErrInvalidBinding, name, bindingNames(len(f.Triggers), func(i int) string { return f.Triggers[i].Name }))
 }
 
 // OutputBinding returns the signalR output binding called name ("" matches
@@ -84,6 +97,7 @@ func LoadFunctionJSON(path string) (*FunctionJSON, error) {
 var signalRProperties = map[string]map[string]bool{
 	"signalrconnectioninfo": set("type", "direction", "name", "hubname", "userid", "idtoken", "claimtypelist", "connectionstringsetting"),
 	"signalr":               set("type", "direction", "name", "hubname", "connectionstringsetting"),
+	"signalrtrigger":        set("type", "direction", "name", "hubname", "category", "event", "parameternames", "connectionstringsetting", "connection"),
 }
 
 func set(keys ...string) map[string]bool {
@@ -95,11 +109,11 @@ func set(keys ...string) map[string]bool {
 }
 
 // ParseFunctionJSON parses the content of a function.json file: an object with
-// a "bindings" array. Bindings of types other than signalRConnectionInfo and
-// signalR are kept as OtherBinding. A SignalR binding with an unknown
+// a "bindings" array. Bindings of types other than signalRConnectionInfo,
+// signalR and signalRTrigger are kept as OtherBinding. A SignalR binding with an unknown
 // property, a wrong direction or a missing hubName, and the SignalR binding
-// types this library does not implement (signalRTrigger,
-// signalRNegotiation, signalREndpoints), are errors wrapping
+// types this library does not implement (signalRNegotiation,
+// signalREndpoints), are errors wrapping
 // ErrInvalidBinding that name the binding and the property.
 func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 	var doc struct {
@@ -154,7 +168,16 @@ func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 				}
 				f.ConnectionInfo = append(f.ConnectionInfo, b)
 			}
-		case "signalrtrigger", "signalrnegotiation", "signalrendpoints":
+		case "signalrtrigger":
+			if err := checkProperties(where, t, props, direction); err != nil {
+				return nil, err
+			}
+			b, err := decodeTrigger(where, raw)
+			if err != nil {
+				return nil, err
+			}
+			f.Triggers = append(f.Triggers, b)
+		case "signalrnegotiation", "signalrendpoints":
 			return nil, fmt.Errorf("%w: %s: binding type %s is not supported by this library yet; use signalRConnectionInfo and signalR", ErrInvalidBinding, where, typ)
 		default:
 			if strings.HasPrefix(t, "signalr") {

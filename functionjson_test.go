@@ -1,6 +1,7 @@
 package signalr
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -59,6 +60,46 @@ func TestLoadFunctionJSONSamples(t *testing.T) {
 	}
 }
 
+func TestLoadFunctionJSONTriggers(t *testing.T) {
+	tests := []struct {
+		dir     string
+		trigger TriggerBinding
+		outputs int
+	}{
+		{"connected", TriggerBinding{Name: "invocation", HubName: "chat", Category: "connections", Event: "connected", ConnectionStringSetting: "AzureSignalRConnectionString"}, 0},
+		{"disconnected", TriggerBinding{Name: "invocation", HubName: "chat", Category: "connections", Event: "disconnected"}, 0},
+		{"broadcast-message", TriggerBinding{Name: "invocation", HubName: "chat", Category: "messages", Event: "broadcast", ParameterNames: []string{"message"}, ConnectionStringSetting: "AzureSignalRConnectionString"}, 1},
+		// "connection" is the newer name of connectionStringSetting.
+		{"echo", TriggerBinding{Name: "invocation", HubName: "chat", Category: "messages", Event: "echo", ParameterNames: []string{"x"}, ConnectionStringSetting: "AzureSignalRConnectionString"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			f, err := LoadFunctionJSON(filepath.Join("testdata", "functions", tt.dir, "function.json"))
+			require.NoError(t, err)
+			assert.Empty(t, f.Others)
+			assert.Len(t, f.Outputs, tt.outputs)
+			require.Len(t, f.Triggers, 1)
+			assert.Equal(t, tt.trigger, f.Triggers[0])
+			b, err := f.TriggerBinding("INVOCATION")
+			require.NoError(t, err)
+			assert.Equal(t, tt.trigger, b)
+			_, err = f.TriggerBinding("other")
+			assert.ErrorContains(t, err, `have "invocation"`)
+
+			// The loaded trigger registers on an Upstream like one declared in Go.
+			up, err := NewUpstream(&UpstreamOptions{Bind: &BindOptions{Settings: mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})}})
+			require.NoError(t, err)
+			require.NoError(t, up.HandleFunc(b, func(context.Context, *InvocationContext) (any, error) { return nil, nil }))
+		})
+	}
+	_, err := ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalRTrigger","name":"t","hubName":"chat","category":"messages","event":"x","direction":"out"}]}`))
+	assert.ErrorContains(t, err, `"direction": "in", not "out"`)
+	_, err = ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalRTrigger","name":"t","hubName":"chat","category":"messages","direction":"in"}]}`))
+	assert.ErrorContains(t, err, "needs an event")
+	_, err = ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalRTrigger","name":"t","hubName":"chat","category":"messages","event":"x","parameterNames":"a","direction":"in"}]}`))
+	assert.ErrorIs(t, err, ErrInvalidBinding)
+}
+
 func TestParseFunctionJSONCaseInsensitive(t *testing.T) {
 	f, err := ParseFunctionJSON([]byte(`{"bindings":[{"Type":"SignalRConnectionInfo","Name":"c","HUBNAME":"chat","UserId":"{query.u}","Direction":"IN","claimTypeList":["name"],"idToken":"{headers.authorization}"}]}`))
 	require.NoError(t, err)
@@ -70,7 +111,9 @@ func TestParseFunctionJSONRejects(t *testing.T) {
 		"unknown-property.json":        `unknown property "hubNmae"`,
 		"wrong-direction.json":         `"direction": "out", not "in"`,
 		"missing-hub.json":             `needs a "hubName"`,
-		"trigger.json":                 "signalRTrigger is not supported",
+		"trigger-bad-category.json":    `category "nope" is not supported; use connections or messages`,
+		"trigger-bad-event.json":       `event "joined" is not supported in connections`,
+		"negotiation.json":             "signalRNegotiation is not supported",
 		"unknown-type.json":            `unknown SignalR binding type "signalRConnection"`,
 		"hub-not-string.json":          `hubName`,
 		"no-bindings-array.json":       `no "bindings" array`,
@@ -94,7 +137,7 @@ func TestParseFunctionJSONRejects(t *testing.T) {
 }
 
 func FuzzParseFunctionJSON(f *testing.F) {
-	for _, dir := range []string{"negotiate", "negotiate-authenticated", "broadcast", "group-add"} {
+	for _, dir := range []string{"negotiate", "negotiate-authenticated", "broadcast", "group-add", "broadcast-message", "connected"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "functions", dir, "function.json"))
 		if err != nil {
 			f.Fatal(err)
@@ -118,6 +161,11 @@ func FuzzParseFunctionJSON(f *testing.F) {
 		for _, b := range fn.Outputs {
 			if b.HubName == "" {
 				t.Fatal("an output binding without a hub was accepted")
+			}
+		}
+		for _, b := range fn.Triggers {
+			if _, err := b.check(); err != nil {
+				t.Fatalf("an invalid trigger was accepted: %v", err)
 			}
 		}
 	})

@@ -34,6 +34,9 @@ func (c *Client) GenerateClientToken(ctx context.Context, hub string, opts *Gene
 		return ConnectionInfo{}, outErrorf(ErrInvalidArgument, "GenerateClientTokenOptions.Lifetime %v is negative; use 0 for the default", o.Lifetime)
 	}
 	a := routeArgs{hub: hub}
+	if err := checkText("GenerateClientTokenOptions.UserID", o.UserID); err != nil {
+		return ConnectionInfo{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
 	if o.UserID != "" {
 		a.query = append(a.query, "userId", o.UserID)
 	}
@@ -45,7 +48,7 @@ func (c *Client) GenerateClientToken(ctx context.Context, hub string, opts *Gene
 		a.query = append(a.query, "minutesToExpire", strconv.FormatInt(minutes, 10))
 	}
 	var data []byte
-	if _, err := c.call(ctx, restapi.GenerateClientToken, &a, nil, &data, 0); err != nil {
+	if _, err := c.call(ctx, restapi.GenerateClientToken, &a, nil, callOpts{out: &data}); err != nil {
 		return ConnectionInfo{}, err
 	}
 	var resp struct {

@@ -61,9 +61,10 @@ type GroupAction struct {
 	// empty for removeAll.
 	GroupName string `json:"groupName,omitempty"`
 	// TTL, when non-zero, limits how long a user added to a group stays in
-	// it (the REST ttl query, in whole seconds; at least one second). Zero
-	// means no limit beyond the service's own (up to a year). Only for add
-	// with UserID. In JSON it is "ttl", a number of seconds.
+	// it (the REST ttl query, in whole seconds). It must be at least one
+	// second; a fraction of a second is rounded up, so 1.5s is sent as 2.
+	// Zero means no limit beyond the service's own (up to a year). Only for
+	// add with UserID. In JSON it is "ttl", a number of seconds.
 	TTL time.Duration `json:"-"`
 }
 
@@ -76,7 +77,10 @@ func (a GroupAction) MarshalJSON() ([]byte, error) {
 	v := struct {
 		plain
 		TTL int64 `json:"ttl,omitempty"`
-	}{plain(a), int64(a.TTL / time.Second)}
+	}{plain(a), 0}
+	if a.TTL > 0 {
+		v.TTL = wholeSeconds(a.TTL)
+	}
 	return json.Marshal(v)
 }
 
@@ -121,7 +125,8 @@ var groupActionFieldNames = []string{"action", "userId", "connectionId", "groupN
 
 // Validate reports whether the action can be applied, without any I/O. The
 // error wraps ErrInvalidGroupAction (and ErrInvalidGroupName for a bad group
-// name), names the field at fault and says how to fix it.
+// name), names the field at fault and says how to fix it. Every id
+// (userId, connectionId, groupName) must be valid UTF-8.
 func (a GroupAction) Validate() error {
 	action, err := ParseGroupActionType(string(a.Action))
 	if err != nil {
@@ -135,6 +140,11 @@ func (a GroupAction) Validate() error {
 		return outErrorf(ErrInvalidGroupAction, "both userId and connectionId are set; a group action applies to one user or one connection, so keep one")
 	case a.UserID == "" && a.ConnectionID == "":
 		return outErrorf(ErrInvalidGroupAction, "neither userId nor connectionId is set; set the one whose groups change")
+	}
+	for _, f := range [...]struct{ name, id string }{{"userId", a.UserID}, {"connectionId", a.ConnectionID}} {
+		if err := checkText(f.name, f.id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidGroupAction, err)
+		}
 	}
 	if action == GroupActionRemoveAll {
 		if a.GroupName != "" {

@@ -78,7 +78,7 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 			a.query = append(a.query, "top", strconv.Itoa(o.Top))
 		}
 		var data []byte
-		if _, err := c.call(ctx, restapi.ListConnectionsInGroup, &a, nil, &data, 0); err != nil {
+		if _, err := c.call(ctx, restapi.ListConnectionsInGroup, &a, nil, callOpts{out: &data}); err != nil {
 			fail(err)
 			return
 		}
@@ -107,7 +107,7 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 				return
 			}
 			data = nil
-			if _, err := c.send(ctx, &restapi.Routes[restapi.ListConnectionsInGroup], aud, rawURL, nil, &data, 0); err != nil {
+			if _, err := c.send(ctx, &restapi.Routes[restapi.ListConnectionsInGroup], aud, rawURL, nil, callOpts{out: &data}); err != nil {
 				fail(err)
 				return
 			}

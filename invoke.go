@@ -102,7 +102,7 @@ func (c *Client) Invoke(ctx context.Context, hub, connectionID, target string, a
 	}
 	var data []byte
 	a := routeArgs{hub: hub, connection: connectionID}
-	_, err = c.call(ctx, restapi.InvokeConnection, &a, body, &data, timeout)
+	_, err = c.call(ctx, restapi.InvokeConnection, &a, body, callOpts{out: &data, timeout: timeout})
 	if err != nil {
 		var re *ResponseError
 		if errors.As(err, &re) {

@@ -89,7 +89,8 @@ var messageFieldNames = []string{"target", "arguments", "userId", "groupName", "
 
 // Validate reports whether the message can be sent, without any I/O. The
 // error wraps ErrInvalidMessage (and ErrInvalidGroupName for a bad group
-// name), names the field at fault and says how to fix it.
+// name), names the field at fault and says how to fix it. Every id
+// (userId, groupName, connectionId, excluded) must be valid UTF-8.
 func (m Message) Validate() error {
 	if strings.TrimSpace(m.Target) == "" {
 		return outErrorf(ErrInvalidMessage, `target is empty; set Target (JSON "target") to the name of the client method to invoke`)
@@ -116,12 +117,20 @@ func (m Message) Validate() error {
 			return fmt.Errorf("%w: groupName: %w", ErrInvalidMessage, err)
 		}
 	}
+	for _, f := range [...]struct{ name, id string }{{"userId", m.UserID}, {"connectionId", m.ConnectionID}} {
+		if err := checkText(f.name, f.id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+		}
+	}
 	if len(m.Excluded) > 0 && (m.UserID != "" || m.ConnectionID != "") {
 		return outErrorf(ErrInvalidMessage, "excluded is set together with %s; excluded applies only to broadcasts and group sends, so remove it", set[0])
 	}
 	for i, id := range m.Excluded {
 		if id == "" {
 			return outErrorf(ErrInvalidMessage, "excluded[%d] is empty; list only connection ids", i)
+		}
+		if err := checkText(fmt.Sprintf("excluded[%d]", i), id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 		}
 	}
 	return nil

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
@@ -16,15 +18,29 @@ import (
 
 // do runs op with retries and returns the final status: 2xx, or 404 when
 // the 404 is expected (see restapi.Route.NotFound). Any other outcome is an
-// error.
+// error, wrapping ErrMaybeApplied when an attempt may have been applied.
 func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byte) (int, error) {
-	return c.call(ctx, op, a, body, nil, 0)
+	return c.call(ctx, op, a, body, callOpts{})
 }
 
-// call is do that also reads a successful response's body into out (when
-// out is not nil) and bounds each attempt by timeout instead of the
-// Client's attempt timeout (when timeout is not zero).
-func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, out *[]byte, timeout time.Duration) (int, error) {
+// doWith is do; with atMostOnce, it does not retry after an attempt that
+// may have been applied.
+func (c *Client) doWith(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, atMostOnce bool) (int, error) {
+	return c.call(ctx, op, a, body, callOpts{atMostOnce: atMostOnce})
+}
+
+// callOpts tune call: out receives a successful response's body (when not
+// nil), timeout bounds each attempt instead of the Client's attempt
+// timeout (when not zero), and atMostOnce stops retries after an attempt
+// that may have been applied.
+type callOpts struct {
+	out        *[]byte
+	timeout    time.Duration
+	atMostOnce bool
+}
+
+// call is do with options.
+func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, o callOpts) (int, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
 	}
@@ -41,24 +57,30 @@ func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []b
 		}
 		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.Name, c.version)
 	}
-	return c.send(ctx, spec, aud, rawURL, body, out, timeout)
+	return c.send(ctx, spec, aud, rawURL, body, o)
 }
 
 // send runs one request with retries; see call.
-func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL string, body []byte, out *[]byte, timeout time.Duration) (int, error) {
+func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL string, body []byte, o callOpts) (int, error) {
 	maxRetries := c.retry.MaxRetries
 	if spec.Kind == restapi.KindHealth || spec.Kind == restapi.KindInvoke {
 		maxRetries = 0
 	}
+	timeout := o.timeout
 	if timeout == 0 {
 		timeout = c.timeout
 	}
+	maybeApplied := false
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, err := c.attempt(ctx, spec, rawURL, aud, body, out, timeout)
+		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body, o.out, timeout)
 		if err == nil {
 			return status, nil
 		}
-		retry := retryable(spec.Kind, status) && attempt <= maxRetries
+		maybeApplied = maybeApplied || sent
+		if maybeApplied {
+			err = maybeAppliedError{err}
+		}
+		retry := retryable(spec.Kind, status) && attempt <= maxRetries && !(o.atMostOnce && sent)
 		if retry && ctx.Err() == nil {
 			wait := c.retry.backoff(attempt)
 			if retryAfter > 0 {
@@ -81,28 +103,61 @@ func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL stri
 	}
 }
 
+// maybeAppliedError marks an error as one after which the request may have
+// been applied. Its text is the error's: DeliveryError and the Client's
+// messages say it in words where it matters.
+type maybeAppliedError struct{ err error }
+
+func (e maybeAppliedError) Error() string   { return e.err.Error() }
+func (e maybeAppliedError) Unwrap() []error { return []error{e.err, ErrMaybeApplied} }
+
+// Progress of writing one request, as httptrace reports it.
+const (
+	wroteNothing int32 = iota
+	wroteHeaders
+	wroteAll
+	writeFailed
+)
+
 // maxResponseBody bounds a response body the Client reads (an Invoke
 // result, a page of group members, a token).
 const maxResponseBody = 16 << 20
 
 // attempt sends one request through the http.Client, bounded as a whole
-// by timeout (none when negative). It returns the status (0 after a
-// transport error), the Retry-After wait the service asked for, and an
-// error unless the status is accepted. A successful response's body goes
-// to out when out is not nil.
-func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte, out *[]byte, timeout time.Duration) (int, time.Duration, error) {
+// by timeout (none when negative). It returns the status (0 after a transport
+// error), the Retry-After wait the service asked for, whether the request
+// may have been applied although it failed (it was sent in full and not
+// answered, or answered 500, 502 or 504; when the transport cannot tell
+// how far it got, any transport error counts), and an error unless the
+// status is accepted. A successful response's body goes to out when out is
+// not nil.
+func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte, out *[]byte, timeout time.Duration) (int, time.Duration, bool, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	var progress atomic.Int32
+	if c.traced {
+		// The callbacks run on the transport's writer goroutine.
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteHeaders: func() { progress.Store(wroteHeaders) },
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err != nil {
+					progress.Store(writeFailed)
+				} else {
+					progress.Store(wroteAll)
+				}
+			},
+		})
+	}
 	req, err := c.newRequest(ctx, spec.Method, rawURL, len(aud), body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("signalr: %s: %w", spec.Name, err)
+		return 0, 0, false, fmt.Errorf("signalr: %s: %w", spec.Name, err)
 	}
 	bearer, err := c.bearer(aud)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	// One backing array for the three header values.
 	hv := [3]string{bearer, c.userAgent, "application/json; charset=utf-8"}
@@ -113,30 +168,56 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, 0, err
+		// Headers written but no word on the body yet counts as sent: the
+		// transport may finish writing it after Do has returned.
+		p := progress.Load()
+		return 0, 0, !c.traced || p == wroteHeaders || p == wroteAll, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil {
 			data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
 			if err != nil {
-				return 0, 0, fmt.Errorf("signalr: %s: reading the response: %w", spec.Name, err)
+				return 0, 0, false, fmt.Errorf("signalr: %s: reading the response: %w", spec.Name, err)
 			}
 			if len(data) > maxResponseBody {
-				return resp.StatusCode, 0, fmt.Errorf("signalr: %s: the response body is larger than %d bytes", spec.Name, maxResponseBody)
+				return resp.StatusCode, 0, false, fmt.Errorf("signalr: %s: the response body is larger than %d bytes", spec.Name, maxResponseBody)
 			}
 			*out = data
 		} else if resp.ContentLength != 0 {
 			// Drain a little so the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		}
-		return resp.StatusCode, 0, nil
+		return resp.StatusCode, 0, false, nil
 	}
 	re := readResponseError(resp, spec.Method, aud, bearer[len("Bearer "):])
 	if resp.StatusCode == http.StatusNotFound && spec.NotFound != "" && re.ErrorCode == spec.NotFound {
-		return http.StatusNotFound, 0, nil
+		return http.StatusNotFound, 0, false, nil
 	}
-	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), re
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), outcomeUnknown(resp.StatusCode), re
+}
+
+// outcomeUnknown reports whether an answer with status leaves open whether
+// the service applied the request: a 500 (the service also answers it when
+// it timed out), or a gateway's 502 or 504 (the request may have been
+// passed on). Other 4xx and 5xx answers, 408, 429 and 503 among them, say
+// the request was not acted on.
+func outcomeUnknown(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// isHTTPTransport reports whether rt is net/http's transport, which reports
+// through httptrace how far it got in writing a request.
+func isHTTPTransport(rt http.RoundTripper) bool {
+	if rt == nil {
+		return true
+	}
+	_, ok := rt.(*http.Transport)
+	return ok
 }
 
 // newRequest makes the request for rawURL, whose first audLen bytes are

@@ -35,6 +35,23 @@ const (
 // whose attempt timed out on our side is retried, and has the same risk.)
 // Waits honour Retry-After (seconds or an HTTP date) and end early when the
 // caller's context is done.
+//
+// What a failure means for delivery: an attempt that failed before the
+// request was written in full (no connection, a write error), or that the
+// service answered 408, 429, 503 or another 4xx, was not applied, and
+// retrying it cannot apply anything twice. Once a request has been written
+// in full, a failure without an answer (a reset, a timeout while waiting)
+// or an answer of 500, 502 or 504 leaves the outcome unknown: the service
+// may have applied it. By default such attempts are retried (a send
+// answered 500 excepted), so a message the retries get through is applied
+// at least once and possibly twice. With SendMessageOptions.AtMostOnce
+// (OutputOptions.AtMostOnce for a Collector) a send is not retried once it
+// may have been applied, so it is applied at most once. Either way, an
+// error after an attempt that may have been applied wraps ErrMaybeApplied
+// and a Collector reports it with DeliveryError.MaybeApplied, so a caller
+// can tell "not applied: safe to resend" from "may have been applied:
+// resending may duplicate". Group actions and closes are idempotent and
+// always retried.
 type RetryOptions struct {
 	// MaxRetries is the number of retries after the first attempt. Zero
 	// means DefaultMaxRetries; a negative value disables retries.

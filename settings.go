@@ -156,7 +156,9 @@ type BindOptions struct {
 	// binding properties; nil means DefaultSettings().
 	Settings Settings
 	// TokenLifetime is the lifetime of client access tokens minted by an
-	// input binding; zero means DefaultTokenLifetime.
+	// input binding; zero means DefaultTokenLifetime. Otherwise it must be
+	// at least one second, or Bind fails; a fraction of a second is
+	// rounded up (tokens count whole seconds).
 	TokenLifetime time.Duration
 	// Now returns the current time; nil means time.Now. Tests set it to get
 	// reproducible tokens.
@@ -205,7 +207,7 @@ func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionStri
 		if d, isDefault := settings.(*defaultSettings); isDefault && d.loadError() != nil {
 			return nil, fmt.Errorf("%w: %s is not set in the environment, and local.settings.json could not be read: %v", ErrMissingSetting, setting, d.loadError())
 		}
-		return nil, fmt.Errorf("%w: %s is not set; set the environment variable %s or Values.%s in local.settings.json to the SignalR Service connection string (run `go run ./cmd/signalr-emulator` for a local one)",
+		return nil, fmt.Errorf("%w: %s is not set; set the environment variable %s or Values.%s in local.settings.json to the SignalR Service connection string (for a local one, run the emulator: `go run github.com/funcsignalr/signalr/cmd/signalr-emulator@latest`)",
 			ErrMissingSetting, setting, setting, setting)
 	}
 	cs, err := ParseConnectionString(raw)

@@ -12,6 +12,10 @@ type SendStreamItemOptions struct {
 	// Completed marks the item as the stream's last: the stream completes
 	// after it, as CompleteStream would without an error.
 	Completed bool
+	// AtMostOnce stops the retries once an attempt may have reached the
+	// service, as SendMessageOptions.AtMostOnce does, so the client never
+	// gets the item twice; the error then wraps ErrMaybeApplied.
+	AtMostOnce bool
 }
 
 // CompleteStreamOptions tune CompleteStream. Nil means a successful end.
@@ -38,7 +42,7 @@ func (c *Client) SendStreamItem(ctx context.Context, hub, connectionID, streamID
 	if opts != nil && opts.Completed {
 		a.query = []string{"completed", "true"}
 	}
-	_, err = c.do(ctx, restapi.SendToConnectionStream, &a, body)
+	_, err = c.doWith(ctx, restapi.SendToConnectionStream, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // serveConnect accepts the WebSocket transport at /client/?hub=<hub>&id=<token>.
@@ -41,13 +43,14 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has written the error response.
 	}
-	e.serveTransport(t, hubName, id, token, userID(claims))
+	e.serveTransport(t, hubName, id, token, claims, r.URL.RawQuery)
 }
 
 // serveTransport runs a connection over t until it ends. Every transport
 // ends up here once accepted. token is the negotiated connection token, if
-// any; it is forgotten when the connection ends.
-func (e *Emulator) serveTransport(t transport, hubName, id, token, user string) {
+// any; it is forgotten when the connection ends. claims are the client
+// token's, rawQuery the query of the client's request (both go upstream).
+func (e *Emulator) serveTransport(t transport, hubName, id, token string, claims jwt.MapClaims, rawQuery string) {
 	if token != "" {
 		defer func() {
 			if h := e.hub(hubName, false); h != nil {
@@ -56,7 +59,8 @@ func (e *Emulator) serveTransport(t transport, hubName, id, token, user string) 
 			}
 		}()
 	}
-	c := newConnection(e, t, hubName, id, user)
+	c := newConnection(e, t, hubName, id, userID(claims))
+	c.upstream = e.upstream.forConnection(c, claims, rawQuery)
 	if !e.track(c) {
 		c.closeTransport(closeGoingAway)
 		t.abort()

@@ -69,6 +69,10 @@ type connection struct {
 	carry    []byte // a record taken from the queue for the next frame
 	splitter recordSplitter
 	log      *slog.Logger
+
+	// upstream delivers this connection's events in serverless mode; nil
+	// without upstream templates (see upstream.go).
+	upstream *connUpstream
 }
 
 func newConnection(e *Emulator, t transport, hubName, id, user string) *connection {
@@ -161,6 +165,7 @@ func (c *connection) serve() {
 		if registered {
 			c.e.removeConnection(c)
 			c.log.Info("client disconnected", "reason", reason)
+			c.upstream.disconnected(disconnectError(reason))
 		}
 	}()
 
@@ -184,6 +189,7 @@ func (c *connection) serve() {
 		reason = "write failed"
 		return
 	}
+	c.upstream.connected()
 	reason = c.run(records)
 }
 

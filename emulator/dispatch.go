@@ -20,7 +20,7 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 			c.hangUp(nil, closeNormal)
 			return "client sent Close", true
 		case typeInvocation, typeStreamInvocation:
-			if err := c.handleInvocation(msg); err != nil {
+			if err := c.handleInvocation(record, msg); err != nil {
 				return c.writeFailure(), true
 			}
 		default:
@@ -30,11 +30,19 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 	return "", false
 }
 
-// handleInvocation answers a client's Invocation or StreamInvocation. With no
-// upstream, one that expects a result gets a Completion error saying so,
-// and a fire-and-forget one is dropped. A non-nil error means the answer
-// could not be written and the connection is over.
-func (c *connection) handleInvocation(msg clientMessage) error {
+// handleInvocation answers a client's Invocation or StreamInvocation
+// (record is its encoding, without framing). With upstream templates it
+// goes upstream (see upstream.go). With none, one that expects a result
+// gets a Completion error saying so, and a fire-and-forget one is dropped.
+// A non-nil error means the answer could not be written and the connection
+// is over.
+func (c *connection) handleInvocation(record []byte, msg clientMessage) error {
+	if c.upstream != nil {
+		if completion := c.upstream.handle(record, msg); completion != nil {
+			return c.write(completion)
+		}
+		return nil
+	}
 	if msg.InvocationID == nil || *msg.InvocationID == "" {
 		c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
 		return nil

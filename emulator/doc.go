@@ -27,9 +27,21 @@
 // message with the reason as its error and allowReconnect set, as the Azure
 // emulator does; a client built withAutomaticReconnect therefore reconnects.
 //
-// Client invocations have no upstream to go to: an invocation that expects
-// a result gets a Completion with an error saying so, and a fire-and-forget
-// one is dropped.
+// Upstream (Options.Upstream, the CLI's -upstream and -config): as the
+// service does in serverless mode, the emulator POSTs connected after a
+// client's handshake, disconnected after it closes, and each client
+// Invocation as messages/<target> to the first matching URL template, with
+// the X-ASRS-* headers and the X-ASRS-Signature of the access key. The
+// upstream's answer to a blocking invocation becomes its Completion (the
+// framed body as sent; an empty 200 or a 204 is an empty Completion; any
+// other status, a timeout or an unreachable upstream is an error
+// Completion). Each connection's events go out in order on its own
+// goroutine, so a slow upstream holds up only that connection.
+// StreamInvocation messages, client stream items and CancelInvocation are
+// not forwarded, as in Azure SignalR Service; a stream invocation gets an
+// error Completion. With no matching template, an invocation that expects a
+// result gets a Completion with an error saying no upstream is configured,
+// and a fire-and-forget one is dropped.
 //
 // The other way round, REST :invoke sends the client an Invocation with an
 // invocation id and answers {"result": ...} from its Completion; a client

@@ -48,6 +48,8 @@ type Emulator struct {
 	drain     context.Context
 	stopDrain context.CancelFunc
 
+	upstream *upstream // nil without upstream templates
+
 	// accessKeyID and dynamicKey are what /api/auth/accessKey hands out;
 	// invocations are the REST :invoke calls waiting for a client.
 	accessKeyID string
@@ -59,7 +61,7 @@ type Emulator struct {
 func New(opts *Options) *Emulator {
 	o := opts.withDefaults()
 	drain, stopDrain := context.WithCancel(context.Background())
-	return &Emulator{
+	e := &Emulator{
 		opts: o,
 		key:  []byte(o.accessKey),
 		jwtParser: jwt.NewParser(
@@ -76,6 +78,8 @@ func New(opts *Options) *Emulator {
 		dynamicKey:  []byte(randomID(32)),
 		invocations: invocationTable{byID: make(map[string]*pendingInvocation)},
 	}
+	e.upstream = newUpstream(o)
+	return e
 }
 
 // AccessKey returns the key the emulator signs and checks tokens with.
@@ -151,6 +155,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	defer func() {
 		drainTimer.Stop()
 		e.stopDrain()
+		e.upstream.stop()
 	}()
 
 	done := make(chan struct{})
@@ -163,6 +168,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	e.upstream.abort()
 	e.liveMu.Lock()
 	live := make([]*connection, 0, len(e.live))
 	for c := range e.live {

@@ -63,6 +63,23 @@ type Options struct {
 	// body. Default: 1 MiB (the service's documented body limit).
 	MaxMessageSize int64
 
+	// Upstream lists where client events go in serverless mode, in order;
+	// the first template whose patterns match an event wins. The emulator
+	// then POSTs connected (after the handshake), disconnected (after the
+	// close) and each client Invocation (messages/<target>) with the
+	// X-ASRS-* headers and the signature, and relays the upstream's answer
+	// to a blocking invocation as its Completion. Stream invocations,
+	// client stream items and cancellations are not forwarded, as in Azure
+	// SignalR Service; a stream invocation gets an error Completion.
+	// Default: none, and client invocations get an error Completion
+	// saying no upstream is configured.
+	Upstream []UpstreamTemplate
+
+	// UpstreamTimeout bounds each upstream call, response body included;
+	// a blocking invocation whose call times out gets an error Completion.
+	// Default: 30s.
+	UpstreamTimeout time.Duration
+
 	// Logger receives one line per connect, disconnect and REST call.
 	// Default: nil, meaning nothing is logged. Access keys and tokens are
 	// never logged.
@@ -86,6 +103,8 @@ type options struct {
 	invokeTimeout     time.Duration
 	maxMessageSize    int64
 	logger            *slog.Logger
+	upstream          []UpstreamTemplate
+	upstreamTimeout   time.Duration
 }
 
 // String prints the options with the access key hidden, so logging them is
@@ -95,8 +114,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
 }
 
 // GoString is String, for %#v.
@@ -119,6 +138,11 @@ func (o *Options) withDefaults() options {
 		invokeTimeout:     in.InvokeTimeout,
 		maxMessageSize:    in.MaxMessageSize,
 		logger:            in.Logger,
+		upstream:          append([]UpstreamTemplate(nil), in.Upstream...),
+		upstreamTimeout:   in.UpstreamTimeout,
+	}
+	if out.upstreamTimeout <= 0 {
+		out.upstreamTimeout = 30 * time.Second
 	}
 	if out.accessKey == "" {
 		out.accessKey = DefaultAccessKey

@@ -1,7 +1,9 @@
 package signalrtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -74,13 +76,46 @@ func NewOutput(hub string) (*signalr.Output, *FakeSender) {
 }
 
 // SendMessage validates m and records it, or returns an injected failure.
+// It records what the service would receive: each argument is encoded as
+// JSON, as the Client encodes it (one that cannot be is an error wrapping
+// signalr.ErrInvalidMessage), and recorded decoded, as json.Decoder with
+// UseNumber decodes it: a string, json.Number, bool, nil, []any or
+// map[string]any. So a struct argument is recorded as a map of its JSON
+// fields, and 2 as json.Number("2"), whether the message came through a
+// Collector (which hands over arguments already encoded) or not.
 func (f *FakeSender) SendMessage(ctx context.Context, hub string, m signalr.Message, _ *signalr.SendMessageOptions) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	m.Arguments = slices.Clone(m.Arguments)
+	if m.Arguments != nil {
+		args := make([]any, len(m.Arguments))
+		for i, a := range m.Arguments {
+			v, err := wireValue(a)
+			if err != nil {
+				return fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", signalr.ErrInvalidMessage, i, m.Target, err)
+			}
+			args[i] = v
+		}
+		m.Arguments = args
+	}
 	m.Excluded = slices.Clone(m.Excluded)
 	return f.record(ctx, Call{Hub: hub, Message: &m})
+}
+
+// wireValue returns a as the service would receive it: encoded as JSON and
+// decoded with UseNumber.
+func wireValue(a any) (any, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // ApplyGroupAction validates a and records it (with its action in

@@ -2,6 +2,7 @@ package signalrtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,7 @@ func TestFakeSenderRecords(t *testing.T) {
 	assert.Equal(t, `chat: add user "u1" group "g"`, f.Calls()[2].String())
 	assert.Equal(t, `other: message "yo" to connection "c1" with 0 argument(s)`, f.Calls()[4].String())
 	assert.Len(t, f.Messages(), 4)
-	assert.Equal(t, []signalr.Message{{Target: "all", Arguments: []any{1}}}, f.Broadcasts())
+	assert.Equal(t, []signalr.Message{{Target: "all", Arguments: []any{json.Number("1")}}}, f.Broadcasts(), "recorded as JSON values")
 	assert.Equal(t, []signalr.Message{{Target: "hi", UserID: "u1"}}, f.MessagesToUser("u1"))
 	assert.Equal(t, []signalr.Message{{Target: "hi", GroupName: "g"}}, f.MessagesToGroup("g"))
 	assert.Equal(t, []signalr.Message{{Target: "yo", ConnectionID: "c1"}}, f.MessagesToConnection("c1"))
@@ -121,4 +122,25 @@ func TestNewOutputPanicsOnBadHub(t *testing.T) {
 	assert.PanicsWithValue(t, "signalrtest.NewOutput: signalr: invalid hub name: hub name \"1hub\" must start with an ASCII letter", func() {
 		signalrtest.NewOutput("1hub")
 	})
+}
+
+// Issue 9, item 8: the fake sees what production sends. The Collector
+// snapshots a message when it is added, so changing its arguments (or
+// what they point to) afterwards changes neither what the fake records
+// nor what a Client would send.
+func TestFakeSenderGetsWhatWasAdded(t *testing.T) {
+	type note struct{ Text string }
+	out, f := signalrtest.NewOutput("chat")
+	col := out.NewCollector()
+	n := &note{Text: "before"}
+	args := []any{"before", n, map[string]any{"k": "before"}, 2}
+	require.NoError(t, col.AddMessage(signalr.Message{Target: "t", UserID: "u", Arguments: args}))
+	args[0] = "after"
+	n.Text = "after"
+	args[2].(map[string]any)["k"] = "after"
+	require.NoError(t, col.Flush(context.Background()))
+	msgs := f.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, []any{"before", map[string]any{"Text": "before"}, map[string]any{"k": "before"}, json.Number("2")}, msgs[0].Arguments,
+		"recorded as the JSON values the service would receive")
 }

@@ -5,6 +5,17 @@
 // Usage:
 //
 //	signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
+//	                 [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
+//
+// -upstream URL sends every hub's connection events and client invocations
+// to URL (a URL template: {hub}, {category} and {event} are filled in), as
+// serverless mode does; repeat it for several, first match wins. -config
+// reads upstream templates from a file in the shape of Microsoft's emulator
+// settings.json ({"UpstreamSettings":{"Templates":[{"UrlTemplate": ...,
+// "HubPattern": "*", "CategoryPattern": "*", "EventPattern": "*"}]}}); its
+// templates are checked after the -upstream ones. For an Azure Functions
+// style app, the URL is http://localhost:7071/runtime/webhooks/signalr.
+// Stream invocations are not forwarded, as in Azure SignalR Service.
 //
 // The access key comes from -key, -key-file, the SIGNALR_EMULATOR_ACCESS_KEY
 // environment variable or, without any of them, emulator.DefaultAccessKey.
@@ -59,6 +70,7 @@ const shutdownGrace = 10 * time.Second
 const usageText = `signalr-emulator runs a local Azure SignalR Service (serverless mode) for development.
 
 Usage: signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
+                        [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
 
 Example:
   signalr-emulator -port 8888
@@ -69,6 +81,14 @@ The access key comes from, in order: -key, -key-file (the file's first line),
 the ` + keyEnv + ` environment variable, or the default key of
 Microsoft's emulator. Prefer -key-file or the variable: other local users can
 read -key in the process list.
+
+Upstream (serverless mode): -upstream URL sends connected, disconnected and
+client invocations of every hub to URL ({hub}, {category} and {event} are
+filled in), e.g. -upstream http://localhost:7071/runtime/webhooks/signalr;
+repeat it for several, first match wins. -config FILE adds the templates of a
+settings file in the shape of Microsoft's emulator
+({"UpstreamSettings":{"Templates":[{"UrlTemplate":...,"HubPattern":"*",...}]}}),
+after the -upstream ones. Stream invocations are not forwarded.
 
 Flags:
 `
@@ -82,6 +102,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	port := flags.Int("port", 8888, "TCP port to listen on; 0 picks a free one")
 	key := flags.String("key", "", "access key that signs and checks tokens (visible in the process list: prefer -key-file or $"+keyEnv+")")
 	keyFile := flags.String("key-file", "", "file whose first line is the access key")
+	var upstreams upstreamFlag
+	flags.Var(&upstreams, "upstream", "upstream URL template for every hub, category and event (repeatable; first match wins)")
+	config := flags.String("config", "", "settings file with UpstreamSettings.Templates, as Microsoft's emulator reads")
+	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
@@ -106,9 +130,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	templates := []emulator.UpstreamTemplate(upstreams)
+	if *config != "" {
+		settings, err := emulator.LoadSettings(*config)
+		if err != nil {
+			return fmt.Errorf("-config: %w", err)
+		}
+		templates = append(templates, settings.UpstreamSettings.Templates...)
+	}
+	if *upstreamTimeout <= 0 {
+		return fmt.Errorf("-upstream-timeout %v must be positive", *upstreamTimeout)
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, InvokeTimeout: *invokeTimeout})
+	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout})
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
@@ -118,6 +153,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The key printed is the one in use, whichever way it was given.
 	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, emu.AccessKey()))
 	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
+	for _, t := range templates {
+		logger.Info("upstream", "url", redactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
+	}
 	return serve(ctx, emu, listeners, logger)
 }
 
@@ -218,4 +256,33 @@ func shortTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000"))
 	}
 	return a
+}
+
+// upstreamFlag collects -upstream URLs as templates matching everything.
+type upstreamFlag []emulator.UpstreamTemplate
+
+func (f *upstreamFlag) String() string { return fmt.Sprint(len(*f), " upstream(s)") }
+
+func (f *upstreamFlag) Set(v string) error {
+	t := emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	*f = append(*f, t)
+	return nil
+}
+
+// redactQuery hides a URL's query, which may hold a Functions system key.
+func redactQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
+}
+
+func orAll(p string) string {
+	if strings.TrimSpace(p) == "" {
+		return "*"
+	}
+	return p
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/funcsignalr/signalr"
@@ -83,13 +87,16 @@ func newApp(cfg appConfig) (*app, error) {
 		outputs[fn] = out
 	}
 
-	api := apiHandler(byHeader, byQuery, outputs)
+	// The shared Client can tell whether a user is online; another Sender
+	// (a fake, a wrapper) may not, and then direct messages are not checked.
+	presence, _ := bind.Sender.(userPresence)
+	api := apiHandler(byHeader, byQuery, outputs, presence)
 
 	mux := http.NewServeMux()
 	// CORS lets a page on another origin call the API without credentials,
 	// as Functions Core Tools does with CORS "*"; list origins in
 	// CORSOptions to allow credentials.
-	mux.Handle("/api/", signalr.CORS(api, nil))
+	mux.Handle("/api/", signalr.CORS(logUndelivered(api, logger), nil))
 	mux.Handle("GET /vendor/", cfg.signalrJS)
 	page := pageHandler()
 	mux.Handle("GET /{$}", page)
@@ -100,13 +107,14 @@ func newApp(cfg appConfig) (*app, error) {
 }
 
 // apiHandler serves the functions at their routes: negotiate with the two
-// inputs, the others with the output of the same name.
-func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output) http.Handler {
+// inputs, the others with the output of the same name. presence, when not
+// nil, turns direct messages to users who are not online into 404s.
+func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output, presence userPresence) http.Handler {
 	functions := map[string]http.Handler{
 		fnNegotiate:     negotiateHandler(byHeader, byQuery),
-		fnMessages:      messageHandler(outputs[fnMessages], toEveryone),
-		fnUserMessages:  messageHandler(outputs[fnUserMessages], toUser),
-		fnGroupMessages: messageHandler(outputs[fnGroupMessages], toGroup),
+		fnMessages:      messageHandler(outputs[fnMessages], presence, toEveryone),
+		fnUserMessages:  messageHandler(outputs[fnUserMessages], presence, toUser),
+		fnGroupMessages: messageHandler(outputs[fnGroupMessages], presence, toGroup),
 		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
 		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
 	}
@@ -140,4 +148,65 @@ func logRequests(h http.Handler, logger *slog.Logger) http.Handler {
 		}
 		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "took", time.Since(start).Round(time.Microsecond))
 	})
+}
+
+// maxLoggedBody bounds how much of a 502 body logUndelivered keeps.
+const maxLoggedBody = 64 << 10
+
+// logUndelivered logs every 502 the API answers (SignalR Service refused
+// the output or could not be reached) with the service's status codes and
+// reasons, so the terminal running the chat says why a send failed. The
+// route is logged as its pattern, not the path, which holds user and group
+// names.
+func logUndelivered(h http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bw := &bodyWriter{statusWriter: statusWriter{ResponseWriter: w}}
+		h.ServeHTTP(bw, r)
+		if bw.status != http.StatusBadGateway {
+			return
+		}
+		var body struct {
+			Error    string `json:"error"`
+			Failures []struct {
+				StatusCode int    `json:"statusCode"`
+				ErrorCode  string `json:"errorCode"`
+				Reason     string `json:"reason"`
+			} `json:"failures"`
+		}
+		_ = json.Unmarshal(bw.body.Bytes(), &body)
+		statuses := make([]string, 0, len(body.Failures))
+		reasons := make([]string, 0, len(body.Failures))
+		for _, f := range body.Failures {
+			status := "none"
+			if f.StatusCode != 0 {
+				status = strconv.Itoa(f.StatusCode)
+			}
+			if f.ErrorCode != "" {
+				status += " " + f.ErrorCode
+			}
+			statuses = append(statuses, status)
+			reasons = append(reasons, f.Reason)
+		}
+		route := r.Pattern // set by the API's mux to the matched route
+		if route == "" || route == "/api/" {
+			route = r.Method
+		}
+		logger.Error("SignalR Service did not take the output: answered 502",
+			"route", route, "failures", len(body.Failures),
+			"serviceStatus", strings.Join(statuses, "; "), "reason", strings.Join(reasons, "; "))
+	})
+}
+
+// bodyWriter is a statusWriter that also keeps the start of a 502 body.
+type bodyWriter struct {
+	statusWriter
+	body bytes.Buffer
+}
+
+func (b *bodyWriter) Write(p []byte) (int, error) {
+	n, err := b.statusWriter.Write(p)
+	if b.status == http.StatusBadGateway && b.body.Len() < maxLoggedBody {
+		b.body.Write(p[:min(n, maxLoggedBody-b.body.Len())])
+	}
+	return n, err
 }

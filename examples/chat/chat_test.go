@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -436,4 +438,58 @@ func TestSignalRJSCandidates(t *testing.T) {
 	for _, w := range want {
 		assert.True(t, slices.Contains(js.candidates, filepath.Clean(w)), "candidates %q lack %q", js.candidates, w)
 	}
+}
+
+// A direct message to a user with no connection is not sent: the answer says
+// nobody of that name is online. Once the user connects, it goes through.
+func TestSendToOfflineUserSaysSo(t *testing.T) {
+	e := newChatEnv(t)
+	alice := e.connect("alice", false)
+	status, data := e.call("POST", "/api/users/carol/messages", `{"text":"anyone there?"}`, nil)
+	var answer struct {
+		Error string `json:"error"`
+	}
+	require.Equal(t, http.StatusNotFound, status, "= %d %s, want 404 saying nobody named carol is online", status, data)
+	require.NoError(t, json.Unmarshal(data, &answer), "body %s", data)
+	require.Equal(t, "nobody named carol is online", answer.Error)
+	carol := e.connect("carol", false)
+	e.mustCall("POST", "/api/users/carol/messages", `{"text":"there you are"}`, http.StatusNoContent)
+	carol.want(`{"text":"there you are"}`)
+	// alice got neither.
+	e.mustCall("POST", "/api/messages", `{"text":"marker"}`, http.StatusNoContent)
+	alice.want(`{"text":"marker"}`)
+}
+
+// A 502 is logged at the default level with the service's status and
+// reason, and without the user or group names of the path.
+func TestBadGatewayIsLogged(t *testing.T) {
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"code":"Forbidden","message":"the hub is closed for maintenance"}`)
+	}))
+	defer service.Close()
+	u, _ := url.Parse(service.URL)
+	port, _ := strconv.Atoi(u.Port())
+	cs, err := signalr.ParseConnectionString(emulator.ConnectionString("http://127.0.0.1", port, emulator.DefaultAccessKey))
+	require.NoError(t, err)
+	b, err := loadBindings(functionsFS)
+	require.NoError(t, err)
+	var logs syncBuffer
+	a, err := newApp(appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: cs}, signalrJS: newSignalRJS(fakeSignalRJS(t)),
+		logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a)
+	defer func() {
+		srv.Close()
+		a.close()
+	}()
+
+	status, data := call(t, "POST", srv.URL+"/api/groups/secret-group/messages", `{"text":"hi"}`, nil)
+	require.Equal(t, http.StatusBadGateway, status, "= %d %s, want 502", status, data)
+	got := logs.String()
+	for _, want := range []string{"level=ERROR", `route="POST /api/groups/{group}/messages"`, `serviceStatus="403 Forbidden"`, "the hub is closed for maintenance"} {
+		assert.Contains(t, got, want, "log lacks %s", want)
+	}
+	assert.NotContains(t, got, "secret-group", "the log names the group")
 }

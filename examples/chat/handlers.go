@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,14 @@ func negotiateHandler(byHeader, byQuery *signalr.Input) http.Handler {
 // messageHandler sends the request body, which must be one JSON value, as
 // the only argument of newMessage to the audience chosen by audience: the
 // seed's "broadcast", "send to a user" and "send to a group" functions.
-func messageHandler(out *signalr.Output, audience func(r *http.Request) signalr.Message) http.Handler {
+//
+// A message to a user who has no connection would be accepted by the service
+// and reach nobody, so when presence is not nil (the app passes the
+// *signalr.Client its output bindings share, which asks the REST API's
+// user-exists operation), such a message is not sent and the answer is 404
+// with {"error": "nobody named <user> is online"}. If the check itself fails,
+// the message is sent anyway and the send reports the error.
+func messageHandler(out *signalr.Output, presence userPresence, audience func(r *http.Request) signalr.Message) http.Handler {
 	return withOutput(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
 		body, status, err := readJSON(w, r)
 		if err != nil {
@@ -62,12 +70,24 @@ func messageHandler(out *signalr.Output, audience func(r *http.Request) signalr.
 			return
 		}
 		m := audience(r)
+		if m.UserID != "" && presence != nil {
+			if online, err := presence.UserExists(r.Context(), hubName, m.UserID, nil); err == nil && !online {
+				writeError(w, http.StatusNotFound, fmt.Sprintf("nobody named %s is online", m.UserID))
+				return
+			}
+		}
 		m.Target = messageTarget
 		m.Arguments = []any{body}
 		if err := c.AddMessage(m); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 		}
 	})
+}
+
+// userPresence tells whether a user has a connection to the hub;
+// *signalr.Client has it.
+type userPresence interface {
+	UserExists(ctx context.Context, hub, user string, opts *signalr.ExistsOptions) (bool, error)
 }
 
 // toEveryone, toUser and toGroup choose a message's audience.

@@ -39,7 +39,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnGroupAdd, fnGroupRemove} {
 		outputs[fn], f.fakes[fn] = signalrtest.NewOutput(hubName)
 	}
-	f.handler = apiHandler(byHeader, byQuery, outputs)
+	f.handler = apiHandler(byHeader, byQuery, outputs, nil)
 	return f
 }
 

@@ -15,7 +15,9 @@
 // or in the Values of local.settings.json in the working directory) the
 // example uses that SignalR Service; otherwise it starts the SignalR Service
 // emulator in-process on 127.0.0.1 and says so. The PORT environment variable
-// changes the port when -addr is not given. SIGINT or SIGTERM stops it.
+// changes the port when -addr is not given; the address is taken before
+// anything else starts. At start it lists the routes, as func start does.
+// SIGINT or SIGTERM stops it.
 //
 // The HTTP API:
 //
@@ -28,8 +30,9 @@
 //	DELETE /api/groups/{group}/users/{userId}  remove the user from the group
 //
 // Sends and group changes answer 204 when delivered, 400 with {"error": ...}
-// for a body that is not one JSON value, and 502 with the service's reason
-// when SignalR Service refused or could not be reached.
+// for a body that is not one JSON value, 404 for a message to a user with no
+// connection, and 502 with the service's reason when SignalR Service refused
+// or could not be reached (also logged).
 package main
 
 import (
@@ -46,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/funcsignalr/signalr"
@@ -135,6 +139,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		logger.Warn("the @microsoft/signalr browser client is missing, so the page cannot connect: " + npmHint)
 	}
 
+	// Listen before anything starts, so a busy port fails at once.
+	l, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return listenError(o.addr, err)
+	}
+	defer l.Close() // after Serve, closing again is harmless
+
 	// The connection string: AzureSignalRConnectionString if set, else the
 	// embedded emulator's.
 	bind := &signalr.BindOptions{}
@@ -164,10 +175,6 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer a.close()
 
-	l, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 	var h http.Handler = a
 	if o.verbose {
 		h = logRequests(h, logger)
@@ -175,6 +182,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	printRoutes(stdout, pageURL(l.Addr()))
 	fmt.Fprintf(stdout, "chat is running: open %s in two browser windows, one per user (Ctrl+C stops it)\n", pageURL(l.Addr()))
 
 	select {
@@ -215,4 +223,31 @@ func pageURL(addr net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// listenError explains a failed listen on addr; for a busy port it says what
+// to do about it.
+func listenError(addr string, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	next := "7072"
+	if _, port, splitErr := net.SplitHostPort(addr); splitErr == nil {
+		if n, convErr := strconv.Atoi(port); convErr == nil && n > 0 && n < 65535 {
+			next = strconv.Itoa(n + 1)
+		}
+	}
+	return fmt.Errorf("%w: another program (another chat, or func start) is using %s; stop it, or pick another port: PORT=%s make run, or -addr 127.0.0.1:%s",
+		err, addr, next, next)
+}
+
+// printRoutes lists the functions and their routes, as `func start` does,
+// below base (the page's URL, ending in a slash).
+func printRoutes(w io.Writer, base string) {
+	fmt.Fprintln(w, "Functions:")
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	for _, rt := range routes {
+		fmt.Fprintf(tw, "  %s:\t[%s]\t%s%s\n", rt.function, rt.method, strings.TrimSuffix(base, "/"), rt.path)
+	}
+	_ = tw.Flush()
 }

@@ -161,7 +161,13 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
 			m := regexp.MustCompile(`^no AzureSignalRConnectionString set: using the embedded SignalR emulator at (http://127\.0\.0\.1:\d+)$`).FindStringSubmatch(lines[0])
 			require.NotNil(t, m, "stdout:\n%s", r.stdout)
-			require.Len(t, lines, 2, "stdout:\n%s", r.stdout)
+			require.Len(t, lines, 3+len(routes), "stdout:\n%s", r.stdout)
+			// Then the routes, as func start lists them, and the URL to open.
+			require.Equal(t, "Functions:", lines[1], "stdout:\n%s", r.stdout)
+			for i, rt := range routes {
+				want := regexp.MustCompile(`^  ` + regexp.QuoteMeta(rt.function) + `: +\[` + rt.method + `\] +` + regexp.QuoteMeta(strings.TrimSuffix(r.url, "/")+rt.path) + `$`)
+				assert.Regexp(t, want, lines[2+i], "route line %q, want %s", lines[2+i], want)
+			}
 			got := negotiateURL(t, r.url, "alice")
 			require.Equal(t, m[1]+"/client/?hub=chat", got, "negotiate points at %s, want the embedded emulator %s", got, m[1])
 			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
@@ -205,14 +211,14 @@ func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
 	got := negotiateURL(t, r.url, "alice")
 	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 	// Sends reach that service: it accepts only tokens signed with key.
-	if status, data := call(t, "POST", r.url+"api/users/alice/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
+	if status, data := call(t, "POST", r.url+"api/groups/g1/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
 		t.Fatalf("send = %d %s", status, data)
 	}
 	require.NoError(t, r.stop())
 	for name, out := range map[string]string{"stdout": r.stdout.String(), "stderr": r.stderr.String()} {
 		require.NotContains(t, out, key, "%s shows the access key:\n%s", name, out)
 	}
-	require.Contains(t, r.stderr.String(), "path=/api/users/alice/messages status=204", "-v logged no request line:\n%s", r.stderr)
+	require.Contains(t, r.stderr.String(), "path=/api/groups/g1/messages status=204", "-v logged no request line:\n%s", r.stderr)
 }
 
 // The setting is also read from local.settings.json in the working
@@ -250,11 +256,22 @@ func TestRunErrors(t *testing.T) {
 	})
 	t.Run("address in use", func(t *testing.T) {
 		unsetConnectionString(t)
-		r := start(t, "-signalr-js", fakeSignalRJS(t))
-		addr := strings.TrimSuffix(strings.TrimPrefix(r.url, "http://"), "/")
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer busy.Close()
+		addr := busy.Addr().String()
+		_, port, _ := net.SplitHostPort(addr)
+		next, _ := strconv.Atoi(port)
 		opts, _ := parseFlags([]string{"-addr", addr, "-signalr-js", fakeSignalRJS(t)}, func(string) string { return "" }, io.Discard)
-		err := run(context.Background(), opts, io.Discard, io.Discard)
+		var stdout, stderr syncBuffer
+		err = run(context.Background(), opts, &stdout, &stderr)
+		// It fails before starting the emulator, and says what to do.
+		hint := "PORT=" + strconv.Itoa(next+1) + " make run"
 		require.Error(t, err, "no error for an address in use")
+		require.Contains(t, err.Error(), "address already in use")
+		require.Contains(t, err.Error(), hint)
+		require.Empty(t, stdout.String(), "it printed before failing (so it started something)")
+		require.Empty(t, stderr.String(), "it printed before failing (so it started something)")
 	})
 }
 

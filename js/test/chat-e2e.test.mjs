@@ -2,16 +2,20 @@
 // headless Chromium, driven by playwright-core (no browser download). The
 // example runs on its embedded SignalR emulator; alice and bob chat in two
 // desktop pages and carol on a phone-sized one, and every message must reach
-// exactly the pages it is meant for.
+// exactly the pages it is meant for. The server is also restarted under the
+// open pages (they must come back by themselves, with their groups), and a
+// second server points at a SignalR Service that is not there.
 //
 // Run: go build -o bin/ ./cmd/... ./examples/... && cd js && node --test test/chat-e2e.test.mjs
-// Screenshots: js/test-results/chat.png (desktop) and chat-phone.png (phone).
+// Screenshots: js/test-results/chat.png (desktop), chat-phone.png (phone) and
+// chat-offline.png (desktop, while the server is down).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -20,34 +24,80 @@ const binary = fileURLToPath(new URL('../../bin/chat', import.meta.url));
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
 const waitMs = 15_000; // upper bound for any one DOM condition
+const recoverMs = 40_000; // upper bound for a page to reconnect after an outage
 
 let server; // the chat example's process
-let workdir; // its working directory: empty, so no local.settings.json
+const workdirs = []; // working directories: empty, so no local.settings.json
 let baseURL; // http://127.0.0.1:<port>/
 let browser;
 const pages = {}; // name -> { page, problems }
 
-// Starts bin/chat on a free port with the embedded emulator and reads the
-// URL it prints.
-async function startServer() {
+// spawnChat starts bin/chat with args in an empty working directory and
+// resolves with the process, the URL it prints and every line it printed
+// up to that one. env adds to (or, with undefined, removes from) the
+// environment; by default the embedded emulator is used.
+async function spawnChat(args, env = {}) {
   assert.ok(existsSync(binary), `${binary} is missing: run "go build -o bin/ ./cmd/... ./examples/..." (or make build) first`);
-  const env = { ...process.env };
-  delete env.AzureSignalRConnectionString; // use the embedded emulator
-  delete env.PORT;
-  workdir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
-  server = spawn(binary, ['-addr', '127.0.0.1:0'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
+  const fullEnv = { ...process.env, AzureSignalRConnectionString: undefined, PORT: undefined, ...env };
+  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
+  const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+  const proc = spawn(binary, args, { cwd: dir, env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout });
   const seen = [];
   const url = await new Promise((resolve, reject) => {
-    server.once('exit', (code) => reject(new Error(`bin/chat exited early with code ${code}; it printed:\n${seen.join('\n')}`)));
+    proc.once('exit', (code) => reject(new Error(`bin/chat exited early with code ${code}; it printed:\n${seen.join('\n')}`)));
     lines.on('line', (line) => {
       seen.push(line);
       const m = line.match(/open (http:\/\/\S+\/) in/);
       if (m) resolve(m[1]);
     });
   });
-  assert.match(seen[0], /^no AzureSignalRConnectionString set: using the embedded SignalR emulator at http:\/\/127\.0\.0\.1:\d+$/);
-  return url;
+  return { proc, url, seen, dir };
+}
+
+// stopChat stops a bin/chat with SIGTERM and checks it exits 0.
+async function stopChat(proc) {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  proc.kill('SIGTERM');
+  const { code } = await exited;
+  assert.equal(code, 0, 'bin/chat exits cleanly on SIGTERM');
+}
+
+// Starts bin/chat on addr with the embedded emulator and reads the URL it
+// prints.
+async function startServer(addr = '127.0.0.1:0') {
+  const started = await spawnChat(['-addr', addr]);
+  server = started.proc;
+  workdirs.push(started.dir);
+  assert.match(started.seen[0], /^no AzureSignalRConnectionString set: using the embedded SignalR emulator at http:\/\/127\.0\.0\.1:\d+$/);
+  assert.ok(started.seen.includes('Functions:'), 'it lists the routes it serves');
+  return started.url;
+}
+
+// freePort finds a port nothing listens on.
+async function freePort() {
+  const srv = createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// errorCount counts the error lines on page.
+function errorCount(page) {
+  return page.$$eval('#messages li.notice[data-kind="error"]', (items) => items.length);
+}
+
+// What the browser and the client log while a server is down: failed
+// requests and connection attempts. Anything else is a problem.
+const outageNoise = /ERR_CONNECTION_REFUSED|status of 404|Failed to fetch|Failed to complete negotiation|Failed to start the (connection|transport)|WebSocket|Connection disconnected|Error from HTTP request/;
+
+// forgetOutageNoise drops the outage noise from each page's problems.
+function forgetOutageNoise() {
+  for (const p of Object.values(pages)) {
+    p.problems = p.problems.filter((text) => text.startsWith('page error') || !outageNoise.test(text));
+  }
 }
 
 // Opens the page as name and connects; problems collects the page's script
@@ -66,6 +116,9 @@ async function openAs(name, contextOptions) {
   await page.click('#connect');
   await page.waitForSelector('#status[data-state="connected"]');
   assert.equal(await page.textContent('#status'), `online as ${name}`);
+  // Once connected the welcome hint is gone, and no banner shows.
+  await page.waitForSelector('#messages li.notice[data-kind="welcome"]', { state: 'detached' });
+  assert.equal(await page.isVisible('#banner'), false);
   pages[name] = { page, problems };
   return page;
 }
@@ -76,12 +129,14 @@ async function send(page, audience, recipient, text) {
   await page.selectOption('#audience', audience);
   if (audience !== 'all') await page.fill('#recipient', recipient);
   await page.fill('#message', text);
+  const before = await errorCount(page);
   await page.click('#send');
   await page.waitForFunction(
-    () => document.querySelector('#message').value === '' || document.querySelector('#messages li.notice[data-kind="error"]'),
+    (n) => document.querySelector('#message').value === '' || document.querySelectorAll('#messages li.notice[data-kind="error"]').length > n,
+    before,
   );
   const errors = await page.$$eval('#messages li.notice[data-kind="error"]', (items) => items.map((i) => i.textContent));
-  assert.deepEqual(errors, [], `sending ${JSON.stringify(text)} failed`);
+  assert.deepEqual(errors.slice(before), [], `sending ${JSON.stringify(text)} failed`);
 }
 
 // received lists the messages page got over SignalR, oldest first.
@@ -125,12 +180,8 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (workdir) rmSync(workdir, { recursive: true, force: true });
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
-  server.kill('SIGTERM');
-  const { code } = await exited;
-  assert.equal(code, 0, 'bin/chat exits cleanly on SIGTERM');
+  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
+  if (server) await stopChat(server);
 });
 
 test('a broadcast reaches every page, showing who sent it', async () => {
@@ -188,6 +239,163 @@ test('a group message reaches only the members, until they leave', async () => {
   await alice.waitForSelector('#groups li[data-group="g1"]');
   await send(bob, 'group', 'g1', 'welcome back to g1');
   await waitFor(alice, 'welcome back to g1');
+});
+
+test('a direct message to a user who is not online says so, and keeps the draft', async () => {
+  const { alice, bob } = { alice: pages.alice.page, bob: pages.bob.page };
+  await alice.selectOption('#audience', 'user');
+  await alice.fill('#recipient', 'dave');
+  await alice.fill('#message', 'are you there, dave?');
+  const before = await errorCount(alice);
+  await alice.click('#send');
+  await alice.waitForFunction((n) => document.querySelectorAll('#messages li.notice[data-kind="error"]').length > n, before);
+  const said = await alice.$$eval('#messages li.notice[data-kind="error"]', (items) => items.at(-1).textContent);
+  assert.match(said, /nobody named dave is online/);
+  assert.equal(await alice.inputValue('#message'), 'are you there, dave?', 'the draft is kept');
+  // Nothing that looks delivered: no outgoing copy.
+  const outgoing = await alice.$$eval('#messages li.msg[data-dir="out"] .text', (items) => items.map((i) => i.textContent));
+  assert.ok(!outgoing.includes('are you there, dave?'));
+  // The same message to a user who is online goes through.
+  await send(alice, 'user', 'bob', 'are you there, bob?');
+  await waitFor(bob, 'are you there, bob?');
+  // The browser logs the 404 itself; that is not a problem of the page.
+  forgetOutageNoise();
+});
+
+test('a long group name keeps its leave button in view', async () => {
+  for (const name of ['alice', 'carol']) {
+    const page = pages[name].page;
+    // No space or hyphen: nowhere for the text to wrap.
+    const group = `${name}_${'averylonggroupnamewithnowheretobreak'.repeat(2)}`.slice(0, 64);
+    await page.fill('#group', group);
+    await page.click('#join');
+    const chip = `#groups li[data-group="${group}"]`;
+    await page.waitForSelector(chip);
+    const card = await page.locator('#group-form').boundingBox();
+    const leave = await page.locator(`${chip} .chip-leave`).boundingBox();
+    const viewport = page.viewportSize();
+    assert.ok(leave.x >= card.x && leave.x + leave.width <= card.x + card.width,
+      `${name}: the leave button (x ${leave.x}..${leave.x + leave.width}) is outside the groups card (x ${card.x}..${card.x + card.width})`);
+    assert.ok(leave.x + leave.width <= viewport.width, `${name}: the leave button is off screen`);
+    await page.click(`${chip} .chip-leave`);
+    await page.waitForSelector(chip, { state: 'detached' });
+  }
+});
+
+test('after a server restart every page comes back by itself, with its groups', async (t) => {
+  t.after(async () => {
+    if (server.exitCode !== null) await startServer(`127.0.0.1:${new URL(baseURL).port}`);
+  });
+  const { alice, bob, carol } = { alice: pages.alice.page, bob: pages.bob.page, carol: pages.carol.page };
+  assert.ok(await alice.isVisible('#groups li[data-group="g1"]'), 'alice is in g1 (from the group test)');
+  const port = new URL(baseURL).port;
+
+  // frank's page runs on a fake clock, so that a ten-minute outage takes a
+  // moment: the client's default policy would give up after about 45 s.
+  const frankContext = await browser.newContext();
+  const frank = await frankContext.newPage();
+  frank.setDefaultTimeout(waitMs);
+  await frank.clock.install();
+  await frank.goto(baseURL);
+  await frank.fill('#name', 'frank');
+  await frank.click('#connect');
+  await frank.waitForSelector('#status[data-state="connected"]');
+
+  let negotiations = 0; // frank's attempts: each starts with the app's negotiate
+  await frank.route('**/api/negotiate?*', (route) => {
+    negotiations++;
+    return route.continue();
+  });
+
+  await stopChat(server);
+  await frank.waitForSelector('#banner', { state: 'visible' });
+  for (let i = 0; i < 60; i++) {
+    await frank.clock.fastForward(10_000); // the longest backoff
+    await new Promise((resolve) => setTimeout(resolve, 40)); // real time for the attempt to fail
+  }
+  // Up to one try per 10 s for ten minutes (the default policy makes 4,
+  // then gives up); an attempt may outlast a step of real time.
+  t.diagnostic(`frank: ${negotiations} reconnect attempts in ten minutes of fake time`);
+  assert.ok(negotiations >= 20, `${negotiations} reconnect attempts in ten minutes`);
+  assert.equal(await frank.getAttribute('#status', 'data-state'), 'reconnecting', 'still reconnecting after ten minutes');
+  assert.equal(await frank.isVisible('#banner'), true);
+  assert.match(await frank.textContent('#banner'), /the chat server at http:\/\/127\.0\.0\.1:\d+ is not answering/);
+  for (const page of [alice, bob, carol]) {
+    await page.waitForSelector('#banner', { state: 'visible' });
+    assert.equal(await page.isDisabled('#send'), true, 'Send is disabled while offline');
+  }
+  // Once a retry has failed, the banner says which server is missing.
+  await alice.waitForFunction((origin) => document.querySelector('#banner').textContent.includes(`the chat server at ${origin}`),
+    new URL(baseURL).origin, { timeout: recoverMs });
+  assert.match(await alice.textContent('#banner'), /^\s*Offline: the chat server at http:\/\/127\.0\.0\.1:\d+ is not answering/);
+
+  // A message written while offline: Send and Enter do nothing, and the
+  // draft stays.
+  await alice.selectOption('#audience', 'all');
+  await alice.fill('#message', 'written while the server was down');
+  await alice.press('#message', 'Enter');
+  assert.equal(await alice.isDisabled('#send'), true);
+  await alice.waitForTimeout(300);
+  assert.equal(await alice.inputValue('#message'), 'written while the server was down', 'the draft is kept');
+  mkdirSync(results, { recursive: true });
+  await alice.screenshot({ path: join(results, 'chat-offline.png') });
+
+  await startServer(`127.0.0.1:${port}`);
+  for (const [name, page] of Object.entries({ alice, bob, carol })) {
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: recoverMs });
+    await page.waitForSelector('#banner', { state: 'hidden' });
+    const back = await page.$$eval('#messages li.notice[data-kind="ok"]', (items) => items.map((i) => i.textContent));
+    const want = name === 'alice' ? 'Back online as alice; rejoined g1.' : `Back online as ${name}.`;
+    assert.equal(back.at(-1), want, `${name}'s page says the connection is back`);
+  }
+  forgetOutageNoise();
+  // frank comes back too, at his next try.
+  await frank.clock.fastForward(10_000);
+  await frank.waitForSelector('#status[data-state="connected"]', { timeout: recoverMs });
+  assert.equal(await frank.isVisible('#banner'), false);
+  await frankContext.close();
+
+  // The draft is still there and now goes out.
+  assert.equal(await alice.isDisabled('#send'), false);
+  await alice.click('#send');
+  await alice.waitForFunction(() => document.querySelector('#message').value === '');
+  await waitFor(bob, 'written while the server was down');
+  await waitFor(carol, 'written while the server was down');
+
+  // The new emulator started empty; the page re-joined g1 for alice.
+  await send(bob, 'group', 'g1', 'g1, after the restart');
+  await waitFor(alice, 'g1, after the restart');
+  await send(carol, 'all', '', 'marker after the restart');
+  await waitFor(bob, 'marker after the restart');
+  assert.ok(!(await texts(bob)).includes('g1, after the restart'), 'bob is not in g1');
+});
+
+test('when the SignalR Service cannot be reached, the page names its URL', async () => {
+  const port = await freePort();
+  const key = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH';
+  const other = await spawnChat(['-addr', '127.0.0.1:0'],
+    { AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;Port=${port};AccessKey=${key};Version=1.0;` });
+  workdirs.push(other.dir);
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(waitMs);
+    await page.goto(other.url);
+    await page.fill('#name', 'erin');
+    await page.click('#connect');
+    await page.waitForSelector('#messages li.notice[data-kind="error"]');
+    const service = `http://127.0.0.1:${port}/client/?hub=chat`;
+    const said = await page.textContent('#messages li.notice[data-kind="error"]');
+    assert.ok(said.startsWith(`Could not connect: cannot reach the SignalR Service at ${service}`), said);
+    assert.doesNotMatch(said, /Failed to complete negotiation/);
+    assert.ok((await page.textContent('#banner')).includes(service));
+    assert.equal(await page.isVisible('#banner'), true);
+    assert.equal(await page.isDisabled('#send'), true);
+    assert.notEqual(await page.getAttribute('#status', 'data-state'), 'connected');
+  } finally {
+    await context.close();
+    await stopChat(other.proc);
+  }
 });
 
 test('message text is shown as text, never as markup', async () => {

@@ -2,6 +2,11 @@
 // browser client through the example's /api/negotiate, and calls the
 // example's HTTP API to send messages and join or leave groups.
 //
+// The connection survives outages: the client reconnects with backoff for
+// as long as the page is open (and starts again if it ever gives up), the
+// page re-joins its groups after every (re)connect, and a banner says why it
+// is offline while Send waits, keeping the draft.
+//
 // Every piece of user text reaches the page through textContent, never
 // innerHTML, so a message cannot inject markup.
 'use strict';
@@ -23,11 +28,28 @@
     recipient: $('recipient'),
     message: $('message'),
     send: $('send'),
+    banner: $('banner'),
+    bannerReason: $('banner-reason'),
+    bannerRetry: $('banner-retry'),
   };
 
   let connection = null; // the current HubConnection
   let me = ''; // the user id we are connected as
+  let online = false; // connection is connected and its groups re-joined
+  let sending = false; // a send is in flight
+  let joining = false; // a join is in flight
   const joined = new Set(); // groups joined from this page
+
+  // offline is what the banner shows: why the page is offline, and when the
+  // next attempt starts (0: under way).
+  const offline = { reason: '', retryAt: 0 };
+  let bannerTicker = null; // refreshes the banner's countdown
+  let restartTimer = null; // our own restart, after the client gave up
+
+  // trace records, per connection attempt, where the negotiation went: the
+  // app's answer (the SignalR Service URL) or the app's failure. Errors then
+  // name the server that could not be reached.
+  const trace = { serviceUrl: '', appError: '' };
 
   // el creates an element with a class and, optionally, text.
   function el(tag, className, text) {
@@ -42,9 +64,110 @@
     ui.status.textContent = text;
   }
 
-  // enableChat turns the controls that need a user id on or off.
-  function enableChat(on) {
-    for (const c of [ui.group, ui.join, ui.audience, ui.recipient, ui.message, ui.send]) c.disabled = !on;
+  // updateControls enables what can be used now: writing needs a name;
+  // sending and joining need the connection, so they wait while offline
+  // (the draft stays in the box).
+  function updateControls() {
+    for (const c of [ui.group, ui.audience, ui.recipient, ui.message]) c.disabled = !me;
+    ui.send.disabled = !online || sending;
+    ui.join.disabled = !online || joining;
+  }
+
+  // backoff is the wait before retry number n (1, 2, ...): 1 s, 2 s, 4 s,
+  // 8 s, then 10 s for ever, each within ±20% so that many pages do not
+  // retry in step after a restart.
+  function backoff(n) {
+    const base = Math.min(1000 * 2 ** Math.max(n - 1, 0), 10_000);
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  // reasonOf is an error's message without the client's generic prefixes.
+  function reasonOf(err) {
+    const text = err && err.message ? err.message : String(err || 'the connection was lost');
+    return text
+      .replace(/^Failed to complete negotiation with the server: /, '')
+      .replace(/^(TypeError|Error): /, '')
+      .replace(/\.$/, '');
+  }
+
+  // explain says which server failed: the chat server (its negotiate) or
+  // the SignalR Service its negotiate pointed at, by URL.
+  function explain(err, lost = false) {
+    if (trace.appError) return `the chat server at ${location.origin} ${trace.appError}`;
+    if (trace.serviceUrl) {
+      const what = lost ? 'lost the connection to' : 'cannot reach';
+      return `${what} the SignalR Service at ${trace.serviceUrl} (${reasonOf(err)})`;
+    }
+    return reasonOf(err);
+  }
+
+  // tracingHttpClient is the client's own HTTP client, noting the app's
+  // negotiate answer in trace. (A function, because signalR may have failed
+  // to load.)
+  function tracingHttpClient() {
+    return new (class extends signalR.DefaultHttpClient {
+      async send(request) {
+        const url = new URL(request.url, location.href);
+        const isApp = url.origin === location.origin && url.pathname === '/api/negotiate';
+        if (isApp) {
+          trace.serviceUrl = '';
+          trace.appError = '';
+        }
+        let res;
+        try {
+          res = await super.send(request);
+        } catch (err) {
+          if (isApp) trace.appError = appNegotiateError(err);
+          throw err;
+        }
+        if (isApp && res.statusCode === 200) {
+          try {
+            trace.serviceUrl = JSON.parse(res.content).url || '';
+          } catch {
+            // not the {url, accessToken} answer: the client reports that
+          }
+        }
+        return res;
+      }
+    })(signalR.NullLogger.instance);
+  }
+
+  // appNegotiateError describes a failed POST /api/negotiate.
+  function appNegotiateError(err) {
+    if (!(err instanceof signalR.HttpError)) return `is not answering (${reasonOf(err)})`;
+    let text = err.message;
+    try {
+      const problem = JSON.parse(err.message);
+      if (typeof problem.error === 'string') text = problem.error;
+    } catch {
+      // plain text
+    }
+    return `refused negotiate with ${err.statusCode}: ${text}`;
+  }
+
+  // showOffline shows the banner with reason; retryInMs is the wait before
+  // the next attempt (0: under way, undefined: keep the current one).
+  function showOffline(reason, retryInMs) {
+    online = false;
+    offline.reason = reason;
+    if (retryInMs !== undefined) offline.retryAt = Date.now() + retryInMs;
+    setStatus('reconnecting', 'reconnecting…');
+    renderBanner();
+    ui.banner.hidden = false;
+    bannerTicker ??= setInterval(renderBanner, 1000);
+    updateControls();
+  }
+
+  function renderBanner() {
+    ui.bannerReason.textContent = `Offline: ${offline.reason}.`;
+    const wait = Math.ceil((offline.retryAt - Date.now()) / 1000);
+    ui.bannerRetry.textContent = wait > 0 ? `Trying again in ${wait} s; Send waits, your draft is kept.` : 'Reconnecting…';
+  }
+
+  function hideOffline() {
+    ui.banner.hidden = true;
+    clearInterval(bannerTicker);
+    bannerTicker = null;
   }
 
   // append adds a list item and keeps the newest in view when the reader was
@@ -122,7 +245,12 @@
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (err) {
+      throw new Error(`the chat server at ${location.origin} is not answering (${reasonOf(err)})`);
+    }
     if (res.ok) return;
     let message = `${res.status} ${res.statusText}`;
     try {
@@ -139,51 +267,102 @@
 
   const segment = (s) => encodeURIComponent(s);
 
+  // connect connects as name, replacing any connection of another name.
   async function connect(name) {
-    if (connection) {
-      const old = connection;
-      connection = null;
-      await old.stop();
-    }
+    const old = connection;
+    connection = null;
+    clearTimeout(restartTimer);
+    if (old) await old.stop();
     me = name;
+    online = false;
     joined.clear();
     renderGroups();
-    enableChat(false);
+    updateControls();
 
+    let conn = null;
+    // Reconnect for ever: the policy never returns null. Each wait shows in
+    // the banner with the reason of the last failure.
+    const retryPolicy = {
+      nextRetryDelayInMilliseconds(retry) {
+        const delay = retry.previousRetryCount === 0 ? 0 : backoff(retry.previousRetryCount);
+        if (connection === conn && retry.previousRetryCount > 0) showOffline(explain(retry.retryReason), delay);
+        return delay;
+      },
+    };
     // The client appends /negotiate to the path and keeps the query, so
     // this negotiates at POST /api/negotiate?userId=<name>; the example
     // answers with the service URL and a token for that user.
-    const conn = new signalR.HubConnectionBuilder()
-      .withUrl(`${location.origin}/api?userId=${encodeURIComponent(name)}`)
-      .withAutomaticReconnect()
+    conn = new signalR.HubConnectionBuilder()
+      .withUrl(`${location.origin}/api?userId=${encodeURIComponent(name)}`, { httpClient: tracingHttpClient() })
+      .withAutomaticReconnect(retryPolicy)
       .configureLogging(signalR.LogLevel.Warning)
       .build();
     conn.on('newMessage', onMessage);
-    conn.onreconnecting(() => setStatus('reconnecting', 'reconnecting…'));
-    conn.onreconnected(() => setStatus('connected', `online as ${me}`));
+    conn.onreconnecting((err) => {
+      if (connection !== conn) return;
+      notice(`Connection lost: ${explain(err, true)}. Reconnecting…`, 'warn');
+      showOffline(explain(err, true), 0);
+    });
+    conn.onreconnected(() => {
+      if (connection === conn) cameOnline(conn, true);
+    });
     conn.onclose((err) => {
-      if (connection !== conn) return; // replaced by a newer connection
-      setStatus('disconnected', 'offline');
-      enableChat(false);
-      notice(err ? `Disconnected: ${err.message}` : 'Disconnected.', err ? 'error' : 'info');
+      // The client stopped for good (the service closed the connection
+      // without allowing a reconnect): start again ourselves.
+      if (connection !== conn) return;
+      const delay = backoff(1);
+      if (online) notice(`Disconnected: ${explain(err, true)}.`, 'warn');
+      showOffline(explain(err, true), delay);
+      restartTimer = setTimeout(() => startConnection(conn, 1), delay);
     });
     connection = conn;
-
     setStatus('connecting', 'connecting…');
+    await startConnection(conn, 0, false);
+  }
+
+  // startConnection starts conn; on failure it tries again after a backoff,
+  // for as long as conn is the page's connection. retries counts the
+  // attempts that failed before this one.
+  async function startConnection(conn, retries, wasOnline = true) {
+    if (connection !== conn) return;
     try {
       await conn.start();
     } catch (err) {
-      if (connection === conn) {
-        connection = null;
-        setStatus('disconnected', 'offline');
-        notice(`Could not connect: ${err.message}`, 'error');
-      }
+      if (connection !== conn) return;
+      const delay = backoff(retries + 1);
+      if (retries === 0 && !wasOnline) notice(`Could not connect: ${explain(err)}`, 'error');
+      showOffline(explain(err), delay);
+      restartTimer = setTimeout(() => startConnection(conn, retries + 1, wasOnline), delay);
       return;
     }
-    setStatus('connected', `online as ${name}`);
-    enableChat(true);
+    await cameOnline(conn, wasOnline);
+  }
+
+  // cameOnline re-joins the page's groups (the service may have restarted
+  // empty), then enables sending and says the connection is back.
+  async function cameOnline(conn, wasOnline) {
+    const rejoined = [];
+    for (const g of [...joined].sort()) {
+      try {
+        await api('PUT', `/api/groups/${segment(g)}/users/${segment(me)}`);
+        rejoined.push(g);
+      } catch (err) {
+        if (connection === conn) notice(`Could not rejoin ${g}: ${err.message}`, 'error');
+      }
+      if (connection !== conn) return;
+    }
+    if (connection !== conn || conn.state !== signalR.HubConnectionState.Connected) return;
+    online = true;
+    hideOffline();
+    setStatus('connected', `online as ${me}`);
+    updateControls();
+    if (wasOnline) {
+      notice(`Back online as ${me}${rejoined.length ? `; rejoined ${rejoined.join(', ')}` : ''}.`, 'ok');
+      return;
+    }
+    for (const hint of ui.messages.querySelectorAll('li.notice[data-kind="welcome"]')) hint.remove();
     ui.connect.textContent = 'Switch';
-    notice(`Connected as ${name}.`);
+    notice(`Connected as ${me}.`);
     ui.message.focus();
   }
 
@@ -239,7 +418,7 @@
     const text = ui.message.value.trim();
     const kind = ui.audience.value;
     const recipient = ui.recipient.value.trim();
-    if (!text || (kind !== 'all' && !recipient)) return;
+    if (!online || sending || !text || (kind !== 'all' && !recipient)) return;
 
     const body = { from: me, text, sentAt: new Date().toISOString() };
     let path = '/api/messages';
@@ -254,7 +433,8 @@
       if (!joined.has(recipient)) echo = `in ${recipient}`;
     }
 
-    ui.send.disabled = true;
+    sending = true;
+    updateControls();
     try {
       await api('POST', path, body);
       ui.message.value = '';
@@ -262,7 +442,8 @@
     } catch (err) {
       notice(`Not sent: ${err.message}`, 'error');
     } finally {
-      ui.send.disabled = connection === null;
+      sending = false;
+      updateControls();
       ui.message.focus();
     }
   }
@@ -276,15 +457,17 @@
   ui.groupForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     const g = ui.group.value.trim();
-    if (!g || !me) return;
-    ui.join.disabled = true;
+    if (!g || !online || joining) return;
+    joining = true;
+    updateControls();
     try {
       await joinGroup(g);
       ui.group.value = '';
     } catch (err) {
       notice(`Could not join ${g}: ${err.message}`, 'error');
     } finally {
-      ui.join.disabled = connection === null;
+      joining = false;
+      updateControls();
     }
   });
 

@@ -1,0 +1,131 @@
+package signalr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 9, item 5: DeliveryErrors follows wrapping of both shapes, as
+// errors.As does.
+func TestDeliveryErrorsFollowsWrappedErrors(t *testing.T) {
+	out, err := NewOutput(&failingSender{}, "chat", nil)
+	require.NoError(t, err)
+	col := out.NewCollector()
+	require.NoError(t, col.AddMessage(Message{Target: "bad1", UserID: "a"}))
+	require.NoError(t, col.AddMessage(Message{Target: "ok", UserID: "b"}))
+	require.NoError(t, col.AddMessage(Message{Target: "bad2", UserID: "c"}))
+	flushErr := col.Flush(context.Background())
+	require.Len(t, DeliveryErrors(flushErr), 2)
+
+	other := errors.New("another failure")
+	for name, wrapped := range map[string]error{
+		"Unwrap() error":            fmt.Errorf("handler: %w", flushErr),
+		"twice":                     fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", flushErr)),
+		"Unwrap() []error":          fmt.Errorf("%w; %w", other, flushErr),
+		"errors.Join":               errors.Join(other, flushErr),
+		"join inside a single wrap": fmt.Errorf("x: %w", errors.Join(other, fmt.Errorf("y: %w", flushErr))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			des := DeliveryErrors(wrapped)
+			require.Len(t, des, 2)
+			assert.Equal(t, []int{0, 2}, []int{des[0].Index, des[1].Index})
+		})
+	}
+	single := &DeliveryError{Index: 7, Item: Message{Target: "t"}, Err: other}
+	des := DeliveryErrors(fmt.Errorf("w: %w", single))
+	require.Len(t, des, 1)
+	assert.Same(t, single, des[0])
+	assert.Empty(t, DeliveryErrors(nil))
+	assert.Empty(t, DeliveryErrors(other))
+}
+
+// recordingSender records the JSON of what it is given when it is given
+// it, as a user's own Sender (a wrapper, a queue) would.
+type recordingSender struct {
+	mu       sync.Mutex
+	bodies   []string
+	excluded [][]string
+}
+
+func (r *recordingSender) SendMessage(_ context.Context, _ string, m Message, _ *SendMessageOptions) error {
+	body, err := json.Marshal(restPayload{m.Target, m.Arguments})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.bodies = append(r.bodies, string(body))
+	r.excluded = append(r.excluded, append([]string(nil), m.Excluded...))
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recordingSender) ApplyGroupAction(context.Context, string, GroupAction, *ApplyGroupActionOptions) error {
+	return nil
+}
+
+// Issue 9, item 8: what is added is what is sent, whatever the Sender.
+// Changing the arguments (or the excluded list) after AddMessage changes
+// nothing.
+func TestCollectorSnapshotsAtAddForEverySender(t *testing.T) {
+	type payload struct{ Text string }
+	add := func(t *testing.T, col *Collector) {
+		args := []any{"before", map[string]any{"k": "before"}, &payload{Text: "before"}}
+		excluded := []string{"c1"}
+		require.NoError(t, col.AddMessage(Message{Target: "t", GroupName: "g", Arguments: args, Excluded: excluded}))
+		args[0] = "after"
+		args[1].(map[string]any)["k"] = "after"
+		args[2].(*payload).Text = "after"
+		excluded[0] = "c2"
+		args = append(args[:0], "replaced")
+		_ = args
+	}
+	const want = `{"target":"t","arguments":["before",{"k":"before"},{"Text":"before"}]}`
+
+	t.Run("Client", func(t *testing.T) {
+		rr := newRestRecorder(t, nil)
+		client := mustClient(t, rr.cs, nil)
+		defer client.CloseIdleConnections()
+		out, err := NewOutput(client, "chat", nil)
+		require.NoError(t, err)
+		col := out.NewCollector()
+		add(t, col)
+		require.NoError(t, col.Flush(context.Background()))
+		reqs := rr.requests()
+		require.Len(t, reqs, 1)
+		assert.JSONEq(t, want, reqs[0].Body)
+		assert.Contains(t, reqs[0].Query, "excluded=c1")
+		assert.NotContains(t, reqs[0].Query, "c2")
+	})
+	t.Run("own Sender", func(t *testing.T) {
+		rs := &recordingSender{}
+		out, err := NewOutput(rs, "chat", nil)
+		require.NoError(t, err)
+		col := out.NewCollector()
+		add(t, col)
+		require.NoError(t, col.Flush(context.Background()))
+		require.Len(t, rs.bodies, 1)
+		assert.JSONEq(t, want, rs.bodies[0])
+		assert.Equal(t, []string{"c1"}, rs.excluded[0])
+	})
+	t.Run("AddJSON", func(t *testing.T) {
+		rr := newRestRecorder(t, nil)
+		client := mustClient(t, rr.cs, nil)
+		defer client.CloseIdleConnections()
+		out, err := NewOutput(client, "chat", nil)
+		require.NoError(t, err)
+		col := out.NewCollector()
+		require.NoError(t, col.AddJSON([]byte(`{"target":"t","arguments":[1.50,{"b":1,"a":2}]}`)))
+		require.NoError(t, col.Flush(context.Background()))
+		reqs := rr.requests()
+		require.Len(t, reqs, 1)
+		assert.JSONEq(t, `{"target":"t","arguments":[1.50,{"b":1,"a":2}]}`, reqs[0].Body)
+		assert.Contains(t, reqs[0].Body, "1.50", "numbers keep their digits")
+	})
+}

@@ -1,0 +1,266 @@
+package signalrtest
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+
+	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/emulator"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// UpstreamRequests builds the signed requests SignalR Service sends to an
+// upstream endpoint, so trigger handlers can be unit-tested with httptest:
+//
+//	up, _ := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: &signalr.BindOptions{ConnectionString: cs}})
+//	// ... up.HandleFunc(...)
+//	rec := httptest.NewRecorder()
+//	up.ServeHTTP(rec, signalrtest.UpstreamRequests{Hub: "chat"}.Invoke("1", "echo", "hi"))
+//	c, _ := signalrtest.ReadCompletion(rec.Body.Bytes())
+//
+// The zero value is usable: hub "chat", connection "conn-1", anonymous,
+// JSON, signed with emulator.DefaultAccessKey.
+type UpstreamRequests struct {
+	// Hub is the X-ASRS-Hub header; default "chat".
+	Hub string
+	// ConnectionID is the X-ASRS-Connection-Id header; default "conn-1".
+	ConnectionID string
+	// UserID is the X-ASRS-User-Id header; empty leaves it out.
+	UserID string
+	// Claims become X-ASRS-User-Claims ("type: value, ..." sorted by type).
+	Claims map[string]string
+	// Query is the X-ASRS-Client-Query header, such as "?hub=chat".
+	Query string
+	// AccessKeys sign the request, one sha256= value each; nil means
+	// emulator.DefaultAccessKey. Use []string{} for an unsigned request.
+	AccessKeys []string
+	// MessagePack makes invocations application/x-msgpack bodies, as from a
+	// MessagePack client. Connection events are always JSON.
+	MessagePack bool
+	// Path is the request path; default signalr.DefaultUpstreamPath.
+	Path string
+}
+
+// Signature returns the X-ASRS-Signature value for connectionID under keys:
+// "sha256=<HEX>" per key, comma-joined, upper-case hex as the service
+// writes it.
+func Signature(connectionID string, keys ...string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		mac := hmac.New(sha256.New, []byte(k))
+		mac.Write([]byte(connectionID))
+		parts[i] = "sha256=" + strings.ToUpper(hex.EncodeToString(mac.Sum(nil)))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (u UpstreamRequests) request(category, event, contentType string, body []byte) *http.Request {
+	path := u.Path
+	if path == "" {
+		path = signalr.DefaultUpstreamPath
+	}
+	hub := u.Hub
+	if hub == "" {
+		hub = "chat"
+	}
+	id := u.ConnectionID
+	if id == "" {
+		id = "conn-1"
+	}
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	r.Header.Set(signalr.HeaderConnectionID, id)
+	r.Header.Set(signalr.HeaderHub, hub)
+	r.Header.Set(signalr.HeaderCategory, category)
+	r.Header.Set(signalr.HeaderEvent, event)
+	if u.UserID != "" {
+		r.Header.Set(signalr.HeaderUserID, u.UserID)
+	}
+	if len(u.Claims) > 0 {
+		types := make([]string, 0, len(u.Claims))
+		for t := range u.Claims {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		for i, t := range types {
+			types[i] = t + ": " + u.Claims[t]
+		}
+		r.Header.Set(signalr.HeaderUserClaims, strings.Join(types, ", "))
+	}
+	if u.Query != "" {
+		r.Header.Set(signalr.HeaderClientQuery, u.Query)
+	}
+	keys := u.AccessKeys
+	if keys == nil {
+		keys = []string{emulator.DefaultAccessKey}
+	}
+	if len(keys) > 0 {
+		r.Header.Set(signalr.HeaderSignature, Signature(id, keys...))
+	}
+	return r
+}
+
+// Connected returns the request announcing that the connection opened.
+func (u UpstreamRequests) Connected() *http.Request {
+	return u.request(signalr.CategoryConnections, signalr.EventConnected, signalr.ContentTypeJSON, []byte(`{"type":10}`))
+}
+
+// Disconnected returns the request announcing that the connection closed,
+// with errText as the error ("" for a clean close).
+func (u UpstreamRequests) Disconnected(errText string) *http.Request {
+	body := []byte(`{"Type":11}`)
+	if errText != "" {
+		e, _ := json.Marshal(errText)
+		body = []byte(`{"Type":11,"Error":` + string(e) + `}`)
+	}
+	return u.request(signalr.CategoryConnections, signalr.EventDisconnected, signalr.ContentTypeJSON, body)
+}
+
+// Invoke returns the request of a blocking invocation (the client called
+// invoke) of target with args; the response is a framed Completion.
+// Arguments are encoded with encoding/json, or with MessagePack (json tags
+// honoured) when MessagePack is set.
+func (u UpstreamRequests) Invoke(invocationID, target string, args ...any) *http.Request {
+	return u.invocation(&invocationID, target, args)
+}
+
+// Send returns the request of a non-blocking invocation (the client called
+// send) of target with args.
+func (u UpstreamRequests) Send(target string, args ...any) *http.Request {
+	return u.invocation(nil, target, args)
+}
+
+func (u UpstreamRequests) invocation(id *string, target string, args []any) *http.Request {
+	if args == nil {
+		args = []any{}
+	}
+	if u.MessagePack {
+		return u.request(signalr.CategoryMessages, target, signalr.ContentTypeMessagePack, MessagePackInvocation(id, target, args...))
+	}
+	m := map[string]any{"type": 1, "target": target, "arguments": args}
+	if id != nil {
+		m["invocationId"] = *id
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("signalrtest: arguments of %s cannot be encoded as JSON: %v", target, err))
+	}
+	return u.request(signalr.CategoryMessages, target, signalr.ContentTypeJSON, body)
+}
+
+// MessagePackInvocation returns the MessagePack upstream body of an
+// invocation: [1, {}, invocationId|nil, target, [args...]] without a length
+// prefix. It panics if an argument cannot be encoded.
+func MessagePackInvocation(invocationID *string, target string, args ...any) []byte {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetCustomStructTag("json")
+	enc.UseCompactInts(true)
+	_ = enc.EncodeArrayLen(5)
+	_ = enc.EncodeInt(1)
+	_ = enc.EncodeMapLen(0)
+	if invocationID == nil {
+		_ = enc.EncodeNil()
+	} else {
+		_ = enc.EncodeString(*invocationID)
+	}
+	_ = enc.EncodeString(target)
+	_ = enc.EncodeArrayLen(len(args))
+	for _, a := range args {
+		if err := enc.Encode(a); err != nil {
+			panic(fmt.Sprintf("signalrtest: argument of %s cannot be encoded as MessagePack: %v", target, err))
+		}
+	}
+	return buf.Bytes()
+}
+
+// Completion is a hub protocol Completion message read back from an
+// upstream response.
+type Completion struct {
+	// InvocationID is the invocation it completes.
+	InvocationID string
+	// Error is the error the client sees; empty on success.
+	Error string
+	// HasResult reports whether a result was sent (a nil result sends
+	// none).
+	HasResult bool
+	// Result is the result; Decode it into a Go value.
+	Result signalr.Argument
+}
+
+// ReadCompletion parses one framed Completion: JSON ending in the 0x1E
+// record separator, or a VarInt length-prefixed MessagePack message.
+func ReadCompletion(body []byte) (Completion, error) {
+	if len(body) == 0 {
+		return Completion{}, errors.New("signalrtest: empty body, not a Completion")
+	}
+	if body[0] == '{' {
+		if body[len(body)-1] != 0x1e {
+			return Completion{}, errors.New("signalrtest: JSON Completion does not end with the 0x1E record separator")
+		}
+		var m struct {
+			Type         int             `json:"type"`
+			InvocationID string          `json:"invocationId"`
+			Result       json.RawMessage `json:"result"`
+			Error        *string         `json:"error"`
+		}
+		if err := json.Unmarshal(body[:len(body)-1], &m); err != nil {
+			return Completion{}, fmt.Errorf("signalrtest: Completion is not JSON: %w", err)
+		}
+		if m.Type != 3 {
+			return Completion{}, fmt.Errorf("signalrtest: message type %d, want 3 (Completion)", m.Type)
+		}
+		c := Completion{InvocationID: m.InvocationID, HasResult: m.Result != nil, Result: signalr.JSONArgument(m.Result)}
+		if m.Error != nil {
+			c.Error = *m.Error
+		}
+		return c, nil
+	}
+	n, k := binary.Uvarint(body)
+	if k <= 0 || uint64(len(body)-k) != n {
+		return Completion{}, errors.New("signalrtest: MessagePack Completion has a bad length prefix")
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(body[k:]))
+	var c Completion
+	l, err := dec.DecodeArrayLen()
+	if err != nil || l < 4 {
+		return c, fmt.Errorf("signalrtest: MessagePack Completion is not an array of 4 or 5: %v", err)
+	}
+	if typ, err := dec.DecodeInt(); err != nil || typ != 3 {
+		return c, fmt.Errorf("signalrtest: message type %d, want 3 (Completion): %v", typ, err)
+	}
+	if err := dec.Skip(); err != nil {
+		return c, err
+	}
+	if c.InvocationID, err = dec.DecodeString(); err != nil {
+		return c, err
+	}
+	kind, err := dec.DecodeInt()
+	if err != nil {
+		return c, err
+	}
+	switch kind {
+	case 1:
+		c.Error, err = dec.DecodeString()
+	case 2:
+	case 3:
+		var raw msgpack.RawMessage
+		if raw, err = dec.DecodeRaw(); err == nil {
+			c.HasResult = true
+			c.Result = signalr.MessagePackArgument(raw)
+		}
+	default:
+		err = fmt.Errorf("signalrtest: unknown result kind %d", kind)
+	}
+	return c, err
+}
