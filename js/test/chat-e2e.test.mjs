@@ -303,6 +303,46 @@ test('a direct message to a user who is not online says so, and keeps the draft'
   await waitFor(bob, 'are you there, bob?');
 });
 
+test('a hub call that gets no answer fails after 20 s, naming the upstream URL, and keeps the draft', async () => {
+  // A service with no upstream for the hub never answers an invocation
+  // (Microsoft's emulator, or Azure without an upstream URL). Stand in for
+  // one by dropping hank's broadcast calls on their way to the service; his
+  // page runs on a fake clock, so the 20 s pass at once.
+  const context = await browser.newContext();
+  try {
+    const hank = await context.newPage();
+    hank.setDefaultTimeout(waitMs);
+    await hank.clock.install();
+    await hank.routeWebSocket(/\/client\//, (ws) => {
+      const service = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string' && message.includes('"target":"broadcast"')) return; // lost
+        service.send(message);
+      });
+      service.onMessage((message) => ws.send(message));
+    });
+    await hank.goto(baseURL);
+    await hank.fill('#name', 'hank');
+    await hank.click('#connect');
+    await hank.waitForSelector('#status[data-state="connected"]');
+    await hank.fill('#message', 'into the void');
+    await hank.click('#send');
+    await hank.waitForFunction(() => document.querySelector('#send').disabled); // sending
+    await hank.clock.fastForward(20_000);
+    await hank.waitForSelector('#messages li.notice[data-kind="error"]');
+    const said = await hank.textContent('#messages li.notice[data-kind="error"]');
+    assert.equal(said, `Not sent: no answer within 20 s; the SignalR Service's upstream URL should be ${new URL(baseURL).origin}/runtime/webhooks/signalr`);
+    assert.equal(await hank.inputValue('#message'), 'into the void', 'the draft is kept');
+    assert.equal(await hank.isDisabled('#send'), false, 'Send works again');
+    // Other hub calls still go through.
+    await hank.fill('#group', 'g-hank');
+    await hank.click('#join');
+    await hank.waitForSelector('#groups li[data-group="g-hank"]');
+  } finally {
+    await context.close();
+  }
+});
+
 test('a long group name keeps its leave button in view', async () => {
   for (const name of ['alice', 'carol']) {
     const page = pages[name].page;
