@@ -104,9 +104,9 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	switch c.version {
 	case "":
 		c.version = APIVersion20220601
-	case APIVersion20220601, APIVersionV1:
+	case APIVersion20220601, APIVersion20230701, APIVersion20241201, APIVersionV1:
 	default:
-		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601 or APIVersionV1", string(c.version))
+		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.APIVersion %q is unknown; use APIVersion20220601, APIVersion20230701, APIVersion20241201 or APIVersionV1", string(c.version))
 	}
 	if opts.AttemptTimeout < 0 {
 		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.AttemptTimeout is %v; use a positive limit, or zero for %v", opts.AttemptTimeout, DefaultAttemptTimeout)

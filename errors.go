@@ -79,8 +79,11 @@ var (
 	ErrMaybeApplied = errors.New("signalr: the service may have applied the request")
 
 	// ErrUnsupportedOperation means the REST API version the Client is
-	// configured with has no route for the operation (the v1 API cannot
-	// close connections in bulk or remove a connection from all groups).
+	// configured with has no route for the operation: the v1 API cannot
+	// close connections in bulk or remove a connection from all groups, and
+	// has no equivalent of the operations 2023-07-01 and 2024-12-01 added
+	// (Invoke, GroupMembers, Execute, the streams, GenerateClientToken).
+	// With a dated version those use the version they need instead.
 	ErrUnsupportedOperation = errors.New("signalr: operation not supported by this REST API version")
 )
 

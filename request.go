@@ -20,32 +20,59 @@ import (
 // the 404 is expected (see restapi.Route.NotFound). Any other outcome is an
 // error, wrapping ErrMaybeApplied when an attempt may have been applied.
 func (c *Client) do(ctx context.Context, op restapi.Op, a *routeArgs, body []byte) (int, error) {
-	return c.doWith(ctx, op, a, body, false)
+	return c.call(ctx, op, a, body, callOpts{})
 }
 
 // doWith is do; with atMostOnce, it does not retry after an attempt that
 // may have been applied.
 func (c *Client) doWith(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, atMostOnce bool) (int, error) {
+	return c.call(ctx, op, a, body, callOpts{atMostOnce: atMostOnce})
+}
+
+// callOpts tune call: out receives a successful response's body (when not
+// nil), timeout bounds each attempt instead of the Client's attempt
+// timeout (when not zero), and atMostOnce stops retries after an attempt
+// that may have been applied.
+type callOpts struct {
+	out        *[]byte
+	timeout    time.Duration
+	atMostOnce bool
+}
+
+// call is do with options.
+func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, o callOpts) (int, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
 	}
 	spec := &restapi.Routes[op]
-	if op != restapi.Health {
+	if spec.Uses("hub") {
 		if err := validateHub(a.hub); err != nil {
 			return 0, err
 		}
 	}
 	aud, rawURL, ok := buildRoute(c.base, c.version, spec, a)
 	if !ok {
+		if spec.Since != "" {
+			return 0, outErrorf(ErrUnsupportedOperation, "%s needs REST API %s or later and REST API v1 has no equivalent; use APIVersion20220601 or later", spec.Name, spec.Since)
+		}
 		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.Name, c.version)
 	}
+	return c.send(ctx, spec, aud, rawURL, body, o)
+}
+
+// send runs one request with retries; see call.
+func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL string, body []byte, o callOpts) (int, error) {
 	maxRetries := c.retry.MaxRetries
-	if spec.Kind == restapi.KindHealth {
+	if spec.Kind == restapi.KindHealth || spec.Kind == restapi.KindInvoke {
 		maxRetries = 0
+	}
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = c.timeout
 	}
 	maybeApplied := false
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body)
+		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body, o.out, timeout)
 		if err == nil {
 			return status, nil
 		}
@@ -53,7 +80,7 @@ func (c *Client) doWith(ctx context.Context, op restapi.Op, a *routeArgs, body [
 		if maybeApplied {
 			err = maybeAppliedError{err}
 		}
-		retry := retryable(spec.Kind, status) && attempt <= maxRetries && !(atMostOnce && sent)
+		retry := retryable(spec.Kind, status) && attempt <= maxRetries && !(o.atMostOnce && sent)
 		if retry && ctx.Err() == nil {
 			wait := c.retry.backoff(attempt)
 			if retryAfter > 0 {
@@ -92,17 +119,22 @@ const (
 	writeFailed
 )
 
+// maxResponseBody bounds a response body the Client reads (an Invoke
+// result, a page of group members, a token).
+const maxResponseBody = 16 << 20
+
 // attempt sends one request through the http.Client, bounded as a whole
-// by the attempt timeout. It returns the status (0 after a transport
+// by timeout (none when negative). It returns the status (0 after a transport
 // error), the Retry-After wait the service asked for, whether the request
 // may have been applied although it failed (it was sent in full and not
 // answered, or answered 500, 502 or 504; when the transport cannot tell
 // how far it got, any transport error counts), and an error unless the
-// status is accepted.
-func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte) (int, time.Duration, bool, error) {
-	if c.timeout > 0 {
+// status is accepted. A successful response's body goes to out when out is
+// not nil.
+func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte, out *[]byte, timeout time.Duration) (int, time.Duration, bool, error) {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	var progress atomic.Int32
@@ -143,7 +175,16 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if resp.ContentLength != 0 {
+		if out != nil {
+			data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+			if err != nil {
+				return 0, 0, false, fmt.Errorf("signalr: %s: reading the response: %w", spec.Name, err)
+			}
+			if len(data) > maxResponseBody {
+				return resp.StatusCode, 0, false, fmt.Errorf("signalr: %s: the response body is larger than %d bytes", spec.Name, maxResponseBody)
+			}
+			*out = data
+		} else if resp.ContentLength != 0 {
 			// Drain a little so the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		}

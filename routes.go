@@ -19,28 +19,56 @@ const (
 	// closing connections in bulk or removing a connection from all groups;
 	// those operations fail with ErrUnsupportedOperation.
 	APIVersionV1 APIVersion = "v1"
+	// APIVersion20230701 adds Execute and GenerateClientToken (and the
+	// access key route) to 2022-06-01; the older routes are unchanged.
+	APIVersion20230701 APIVersion = "2023-07-01"
+	// APIVersion20241201 adds Invoke, the connection streams and the group
+	// member listing to 2023-07-01.
+	APIVersion20241201 APIVersion = "2024-12-01"
 )
+
+// apiVersionOrder ranks the dated versions; v1 is not in it.
+var apiVersionOrder = map[APIVersion]int{APIVersion20220601: 1, APIVersion20230701: 2, APIVersion20241201: 3}
+
+// routeVersion returns the version a request for spec is sent with: the
+// Client's, or the operation's first version when the Client's is older.
+// ok is false when the Client speaks v1 and v1 has no such route.
+func routeVersion(v APIVersion, spec *restapi.Route) (APIVersion, bool) {
+	if v == APIVersionV1 {
+		return v, spec.PathV1 != "" && spec.Since == ""
+	}
+	if since := APIVersion(spec.Since); since != "" && apiVersionOrder[since] > apiVersionOrder[v] {
+		return since, true
+	}
+	return v, true
+}
 
 // routeArgs are the values that fill a route and its query.
 type routeArgs struct {
-	hub, user, group, connection string
-	excluded                     []string
-	reason                       string
-	ttl                          int64 // seconds; used when hasTTL
-	hasTTL                       bool
+	hub, user, group, connection, stream string
+	excluded                             []string
+	reason                               string
+	ttl                                  int64 // seconds; used when hasTTL
+	hasTTL                               bool
+	// query holds further parameters, name then value, in order.
+	query []string
 }
 
 // buildRoute returns the request URL without query (the token audience)
 // and the full request URL, both escaped. The hub is lower-cased.
 func buildRoute(base string, v APIVersion, spec *restapi.Route, a *routeArgs) (aud, rawURL string, ok bool) {
+	v, ok = routeVersion(v, spec)
+	if !ok {
+		return "", "", false
+	}
 	tmpl := spec.Path
 	if v == APIVersionV1 {
 		tmpl = spec.PathV1
 	}
-	if tmpl == "" {
-		return "", "", false
+	n := len(base) + len(tmpl) + len(a.hub) + len(a.user) + len(a.group) + len(a.connection) + len(a.stream) + len(a.reason) + 48
+	for _, q := range a.query {
+		n += len(q) + 8
 	}
-	n := len(base) + len(tmpl) + len(a.hub) + len(a.user) + len(a.group) + len(a.connection) + len(a.reason) + 48
 	for _, id := range a.excluded {
 		n += len(id) + 10
 	}
@@ -63,6 +91,8 @@ func buildRoute(base string, v APIVersion, spec *restapi.Route, a *routeArgs) (a
 			b = appendSegment(b, a.group)
 		case "connection":
 			b = appendSegment(b, a.connection)
+		case "stream":
+			b = appendSegment(b, a.stream)
 		}
 		tmpl = tmpl[j+1:]
 	}
@@ -88,6 +118,9 @@ func buildRoute(base string, v APIVersion, spec *restapi.Route, a *routeArgs) (a
 	}
 	if a.hasTTL {
 		add("ttl", strconv.FormatInt(a.ttl, 10))
+	}
+	for i := 0; i+1 < len(a.query); i += 2 {
+		add(a.query[i], a.query[i+1])
 	}
 	// One string holds both; the audience is its prefix.
 	rawURL = string(b)

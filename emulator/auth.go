@@ -36,11 +36,25 @@ func bearerToken(r *http.Request, allowQuery bool) string {
 // verifyToken checks raw: an HS256 signature made with the access key, an
 // exp claim in the future, and an aud claim accepted by audienceOK.
 func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	return e.verifyTokenKeys(raw, audienceOK, false)
+}
+
+// verifyClientToken is verifyToken for client tokens, which may also be
+// signed with the dynamic key /api/auth/accessKey hands out, naming its
+// key id in the kid header (see accesskey.go).
+func (e *Emulator) verifyClientToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	return e.verifyTokenKeys(raw, audienceOK, true)
+}
+
+func (e *Emulator) verifyTokenKeys(raw string, audienceOK func(aud string) bool, dynamic bool) (jwt.MapClaims, error) {
 	if raw == "" {
 		return nil, &tokenError{"no access token: send it as 'Authorization: Bearer <token>'"}
 	}
 	claims := jwt.MapClaims{}
-	_, err := e.jwtParser.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
+	_, err := e.jwtParser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		if kid, ok := t.Header["kid"].(string); ok && dynamic && kid == e.accessKeyID {
+			return e.dynamicKey, nil
+		}
 		return e.key, nil
 	})
 	switch {

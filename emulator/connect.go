@@ -30,7 +30,7 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The client endpoint takes GET (WebSockets, Server-Sent Events, Long Polling), POST (send) and DELETE (end a Long Polling connection).", http.StatusMethodNotAllowed)
 		return
 	}
-	claims, err := e.verifyToken(bearerToken(r, webSocket || eventStream), clientAudience(r, hubName))
+	claims, err := e.verifyClientToken(bearerToken(r, webSocket || eventStream), clientAudience(r, hubName))
 	if err != nil {
 		e.opts.logger.Info("connect refused", "hub", hubName, "reason", err.Error())
 		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)

@@ -10,11 +10,12 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 			return "invalid message from client", true
 		}
 		switch msg.Type {
+		case typeCompletion:
+			// The answer to a REST :invoke (see invoke.go).
+			c.e.invocations.complete(c, msg, record)
 		case typePing, typeStreamItem, typeCancelInvocation:
 			// Nothing to do: pings only reset the client timeout, and the
-			// emulator never streams.
-		case typeCompletion:
-			c.handleCompletion(msg, record)
+			// emulator never streams from clients.
 		case typeClose:
 			c.hangUp(nil, closeNormal)
 			return "client sent Close", true

@@ -13,10 +13,14 @@
 //     waits up to Options.PollTimeout; a second poll ends the first with
 //     204; DELETE ends the connection; a client that has no poll waiting
 //     for Options.ClientTimeout is dropped;
-//   - the data-plane REST API of api-version 2022-06-01 under /api/... and
-//     of v1 under /api/v1/...: send to all, users, groups and connections,
-//     group membership of connections and users (with ttl), closing
-//     connections, existence checks and health;
+//   - the data-plane REST API of api-versions 2022-06-01, 2023-07-01 and
+//     2024-12-01 under /api/... and of v1 under /api/v1/...: send to all,
+//     users, groups and connections, group membership of connections and
+//     users (with ttl), closing connections, existence checks and health;
+//     and, from the dated versions, client invocations (:invoke), paged
+//     group listing, :execute with an OData filter, connection streams,
+//     :generateToken and the access key (also at /api/v1/auth/accessKey,
+//     where the SDKs call it);
 //   - CORS for browsers on every route.
 //
 // Client and REST tokens are checked as the service checks them: HS256 with
@@ -47,6 +51,23 @@
 // error Completion. With no matching template, an invocation that expects a
 // result gets a Completion with an error saying no upstream is configured,
 // and a fire-and-forget one is dropped.
+//
+// The other way round, REST :invoke sends the client an Invocation with an
+// invocation id and answers {"result": ...} from its Completion; a client
+// error is 500 Error.Invocation.ClientError, a connection that closes first
+// 500 Error.Invocation.ConnectionClosed, no answer within
+// Options.InvokeTimeout (default 60s) 504 Error.Invocation.Timeout, and an
+// unknown connection 404 Error.Connection.NotExisted. Group listing pages in
+// connection id order with an absolute nextLink, so that paging neither
+// repeats nor skips a member that stays. :execute selects connections with
+// the filter (see filter.go for the grammar; a parse error is a 400 that
+// names the character), then applies the commands in order to each. Stream
+// items become StreamItem messages for the stream id and :complete a
+// Completion (see rest2024.go for this reading of the swagger).
+// :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
+// that negotiate accepts. GET /api/auth/accessKey, for a caller with a valid
+// REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
+// names KeyId are checked against that key.
 //
 // A REST send is encoded once per hub protocol, however many connections
 // get it; MessagePack clients get its JSON arguments as MessagePack with

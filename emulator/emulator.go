@@ -54,6 +54,12 @@ type Emulator struct {
 	stopDrain context.CancelFunc
 
 	upstream *upstream // nil without upstream templates
+
+	// accessKeyID and dynamicKey are what /api/auth/accessKey hands out;
+	// invocations are the REST :invoke calls waiting for a client.
+	accessKeyID string
+	dynamicKey  []byte
+	invocations invocationTable
 }
 
 // New returns an Emulator configured by opts; nil means all defaults.
@@ -73,6 +79,10 @@ func New(opts *Options) *Emulator {
 		closing:   make(chan struct{}),
 		drain:     drain,
 		stopDrain: stopDrain,
+
+		accessKeyID: "emulator-" + randomID(9),
+		dynamicKey:  []byte(randomID(32)),
+		invocations: invocationTable{byID: make(map[string]*pendingInvocation)},
 	}
 	e.upstream = newUpstream(o)
 	return e

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -146,6 +147,7 @@ func FuzzHTTPSendBody(f *testing.F) {
 	f.Add(inv, true)
 	f.Add(append(frameMessagePack([]byte{0x95, 0x01, 0x80, 0xa1, '1', 0xa1, 't', 0x90}), msgpackPingRecord...), true)
 	f.Add(frameMessagePack([]byte{0x91, 0x91, 0x91, 0x91}), true)
+	f.Add(frameMessagePack([]byte{0x95, 0x03, 0x80, 0xa1, '1', 0x03, 0x82, 0xa1, 'k', 0xc4, 0x01, 0x00, 0xa1, 'n', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}), true)
 	f.Fuzz(func(t *testing.T, body []byte, binary bool) {
 		p := protocolJSON
 		if binary {
@@ -165,6 +167,14 @@ func FuzzHTTPSendBody(f *testing.F) {
 				end, err := skipMessagePack(rec, 0)
 				require.NoError(t, err)
 				require.Equal(t, len(rec), end)
+			}
+			if m.Type == typeCompletion {
+				// What :invoke makes of a client's Completion: valid JSON,
+				// or an error; never a panic.
+				result, _, err := p.completionResult(rec)
+				if err == nil && result != nil {
+					require.True(t, json.Valid(result), "result %q", result)
+				}
 			}
 			if m.Type == typeInvocation && m.InvocationID != nil {
 				// The answer the emulator would send is well formed.

@@ -194,6 +194,13 @@ func encodeMessagePackVoidCompletion(invocationID string) []byte {
 // integers, other numbers become float64, and strings, booleans, null,
 // arrays and objects (keys in their order) keep their types.
 func encodeMessagePackInvocation(target string, arguments json.RawMessage) ([]byte, error) {
+	return encodeMessagePackInvocationWithID("", target, arguments)
+}
+
+// encodeMessagePackInvocationWithID is encodeMessagePackInvocation with an
+// invocation id ("" for none), for an Invocation that expects a
+// Completion.
+func encodeMessagePackInvocationWithID(id, target string, arguments json.RawMessage) ([]byte, error) {
 	if len(arguments) == 0 {
 		arguments = json.RawMessage("[]")
 	}
@@ -210,7 +217,11 @@ func encodeMessagePackInvocation(target string, arguments json.RawMessage) ([]by
 		_ = enc.EncodeArrayLen(5)
 		_ = enc.EncodeInt(typeInvocation)
 		_ = enc.EncodeMapLen(0)
-		_ = enc.EncodeNil()
+		if id == "" {
+			_ = enc.EncodeNil()
+		} else {
+			_ = enc.EncodeString(id)
+		}
 		_ = enc.EncodeString(target)
 		return writeMessagePackValue(enc, args)
 	})
@@ -495,4 +506,129 @@ func skipMessagePack(p []byte, off int) (int, error) {
 		pending += children
 	}
 	return off, nil
+}
+
+// encodeMessagePackStreamItem returns [2, {}, id, item] with item, one
+// JSON value, converted as encodeMessagePackInvocation converts arguments.
+func encodeMessagePackStreamItem(id string, item json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(item))
+	dec.UseNumber()
+	v, err := readJSONValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	return encodeMessagePack(func(enc *msgpack.Encoder) error {
+		_ = enc.EncodeArrayLen(4)
+		_ = enc.EncodeInt(typeStreamItem)
+		_ = enc.EncodeMapLen(0)
+		_ = enc.EncodeString(id)
+		return writeMessagePackValue(enc, v)
+	})
+}
+
+// maxMessagePackJSONDepth bounds the nesting of a client's MessagePack
+// value turned into JSON (the official client's encoder stops at 100).
+const maxMessagePackJSONDepth = 100
+
+// parseMessagePackCompletion reads a client's Completion, [3, headers, id,
+// kind, result?], and returns its result as JSON (nil for none) or its
+// error text.
+func parseMessagePackCompletion(record []byte) (result json.RawMessage, errorText *string, err error) {
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	dec.Reset(bytes.NewReader(record))
+	n, err := dec.DecodeArrayLen()
+	if err != nil || n < 4 {
+		return nil, nil, errors.New("not a MessagePack Completion")
+	}
+	for i := 0; i < 3; i++ { // type, headers, invocation id
+		if err := dec.Skip(); err != nil {
+			return nil, nil, err
+		}
+	}
+	kind, err := dec.DecodeInt()
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case kind == resultVoid:
+		return nil, nil, nil
+	case n < 5:
+		return nil, nil, errors.New("MessagePack Completion has no result")
+	case kind == resultError:
+		text, err := dec.DecodeString()
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &text, nil
+	case kind == resultNonVoid:
+		var buf bytes.Buffer
+		if err := messagePackToJSON(dec, &buf, 0); err != nil {
+			return nil, nil, err
+		}
+		return buf.Bytes(), nil, nil
+	}
+	return nil, nil, fmt.Errorf("MessagePack Completion has result kind %d", kind)
+}
+
+// messagePackToJSON writes the next MessagePack value as JSON. Maps need
+// string keys; binary becomes base64, as encoding/json writes []byte.
+func messagePackToJSON(dec *msgpack.Decoder, buf *bytes.Buffer, depth int) error {
+	if depth > maxMessagePackJSONDepth {
+		return errors.New("MessagePack value nested too deeply")
+	}
+	code, err := dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	switch {
+	case msgpcode.IsFixedArray(code), code == msgpcode.Array16, code == msgpcode.Array32:
+		n, err := dec.DecodeArrayLen()
+		if err != nil {
+			return err
+		}
+		buf.WriteByte('[')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := messagePackToJSON(dec, buf, depth+1); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	case msgpcode.IsFixedMap(code), code == msgpcode.Map16, code == msgpcode.Map32:
+		n, err := dec.DecodeMapLen()
+		if err != nil {
+			return err
+		}
+		buf.WriteByte('{')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			key, err := dec.DecodeString()
+			if err != nil {
+				return errors.New("MessagePack map key is not a string, which JSON cannot carry")
+			}
+			buf.Write(appendJSONString(nil, key))
+			buf.WriteByte(':')
+			if err := messagePackToJSON(dec, buf, depth+1); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+		return nil
+	}
+	v, err := dec.DecodeInterfaceLoose()
+	if err != nil {
+		return err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf.Write(out)
+	return nil
 }

@@ -66,7 +66,7 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := e.verifyToken(bearerToken(r, true), clientAudience(r, hubName)); err != nil {
+	if _, err := e.verifyClientToken(bearerToken(r, true), clientAudience(r, hubName)); err != nil {
 		e.opts.logger.Info("negotiate refused", "hub", hubName, "reason", err.Error())
 		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
 		return

@@ -61,6 +61,11 @@ type Options struct {
 	// half-written frame cannot be completed. Default: 10s.
 	WriteTimeout time.Duration
 
+	// InvokeTimeout is how long a REST :invoke waits for the client's
+	// Completion before answering 504 Error.Invocation.Timeout. Default:
+	// 60s.
+	InvokeTimeout time.Duration
+
 	// MaxMessageSize limits a message read from a client, and a REST request
 	// body. Default: 1 MiB (the service's documented body limit).
 	MaxMessageSize int64
@@ -103,6 +108,7 @@ type options struct {
 	sendQueueSize     int
 	sendQueueBytes    int64
 	writeTimeout      time.Duration
+	invokeTimeout     time.Duration
 	maxMessageSize    int64
 	logger            *slog.Logger
 	upstream          []UpstreamTemplate
@@ -116,8 +122,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
 }
 
 // GoString is String, for %#v.
@@ -138,6 +144,7 @@ func (o *Options) withDefaults() options {
 		sendQueueSize:     in.SendQueueSize,
 		sendQueueBytes:    in.SendQueueBytes,
 		writeTimeout:      in.WriteTimeout,
+		invokeTimeout:     in.InvokeTimeout,
 		maxMessageSize:    in.MaxMessageSize,
 		logger:            in.Logger,
 		upstream:          append([]UpstreamTemplate(nil), in.Upstream...),
@@ -176,6 +183,9 @@ func (o *Options) withDefaults() options {
 	// A REST send becomes one record: the body's target and arguments with
 	// a few bytes of framing around them.
 	out.sendQueueBytes = max(out.sendQueueBytes, out.maxMessageSize+recordFramingBytes)
+	if out.invokeTimeout <= 0 {
+		out.invokeTimeout = DefaultInvokeTimeout
+	}
 	if out.writeTimeout <= 0 {
 		out.writeTimeout = 10 * time.Second
 	}

@@ -102,6 +102,54 @@ func (p protocol) emptyCompletion(invocationID string) []byte {
 	return encodeEmptyCompletion(invocationID)
 }
 
+// invocationWithID returns an Invocation that expects a Completion with
+// the invocation id, or nil if arguments (a JSON array) cannot be encoded.
+func (p protocol) invocationWithID(id, target string, arguments json.RawMessage) []byte {
+	if p == protocolMessagePack {
+		out, _ := encodeMessagePackInvocationWithID(id, target, arguments)
+		return out
+	}
+	return encodeInvocationWithID(id, target, arguments)
+}
+
+// streamItem returns a StreamItem of item, one JSON value, for stream id.
+func (p protocol) streamItem(id string, item json.RawMessage) []byte {
+	if p == protocolMessagePack {
+		out, _ := encodeMessagePackStreamItem(id, item)
+		return out
+	}
+	rec := []byte(`{"type":2,"invocationId":`)
+	rec = appendJSONString(rec, id)
+	rec = append(rec, `,"item":`...)
+	rec = append(rec, item...)
+	return append(rec, '}', recordSeparator)
+}
+
+// streamCompletion returns the Completion that ends stream id, with an
+// error when errorText is not empty.
+func (p protocol) streamCompletion(id, errorText string) []byte {
+	if errorText != "" {
+		return p.completionError(id, errorText)
+	}
+	return p.emptyCompletion(id)
+}
+
+// completionResult reads a client's Completion: its result as JSON (nil
+// for none), or its error text.
+func (p protocol) completionResult(record []byte) (result json.RawMessage, errorText *string, err error) {
+	if p == protocolMessagePack {
+		return parseMessagePackCompletion(record)
+	}
+	var body struct {
+		Result json.RawMessage `json:"result"`
+		Error  *string         `json:"error"`
+	}
+	if err := json.Unmarshal(record, &body); err != nil {
+		return nil, nil, err
+	}
+	return body.Result, body.Error, nil
+}
+
 // handshakeRequest is the first record a client sends.
 type handshakeRequest struct {
 	Protocol string `json:"protocol"`

@@ -134,6 +134,9 @@ func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(w, r, version, http.StatusUnauthorized, codeUnauthorized, err.Error())
 		return
 	}
+	if e.serveREST2024(w, r, version, route, params) {
+		return
+	}
 	hubName, problem := restHubName(params.hub, r.URL.Query().Get("application"))
 	if problem != "" {
 		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, problem)
@@ -284,7 +287,7 @@ func (e *Emulator) runREST(w http.ResponseWriter, r *http.Request, version apiVe
 		h.removeUserFromAllGroups(p.user)
 		e.dropIfEmpty(h, time.Now())
 	}
-	w.WriteHeader(route.status)
+	writeSuccess(w, version, route.status)
 }
 
 // parseTTL reads the ttl query parameter in seconds; nil means absent.

@@ -83,7 +83,7 @@ func buildRouteTables() map[apiVersion][]restRoute {
 
 // routeParams are the unescaped path parameters of a matched route.
 type routeParams struct {
-	hub, user, group, connection string
+	hub, user, group, connection, stream string
 }
 
 // routeResult says how a request path matched the route table.
@@ -160,6 +160,8 @@ func matchPattern(pattern, segments []string) (routeParams, bool) {
 			p.group = got
 		case "{connection}":
 			p.connection = got
+		case "{stream}":
+			p.stream = got
 		default:
 			if got != want {
 				return p, false

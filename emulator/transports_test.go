@@ -268,6 +268,8 @@ type hubClient struct {
 	protocol string // "json" or "messagepack"
 	id       string
 	pending  [][]byte
+	// lastInvocationID is the id of the last MessagePack Invocation read.
+	lastInvocationID string
 }
 
 // handshake sends the handshake request (as text, as the official clients
@@ -367,6 +369,10 @@ func (c *hubClient) decode(raw []byte) hubMsg {
 		require.IsType(c.t, map[string]any{}, a[1], "headers")
 		m.Target = a[3].(string)
 		m.Arguments = a[4].([]any)
+		if id, ok := a[2].(string); ok {
+			m.InvocationID = id
+			c.lastInvocationID = id
+		}
 	case 3:
 		require.GreaterOrEqual(c.t, len(a), 4)
 		m.InvocationID = a[2].(string)

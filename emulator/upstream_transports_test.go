@@ -114,3 +114,54 @@ func TestUpstreamDisconnectedWhenLongPollingClientStopsPolling(t *testing.T) {
 		}
 	}
 }
+
+// TestRest2024WithMessagePackClients: :invoke sends a MessagePack client
+// a MessagePack Invocation with an id and answers with its MessagePack
+// Completion's result as JSON; stream items and :execute's SendMessage
+// reach it as MessagePack too; on Long Polling as on WebSockets.
+func TestRest2024WithMessagePackClients(t *testing.T) {
+	s := newServer(t, nil)
+	for _, transport := range []string{webSockets, longPolling} {
+		t.Run(transport, func(t *testing.T) {
+			c := connectOn(t, s, "chat", "", transport, "messagepack")
+			answer := invokeAsync(t, s, c.id, "ask", "question")
+			m := c.next()
+			require.Equal(t, 1, m.Type)
+			assert.Equal(t, "ask", m.Target)
+			assert.Equal(t, []any{"question"}, m.Arguments)
+			id := c.lastInvocationID
+			require.NotEmpty(t, id)
+			c.sendMessage("", []any{3, map[string]any{}, id, 3, map[string]any{"n": 42, "f": 1.5, "s": "✓", "l": []any{nil, true}}})
+			got := <-answer
+			require.Equal(t, 200, got.status, got.body)
+			assert.JSONEq(t, `{"result":{"n":42,"f":1.5,"s":"✓","l":[null,true]}}`, got.body)
+
+			answer = invokeAsync(t, s, c.id, "ask", "again")
+			c.next()
+			c.sendMessage("", []any{3, map[string]any{}, c.lastInvocationID, 1, "no thanks"})
+			got = <-answer
+			assert.Equal(t, 500, got.status)
+			assert.Equal(t, "Error.Invocation.ClientError", got.code)
+			assert.Contains(t, got.body, "no thanks")
+
+			base := "/api/hubs/chat/connections/" + c.id + "/streams/7/"
+			wantStatus(t, rest(t, s, http.MethodPost, base+":send"+v2024+"&completed=true", `{"n":1}`), 202, "")
+			item, err := c.read(5 * time.Second)
+			require.NoError(t, err)
+			assert.Equal(t, 2, item.Type)
+			done := c.next()
+			assert.Equal(t, 3, done.Type)
+			assert.Equal(t, "7", done.InvocationID)
+			assert.Equal(t, 2, done.ResultKind, "a void Completion ends the stream")
+
+			wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/:execute?api-version=2023-07-01",
+				`[{"type":"SendMessage","message":{"target":"exec","arguments":[1,"two"]}}]`), 202, "")
+			m = c.next()
+			assert.Equal(t, "exec", m.Target)
+			assert.Equal(t, int64(1), toInt64(t, m.Arguments[0]))
+			assert.Equal(t, "two", m.Arguments[1])
+			c.sendMessage("", []any{7, nil})
+			c.wantEnded()
+		})
+	}
+}

@@ -106,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.Var(&upstreams, "upstream", "upstream URL template for every hub, category and event (repeatable; first match wins)")
 	config := flags.String("config", "", "settings file with UpstreamSettings.Templates, as Microsoft's emulator reads")
 	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
+	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
 		flags.PrintDefaults()
@@ -121,6 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *port < 0 || *port > 65535 {
 		return fmt.Errorf("-port %d is out of range", *port)
+	}
+	if *invokeTimeout <= 0 {
+		return fmt.Errorf("-invoke-timeout %v must be positive", *invokeTimeout)
 	}
 	accessKey, err := resolveKey(flags, *key, *keyFile)
 	if err != nil {
@@ -139,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout})
+	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout})
 
 	listeners, err := listen(*host, *port)
 	if err != nil {

@@ -132,7 +132,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("k\n"), 0o600))
 	for _, args := range [][]string{
-		{"-port", "70000"}, {"-nope"}, {"extra"},
+		{"-port", "70000"}, {"-nope"}, {"extra"}, {"-invoke-timeout", "0s"}, {"-invoke-timeout", "soon"},
 		{"-key", "a", "-key-file", keyFile},
 		{"-key-file", filepath.Join(t.TempDir(), "missing")},
 	} {

@@ -13,8 +13,9 @@ import (
 	"github.com/funcsignalr/signalr"
 )
 
-// app is the chat example's HTTP server side: the API, the page and the
-// browser client, over one set of bound SignalR bindings.
+// app is the chat example's HTTP server side: the API, the hub's upstream
+// endpoint, the page and the browser client, over one set of bound SignalR
+// bindings.
 type app struct {
 	handler http.Handler
 	client  *signalr.Client // shared by the output bindings, or nil
@@ -92,11 +93,35 @@ func newApp(cfg appConfig) (*app, error) {
 	presence, _ := bind.Sender.(userPresence)
 	api := apiHandler(byHeader, byQuery, outputs, presence)
 
+	// The hub functions, each with its own output binding, behind the
+	// upstream endpoint. The access key of the connection string validates
+	// the service's signatures.
+	hubOutputs := map[string]*signalr.Output{}
+	for fn, hb := range b.Hub {
+		if hb.Output == nil {
+			continue
+		}
+		out, err := hb.Output.Bind(&bind, &outOpts)
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+		hubOutputs[fn] = out
+	}
+	h := &hub{presence: presence, logger: logger}
+	up, err := newUpstream(b, hubOutputs, h, &signalr.UpstreamOptions{Bind: &bind, Logger: logger})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	// CORS lets a page on another origin call the API without credentials,
 	// as Functions Core Tools does with CORS "*"; list origins in
 	// CORSOptions to allow credentials.
 	mux.Handle("/api/", signalr.CORS(logUndelivered(api, logger), nil))
+	// Only SignalR Service calls the upstream endpoint: no CORS.
+	mux.Handle(signalr.DefaultUpstreamPath, up)
 	mux.Handle("GET /vendor/", cfg.signalrJS)
 	page := pageHandler()
 	mux.Handle("GET /{$}", page)

@@ -62,6 +62,17 @@ type bindings struct {
 	Messages, UserMessages, GroupMessages signalr.OutputBinding
 	// GroupAdd and GroupRemove change group membership.
 	GroupAdd, GroupRemove signalr.OutputBinding
+	// Hub are the functions SignalR Service triggers in serverless mode
+	// (connection events and hub methods), by function name; see
+	// hubFunctions.
+	Hub map[string]hubBinding
+}
+
+// hubBinding is the SignalR part of a hub function's function.json: its
+// signalRTrigger, and its signalR output binding if it sends anything.
+type hubBinding struct {
+	Trigger signalr.TriggerBinding
+	Output  *signalr.OutputBinding
 }
 
 // declaredBindings is the Go declaration of the bindings, equal to what the
@@ -71,6 +82,15 @@ func declaredBindings() bindings {
 	out := func(name string) signalr.OutputBinding {
 		return signalr.OutputBinding{Name: name, HubName: hubName, ConnectionStringSetting: setting}
 	}
+	trigger := func(category, event string, params ...string) signalr.TriggerBinding {
+		return signalr.TriggerBinding{Name: "invocation", HubName: hubName, Category: category, Event: event,
+			ParameterNames: params, ConnectionStringSetting: setting}
+	}
+	sends := func(t signalr.TriggerBinding, output string) hubBinding {
+		o := out(output)
+		return hubBinding{Trigger: t, Output: &o}
+	}
+	const messages, connections = signalr.CategoryMessages, signalr.CategoryConnections
 	return bindings{
 		Negotiate: signalr.ConnectionInfoBinding{
 			Name:                    "connectionInfo",
@@ -89,6 +109,16 @@ func declaredBindings() bindings {
 		GroupMessages: out("signalRMessages"),
 		GroupAdd:      out("signalRGroupActions"),
 		GroupRemove:   out("signalRGroupActions"),
+		Hub: map[string]hubBinding{
+			fnOnConnected:    sends(trigger(connections, signalr.EventConnected), "signalRMessages"),
+			fnOnDisconnected: sends(trigger(connections, signalr.EventDisconnected), "signalRMessages"),
+			fnBroadcast:      sends(trigger(messages, "broadcast", "text"), "signalRMessages"),
+			fnSendToUser:     sends(trigger(messages, "sendToUser", "user", "text"), "signalRMessages"),
+			fnSendToGroup:    sends(trigger(messages, "sendToGroup", "group", "text"), "signalRMessages"),
+			fnJoinGroup:      sends(trigger(messages, "joinGroup", "group"), "signalRGroupActions"),
+			fnLeaveGroup:     sends(trigger(messages, "leaveGroup", "group"), "signalRGroupActions"),
+			fnEcho:           {Trigger: trigger(messages, "echo", "x")},
+		},
 	}
 }
 
@@ -124,6 +154,25 @@ func loadBindings(fsys fs.FS) (bindings, error) {
 		if *o.binding, err = f.OutputBinding(""); err != nil {
 			return b, fmt.Errorf("%s: %w", o.function, err)
 		}
+	}
+	b.Hub = make(map[string]hubBinding, len(hubFunctions))
+	for _, fn := range hubFunctions {
+		f, err := loadFunction(fsys, fn.function)
+		if err != nil {
+			return b, err
+		}
+		var hb hubBinding
+		if hb.Trigger, err = f.TriggerBinding(""); err != nil {
+			return b, fmt.Errorf("%s: %w", fn.function, err)
+		}
+		if fn.output || len(f.Outputs) > 0 {
+			o, err := f.OutputBinding("")
+			if err != nil {
+				return b, fmt.Errorf("%s: %w", fn.function, err)
+			}
+			hb.Output = &o
+		}
+		b.Hub[fn.function] = hb
 	}
 	return b, nil
 }

@@ -30,6 +30,22 @@ func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
 		require.Equal(t, "chat", ob.HubName, "output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
 		require.Equal(t, "AzureSignalRConnectionString", ob.ConnectionStringSetting, "output binding %+v: want hub chat and setting AzureSignalRConnectionString", ob)
 	}
+	// The hub functions: one signalRTrigger each, for hub chat, with a
+	// signalR output when they send.
+	require.Len(t, loaded.Hub, len(hubFunctions))
+	events := map[string]string{}
+	for _, fn := range hubFunctions {
+		hb := loaded.Hub[fn.function]
+		assert.Equal(t, "chat", hb.Trigger.HubName, "%s", fn.function)
+		assert.Equal(t, "AzureSignalRConnectionString", hb.Trigger.ConnectionStringSetting, "%s", fn.function)
+		assert.Equal(t, fn.output, hb.Output != nil, "%s: output binding %+v", fn.function, hb.Output)
+		events[fn.function] = hb.Trigger.Category + "/" + hb.Trigger.Event
+	}
+	require.Equal(t, map[string]string{
+		fnOnConnected: "connections/connected", fnOnDisconnected: "connections/disconnected",
+		fnBroadcast: "messages/broadcast", fnSendToUser: "messages/sendToUser", fnSendToGroup: "messages/sendToGroup",
+		fnJoinGroup: "messages/joinGroup", fnLeaveGroup: "messages/leaveGroup", fnEcho: "messages/echo",
+	}, events)
 }
 
 // httpTrigger is the part of a function.json httpTrigger binding that says
@@ -42,9 +58,11 @@ type httpTrigger struct {
 	Route     string   `json:"route"`
 }
 
-// Every function folder has a route in the Go mux, and the mux serves each
-// function at the method and route its httpTrigger declares (below /api, as
-// the Functions host does), with an http output as in the seed.
+// Every function folder is either an HTTP function with a route in the Go
+// mux or a hub function. The mux serves each HTTP function at the method
+// and route its httpTrigger declares (below /api, as the Functions host
+// does), with an http output as in the seed; a hub function has a
+// signalRTrigger and no HTTP binding.
 func TestRoutesMatchHTTPTriggers(t *testing.T) {
 	dirs, err := fs.ReadDir(functionsFS, "functions")
 	require.NoError(t, err)
@@ -52,14 +70,13 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 	for _, rt := range routes {
 		byFunction[rt.function] = rt
 	}
-	require.Equal(t, len(routes), len(dirs), "%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
-	require.Equal(t, len(routes), len(byFunction), "%d function folders, %d routes for %d functions", len(dirs), len(routes), len(byFunction))
+	isHub := map[string]bool{}
+	for _, fn := range hubFunctions {
+		isHub[fn.function] = true
+	}
+	require.Equal(t, len(routes)+len(hubFunctions), len(dirs), "%d function folders, %d routes, %d hub functions", len(dirs), len(routes), len(hubFunctions))
+	require.Equal(t, len(routes), len(byFunction), "%d routes for %d functions", len(routes), len(byFunction))
 	for _, d := range dirs {
-		rt, ok := byFunction[d.Name()]
-		if !ok {
-			t.Errorf("functions/%s has no route", d.Name())
-			continue
-		}
 		data, err := fs.ReadFile(functionsFS, "functions/"+d.Name()+"/function.json")
 		require.NoError(t, err)
 		var file struct {
@@ -67,14 +84,25 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(data, &file), "%s", d.Name())
 		var trigger *httpTrigger
-		hasHTTPOut := false
+		hasHTTPOut, hasSignalRTrigger := false, false
 		for i, b := range file.Bindings {
 			switch b.Type {
 			case "httpTrigger":
 				trigger = &file.Bindings[i]
 			case "http":
 				hasHTTPOut = b.Direction == "out"
+			case "signalRTrigger":
+				hasSignalRTrigger = b.Direction == "in"
 			}
+		}
+		if isHub[d.Name()] {
+			assert.True(t, hasSignalRTrigger && trigger == nil && !hasHTTPOut, "hub function %s: want a signalRTrigger (direction in) and no HTTP bindings", d.Name())
+			continue
+		}
+		rt, ok := byFunction[d.Name()]
+		if !ok {
+			t.Errorf("functions/%s has no route and is not a hub function", d.Name())
+			continue
 		}
 		if trigger == nil || !hasHTTPOut {
 			t.Errorf("%s: want an httpTrigger and an http output binding", d.Name())
@@ -119,6 +147,13 @@ func TestLoadBindingsErrors(t *testing.T) {
 			`{"bindings":[{"type":"signalRConnectionInfo","name":"info","hubName":"chat","direction":"in"}]}`, nil, "negotiate"},
 		{"unknown property", "functions/group-remove/function.json",
 			`{"bindings":[{"type":"signalR","name":"x","hubName":"chat","direction":"out","hubname2":"y"}]}`, signalr.ErrInvalidBinding, "group-remove"},
+		{"missing hub function", "functions/echo/function.json", "", fs.ErrNotExist, "echo"},
+		{"hub function without trigger", "functions/join-group/function.json",
+			`{"bindings":[{"type":"signalR","name":"x","hubName":"chat","direction":"out"}]}`, signalr.ErrInvalidBinding, "join-group"},
+		{"hub method without output", "functions/broadcast/function.json",
+			`{"bindings":[{"type":"signalRTrigger","name":"invocation","hubName":"chat","category":"messages","event":"broadcast","direction":"in"}]}`, signalr.ErrInvalidBinding, "broadcast"},
+		{"bad trigger", "functions/on-connected/function.json",
+			`{"bindings":[{"type":"signalRTrigger","name":"invocation","hubName":"chat","category":"connections","event":"opened","direction":"in"}]}`, signalr.ErrInvalidBinding, "on-connected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

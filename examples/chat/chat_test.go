@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,21 +37,65 @@ type chatEnv struct {
 	t   *testing.T
 	emu *emulator.Server
 	srv *httptest.Server
+
+	mu     sync.Mutex
+	served []string // upstream requests answered: "<event> <connection id>"
 }
 
 // newChatEnv serves the app with the function.json bindings against a fresh
-// emulator, as `make run` does.
+// emulator whose upstream is the app's hub, as `make run` does.
 func newChatEnv(t *testing.T) *chatEnv {
 	t.Helper()
-	emu := signalrtest.NewEmulator(t, nil)
-	return &chatEnv{t: t, emu: emu, srv: serveApp(t, emu.ConnectionString(), nil)}
+	// The app's address comes first: the emulator's upstream points at it.
+	srv := httptest.NewUnstartedServer(nil)
+	emu := signalrtest.NewEmulator(t, &emulator.Options{
+		Upstream:        []emulator.UpstreamTemplate{{URLTemplate: "http://" + srv.Listener.Addr().String() + signalr.DefaultUpstreamPath}},
+		UpstreamTimeout: 5 * time.Second,
+	})
+	e := &chatEnv{t: t, emu: emu, srv: srv}
+	a := newTestApp(t, emu.ConnectionString(), nil)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.ServeHTTP(w, r)
+		if r.URL.Path == signalr.DefaultUpstreamPath {
+			e.mu.Lock()
+			e.served = append(e.served, r.Header.Get(signalr.HeaderEvent)+" "+r.Header.Get(signalr.HeaderConnectionID))
+			e.mu.Unlock()
+		}
+	})
+	srv.Start()
+	t.Cleanup(srv.Close) // before the emulator's Close: cleanups run last first
+	return e
 }
 
-// serveApp serves the app with the function.json bindings and connection
-// string cs.
-// serveApp serves the app bound to cs; clientOpts, when set, tune the
-// Client its output bindings share.
+// waitServed waits until the app has answered the upstream request of event
+// for connection id.
+func (e *chatEnv) waitServed(event, id string) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.mu.Lock()
+		done := slices.Contains(e.served, event+" "+id)
+		e.mu.Unlock()
+		if done {
+			return
+		}
+		require.False(e.t, time.Now().After(deadline), "the app did not get %s for %s", event, id)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// serveApp serves the app with the function.json bindings, bound to
+// connection string cs; clientOpts, when set, tune the Client its output
+// bindings share.
 func serveApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(newTestApp(t, cs, clientOpts))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTestApp builds the app with the function.json bindings, bound to cs.
+func newTestApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *app {
 	t.Helper()
 	parsed, err := signalr.ParseConnectionString(cs)
 	require.NoError(t, err)
@@ -65,12 +110,8 @@ func serveApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *httpt
 	}
 	a, err := newApp(cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(a)
-	t.Cleanup(func() {
-		srv.Close()
-		a.close()
-	})
-	return srv
+	t.Cleanup(a.close)
+	return a
 }
 
 // fakeSignalRJS writes a stand-in for signalr.min.js and its source map.
@@ -125,48 +166,57 @@ type hubClient struct {
 	id      string // connection id
 	ws      *websocket.Conn
 	pending [][]byte
+	held    []string // invocations read while waiting for a Completion
+	nextID  int      // of the last invocation sent
 }
 
 // connect negotiates for user with ?userId= (or the App Service header when
 // viaHeader) and completes the hub protocol handshake.
 func (e *chatEnv) connect(user string, viaHeader bool) *hubClient {
 	e.t.Helper()
+	return connectTo(e.t, e.srv.URL, user, viaHeader)
+}
+
+// connectTo connects to the chat served at base (no trailing slash) as
+// connect does.
+func connectTo(t *testing.T, base, user string, viaHeader bool) *hubClient {
+	t.Helper()
 	path, h := "/api/negotiate?userId="+url.QueryEscape(user), http.Header(nil)
 	if viaHeader {
 		path, h = "/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {user}}
 	}
-	status, data := e.call("POST", path, "", h)
-	require.Equal(e.t, http.StatusOK, status, "negotiate as %s = %d %s", user, status, data)
+	status, data := call(t, "POST", base+path, "", h)
+	require.Equal(t, http.StatusOK, status, "negotiate as %s = %d %s", user, status, data)
 	var info signalr.ConnectionInfo
-	require.NoError(e.t, json.Unmarshal(data, &info))
+	require.NoError(t, json.Unmarshal(data, &info))
 
 	// The client posts to the service's negotiate: "negotiate" spliced into
 	// the redirect URL's path, the query kept, the token as a bearer.
 	u, err := url.Parse(info.URL)
-	require.NoError(e.t, err)
+	require.NoError(t, err)
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
 	q := u.Query()
 	q.Set("negotiateVersion", "1")
 	u.RawQuery = q.Encode()
 	bearer := http.Header{"Authorization": {"Bearer " + info.AccessToken}}
-	status, data = call(e.t, "POST", u.String(), "", bearer)
-	require.Equal(e.t, http.StatusOK, status, "service negotiate = %d %s", status, data)
+	status, data = call(t, "POST", u.String(), "", bearer)
+	require.Equal(t, http.StatusOK, status, "service negotiate = %d %s", status, data)
 	var neg struct {
 		ConnectionID    string `json:"connectionId"`
 		ConnectionToken string `json:"connectionToken"`
 	}
-	require.NoError(e.t, json.Unmarshal(data, &neg))
+	require.NoError(t, json.Unmarshal(data, &neg))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(neg.ConnectionToken)
 	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: bearer, HTTPClient: httpClient})
-	require.NoError(e.t, err, "dial")
-	e.t.Cleanup(func() { _ = ws.CloseNow() })
-	c := &hubClient{t: e.t, user: user, id: neg.ConnectionID, ws: ws}
-	require.NoError(e.t, ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")))
+	require.NoError(t, err, "dial")
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &hubClient{t: t, user: user, id: neg.ConnectionID, ws: ws}
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")))
 	got := c.next()
-	require.Equal(e.t, "{}", got, "handshake answer %s", got)
+	require.Equal(t, "{}", got, "handshake answer %s", got)
 	return c
 }
 
@@ -193,7 +243,12 @@ func (c *hubClient) next() string {
 func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 	c.t.Helper()
 	for {
-		r := c.next()
+		var r string
+		if len(c.held) > 0 {
+			r, c.held = c.held[0], c.held[1:]
+		} else {
+			r = c.next()
+		}
 		var m struct {
 			Type      int               `json:"type"`
 			Target    string            `json:"target"`
@@ -210,13 +265,97 @@ func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 	}
 }
 
-// want reads the next invocation and checks it is newMessage(body).
+// nextChat returns the next invocation that is not a presence message.
+func (c *hubClient) nextChat() (string, []json.RawMessage) {
+	c.t.Helper()
+	for {
+		target, args := c.nextMessage()
+		if target != presenceTarget {
+			return target, args
+		}
+	}
+}
+
+// want reads the next invocation, presence messages aside, and checks it is
+// newMessage(body).
 func (c *hubClient) want(body string) {
 	c.t.Helper()
-	target, args := c.nextMessage()
+	target, args := c.nextChat()
 	require.Equal(c.t, "newMessage", target, "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
 	require.Equal(c.t, 1, len(args), "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
 	require.True(c.t, jsonEqual(c.t, args[0], body), "%s got %s(%s), want newMessage(%s)", c.user, target, args, body)
+}
+
+// wantChat reads the next invocation, presence messages aside, and checks it
+// is a hub method's newMessage from from with text, to the audience to (nil:
+// everyone), stamped with a time.
+func (c *hubClient) wantChat(from, text string, to *audience) {
+	c.t.Helper()
+	target, args := c.nextChat()
+	require.Equal(c.t, "newMessage", target, "%s got %s(%s), want newMessage from %s: %q", c.user, target, args, from, text)
+	require.Len(c.t, args, 1, "%s got %s(%s)", c.user, target, args)
+	var got chatMessage
+	require.NoError(c.t, json.Unmarshal(args[0], &got), "%s got newMessage(%s)", c.user, args[0])
+	require.False(c.t, got.SentAt.IsZero(), "%s got newMessage(%s) without sentAt", c.user, args[0])
+	got.SentAt = time.Time{}
+	require.Equal(c.t, chatMessage{From: from, Text: text, To: to}, got, "%s got newMessage(%s)", c.user, args[0])
+}
+
+// wantPresence reads the next invocation and checks it is
+// presence({user, online}).
+func (c *hubClient) wantPresence(user string, online bool) {
+	c.t.Helper()
+	target, args := c.nextMessage()
+	require.Equal(c.t, presenceTarget, target, "%s got %s(%s), want presence of %s", c.user, target, args, user)
+	require.Len(c.t, args, 1)
+	require.True(c.t, jsonEqual(c.t, args[0], `{"user":"`+user+`","online":`+strconv.FormatBool(online)+`}`), "%s got presence(%s), want %s online=%v", c.user, args[0], user, online)
+}
+
+// completion is a Completion the hub sent a hubClient.
+type completion struct {
+	Result json.RawMessage `json:"result"`
+	Error  string          `json:"error"`
+}
+
+// invoke calls a hub method, as connection.invoke does, and returns its
+// Completion; invocations that arrive meanwhile are kept for nextMessage.
+func (c *hubClient) invoke(target string, args ...any) completion {
+	c.t.Helper()
+	c.nextID++
+	id := strconv.Itoa(c.nextID)
+	if args == nil {
+		args = []any{}
+	}
+	record, err := json.Marshal(map[string]any{"type": 1, "invocationId": id, "target": target, "arguments": args})
+	require.NoError(c.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(c.t, c.ws.Write(ctx, websocket.MessageText, append(record, 0x1e)), "%s: invoke %s", c.user, target)
+	for {
+		r := c.next()
+		var m struct {
+			Type         int    `json:"type"`
+			InvocationID string `json:"invocationId"`
+			completion
+		}
+		require.NoError(c.t, json.Unmarshal([]byte(r), &m), "%s: record %q", c.user, r)
+		switch {
+		case m.Type == 3 && m.InvocationID == id:
+			return m.completion
+		case m.Type == 1:
+			c.held = append(c.held, r)
+		case m.Type != 6:
+			c.t.Fatalf("%s: unexpected record %s while invoking %s", c.user, r, target)
+		}
+	}
+}
+
+// mustInvoke invokes and fails the test if the hub method failed.
+func (c *hubClient) mustInvoke(target string, args ...any) json.RawMessage {
+	c.t.Helper()
+	got := c.invoke(target, args...)
+	require.Equal(c.t, "", got.Error, "%s: %s%v failed", c.user, target, args)
+	return got.Result
 }
 
 // TestNegotiateConnectsAsUser: the token from each negotiate path connects to
@@ -492,4 +631,86 @@ func TestBadGatewayIsLogged(t *testing.T) {
 		assert.Contains(t, got, want, "log lacks %s", want)
 	}
 	assert.NotContains(t, got, "secret-group", "the log names the group")
+}
+
+// The hub methods, invoked by clients through the emulator's upstream,
+// reach exactly the right connections: each step ends with a broadcast
+// marker, so a message that went astray would arrive before it.
+func TestHubMethodsReachTheRightClients(t *testing.T) {
+	e := newChatEnv(t)
+	alice, bob, carol := e.connect("alice", false), e.connect("bob", false), e.connect("carol", true)
+	alice2 := e.connect("alice", false) // alice's second tab
+
+	alice.mustInvoke("broadcast", "hello, all")
+	for _, c := range []*hubClient{alice, bob, carol, alice2} {
+		c.wantChat("alice", "hello, all", nil)
+	}
+
+	// To a user: every connection of that user, nobody else.
+	bob.mustInvoke("sendToUser", "alice", "psst")
+	carol.mustInvoke("broadcast", "marker 1")
+	for _, c := range []*hubClient{alice, alice2} {
+		c.wantChat("bob", "psst", &audience{User: "alice"})
+		c.wantChat("carol", "marker 1", nil)
+	}
+	bob.wantChat("carol", "marker 1", nil)
+	carol.wantChat("carol", "marker 1", nil)
+
+	// joinGroup adds the calling connection, not the user's others.
+	alice.mustInvoke("joinGroup", "team a/b")
+	snap := e.emu.Snapshot("chat")
+	require.Equal(t, []string{alice.id}, snap.Groups["team a/b"], "groups %v", snap.Groups)
+	carol.mustInvoke("sendToGroup", "team a/b", "hi, team") // carol is not a member
+	bob.mustInvoke("broadcast", "marker 2")
+	alice.wantChat("carol", "hi, team", &audience{Group: "team a/b"})
+	for _, c := range []*hubClient{alice, alice2, bob, carol} {
+		c.wantChat("bob", "marker 2", nil)
+	}
+
+	// leaveGroup removes it again.
+	alice.mustInvoke("leaveGroup", "team a/b")
+	carol.mustInvoke("sendToGroup", "team a/b", "too late")
+	bob.mustInvoke("broadcast", "marker 3")
+	for _, c := range []*hubClient{alice, alice2, bob, carol} {
+		c.wantChat("bob", "marker 3", nil)
+	}
+}
+
+// echo's result, a hub method the app lacks and a hub function's error come
+// back to the caller as Completions.
+func TestHubInvocationResults(t *testing.T) {
+	e := newChatEnv(t)
+	alice := e.connect("alice", false)
+	got := alice.mustInvoke("echo", map[string]any{"a": []any{1, "x", nil}})
+	require.JSONEq(t, `{"a":[1,"x",null]}`, string(got))
+	require.JSONEq(t, `"just text"`, string(alice.mustInvoke("echo", "just text")))
+
+	require.Equal(t, completion{Error: "Invocation failed, status code 404"}, alice.invoke("noSuchMethod", 1))
+	require.Equal(t, completion{Error: "nobody named dave is online"}, alice.invoke("sendToUser", "dave", "hi"))
+	require.Equal(t, completion{Error: "broadcast takes 1 argument(s) (text), the client sent 0"}, alice.invoke("broadcast"))
+	// The connection is still usable.
+	require.JSONEq(t, `42`, string(alice.mustInvoke("echo", 42)))
+}
+
+// Everyone hears when a user's first connection opens and last one closes.
+func TestPresenceReachesEveryone(t *testing.T) {
+	e := newChatEnv(t)
+	alice := e.connect("alice", false)
+	alice.wantPresence("alice", true) // her own, first
+	bob := e.connect("bob", false)
+	alice.wantPresence("bob", true)
+	bob.wantPresence("bob", true)
+
+	// bob's second tab: online again; closing it leaves him online, so
+	// nothing is announced before the marker.
+	bob2 := e.connect("bob", true)
+	alice.wantPresence("bob", true)
+	require.NoError(t, bob2.ws.Close(websocket.StatusNormalClosure, ""))
+	e.waitServed("disconnected", bob2.id)
+	alice.mustInvoke("broadcast", "marker")
+	target, args := alice.nextMessage()
+	require.Equal(t, "newMessage", target, "alice got %s(%s), want the marker", target, args)
+
+	require.NoError(t, bob.ws.Close(websocket.StatusNormalClosure, ""))
+	alice.wantPresence("bob", false)
 }

@@ -1,7 +1,9 @@
 // Command chat is a serverless chat on SignalR Service: the Azure Functions
 // SignalR bindings examples (negotiate, broadcast, send to a user, send to a
-// group, add to and remove from a group) as Go HTTP handlers, with a chat page
-// built on the official @microsoft/signalr browser client.
+// group, add to and remove from a group) as Go HTTP handlers, a hub whose
+// methods clients invoke (SignalR trigger functions behind the upstream
+// endpoint), and a chat page built on the official @microsoft/signalr
+// browser client.
 //
 // Usage:
 //
@@ -14,10 +16,11 @@
 // When the AzureSignalRConnectionString setting is set (in the environment,
 // or in the Values of local.settings.json in the working directory) the
 // example uses that SignalR Service; otherwise it starts the SignalR Service
-// emulator in-process on 127.0.0.1 and says so. The PORT environment variable
-// changes the port when -addr is not given; the address is taken before
-// anything else starts. At start it lists the routes, as func start does.
-// SIGINT or SIGTERM stops it.
+// emulator in-process on 127.0.0.1, with its upstream pointing at this
+// server, and says so. The PORT environment variable changes the port when
+// -addr is not given; the address is taken before anything else starts. At
+// start it lists the functions, as func start does. SIGINT or SIGTERM stops
+// it.
 //
 // The HTTP API:
 //
@@ -28,11 +31,25 @@
 //	POST   /api/groups/{group}/messages        newMessage(<body>) to one group
 //	PUT    /api/groups/{group}/users/{userId}  add the user to the group
 //	DELETE /api/groups/{group}/users/{userId}  remove the user from the group
+//	POST   /runtime/webhooks/signalr           the upstream endpoint SignalR Service calls
 //
 // Sends and group changes answer 204 when delivered, 400 with {"error": ...}
 // for a body that is not one JSON value, 404 for a message to a user with no
 // connection, and 502 with the service's reason when SignalR Service refused
 // or could not be reached (also logged).
+//
+// The hub methods clients invoke (connection.invoke(method, ...args)):
+//
+//	broadcast(text)          newMessage({from, text, sentAt}) to everyone
+//	sendToUser(user, text)   newMessage({from, text, to: {user}, sentAt}) to the user's connections;
+//	                         fails with "nobody named <user> is online" when there are none
+//	sendToGroup(group, text) newMessage({from, text, to: {group}, sentAt}) to the group
+//	joinGroup(group)         add the calling connection to the group
+//	leaveGroup(group)        remove the calling connection from the group
+//	echo(x)                  returns x
+//
+// "from" is the caller's user id. When a user's first connection opens or
+// last one closes, everyone gets presence({user, online}).
 package main
 
 import (
@@ -49,7 +66,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/funcsignalr/signalr"
@@ -149,6 +165,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	// The connection string: AzureSignalRConnectionString if set, else the
 	// embedded emulator's.
 	bind := &signalr.BindOptions{}
+	embedded := false
 	if v, ok := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting); ok && strings.TrimSpace(v) != "" {
 		cs, err := signalr.ParseConnectionString(v)
 		if err != nil {
@@ -158,7 +175,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		bind.ConnectionString = cs
 		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s)\n", cs.Endpoint(), signalr.DefaultConnectionStringSetting)
 	} else {
-		emu, err := startEmulator(o.emulatorPort, o.verbose, logger)
+		emu, err := startEmulator(o.emulatorPort, upstreamURL(l.Addr()), o.verbose, logger)
 		if err != nil {
 			return err
 		}
@@ -166,6 +183,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if bind.ConnectionString, err = signalr.ParseConnectionString(emu.ConnectionString()); err != nil {
 			return err
 		}
+		embedded = true
 		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s\n", signalr.DefaultConnectionStringSetting, emu.URL)
 	}
 
@@ -182,7 +200,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	printRoutes(stdout, pageURL(l.Addr()))
+	printRoutes(stdout, pageURL(l.Addr()), b)
+	if embedded {
+		fmt.Fprintf(stdout, "the embedded emulator calls the hub functions at %s\n", upstreamURL(l.Addr()))
+	} else {
+		fmt.Fprintf(stdout, "hub methods need the SignalR Service to call %s: set it as the service's upstream URL (signalr-emulator -upstream URL; on Azure, an upstream URL template in serverless mode)\n",
+			strings.TrimSuffix(pageURL(l.Addr()), "/")+signalr.DefaultUpstreamPath)
+	}
 	fmt.Fprintf(stdout, "chat is running: open %s in two browser windows, one per user (Ctrl+C stops it)\n", pageURL(l.Addr()))
 
 	select {
@@ -200,13 +224,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return err
 }
 
-// startEmulator serves a SignalR Service emulator on 127.0.0.1:port.
-func startEmulator(port int, verbose bool, logger *slog.Logger) (*emulator.Server, error) {
+// embeddedUpstreamTimeout bounds each call of the embedded emulator to the
+// hub functions; the page gives up on an invocation a little later.
+const embeddedUpstreamTimeout = 15 * time.Second
+
+// startEmulator serves a SignalR Service emulator on 127.0.0.1:port that
+// sends every hub's connection events and client invocations to upstream.
+func startEmulator(port int, upstream string, verbose bool, logger *slog.Logger) (*emulator.Server, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
 	}
-	opts := &emulator.Options{}
+	opts := &emulator.Options{
+		Upstream:        []emulator.UpstreamTemplate{{URLTemplate: upstream}},
+		UpstreamTimeout: embeddedUpstreamTimeout,
+	}
 	if verbose {
 		opts.Logger = logger.With("component", "emulator")
 	}
@@ -225,6 +257,21 @@ func pageURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
+// upstreamURL is the URL of the upstream endpoint of a server listening on
+// addr, for the embedded emulator to call: a server listening on every
+// interface is called on 127.0.0.1 (Go's listeners on every interface are
+// dual-stack).
+func upstreamURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + signalr.DefaultUpstreamPath
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + signalr.DefaultUpstreamPath
+}
+
 // listenError explains a failed listen on addr; for a busy port it says what
 // to do about it.
 func listenError(addr string, err error) error {
@@ -241,13 +288,27 @@ func listenError(addr string, err error) error {
 		err, addr, next, next)
 }
 
-// printRoutes lists the functions and their routes, as `func start` does,
-// below base (the page's URL, ending in a slash).
-func printRoutes(w io.Writer, base string) {
+// printRoutes lists the functions, as `func start` does: the HTTP ones with
+// their routes below base (the page's URL, ending in a slash), then the
+// hub's with their trigger, such as messages/broadcast(text).
+func printRoutes(w io.Writer, base string, b bindings) {
 	fmt.Fprintln(w, "Functions:")
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	width := 0 // of the longest "name:", so that the columns line up
 	for _, rt := range routes {
-		fmt.Fprintf(tw, "  %s:\t[%s]\t%s%s\n", rt.function, rt.method, strings.TrimSuffix(base, "/"), rt.path)
+		width = max(width, len(rt.function)+1)
 	}
-	_ = tw.Flush()
+	for _, fn := range hubFunctions {
+		width = max(width, len(fn.function)+1)
+	}
+	for _, rt := range routes {
+		fmt.Fprintf(w, "  %-*s %-8s %s%s\n", width, rt.function+":", "["+rt.method+"]", strings.TrimSuffix(base, "/"), rt.path)
+	}
+	for _, fn := range hubFunctions {
+		t := b.Hub[fn.function].Trigger
+		call := t.Category + "/" + t.Event
+		if t.Category == signalr.CategoryMessages {
+			call += "(" + strings.Join(t.ParameterNames, ", ") + ")"
+		}
+		fmt.Fprintf(w, "  %-*s signalRTrigger %s\n", width, fn.function+":", call)
+	}
 }

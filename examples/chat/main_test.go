@@ -161,13 +161,20 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
 			m := regexp.MustCompile(`^no AzureSignalRConnectionString set: using the embedded SignalR emulator at (http://127\.0\.0\.1:\d+)$`).FindStringSubmatch(lines[0])
 			require.NotNil(t, m, "stdout:\n%s", r.stdout)
-			require.Len(t, lines, 3+len(routes), "stdout:\n%s", r.stdout)
-			// Then the routes, as func start lists them, and the URL to open.
+			require.Len(t, lines, 4+len(routes)+len(hubFunctions), "stdout:\n%s", r.stdout)
+			// Then the functions, as func start lists them: the routes,
+			// the hub functions and where the emulator calls them, and the
+			// URL to open.
 			require.Equal(t, "Functions:", lines[1], "stdout:\n%s", r.stdout)
 			for i, rt := range routes {
 				want := regexp.MustCompile(`^  ` + regexp.QuoteMeta(rt.function) + `: +\[` + rt.method + `\] +` + regexp.QuoteMeta(strings.TrimSuffix(r.url, "/")+rt.path) + `$`)
 				assert.Regexp(t, want, lines[2+i], "route line %q, want %s", lines[2+i], want)
 			}
+			hubLines := lines[2+len(routes) : 2+len(routes)+len(hubFunctions)]
+			assert.Regexp(t, `^  on-connected: +signalRTrigger connections/connected$`, hubLines[0])
+			assert.Regexp(t, `^  send-to-user: +signalRTrigger messages/sendToUser\(user, text\)$`, hubLines[3])
+			upstream := strings.TrimSuffix(r.url, "/") + "/runtime/webhooks/signalr"
+			assert.Equal(t, "the embedded emulator calls the hub functions at "+upstream, lines[len(lines)-2])
 			got := negotiateURL(t, r.url, "alice")
 			require.Equal(t, m[1]+"/client/?hub=chat", got, "negotiate points at %s, want the embedded emulator %s", got, m[1])
 			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
@@ -176,6 +183,9 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			if status, _ := call(t, "GET", r.url, "", nil); status != http.StatusOK {
 				t.Fatalf("GET / = %d", status)
 			}
+			// The embedded emulator hands hub calls to the app.
+			c := connectTo(t, strings.TrimSuffix(r.url, "/"), "alice", false)
+			require.JSONEq(t, `{"ok":true}`, string(c.mustInvoke("echo", map[string]bool{"ok": true})))
 			require.NoError(t, r.stop(), "run returned")
 			require.True(t, strings.HasSuffix(r.stdout.String(), "chat stopped\n"), "stdout after stop:\n%s", r.stdout)
 			if _, err := http.Get(m[1] + "/api/health"); err == nil {
@@ -208,6 +218,10 @@ func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
 	want := "using the SignalR Service at " + emu.URL + " (from AzureSignalRConnectionString)\n"
 	require.True(t, strings.HasPrefix(r.stdout.String(), want), "stdout:\n%s\nwant it to start with %q", r.stdout, want)
 	require.NotContains(t, r.stdout.String(), "embedded", "stdout:\n%s\nwant it to start with %q", r.stdout, want)
+	// It says where that service must send hub calls.
+	upstream := strings.TrimSuffix(r.url, "/") + "/runtime/webhooks/signalr"
+	require.Contains(t, r.stdout.String(), "hub methods need the SignalR Service to call "+upstream+": set it as the service's upstream URL (signalr-emulator -upstream URL",
+		"stdout:\n%s", r.stdout)
 	got := negotiateURL(t, r.url, "alice")
 	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 	// Sends reach that service: it accepts only tokens signed with key.
@@ -288,4 +302,42 @@ func TestPageURL(t *testing.T) {
 		got := pageURL(tcp)
 		assert.Equal(t, want, got, "pageURL(%s) = %s, want %s", addr, got, want)
 	}
+}
+
+// The embedded emulator calls the app on a loopback address, also when the
+// app listens on every interface.
+func TestUpstreamURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:7071": "http://127.0.0.1:7071/runtime/webhooks/signalr",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080/runtime/webhooks/signalr",
+		"[::]:8080":      "http://127.0.0.1:8080/runtime/webhooks/signalr",
+		"[::1]:7071":     "http://[::1]:7071/runtime/webhooks/signalr",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		require.NoError(t, err)
+		assert.Equal(t, want, upstreamURL(tcp), "upstreamURL(%s)", addr)
+	}
+}
+
+// Against an external emulator, hub methods work once the emulator's
+// upstream is the URL the chat prints (the CLI's -upstream flag sets the
+// same template).
+func TestRunWithExternalEmulatorUpstream(t *testing.T) {
+	// The chat's address must be known before the emulator starts.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := probe.Addr().String()
+	require.NoError(t, probe.Close())
+	emu := signalrtest.NewEmulator(t, &emulator.Options{
+		Upstream: []emulator.UpstreamTemplate{{URLTemplate: "http://" + addr + signalr.DefaultUpstreamPath}},
+	})
+	t.Setenv(signalr.DefaultConnectionStringSetting, emu.ConnectionString())
+	r := start(t, "-addr", addr, "-signalr-js", fakeSignalRJS(t))
+	require.Contains(t, r.stdout.String(), "hub methods need the SignalR Service to call http://"+addr+signalr.DefaultUpstreamPath)
+
+	alice := connectTo(t, strings.TrimSuffix(r.url, "/"), "alice", false)
+	bob := connectTo(t, strings.TrimSuffix(r.url, "/"), "bob", false)
+	require.JSONEq(t, `"ping"`, string(alice.mustInvoke("echo", "ping")))
+	alice.mustInvoke("sendToUser", "bob", "over the external emulator")
+	bob.wantChat("alice", "over the external emulator", &audience{User: "bob"})
 }

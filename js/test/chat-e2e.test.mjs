@@ -2,9 +2,12 @@
 // headless Chromium, driven by playwright-core (no browser download). The
 // example runs on its embedded SignalR emulator; alice and bob chat in two
 // desktop pages and carol on a phone-sized one, and every message must reach
-// exactly the pages it is meant for. The server is also restarted under the
-// open pages (they must come back by themselves, with their groups), and a
-// second server points at a SignalR Service that is not there.
+// exactly the pages it is meant for. The pages talk through the hub
+// (connection.invoke, which the emulator hands to the example's hub
+// functions upstream), never through the HTTP API, and say who comes and
+// goes. The server is also restarted under the open pages (they must come
+// back by themselves, with their groups), and a second server points at a
+// SignalR Service that is not there.
 //
 // Run: go build -o bin/ ./cmd/... ./examples/... && cd js && node --test test/chat-e2e.test.mjs
 // Screenshots: js/test-results/chat.png (desktop), chat-phone.png (phone) and
@@ -30,7 +33,7 @@ let server; // the chat example's process
 const workdirs = []; // working directories: empty, so no local.settings.json
 let baseURL; // http://127.0.0.1:<port>/
 let browser;
-const pages = {}; // name -> { page, problems }
+const pages = {}; // name -> { page, problems, apiCalls }
 
 // spawnChat starts bin/chat with args in an empty working directory and
 // resolves with the process, the URL it prints and every line it printed
@@ -101,15 +104,21 @@ function forgetOutageNoise() {
 }
 
 // Opens the page as name and connects; problems collects the page's script
-// errors and console errors.
+// errors and console errors, apiCalls its requests to the HTTP API other
+// than negotiate (the page should send through the hub).
 async function openAs(name, contextOptions) {
   const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.setDefaultTimeout(waitMs);
   const problems = [];
+  const apiCalls = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+  });
+  page.on('request', (req) => {
+    const url = new URL(req.url());
+    if (url.pathname.startsWith('/api/') && url.pathname !== '/api/negotiate') apiCalls.push(`${req.method()} ${url.pathname}`);
   });
   await page.goto(baseURL);
   await page.fill('#name', name);
@@ -119,7 +128,7 @@ async function openAs(name, contextOptions) {
   // Once connected the welcome hint is gone, and no banner shows.
   await page.waitForSelector('#messages li.notice[data-kind="welcome"]', { state: 'detached' });
   assert.equal(await page.isVisible('#banner'), false);
-  pages[name] = { page, problems };
+  pages[name] = { page, problems, apiCalls };
   return page;
 }
 
@@ -161,6 +170,11 @@ async function waitFor(page, text) {
   return (await received(page)).find((m) => m.text === text);
 }
 
+// notices is the text of page's notices of kind.
+function notices(page, kind) {
+  return page.$$eval(`#messages li.notice[data-kind="${kind}"]`, (items) => items.map((i) => i.textContent));
+}
+
 // texts is the text of every message page received.
 async function texts(page) {
   return (await received(page)).map((m) => m.text);
@@ -191,6 +205,35 @@ test('a broadcast reaches every page, showing who sent it', async () => {
     const m = await waitFor(page, 'Hello, everyone!');
     assert.deepEqual(m, { from: 'bob', audience: 'all', where: 'to everyone', text: 'Hello, everyone!' });
   }
+});
+
+test('every page hears who comes online and who leaves', async () => {
+  const { alice, bob, carol } = { alice: pages.alice.page, bob: pages.bob.page, carol: pages.carol.page };
+  // Those who connected earlier heard about those who came later (bob may
+  // also reach carol's page, if his announcement was still on its way when
+  // she connected), and nobody is told about themselves.
+  const heard = (page, text) => page.waitForFunction((t) => [...document.querySelectorAll('#messages li.notice[data-kind="presence"]')]
+    .some((n) => n.textContent === t), text);
+  await heard(alice, 'bob is online.');
+  await heard(alice, 'carol is online.');
+  await heard(bob, 'carol is online.');
+  for (const [name, page] of Object.entries({ alice, bob, carol })) {
+    assert.ok(!(await notices(page, 'presence')).includes(`${name} is online.`), `${name} was told about herself`);
+  }
+
+  const context = await browser.newContext();
+  try {
+    const gina = await context.newPage();
+    gina.setDefaultTimeout(waitMs);
+    await gina.goto(baseURL);
+    await gina.fill('#name', 'gina');
+    await gina.click('#connect');
+    await gina.waitForSelector('#status[data-state="connected"]');
+    for (const page of [alice, bob, carol]) await heard(page, 'gina is online.');
+  } finally {
+    await context.close();
+  }
+  for (const page of [alice, bob, carol]) await heard(page, 'gina went offline.');
 });
 
 test('a direct message reaches only its user', async () => {
@@ -258,8 +301,46 @@ test('a direct message to a user who is not online says so, and keeps the draft'
   // The same message to a user who is online goes through.
   await send(alice, 'user', 'bob', 'are you there, bob?');
   await waitFor(bob, 'are you there, bob?');
-  // The browser logs the 404 itself; that is not a problem of the page.
-  forgetOutageNoise();
+});
+
+test('a hub call that gets no answer fails after 20 s, naming the upstream URL, and keeps the draft', async () => {
+  // A service with no upstream for the hub never answers an invocation
+  // (Microsoft's emulator, or Azure without an upstream URL). Stand in for
+  // one by dropping hank's broadcast calls on their way to the service; his
+  // page runs on a fake clock, so the 20 s pass at once.
+  const context = await browser.newContext();
+  try {
+    const hank = await context.newPage();
+    hank.setDefaultTimeout(waitMs);
+    await hank.clock.install();
+    await hank.routeWebSocket(/\/client\//, (ws) => {
+      const service = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string' && message.includes('"target":"broadcast"')) return; // lost
+        service.send(message);
+      });
+      service.onMessage((message) => ws.send(message));
+    });
+    await hank.goto(baseURL);
+    await hank.fill('#name', 'hank');
+    await hank.click('#connect');
+    await hank.waitForSelector('#status[data-state="connected"]');
+    await hank.fill('#message', 'into the void');
+    await hank.click('#send');
+    await hank.waitForFunction(() => document.querySelector('#send').disabled); // sending
+    await hank.clock.fastForward(20_000);
+    await hank.waitForSelector('#messages li.notice[data-kind="error"]');
+    const said = await hank.textContent('#messages li.notice[data-kind="error"]');
+    assert.equal(said, `Not sent: no answer within 20 s; the SignalR Service's upstream URL should be ${new URL(baseURL).origin}/runtime/webhooks/signalr`);
+    assert.equal(await hank.inputValue('#message'), 'into the void', 'the draft is kept');
+    assert.equal(await hank.isDisabled('#send'), false, 'Send works again');
+    // Other hub calls still go through.
+    await hank.fill('#group', 'g-hank');
+    await hank.click('#join');
+    await hank.waitForSelector('#groups li[data-group="g-hank"]');
+  } finally {
+    await context.close();
+  }
 });
 
 test('a long group name keeps its leave button in view', async () => {
@@ -428,10 +509,11 @@ test('without the npm-installed client the page says how to install it', async (
   }
 });
 
-test('the pages had no script or console errors; screenshots saved', async () => {
+test('the pages had no script or console errors, and sent only through the hub; screenshots saved', async () => {
   const { alice, carol } = { alice: pages.alice.page, carol: pages.carol.page };
-  for (const [name, { problems }] of Object.entries(pages)) {
+  for (const [name, { problems, apiCalls }] of Object.entries(pages)) {
     assert.deepEqual(problems, [], `${name}'s page`);
+    assert.deepEqual(apiCalls, [], `${name}'s page called the HTTP API instead of invoking hub methods`);
   }
   // A conversation for the screenshots.
   await send(carol, 'user', 'alice', 'Sent from my phone: see you at 6?');

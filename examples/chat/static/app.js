@@ -1,6 +1,9 @@
 // The chat page: connects to hub "chat" with the official @microsoft/signalr
-// browser client through the example's /api/negotiate, and calls the
-// example's HTTP API to send messages and join or leave groups.
+// browser client through the example's /api/negotiate, and talks through the
+// hub: connection.invoke("broadcast" | "sendToUser" | "sendToGroup" |
+// "joinGroup" | "leaveGroup", ...), which SignalR Service (serverless) hands
+// to the example's hub functions at /runtime/webhooks/signalr; a function's
+// error comes back as the invoke's rejection.
 //
 // The connection survives outages: the client reconnects with backoff for
 // as long as the page is open (and starts again if it ever gives up), the
@@ -45,6 +48,11 @@
   const offline = { reason: '', retryAt: 0 };
   let bannerTicker = null; // refreshes the banner's countdown
   let restartTimer = null; // our own restart, after the client gave up
+
+  // invokeTimeoutMs bounds a hub call. A SignalR Service with no upstream
+  // URL for the hub never answers an invocation; the embedded emulator
+  // gives up on the hub functions after 15 s.
+  const invokeTimeoutMs = 20_000;
 
   // trace records, per connection attempt, where the negotiation went: the
   // app's answer (the SignalR Service URL) or the app's failure. Errors then
@@ -217,8 +225,9 @@
     append(item);
   }
 
-  // onMessage handles newMessage(body): body is whatever was POSTed to the
-  // API, normally {from, text, to}, but any JSON value is shown.
+  // onMessage handles newMessage(body): body is {from, text, to, sentAt} from
+  // the hub functions, or whatever was POSTed to the HTTP API (any JSON
+  // value is shown).
   function onMessage(body) {
     const isObject = body !== null && typeof body === 'object' && !Array.isArray(body);
     const msg = isObject ? body : {};
@@ -237,35 +246,30 @@
     addMessage({ dir: 'in', from, text, audience, where });
   }
 
-  // api calls the example's HTTP API and throws its error message on
-  // failure (a 502 carries the service's reasons).
-  async function api(method, path, body) {
-    const init = { method, headers: {} };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let res;
+  // invoke calls a hub method on conn and resolves with its result. It
+  // rejects with the hub function's error (such as "nobody named dave is
+  // online"), the client's (the connection closed), or, after
+  // invokeTimeoutMs without an answer, says where the service should send
+  // hub calls.
+  async function invoke(conn, method, ...args) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${invokeTimeoutMs / 1000} s; ` +
+        `the SignalR Service's upstream URL should be ${location.origin}/runtime/webhooks/signalr`)), invokeTimeoutMs);
+    });
     try {
-      res = await fetch(path, init);
-    } catch (err) {
-      throw new Error(`the chat server at ${location.origin} is not answering (${reasonOf(err)})`);
+      return await Promise.race([conn.invoke(method, ...args), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
-    if (res.ok) return;
-    let message = `${res.status} ${res.statusText}`;
-    try {
-      const problem = await res.json();
-      if (typeof problem.error === 'string') message = problem.error;
-      if (Array.isArray(problem.failures) && problem.failures.length > 0) {
-        message += `: ${problem.failures.map((f) => f.reason).join('; ')}`;
-      }
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new Error(message);
   }
 
-  const segment = (s) => encodeURIComponent(s);
+  // onPresence handles presence({user, online}): another user's first
+  // connection opened or last one closed.
+  function onPresence(p) {
+    if (p === null || typeof p !== 'object' || typeof p.user !== 'string' || p.user === me) return;
+    notice(p.online ? `${p.user} is online.` : `${p.user} went offline.`, 'presence');
+  }
 
   // connect connects as name, replacing any connection of another name.
   async function connect(name) {
@@ -298,6 +302,7 @@
       .configureLogging(signalR.LogLevel.Warning)
       .build();
     conn.on('newMessage', onMessage);
+    conn.on('presence', onPresence);
     conn.onreconnecting((err) => {
       if (connection !== conn) return;
       notice(`Connection lost: ${explain(err, true)}. Reconnecting…`, 'warn');
@@ -338,13 +343,14 @@
     await cameOnline(conn, wasOnline);
   }
 
-  // cameOnline re-joins the page's groups (the service may have restarted
-  // empty), then enables sending and says the connection is back.
+  // cameOnline re-joins the page's groups (membership belongs to a
+  // connection, and a reconnect is a new one), then enables sending and says
+  // the connection is back.
   async function cameOnline(conn, wasOnline) {
     const rejoined = [];
     for (const g of [...joined].sort()) {
       try {
-        await api('PUT', `/api/groups/${segment(g)}/users/${segment(me)}`);
+        await invoke(conn, 'joinGroup', g);
         rejoined.push(g);
       } catch (err) {
         if (connection === conn) notice(`Could not rejoin ${g}: ${err.message}`, 'error');
@@ -390,7 +396,7 @@
   }
 
   async function joinGroup(g) {
-    await api('PUT', `/api/groups/${segment(g)}/users/${segment(me)}`);
+    await invoke(connection, 'joinGroup', g);
     joined.add(g);
     renderGroups();
     notice(`You joined ${g}.`);
@@ -398,7 +404,7 @@
 
   async function leaveGroup(g) {
     try {
-      await api('DELETE', `/api/groups/${segment(g)}/users/${segment(me)}`);
+      await invoke(connection, 'leaveGroup', g);
       joined.delete(g);
       renderGroups();
       notice(`You left ${g}.`);
@@ -420,23 +426,21 @@
     const recipient = ui.recipient.value.trim();
     if (!online || sending || !text || (kind !== 'all' && !recipient)) return;
 
-    const body = { from: me, text, sentAt: new Date().toISOString() };
-    let path = '/api/messages';
+    // The hub function adds the sender (our user id) and the time.
+    let call = ['broadcast', text];
     let echo = null; // what to show when the message will not come back to us
     if (kind === 'user') {
-      body.to = { user: recipient };
-      path = `/api/users/${segment(recipient)}/messages`;
+      call = ['sendToUser', recipient, text];
       if (recipient !== me) echo = `to ${recipient}`;
     } else if (kind === 'group') {
-      body.to = { group: recipient };
-      path = `/api/groups/${segment(recipient)}/messages`;
+      call = ['sendToGroup', recipient, text];
       if (!joined.has(recipient)) echo = `in ${recipient}`;
     }
 
     sending = true;
     updateControls();
     try {
-      await api('POST', path, body);
+      await invoke(connection, ...call);
       ui.message.value = '';
       if (echo) addMessage({ dir: 'out', from: me, text, audience: kind, where: echo });
     } catch (err) {

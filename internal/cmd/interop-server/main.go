@@ -14,6 +14,9 @@
 //	POST /control/close?connectionId=C&reason=R
 //	                               closes a connection through the REST client
 //	GET  /control/snapshot         what the emulator's hub holds, as JSON
+//	POST /control/invoke, /control/execute
+//	                               Client.Invoke and Client.Execute; see
+//	                               rest2024.go
 package main
 
 import (
@@ -78,6 +81,7 @@ func main() {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	registerREST2024(mux, client)
 	mux.HandleFunc("GET /control/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(emu.Snapshot(hub))
