@@ -30,18 +30,6 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 	return "", false
 }
 
-// handleCompletion takes a client's Completion: the answer to an
-// Invocation the emulator sent with an invocation id. This is the one
-// place client results arrive (record is the message in c.proto, without
-// framing). The emulator sends no such invocation yet, so there is nothing
-// waiting for it and it is dropped.
-func (c *connection) handleCompletion(msg clientMessage, record []byte) {
-	_ = record
-	if msg.InvocationID != nil {
-		c.log.Debug("dropped client completion: no invocation is waiting for it", "invocationId", *msg.InvocationID)
-	}
-}
-
 // handleInvocation answers a client's Invocation or StreamInvocation;
 // record is the message in c.proto without its framing (0x1E or length
 // prefix). With upstream templates it goes upstream (see upstream.go).
