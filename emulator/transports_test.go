@@ -834,7 +834,7 @@ func TestShutdownEndsEveryTransport(t *testing.T) {
 // The connection is kept busy by writes to a Long Polling client that does
 // not poll, so the POSTs queue up.
 func TestConcurrentSendGets409(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, &emulator.Options{WriteTimeout: time.Minute})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
 	// More than a poll holds: the connection's writer waits for a poll.
@@ -842,25 +842,27 @@ func TestConcurrentSendGets409(t *testing.T) {
 		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", strings.Repeat("z", 40<<10))), 202, "")
 	}
 	ping := []byte("{\"type\":6}\x1e")
-	// The first send is taken by the reader, which then waits for the
-	// busy connection; the second waits for the reader, holding the
-	// connection's one send slot.
-	require.NoError(t, lp.send(ping))
-	statuses := make(chan error, 1)
-	go func() { statuses <- lp.send(ping) }()
-	var last error
+	// Once the connection is busy, one send is taken by its reader, which
+	// then waits; the next holds the connection's one send slot; a third
+	// is refused. Each try starts a send that may hold the slot, then
+	// makes a short one.
+	holders := make(chan error, 1000)
+	started := 0
 	require.Eventually(t, func() bool {
-		// Until the second send holds the slot, this one may take it
-		// and wait: it then gives up, and tries again.
-		last = lp.sendWithin(ping, 300*time.Millisecond)
-		return last != nil && strings.Contains(last.Error(), "409")
-	}, 10*time.Second, 20*time.Millisecond, "a third concurrent send was not refused with 409")
+		started++
+		go func() { holders <- lp.sendWithin(ping, 10*time.Second) }()
+		time.Sleep(50 * time.Millisecond)
+		err := lp.sendWithin(ping, 300*time.Millisecond)
+		return err != nil && strings.Contains(err.Error(), "409")
+	}, 10*time.Second, 20*time.Millisecond, "a concurrent send was not refused with 409")
 	// Polling frees the writer; the waiting sends then complete.
 	for range 3 {
 		_, err := c.read(5 * time.Second)
 		require.NoError(t, err)
 	}
-	require.NoError(t, <-statuses, "the waiting send completes")
+	for range started {
+		<-holders
+	}
 	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
