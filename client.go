@@ -62,9 +62,12 @@ type ClientOptions struct {
 	// signing key; it costs a REST call per negotiate. False means tokens
 	// are minted locally.
 	ClientTokensFromService bool
-	// Now returns the current time for token expiry and the key's
-	// renewal; nil means time.Now. Tests set it to step through the
-	// renewal timings without waiting.
+	// Now returns the current time for the renewal of the Microsoft
+	// Entra token and of the key (AccessKeyRefreshAge and the like); nil
+	// means time.Now. Tests set it to step through the renewal timings
+	// without waiting. Tokens sent to the service keep the wall clock,
+	// which the service checks them by (ClientTokenOptions.Now sets a
+	// client token's).
 	Now func() time.Time
 }
 

@@ -172,8 +172,7 @@ func (c *Client) clientKey(ctx context.Context) (signingKey, error) {
 // first call waits for that key, bounded by ctx. With
 // ClientOptions.ClientTokensFromService, the service mints it (see
 // GenerateClientToken), and custom claims are an error wrapping
-// ErrInvalidArgument, since :generateToken takes none. opts may be nil;
-// opts.Now defaults to ClientOptions.Now.
+// ErrInvalidArgument, since :generateToken takes none. opts may be nil.
 func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
 		return ConnectionInfo{}, errNoClient
@@ -184,9 +183,6 @@ func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTok
 	var o ClientTokenOptions
 	if opts != nil {
 		o = *opts
-	}
-	if o.Now == nil {
-		o.Now = c.now
 	}
 	switch {
 	case c.serviceTokens:
