@@ -61,6 +61,20 @@ func NewCredential(e *emulator.Emulator, opts *CredentialOptions) (*Credential, 
 	if key == nil {
 		return nil, errors.New("signalrtest: the emulator is not in identity mode; set emulator.Options.Identity to &emulator.IdentityOptions{}")
 	}
+	return NewCredentialFromKey(key, issuer, opts)
+}
+
+// NewCredentialFromKey returns a Credential that signs with key as issuer
+// ("" means emulator.DefaultIdentityIssuer): for an emulator in another
+// process, started with -identity-key (read the key with
+// emulator.LoadIssuerKey). opts may be nil.
+func NewCredentialFromKey(key *ecdsa.PrivateKey, issuer string, opts *CredentialOptions) (*Credential, error) {
+	if key == nil {
+		return nil, errors.New("signalrtest: NewCredentialFromKey needs the test issuer key")
+	}
+	if issuer == "" {
+		issuer = emulator.DefaultIdentityIssuer
+	}
 	c := &Credential{key: key, issuer: issuer}
 	if opts != nil {
 		c.opts = *opts
