@@ -60,6 +60,14 @@
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
 // names KeyId are checked against that key.
 //
+// Identity mode (Options.Identity, or the command's -identity-key) stands in
+// for Microsoft Entra ID: the REST API also accepts ES256 tokens of a local
+// test issuer with audience https://signalr.azure.com (and says which check
+// failed when it refuses one), the access-key route serves those callers
+// only, and RotateAccessKey rotates the key (the previous one stays valid)
+// so that renewal paths can be tested. The access key keeps working beside
+// it. See identity.go.
+//
 // Each connection has a send queue bounded by count and by bytes
 // (Options.SendQueueSize, Options.SendQueueBytes), and every write has a
 // deadline (Options.WriteTimeout). A client that does not keep up is closed,
