@@ -204,11 +204,24 @@ func TestIdentityThroughEmulator(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.Contains(t, body, "rotated out")
 
+	// Minted by the service instead (:generateToken): no key in the app.
+	minting, err := signalr.NewClient(cs, &signalr.ClientOptions{Credential: cred, ClientTokensFromService: true, APIVersion: signalr.APIVersion20241201})
+	require.NoError(t, err)
+	defer minting.CloseIdleConnections()
+	info, err = minting.ConnectionInfo(ctx, "chat", &signalr.ClientTokenOptions{UserID: "gina"})
+	require.NoError(t, err)
+	assert.Empty(t, tokenKid(t, info.AccessToken), "the service signs with its access key, no kid")
+	status, body, gina := connect(t, info)
+	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, client.SendMessage(ctx, "chat", signalr.Message{Target: "direct", UserID: "gina", Arguments: []any{"minted"}}, nil))
+	assert.Equal(t, `direct:"minted"`, gina.next(t))
+	callsBefore := cred.Calls()
+
 	// Within five minutes of the token's expiry, it is renewed: once.
 	clock.Add(2 * time.Hour)
 	require.NoError(t, client.SendMessage(ctx, "chat", signalr.Message{Target: "direct", UserID: "dave", Arguments: []any{"later"}}, nil))
 	assert.Equal(t, `direct:"later"`, dave.next(t))
-	assert.Equal(t, 2, cred.Calls(), "the Entra token is renewed near its expiry, not per request")
+	assert.Equal(t, callsBefore+1, cred.Calls(), "the Entra token is renewed near its expiry, not per request")
 }
 
 // TestIdentityEmulatorRefusesBadEntraTokens: an expired or wrong-audience

@@ -136,3 +136,15 @@ test('the official client connects with it and receives REST sends and group mes
     await bob.connection.stop();
   }
 });
+
+// The hub methods travel upstream from the emulator to the chat, whose
+// identity connection string has no key to check X-ASRS-Signature with: as
+// in the Functions extension, the check is skipped, and the call works.
+test('hub methods reach the chat through the upstream of an identity endpoint', async () => {
+  const carol = await connect('carol');
+  try {
+    assert.equal(await carol.connection.invoke('echo', 'through the upstream'), 'through the upstream');
+  } finally {
+    await carol.connection.stop();
+  }
+});
