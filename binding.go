@@ -59,6 +59,10 @@ type Input struct {
 	claimTypes []string
 	lifetime   time.Duration
 	now        func() time.Time
+	// client mints the tokens when the connection string is
+	// identity-based, a credential is set or the service mints them; nil
+	// means the access key signs them locally.
+	client *Client
 }
 
 // Bind checks the declaration, loads its connection string (see BindOptions)
@@ -102,8 +106,17 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	if in.hasIDToken && len(b.ClaimTypeList) == 0 {
 		return nil, fmt.Errorf("%w: idToken is set but claimTypeList is empty; list the claim types to copy", ErrInvalidBinding)
 	}
+	if c, ok := opts.Sender.(*Client); ok && c != nil && c.cs != nil && opts.ConnectionString == nil && (c.id != nil || c.serviceTokens) {
+		in.cs, in.client = c.cs, c
+		return in, nil
+	}
 	if in.cs, err = resolveConnectionString(b.ConnectionStringSetting, opts); err != nil {
 		return nil, err
+	}
+	if in.cs.IdentityBased() || opts.Credential != nil || opts.ClientTokensFromService {
+		if in.client, err = opts.newClient(in.cs); err != nil {
+			return nil, err
+		}
 	}
 	return in, nil
 }
@@ -112,6 +125,8 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.
+// With an identity-based connection string (see BindOptions.Credential) the
+// first call waits for the signing key, bounded by r's context.
 // A binding expression that refers to a missing header or query parameter is
 // a *BindingDataError (wrapping ErrMissingBindingData): no anonymous token is
 // minted in its place.
@@ -132,6 +147,10 @@ func (in *Input) Resolve(r *http.Request) (ConnectionInfo, error) {
 		if opts.Claims, err = claimsFromIDToken(raw, in.claimTypes); err != nil {
 			return ConnectionInfo{}, err
 		}
+	}
+	if in.client != nil {
+		// The request's context bounds the wait for the first key.
+		return in.client.ConnectionInfo(r.Context(), hub, &opts)
 	}
 	return in.cs.ConnectionInfo(hub, &opts)
 }

@@ -2,8 +2,10 @@ package signalr
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"net"
 	"net/http"
 	"strings"
@@ -43,14 +45,39 @@ type ClientOptions struct {
 	// UserAgent is sent as the User-Agent header; "" means
 	// "funcsignalr-go".
 	UserAgent string
+	// Credential, when set, authenticates with Microsoft Entra ID instead
+	// of the access key: REST calls carry its token for EntraScope (kept
+	// until five minutes before it expires, then renewed by one caller
+	// while the others go on using it), and client tokens are signed with
+	// a key fetched from the service (see Client.ConnectionInfo). It is
+	// required for an identity-based connection string (AuthType=azure,
+	// azure.msi, azure.app, aad); package
+	// github.com/funcsignalr/signalr/azidentity makes one from the
+	// connection string's keys. The identity needs the "SignalR App
+	// Server" role on the resource. Nil means the access key.
+	Credential azcore.TokenCredential
+	// ClientTokensFromService makes ConnectionInfo ask the service to mint
+	// each client token (POST :generateToken, REST API 2023-07-01 or
+	// later) instead of minting it locally, so the app never holds a
+	// signing key; it costs a REST call per negotiate. False means tokens
+	// are minted locally.
+	ClientTokensFromService bool
+	// Now returns the current time for the renewal of the Microsoft
+	// Entra token and of the key (AccessKeyRefreshAge and the like); nil
+	// means time.Now. Tests set it to step through the renewal timings
+	// without waiting. Tokens sent to the service keep the wall clock,
+	// which the service checks them by (ClientTokenOptions.Now sets a
+	// client token's).
+	Now func() time.Time
 }
 
 // Client calls the SignalR Service data-plane REST API for one connection
 // string. Make one per connection string and share it (bindings take it
-// through OutputOptions.Sender): it is safe for concurrent use and reuses
-// connections. Every request carries a bearer token (HS256 with the access
-// key, aud = request URL without query, five minutes' lifetime), minted for
-// its URL and reused for that URL for up to a minute.
+// through BindOptions.Sender): it is safe for concurrent use and reuses
+// connections, tokens and keys. Every request carries a bearer token: with
+// an access key, an HS256 token (aud = request URL without query, five
+// minutes' lifetime) minted for its URL and reused for that URL for up to a
+// minute; with ClientOptions.Credential, the Microsoft Entra token.
 //
 // Every operation is Op(ctx, hub, required ids…, *OpOptions) where nil
 // options mean the defaults. Hub names are validated and lower-cased, and
@@ -73,6 +100,11 @@ type Client struct {
 	tokenMu sync.Mutex
 	tokens  map[string]cachedToken
 
+	// id is the Microsoft Entra state; nil with an access key.
+	id            *identity
+	serviceTokens bool
+	now           func() time.Time
+
 	// sleep waits between attempts; tests replace it to observe waits.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -80,7 +112,8 @@ type Client struct {
 // NewClient returns a Client for cs, which must come from
 // ParseConnectionString. opts may be nil. It fails, wrapping
 // ErrInvalidConnectionString or ErrInvalidArgument, when cs is nil or empty
-// or an option is unusable.
+// or an option is unusable, and with ErrMissingCredential for an
+// identity-based cs without ClientOptions.Credential.
 func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	if err := cs.usable(); err != nil {
 		return nil, err
@@ -100,6 +133,17 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 		traced:    opts.HTTPClient == nil || isHTTPTransport(opts.HTTPClient.Transport),
 		tokens:    make(map[string]cachedToken),
 		sleep:     sleepCtx,
+		now:       opts.Now,
+
+		serviceTokens: opts.ClientTokensFromService,
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if opts.Credential != nil {
+		c.id = c.newIdentity(opts.Credential)
+	} else if cs.authType != "" {
+		return nil, fmt.Errorf("%w: the connection string has AuthType=%s but ClientOptions.Credential is nil; pass a credential (azidentity.NewCredential in github.com/funcsignalr/signalr/azidentity makes one from the connection string)", ErrMissingCredential, cs.authType)
 	}
 	switch c.version {
 	case "":
@@ -161,10 +205,15 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
-// String describes the Client without secrets: its endpoint and API
-// version. The access key and cached tokens never appear in fmt output.
+// String describes the Client without secrets: its endpoint, API version
+// and how it authenticates. The access key, fetched keys and cached tokens
+// never appear in fmt output.
 func (c *Client) String() string {
-	return "signalr.Client{endpoint: " + c.base + ", api: " + string(c.version) + "}"
+	auth := "access key"
+	if c.id != nil {
+		auth = "microsoft entra id"
+	}
+	return "signalr.Client{endpoint: " + c.base + ", api: " + string(c.version) + ", auth: " + auth + "}"
 }
 
 // GoString is String, so that %#v hides the secrets too.

@@ -89,10 +89,15 @@ func (c *ConnectionString) clientURL(hub string) string {
 
 // ConnectionInfo mints a client access token for hub and returns it with the
 // URL to use it on. The token is HS256-signed with the access key; its aud is
-// the returned URL.
+// the returned URL. An identity-based connection string has no key to sign
+// with: the error then wraps ErrUnsupportedAuthType, and Client.ConnectionInfo
+// with ClientOptions.Credential is the way.
 func (c *ConnectionString) ConnectionInfo(hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
 	if err := c.usable(); err != nil {
 		return ConnectionInfo{}, err
+	}
+	if c.authType != "" {
+		return ConnectionInfo{}, fmt.Errorf("%w: AuthType=%s signs client tokens with a key fetched from the service; use (*Client).ConnectionInfo on a Client made with ClientOptions.Credential", ErrUnsupportedAuthType, c.authType)
 	}
 	if err := validateHub(hub); err != nil {
 		return ConnectionInfo{}, err
@@ -101,7 +106,7 @@ func (c *ConnectionString) ConnectionInfo(hub string, opts *ClientTokenOptions) 
 		opts = &ClientTokenOptions{}
 	}
 	u := c.clientURL(hub)
-	tok, err := c.clientToken(u, opts)
+	tok, err := mintClientToken(c.key, "", u, opts)
 	if err != nil {
 		return ConnectionInfo{}, err
 	}
@@ -115,7 +120,9 @@ var reservedClaims = map[string]bool{
 	"acr": true, "azp": true, "c_hash": true, "jti": true, "nonce": true,
 }
 
-func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (string, error) {
+// mintClientToken mints a client token for aud, HS256-signed with key; a
+// non-empty kid goes into the JWT header, naming the service's key.
+func mintClientToken(key []byte, kid, aud string, opts *ClientTokenOptions) (string, error) {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -152,7 +159,7 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 		m["nbf"], m["exp"], m["iat"], m["aud"] = t, exp, t, aud
 		claims = m
 	}
-	tok, err := c.sign(claims)
+	tok, err := signHS256(key, kid, claims)
 	if err != nil {
 		return "", err
 	}
@@ -162,10 +169,15 @@ func (c *ConnectionString) clientToken(aud string, opts *ClientTokenOptions) (st
 	return tok, nil
 }
 
-// sign signs claims with HS256 and the access key (its UTF-8 bytes, not
-// base64-decoded, as the service checks them).
-func (c *ConnectionString) sign(claims jwt.Claims) (string, error) {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(c.key)
+// signHS256 signs claims with HS256 and key (the UTF-8 bytes of the access
+// key, not base64-decoded, as the service checks them). A non-empty kid is
+// put in the header, as the service picks a fetched key by it.
+func signHS256(key []byte, kid string, claims jwt.Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	tok, err := t.SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidClaim, err)
 	}
@@ -276,7 +288,7 @@ func validateGroup(group string) error {
 // (the Client reuses it for that URL for at most a minute).
 func (c *ConnectionString) serverToken(aud string, now time.Time) (string, error) {
 	t := now.Unix()
-	return c.sign(&systemClaims{IssuedAt: t, Expires: t + int64(serverTokenLifetime/time.Second), Audience: aud})
+	return signHS256(c.key, "", &systemClaims{IssuedAt: t, Expires: t + int64(serverTokenLifetime/time.Second), Audience: aud})
 }
 
 // serverTokenLifetime is short because a REST token is used once, right away.

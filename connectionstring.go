@@ -17,19 +17,55 @@ import (
 //
 //	Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;
 //
+// or an identity-based one (Microsoft Entra ID, no access key):
+//
+//	Endpoint=https://example.service.signalr.net;AuthType=azure.msi;Version=1.0;
+//
 // Get one with ParseConnectionString: its parts are read through methods, so
 // it cannot be built half-filled. A zero ConnectionString is unusable, and
 // everything that needs it returns an error wrapping
 // ErrInvalidConnectionString. Its String method and fmt verbs never print
-// the access key.
+// the access key or the client secret.
 type ConnectionString struct {
 	endpoint       string // scheme://host[:port], Port applied
 	clientEndpoint string
 	serverEndpoint string
 	version        string
-	// key is the access key; nothing else keeps it.
+	// key is the access key; nothing else keeps it. It is empty for an
+	// identity-based connection string.
 	key []byte
+
+	// The identity-based keys; authType is "" for an access key.
+	authType     AuthType
+	clientID     string
+	tenantID     string
+	clientSecret string // never printed
+	clientCert   string // a certificate file path
 }
+
+// AuthType is the AuthType key of a connection string: how the app proves
+// who it is to the service.
+type AuthType string
+
+// The AuthType values the Azure SDKs define. Any other value of the key
+// means an access key, as in the SDKs.
+const (
+	// AuthTypeAccessKey (no AuthType key) signs requests with AccessKey.
+	AuthTypeAccessKey AuthType = ""
+	// AuthTypeAzure uses the default Azure credential chain (environment,
+	// workload identity, managed identity, Azure CLI...).
+	AuthTypeAzure AuthType = "azure"
+	// AuthTypeAzureMSI uses a managed identity: system-assigned, or the
+	// user-assigned one named by ClientId.
+	AuthTypeAzureMSI AuthType = "azure.msi"
+	// AuthTypeAzureApp uses a service principal: TenantId, ClientId and
+	// ClientSecret or ClientCert (a certificate file).
+	AuthTypeAzureApp AuthType = "azure.app"
+	// AuthTypeAAD is the older spelling: a system-assigned managed
+	// identity without ClientId, a user-assigned one with ClientId alone,
+	// a service principal with ClientId and TenantId.
+	AuthTypeAAD AuthType = "aad"
+)
 
 // Endpoint returns the service's base URL, scheme://host[:port], with the
 // Port key applied and no trailing slash ("" for a zero ConnectionString).
@@ -48,16 +84,42 @@ func (c *ConnectionString) ServerEndpoint() string { return c.serverEndpoint }
 // checked (1.x) but has no effect, as in the Azure SDKs.
 func (c *ConnectionString) Version() string { return c.version }
 
+// AuthType returns how the connection string authenticates:
+// AuthTypeAccessKey ("") for an access key, else the AuthType key in lower
+// case. An identity-based connection string needs a credential (see
+// ClientOptions.Credential and BindOptions.Credential).
+func (c *ConnectionString) AuthType() AuthType { return c.authType }
+
+// IdentityBased reports whether the connection string has no access key
+// and authenticates with Microsoft Entra ID instead.
+func (c *ConnectionString) IdentityBased() bool { return c != nil && c.authType != "" }
+
+// ClientID returns the ClientId key: the application (client) id of a
+// service principal or of a user-assigned managed identity ("" if absent).
+func (c *ConnectionString) ClientID() string { return c.clientID }
+
+// TenantID returns the TenantId key ("" if absent).
+func (c *ConnectionString) TenantID() string { return c.tenantID }
+
+// ClientCertPath returns the certificate file of a service principal: the
+// ClientCert key (the Azure SDKs' name) or ClientCertPath ("" if absent).
+func (c *ConnectionString) ClientCertPath() string { return c.clientCert }
+
+// ClientSecret returns the ClientSecret key of a service principal ("" if
+// absent). It is a secret: hand it to a credential constructor and never
+// log it. String and the fmt verbs print "***" in its place.
+func (c *ConnectionString) ClientSecret() string { return c.clientSecret }
+
 // usable returns an error unless c came from ParseConnectionString.
 func (c *ConnectionString) usable() error {
-	if c == nil || len(c.key) == 0 || c.endpoint == "" {
+	if c == nil || (len(c.key) == 0 && c.authType == "") || c.endpoint == "" {
 		return fmt.Errorf("%w: the ConnectionString is empty; get one from ParseConnectionString", ErrInvalidConnectionString)
 	}
 	return nil
 }
 
-// String returns the connection string with the access key replaced by
-// "***", so it is safe to log.
+// String returns the connection string with the access key and the client
+// secret replaced by "***", so it is safe to log.
 func (c ConnectionString) String() string {
 	var b strings.Builder
 	if c.endpoint != "" {
@@ -69,14 +131,32 @@ func (c ConnectionString) String() string {
 	if c.serverEndpoint != "" && c.serverEndpoint != c.endpoint {
 		fmt.Fprintf(&b, "ServerEndpoint=%s;", c.serverEndpoint)
 	}
-	b.WriteString("AccessKey=***;")
+	if c.authType == "" {
+		b.WriteString("AccessKey=***;")
+	} else {
+		fmt.Fprintf(&b, "AuthType=%s;", c.authType)
+		if c.clientID != "" {
+			fmt.Fprintf(&b, "ClientId=%s;", c.clientID)
+		}
+		if c.tenantID != "" {
+			fmt.Fprintf(&b, "TenantId=%s;", c.tenantID)
+		}
+		if c.clientSecret != "" {
+			b.WriteString("ClientSecret=***;")
+		}
+		if c.clientCert != "" {
+			// A path has no business holding a secret, but one
+			// swallowed by a missing ';' is hidden all the same.
+			fmt.Fprintf(&b, "ClientCert=%s;", redact(c.clientCert, c.clientSecret))
+		}
+	}
 	if c.version != "" {
 		fmt.Fprintf(&b, "Version=%s;", c.version)
 	}
 	return b.String()
 }
 
-// GoString is String, so that %#v does not print the access key either.
+// GoString is String, so that %#v does not print the secrets either.
 func (c ConnectionString) GoString() string { return "signalr.ConnectionString(" + c.String() + ")" }
 
 // versionPattern is the service SDK's rule for the Version key.
@@ -87,14 +167,30 @@ var versionPattern = regexp.MustCompile(`^1\.\d+(?:[\w\-.]+)?$`)
 // It accepts what the Azure SDKs accept: keys Endpoint, AccessKey, Version,
 // Port, ClientEndpoint, ServerEndpoint and AuthType in any ASCII letter case, in
 // any order, with spaces around keys and values and with or without a
-// trailing ";", skipping segments without "=" as the SDKs do. Port replaces the port of Endpoint (and so of the client and
-// server URLs unless ClientEndpoint or ServerEndpoint are given). Keys the
-// SDKs define for identity-based auth (ClientId, TenantId, ClientSecret,
-// ClientCert) and unknown keys are ignored.
+// trailing ";", skipping segments without "=" as the SDKs do. Port replaces
+// the port of Endpoint (and so of the client and server URLs unless
+// ClientEndpoint or ServerEndpoint are given). Unknown keys are ignored.
 //
-// Errors wrap ErrInvalidConnectionString (or ErrUnsupportedAuthType for
-// AuthType=aad, azure, azure.app and azure.msi) and name the offending key;
-// they never contain the access key.
+// AuthType selects Microsoft Entra ID instead of an access key (AccessKey
+// is then not needed, and ignored when present):
+//
+//   - AuthType=azure: the default Azure credential chain.
+//   - AuthType=azure.msi: a managed identity; ClientId (optional) names a
+//     user-assigned one.
+//   - AuthType=azure.app: a service principal; TenantId, ClientId and
+//     either ClientSecret or ClientCert (a certificate file path;
+//     ClientCertPath is accepted as another name for it) are required.
+//   - AuthType=aad: the older form; see AuthTypeAAD.
+//
+// Any other AuthType value means an access key, as in the SDKs. Keys that
+// an AuthType does not use (a ClientSecret with azure.msi, say) are an
+// error rather than silently ignored. Turning the identity keys into a
+// credential is the job of package
+// github.com/funcsignalr/signalr/azidentity, which this package does not
+// import.
+//
+// Errors wrap ErrInvalidConnectionString and name the offending key; they
+// never contain the access key or the client secret.
 func ParseConnectionString(s string) (*ConnectionString, error) {
 	props := make(map[string]string, 6)
 	for i, seg := range strings.Split(s, ";") {
@@ -119,12 +215,14 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 	}
 
 	// Values are echoed in errors to help fix them, but a value can hold the
-	// access key when a ';' is missing, so it is redacted first.
-	show := func(v string) string { return redact(v, props["accesskey"]) }
+	// access key or the client secret when a ';' is missing, so they are
+	// redacted first.
+	show := func(v string) string { return redact(v, props["accesskey"], props["clientsecret"]) }
 
-	switch strings.ToLower(props["authtype"]) {
-	case "aad", "azure", "azure.app", "azure.msi":
-		return nil, fmt.Errorf("%w: AuthType=%s; use a connection string with an AccessKey (from the portal's Keys page, or the local emulator's)", ErrUnsupportedAuthType, show(props["authtype"]))
+	var authType AuthType
+	switch a := AuthType(asciiLower(props["authtype"])); a {
+	case AuthTypeAAD, AuthTypeAzure, AuthTypeAzureApp, AuthTypeAzureMSI:
+		authType = a
 	}
 
 	raw, ok := props["endpoint"]
@@ -143,13 +241,17 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		endpoint.Host = joinHostPort(endpoint.Hostname(), strconv.Itoa(port))
 	}
 
-	key, ok := props["accesskey"]
-	if !ok || key == "" {
-		return nil, fmt.Errorf("%w: AccessKey is missing; add AccessKey=<key> from the service's Keys page", ErrInvalidConnectionString)
-	}
-
 	base := endpoint.Scheme + "://" + endpoint.Host
-	cs := &ConnectionString{endpoint: base, clientEndpoint: base, serverEndpoint: base, key: []byte(key)}
+	cs := &ConnectionString{endpoint: base, clientEndpoint: base, serverEndpoint: base}
+	if authType == "" {
+		key, ok := props["accesskey"]
+		if !ok || key == "" {
+			return nil, fmt.Errorf("%w: AccessKey is missing; add AccessKey=<key> from the service's Keys page, or AuthType=azure.msi (or azure, azure.app) to use Microsoft Entra ID", ErrInvalidConnectionString)
+		}
+		cs.key = []byte(key)
+	} else if err := cs.parseIdentity(authType, props, show); err != nil {
+		return nil, err
+	}
 	if v, ok := props["version"]; ok {
 		if !versionPattern.MatchString(v) {
 			return nil, fmt.Errorf("%w: Version=%q is not supported; use Version=1.0 or leave it out", ErrInvalidConnectionString, show(v))
@@ -171,6 +273,66 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		cs.serverEndpoint = u.Scheme + "://" + u.Host
 	}
 	return cs, nil
+}
+
+// parseIdentity reads and checks the identity keys for authType.
+func (cs *ConnectionString) parseIdentity(authType AuthType, props map[string]string, show func(string) string) error {
+	cs.authType = authType
+	cs.clientID, cs.tenantID, cs.clientSecret = props["clientid"], props["tenantid"], props["clientsecret"]
+	cert, hasCert := props["clientcert"]
+	if p, ok := props["clientcertpath"]; ok {
+		if hasCert {
+			return fmt.Errorf("%w: ClientCert and ClientCertPath are both set; they mean the same file, keep one", ErrInvalidConnectionString)
+		}
+		cert = p
+	}
+	cs.clientCert = cert
+	for _, k := range []string{"clientid", "tenantid", "clientsecret", "clientcert", "clientcertpath"} {
+		if v, ok := props[k]; ok && v == "" {
+			return fmt.Errorf("%w: %s is empty; give it a value or remove it", ErrInvalidConnectionString, canonicalKey(k))
+		}
+	}
+	if !isIDText(cs.clientID) {
+		return fmt.Errorf("%w: ClientId=%q holds characters an id cannot have; copy the application (client) id GUID from the portal", ErrInvalidConnectionString, show(cs.clientID))
+	}
+	if !isIDText(cs.tenantID) {
+		return fmt.Errorf("%w: TenantId=%q holds characters a tenant id cannot have; copy the directory (tenant) id GUID or domain from the portal", ErrInvalidConnectionString, show(cs.tenantID))
+	}
+	servicePrincipal := authType == AuthTypeAzureApp || (authType == AuthTypeAAD && cs.tenantID != "")
+	if !servicePrincipal {
+		switch {
+		case cs.clientSecret != "":
+			return fmt.Errorf("%w: ClientSecret is set but AuthType=%s does not use it; remove it, or use AuthType=azure.app with TenantId and ClientId", ErrInvalidConnectionString, authType)
+		case cs.clientCert != "":
+			return fmt.Errorf("%w: ClientCert is set but AuthType=%s does not use it; remove it, or use AuthType=azure.app with TenantId and ClientId", ErrInvalidConnectionString, authType)
+		case authType == AuthTypeAzureMSI && cs.tenantID != "":
+			return fmt.Errorf("%w: TenantId is set but a managed identity (AuthType=azure.msi) does not use it; remove it, or use AuthType=azure.app for a service principal", ErrInvalidConnectionString)
+		}
+		return nil
+	}
+	switch {
+	case cs.clientID == "":
+		return fmt.Errorf("%w: ClientId is missing; AuthType=%s (a service principal) needs ClientId=<application id>", ErrInvalidConnectionString, authType)
+	case cs.tenantID == "":
+		return fmt.Errorf("%w: TenantId is missing; AuthType=%s (a service principal) needs TenantId=<directory id>", ErrInvalidConnectionString, authType)
+	case cs.clientSecret == "" && cs.clientCert == "":
+		return fmt.Errorf("%w: ClientSecret or ClientCert is missing; AuthType=%s (a service principal) needs ClientSecret=<secret> or ClientCert=<certificate file path>", ErrInvalidConnectionString, authType)
+	case cs.clientSecret != "" && cs.clientCert != "":
+		return fmt.Errorf("%w: ClientSecret and ClientCert are both set; keep the one the service principal uses", ErrInvalidConnectionString)
+	}
+	return nil
+}
+
+// isIDText reports whether s can be a client id (a GUID) or a tenant id (a
+// GUID or a domain name): ASCII letters, digits, '-', '.' and '_'.
+func isIDText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBaseURL checks that raw is an absolute http(s) URL with no path beyond
@@ -207,7 +369,7 @@ func joinHostPort(host, port string) string {
 }
 
 func canonicalKey(lower string) string {
-	for _, k := range []string{"Endpoint", "AccessKey", "Version", "Port", "ClientEndpoint", "ServerEndpoint", "AuthType", "ClientId", "TenantId", "ClientSecret", "ClientCert"} {
+	for _, k := range []string{"Endpoint", "AccessKey", "Version", "Port", "ClientEndpoint", "ServerEndpoint", "AuthType", "ClientId", "TenantId", "ClientSecret", "ClientCert", "ClientCertPath"} {
 		if strings.EqualFold(k, lower) {
 			return k
 		}
@@ -233,21 +395,25 @@ func asciiLower(s string) string {
 	return s
 }
 
-// redact hides key, and anything from an "AccessKey" on, in a value that is
-// about to be echoed in an error. It works on the bytes of v itself: an
-// offset found in a transformed copy (say, a lower-cased one, whose length
-// differs when a character's case forms differ in length or the value is
-// not UTF-8) would cut v in the wrong place or out of range.
-func redact(v, key string) string {
-	const marker = "accesskey"
-	for i := 0; i+len(marker) <= len(v); i++ {
-		if asciiLower(v[i:i+len(marker)]) == marker {
-			v = v[:i] + "***"
-			break
+// redact hides the secrets, and anything from an "AccessKey" or
+// "ClientSecret" on, in a value that is about to be echoed in an error. It
+// works on the bytes of v itself: an offset found in a transformed copy
+// (say, a lower-cased one, whose length differs when a character's case
+// forms differ in length or the value is not UTF-8) would cut v in the
+// wrong place or out of range.
+func redact(v string, secrets ...string) string {
+	for _, marker := range [...]string{"accesskey", "clientsecret"} {
+		for i := 0; i+len(marker) <= len(v); i++ {
+			if asciiLower(v[i:i+len(marker)]) == marker {
+				v = v[:i] + "***"
+				break
+			}
 		}
 	}
-	if key != "" {
-		v = strings.ReplaceAll(v, key, "***")
+	for _, s := range secrets {
+		if s != "" {
+			v = strings.ReplaceAll(v, s, "***")
+		}
 	}
 	return v
 }

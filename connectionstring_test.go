@@ -91,9 +91,9 @@ func TestParseConnectionStringRejects(t *testing.T) {
 		{"missing ';' swallows the key into Endpoint", "Endpoint=https://x AccessKey=" + secret, ErrInvalidConnectionString, "Endpoint=\"https://x ***\""},
 		{"missing ';' swallows the key into Version", "Endpoint=https://x;AccessKey=" + secret + ";Version=1.0 " + secret, ErrInvalidConnectionString, "Version=\"1.0 ***\""},
 		{"missing ';' swallows the key into Port", "Endpoint=https://x;Port=80 accesskey=" + secret, ErrInvalidConnectionString, "Port=\"80 ***\""},
-		{"managed identity", "Endpoint=https://x;AuthType=azure.msi;ClientId=abc", ErrUnsupportedAuthType, "AuthType=azure.msi"},
-		{"aad", "Endpoint=https://x;AuthType=aad;ClientId=a;TenantId=b;ClientSecret=" + secret, ErrUnsupportedAuthType, "AccessKey"},
-		{"azure.app in upper case", "Endpoint=https://x;AuthType=Azure.App", ErrUnsupportedAuthType, "not supported yet"},
+		{"managed identity with a secret", "Endpoint=https://x;AuthType=azure.msi;ClientId=abc;ClientSecret=" + secret, ErrInvalidConnectionString, "ClientSecret is set but AuthType=azure.msi"},
+		{"aad service principal without secret", "Endpoint=https://x;AuthType=aad;ClientId=a;TenantId=b", ErrInvalidConnectionString, "ClientSecret or ClientCert is missing"},
+		{"azure.app in upper case without ClientId", "Endpoint=https://x;AuthType=Azure.App", ErrInvalidConnectionString, "ClientId is missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,13 +126,16 @@ func FuzzParseConnectionString(f *testing.F) {
 		"endpoint=https://[::1]:80;accesskey=k;port=1",
 		";;=;AccessKey;Endpoint=",
 		"Endpoint=https://x;AuthType=aad",
+		"Endpoint=https://x;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s3cr3t-value",
+		"Endpoint=https://x;AuthType=azure.msi;ClientId=c",
+		"Endpoint=https://x;AuthType=azure.app;ClientId=c;TenantId=t;ClientCertPath=/c.pem",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		cs, err := ParseConnectionString(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidConnectionString) && !errors.Is(err, ErrUnsupportedAuthType) {
+			if !errors.Is(err, ErrInvalidConnectionString) {
 				t.Fatalf("error %v wraps no sentinel", err)
 			}
 			// Whatever the input, an error never repeats the key.
@@ -145,6 +148,20 @@ func FuzzParseConnectionString(f *testing.F) {
 			return
 		}
 		key := fuzzKey(s)
+		if cs.IdentityBased() {
+			// No key is kept or printed; the secret is hidden; local
+			// minting says it needs a key.
+			if secret := cs.ClientSecret(); secret != "" && strings.Contains(cs.String(), secret) {
+				t.Fatalf("String() %q shows the client secret", cs.String())
+			}
+			if strings.Contains(cs.String(), "AccessKey") {
+				t.Fatalf("String() %q mentions an access key", cs.String())
+			}
+			if _, err := cs.ConnectionInfo("hub", nil); !errors.Is(err, ErrUnsupportedAuthType) {
+				t.Fatalf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err)
+			}
+			return
+		}
 		if key == "" {
 			t.Fatal("parsed without an access key")
 		}

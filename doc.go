@@ -30,6 +30,18 @@
 //     Functions app uses (LoadFunctionJSON), with connection strings read
 //     from the environment or local.settings.json (DefaultSettings).
 //
+// # Identity-based connections
+//
+// Where access keys are disabled, a connection string with AuthType=azure,
+// azure.msi or azure.app (and no AccessKey) plus an azcore.TokenCredential
+// (ClientOptions.Credential, BindOptions.Credential or
+// BindOptions.NewCredential; package azidentity builds one from the
+// connection string) authenticates with Microsoft Entra ID: REST calls carry
+// the credential's token for EntraScope, and client tokens are signed with a
+// key fetched from the service, named in their kid header and renewed on the
+// SDKs' schedule (AccessKeyRefreshAge, AccessKeyRetryDelay,
+// AccessKeyMaxAge), or minted by the service (ClientTokensFromService).
+//
 // Collectors send through the Sender interface, so unit tests swap in the
 // recording fake of package signalrtest. Package emulator is a local SignalR
 // Service that speaks the real client and REST protocols, so the official
@@ -43,5 +55,6 @@
 // ErrInvalidBinding, ErrInvalidMessage, ...) for errors.Is and names the
 // field at fault. A REST failure is a *ResponseError for errors.As; a flush
 // that could not deliver some items returns one *DeliveryError per item.
-// Access keys and tokens never appear in errors, logs or String output.
+// Access keys, client secrets and tokens never appear in errors, logs or
+// String output.
 package signalr

@@ -14,10 +14,21 @@ var (
 	// be used: a key is missing, repeated or malformed.
 	ErrInvalidConnectionString = errors.New("signalr: invalid connection string")
 
-	// ErrUnsupportedAuthType means the connection string asks for
-	// identity-based authentication (AuthType=aad, azure, azure.app or
-	// azure.msi), which this library does not support yet.
-	ErrUnsupportedAuthType = errors.New("signalr: identity-based connection strings are not supported yet")
+	// ErrUnsupportedAuthType means an identity-based connection string
+	// (AuthType=aad, azure, azure.app or azure.msi) was used where only an
+	// access key works, such as ConnectionString.ConnectionInfo, which
+	// signs locally with the key: use a Client with a credential instead.
+	ErrUnsupportedAuthType = errors.New("signalr: operation needs an access key, and the connection string has none")
+
+	// ErrMissingCredential means an identity-based connection string was
+	// given no azcore.TokenCredential to get Microsoft Entra tokens with.
+	ErrMissingCredential = errors.New("signalr: identity-based connection string needs a credential")
+
+	// ErrNoAccessKey means no usable key for signing client tokens could
+	// be had from the service (GET /api/v1/auth/accessKey) with the
+	// credential: the first fetch failed, or the last success is more than
+	// 120 minutes old. The error says why and when the next attempt is.
+	ErrNoAccessKey = errors.New("signalr: no usable access key for client tokens")
 
 	// ErrInvalidHubName means a hub name does not match the service's
 	// pattern ^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$.

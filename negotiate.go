@@ -16,7 +16,8 @@ import (
 // Errors are JSON bodies {"error":"..."}: 401 when a binding expression
 // refers to a missing header (App Service authentication leaves
 // x-ms-client-principal-id out for anonymous callers), 400 for a missing
-// query parameter or a bad hub or claim, 405 for other methods, 500 for
+// query parameter or a bad hub or claim, 405 for other methods, 503 when an
+// identity-based connection has no signing key (ErrNoAccessKey), 500 for
 // anything else. Wrap the handler with CORS for browser clients on another
 // origin.
 func NegotiateHandler(in *Input) http.Handler {
@@ -48,6 +49,10 @@ func negotiateStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrInvalidHubName), errors.Is(err, ErrInvalidClaim), errors.Is(err, ErrTokenTooLong):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrNoAccessKey):
+		// The service (or the credential) did not hand out a signing
+		// key; a later call may succeed.
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

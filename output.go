@@ -141,7 +141,7 @@ func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output,
 		if err != nil {
 			return nil, err
 		}
-		if sender, err = NewClient(cs, nil); err != nil {
+		if sender, err = opts.newClient(cs); err != nil {
 			return nil, err
 		}
 	}

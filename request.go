@@ -155,9 +155,11 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("signalr: %s: %w", spec.Name, err)
 	}
-	bearer, err := c.bearer(aud)
+	bearer, err := c.bearer(ctx, aud)
 	if err != nil {
-		return 0, 0, false, err
+		// No request went out; a credential that failed is not retried
+		// here (status -1 is not retryable): it has its own retries.
+		return -1, 0, false, err
 	}
 	// One backing array for the three header values.
 	hv := [3]string{bearer, c.userAgent, "application/json; charset=utf-8"}
@@ -262,8 +264,14 @@ type cachedToken struct {
 	minted time.Time
 }
 
-// bearer returns the Authorization header value for aud.
-func (c *Client) bearer(aud string) (string, error) {
+// bearer returns the Authorization header value for aud: the Microsoft
+// Entra token in identity mode, else a token signed with the access key.
+func (c *Client) bearer(ctx context.Context, aud string) (string, error) {
+	if c.id != nil {
+		return c.entraBearer(ctx)
+	}
+	// The service checks these with its own clock: ClientOptions.Now does
+	// not apply.
 	now := time.Now()
 	c.tokenMu.Lock()
 	t, ok := c.tokens[aud]

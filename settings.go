@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
 // DefaultConnectionStringSetting is the app setting a binding reads its
@@ -150,8 +152,28 @@ type BindOptions struct {
 	// connection string setting is not read: pass one *Client to every
 	// output binding of a connection string so they share its connection
 	// pool. Nil means a new Client for the binding's connection string.
-	// Input bindings ignore it.
+	// Input bindings use it only when it is a *Client with a Credential or
+	// ClientTokensFromService, so that negotiate shares its Microsoft
+	// Entra token and key (fetched once for all bindings); otherwise they
+	// ignore it.
 	Sender Sender
+	// Credential authenticates bindings whose connection string is
+	// identity-based (AuthType=azure, azure.msi, azure.app or aad), and
+	// switches those with an access key to Microsoft Entra ID too; see
+	// ClientOptions.Credential. Nil means NewCredential is asked for one
+	// when a connection string needs it.
+	Credential azcore.TokenCredential
+	// NewCredential makes the credential of an identity-based connection
+	// string when Credential is nil, for example
+	// azidentity.NewCredential from package
+	// github.com/funcsignalr/signalr/azidentity (kept out of this package,
+	// so apps that use access keys do not build the Azure identity
+	// libraries). Nil means an identity-based connection string without
+	// Credential fails to bind with ErrMissingCredential.
+	NewCredential func(*ConnectionString) (azcore.TokenCredential, error)
+	// ClientTokensFromService makes input bindings ask the service to
+	// mint client tokens; see ClientOptions.ClientTokensFromService.
+	ClientTokensFromService bool
 	// Settings resolves connectionStringSetting and %NAME% references in
 	// binding properties; nil means DefaultSettings().
 	Settings Settings
@@ -215,4 +237,41 @@ func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionStri
 		return nil, fmt.Errorf("setting %s: %w", setting, err)
 	}
 	return cs, nil
+}
+
+// credentialFor returns the credential bindings use for cs: Credential,
+// else NewCredential(cs) when cs is identity-based, else nil (the access
+// key).
+func (opts *BindOptions) credentialFor(cs *ConnectionString) (azcore.TokenCredential, error) {
+	if opts != nil && opts.Credential != nil {
+		return opts.Credential, nil
+	}
+	if !cs.IdentityBased() {
+		return nil, nil
+	}
+	if opts == nil || opts.NewCredential == nil {
+		return nil, fmt.Errorf("%w: the connection string has AuthType=%s; set BindOptions.Credential, or BindOptions.NewCredential to azidentity.NewCredential (package github.com/funcsignalr/signalr/azidentity)", ErrMissingCredential, cs.authType)
+	}
+	cred, err := opts.NewCredential(cs)
+	if err != nil {
+		return nil, fmt.Errorf("BindOptions.NewCredential for AuthType=%s: %w", cs.authType, err)
+	}
+	if cred == nil {
+		return nil, fmt.Errorf("%w: BindOptions.NewCredential returned no credential for AuthType=%s", ErrMissingCredential, cs.authType)
+	}
+	return cred, nil
+}
+
+// newClient makes the Client a binding uses for cs, with its credential.
+func (opts *BindOptions) newClient(cs *ConnectionString) (*Client, error) {
+	cred, err := opts.credentialFor(cs)
+	if err != nil {
+		return nil, err
+	}
+	co := &ClientOptions{Credential: cred}
+	if opts != nil {
+		co.Now = opts.Now
+		co.ClientTokensFromService = opts.ClientTokensFromService
+	}
+	return NewClient(cs, co)
 }

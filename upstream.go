@@ -84,6 +84,17 @@ type UpstreamOptions struct {
 	// (its ConnectionString, else the connection string of a *Client
 	// Sender, else the trigger's setting); its access key is one the
 	// upstream signature may be made with.
+	//
+	// An identity-based connection string (AuthType=azure, azure.msi,
+	// azure.app, aad) has no access key, and the service signs upstream
+	// requests with keys the app does not hold. As in the Functions
+	// extension, once any configured connection string is identity-based
+	// the X-ASRS-Signature check is skipped for every request. Protect the
+	// upstream another way then: configure the upstream's auth in the
+	// service (Auth type ManagedIdentity) and check that token in front of
+	// the handler (App Service authentication does), put a secret in the
+	// upstream URL template (such as ?code=<key>) and check it, or keep
+	// the endpoint off the public network.
 	Bind *BindOptions
 	// ConnectionStrings add access keys that sign upstream requests, such
 	// as the secondary key and the keys of other service endpoints.
@@ -122,6 +133,9 @@ type Upstream struct {
 	mu       sync.RWMutex
 	handlers map[triggerKey]*triggerEntry
 	keys     []*accessKey
+	// identityEndpoint is set once an identity-based connection string
+	// is configured: it has no key, so signatures are not checked.
+	identityEndpoint bool
 }
 
 type triggerKey struct{ hub, category, event string }
@@ -151,8 +165,13 @@ func NewUpstream(opts *UpstreamOptions) (*Upstream, error) {
 }
 
 // addKey accepts signatures made with cs's access key, once per distinct
-// key. u.mu must be held or u not yet shared.
+// key; an identity-based cs turns signature checks off, as in the
+// Functions extension. u.mu must be held or u not yet shared.
 func (u *Upstream) addKey(cs *ConnectionString) {
+	if cs.IdentityBased() {
+		u.identityEndpoint = true
+		return
+	}
 	for _, k := range u.keys {
 		if hmac.Equal(k.key, cs.key) {
 			return
@@ -272,14 +291,14 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := triggerKey{strings.ToLower(hub), strings.ToLower(category), strings.ToLower(event)}
 	u.mu.RLock()
 	entry := u.handlers[key]
-	keys := u.keys
+	keys, unsigned := u.keys, u.identityEndpoint
 	u.mu.RUnlock()
 	if entry == nil {
 		upstreamError(w, http.StatusNotFound, fmt.Sprintf("no trigger handler for hub %q, category %q, event %q", hub, category, event))
 		return
 	}
 	connID := header(r.Header, keyConnectionID)
-	if problem := checkSignature(header(r.Header, keySignature), connID, keys); problem != "" {
+	if problem := checkSignature(header(r.Header, keySignature), connID, keys); problem != "" && !unsigned {
 		upstreamError(w, http.StatusUnauthorized, problem)
 		return
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// errUnknownKid is a kid header naming a key rotated out of the ring.
+var errUnknownKid = errors.New("unknown kid")
+
 // tokenError says why a token was refused. Its text is safe to return to the
 // caller and to log: it never contains the token or the key.
 type tokenError struct{ reason string }
@@ -35,7 +38,14 @@ func bearerToken(r *http.Request, allowQuery bool) string {
 
 // verifyToken checks raw: an HS256 signature made with the access key, an
 // exp claim in the future, and an aud claim accepted by audienceOK.
+//
+// In identity mode a REST caller may instead present a Microsoft
+// Entra-style token of the test issuer (see IdentityOptions), told apart
+// by its algorithm.
 func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	if s := e.identity(); s.issuerKey != nil && isEntraToken(raw) {
+		return s.verifyEntra(raw)
+	}
 	return e.verifyTokenKeys(raw, audienceOK, false)
 }
 
@@ -52,13 +62,24 @@ func (e *Emulator) verifyTokenKeys(raw string, audienceOK func(aud string) bool,
 	}
 	claims := jwt.MapClaims{}
 	_, err := e.jwtParser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		if kid, ok := t.Header["kid"].(string); ok && dynamic && kid == e.accessKeyID {
-			return e.dynamicKey, nil
+		if kid, ok := t.Header["kid"].(string); ok && dynamic {
+			// A kid of the ring names its key; one rotated out is refused
+			// with a reason. Any other kid is the access key's (the .NET
+			// SDK puts an arbitrary one there).
+			key, known, retired := e.identity().keyByID(kid)
+			if known {
+				return key, nil
+			}
+			if retired {
+				return nil, errUnknownKid
+			}
 		}
 		return e.key, nil
 	})
 	switch {
 	case err == nil:
+	case errors.Is(err, errUnknownKid):
+		return nil, &tokenError{"access token is signed with a key (kid) that was rotated out; sign with the current one from /api/v1/auth/accessKey"}
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, &tokenError{"access token has expired"}
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):

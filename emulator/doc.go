@@ -69,6 +69,14 @@
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
 // names KeyId are checked against that key.
 //
+// Identity mode (Options.Identity, or the command's -identity-key) stands in
+// for Microsoft Entra ID: the REST API also accepts ES256 tokens of a local
+// test issuer with audience https://signalr.azure.com (and says which check
+// failed when it refuses one), the access-key route serves those callers
+// only, and RotateAccessKey rotates the key (the previous one stays valid)
+// so that renewal paths can be tested. The access key keeps working beside
+// it. See identity.go.
+//
 // A REST send is encoded once per hub protocol, however many connections
 // get it; MessagePack clients get its JSON arguments as MessagePack with
 // their types kept (integers as integers, other numbers as float64,

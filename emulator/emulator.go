@@ -60,6 +60,10 @@ type Emulator struct {
 	accessKeyID string
 	dynamicKey  []byte
 	invocations invocationTable
+
+	// ident holds the signing keys by kid and identity mode (identity.go).
+	identOnce sync.Once
+	ident     *identityState
 }
 
 // New returns an Emulator configured by opts; nil means all defaults.

@@ -87,6 +87,13 @@ type Options struct {
 	// Default: 30s.
 	UpstreamTimeout time.Duration
 
+	// Identity turns on identity mode: the REST API also accepts
+	// Microsoft Entra-style tokens from a local test issuer, and only
+	// those callers get the client-token signing key; see
+	// IdentityOptions. The AccessKey keeps working beside it. Default:
+	// nil, no identity mode.
+	Identity *IdentityOptions
+
 	// Logger receives one line per connect, disconnect and REST call.
 	// Default: nil, meaning nothing is logged. Access keys and tokens are
 	// never logged.
@@ -113,6 +120,7 @@ type options struct {
 	logger            *slog.Logger
 	upstream          []UpstreamTemplate
 	upstreamTimeout   time.Duration
+	identity          *IdentityOptions
 }
 
 // String prints the options with the access key hidden, so logging them is
@@ -122,8 +130,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v, Identity: %t}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout, o.Identity != nil)
 }
 
 // GoString is String, for %#v.
@@ -149,6 +157,10 @@ func (o *Options) withDefaults() options {
 		logger:            in.Logger,
 		upstream:          append([]UpstreamTemplate(nil), in.Upstream...),
 		upstreamTimeout:   in.UpstreamTimeout,
+	}
+	if in.Identity != nil {
+		id := *in.Identity
+		out.identity = &id
 	}
 	if out.upstreamTimeout <= 0 {
 		out.upstreamTimeout = 30 * time.Second

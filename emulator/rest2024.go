@@ -49,7 +49,7 @@ func writeSuccess(w http.ResponseWriter, version apiVersion, status int) {
 func (e *Emulator) serveREST2024(w http.ResponseWriter, r *http.Request, version apiVersion, route restRoute, p routeParams) bool {
 	switch route.op {
 	case restapi.GetAccessKey:
-		e.serveAccessKey(w)
+		e.serveAccessKey(w, r, version)
 		return true
 	case restapi.Execute, restapi.GenerateClientToken, restapi.InvokeConnection,
 		restapi.SendToConnectionStream, restapi.CompleteConnectionStream, restapi.ListConnectionsInGroup:
@@ -101,19 +101,6 @@ func checkStreamID(route restRoute, stream string) string {
 		}
 	}
 	return ""
-}
-
-// serveAccessKey answers GET /api/auth/accessKey (and /api/v1/auth/accessKey,
-// which the SDKs call) with the dynamic key: client tokens signed with it,
-// naming KeyId in their kid header, are accepted by negotiate and the
-// client endpoint. The caller needs a valid REST token.
-func (e *Emulator) serveAccessKey(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", contentTypeJSON)
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(struct {
-		KeyID     string `json:"KeyId"`
-		AccessKey string `json:"AccessKey"`
-	}{e.accessKeyID, string(e.dynamicKey)})
 }
 
 // serveGenerateToken answers POST :generateToken with a client token for

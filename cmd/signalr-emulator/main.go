@@ -6,6 +6,7 @@
 //
 //	signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
 //	                 [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
+//	                 [-identity-key issuer.pem]
 //
 // -upstream URL sends every hub's connection events and client invocations
 // to URL (a URL template: {hub}, {category} and {event} are filled in), as
@@ -21,6 +22,14 @@
 // environment variable or, without any of them, emulator.DefaultAccessKey.
 // -key is visible to other local users in the process list; prefer the file
 // or the variable for a key that matters.
+//
+// -identity-key turns on identity mode (see emulator.IdentityOptions): REST
+// callers may also present Microsoft Entra-style ES256 tokens signed with
+// the test issuer key in that PEM file, which is generated when it does not
+// exist. Apps then connect with an identity connection string,
+// Endpoint=http://localhost;Port=8888;AuthType=azure.msi;Version=1.0;,
+// and a credential minting with that key (the chat example's -identity-key
+// flag does that). The access key keeps working beside it.
 //
 // The first line on stdout is the connection string, for example
 //
@@ -71,6 +80,7 @@ const usageText = `signalr-emulator runs a local Azure SignalR Service (serverle
 
 Usage: signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
                         [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
+                        [-identity-key issuer.pem]
 
 Example:
   signalr-emulator -port 8888
@@ -106,6 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.Var(&upstreams, "upstream", "upstream URL template for every hub, category and event (repeatable; first match wins)")
 	config := flags.String("config", "", "settings file with UpstreamSettings.Templates, as Microsoft's emulator reads")
 	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
+	identityKey := flags.String("identity-key", "", "identity mode: trust Microsoft Entra-style tokens signed by the test issuer key in this PEM file (generated if missing)")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
@@ -143,7 +154,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	emu := emulator.New(&emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout})
+	opts := &emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout}
+	if *identityKey != "" {
+		key, created, err := emulator.LoadIssuerKey(*identityKey, true)
+		if err != nil {
+			return fmt.Errorf("-identity-key: %w", err)
+		}
+		opts.Identity = &emulator.IdentityOptions{IssuerKey: key}
+		logger.Info("identity mode", "issuer_key", *identityKey, "generated", created)
+	}
+	emu := emulator.New(opts)
 
 	listeners, err := listen(*host, *port)
 	if err != nil {

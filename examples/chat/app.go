@@ -56,7 +56,7 @@ func newApp(cfg appConfig) (*app, error) {
 	if bind.Sender == nil && bind.ConnectionString != nil {
 		// Every output binding here names the same connection string, so
 		// they share one Client and its connection pool.
-		c, err := signalr.NewClient(bind.ConnectionString, nil)
+		c, err := signalr.NewClient(bind.ConnectionString, &signalr.ClientOptions{Credential: bind.Credential})
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@
 // Usage:
 //
 //	chat [-addr 127.0.0.1:7071] [-emulator-port 0] [-bindings functions|go] [-signalr-js PATH] [-v]
+//	     [-identity | -identity-key PATH]
 //
 // The bindings are read from the function.json files under functions/
 // (embedded in the binary), as an Azure Functions app declares them; with
@@ -17,10 +18,15 @@
 // or in the Values of local.settings.json in the working directory) the
 // example uses that SignalR Service; otherwise it starts the SignalR Service
 // emulator in-process on 127.0.0.1, with its upstream pointing at this
-// server, and says so. The PORT environment variable changes the port when
-// -addr is not given; the address is taken before anything else starts. At
-// start it lists the functions, as func start does. SIGINT or SIGTERM stops
-// it.
+// server, and says so. An identity-based connection string (AuthType=azure,
+// azure.msi, azure.app) gets its credential from package azidentity, or,
+// with -identity-key, from the test issuer key of a signalr-emulator
+// started with the same -identity-key. -identity runs the embedded emulator
+// in identity mode and connects to it with AuthType=azure.msi and a test
+// credential, no access key in the app. The PORT environment variable
+// changes the port when -addr is not given; the address is taken before
+// anything else starts. At start it lists the functions, as func start
+// does. SIGINT or SIGTERM stops it.
 //
 // The HTTP API:
 //
@@ -100,6 +106,8 @@ type options struct {
 	bindings     string
 	signalrJS    string
 	verbose      bool
+	identity     bool   // embedded emulator in identity mode
+	identityKey  string // test issuer key of an emulator in identity mode
 }
 
 // parseFlags reads the command line; getenv supplies PORT.
@@ -112,6 +120,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.bindings, "bindings", "functions", `where the bindings are declared: "functions" (the embedded function.json files) or "go"`)
 	fs.StringVar(&o.signalrJS, "signalr-js", "", "path of @microsoft/signalr's dist/browser/signalr.min.js (default: found under js/node_modules)")
 	fs.BoolVar(&o.verbose, "v", false, "log every request, and the emulator's connects and REST calls")
+	fs.BoolVar(&o.identity, "identity", false, "run the embedded emulator in identity mode and connect with AuthType=azure.msi and a test credential (no access key)")
+	fs.StringVar(&o.identityKey, "identity-key", "", "test issuer key (PEM) of a signalr-emulator started with -identity-key, for an identity-based AzureSignalRConnectionString that points at it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -128,6 +138,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.emulatorPort < 0 || o.emulatorPort > 65535 {
 		return o, fmt.Errorf("-emulator-port %d is out of range", o.emulatorPort)
+	}
+	if o.identity && o.identityKey != "" {
+		return o, errors.New("-identity (embedded emulator) and -identity-key (an emulator of your own) exclude each other; pick one")
 	}
 	if o.bindings != "functions" && o.bindings != "go" {
 		return o, fmt.Errorf(`-bindings %q: want "functions" or "go"`, o.bindings)
@@ -166,25 +179,33 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	// embedded emulator's.
 	bind := &signalr.BindOptions{}
 	embedded := false
-	if v, ok := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting); ok && strings.TrimSpace(v) != "" {
-		cs, err := signalr.ParseConnectionString(v)
+	setting, haveSetting := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting)
+	haveSetting = haveSetting && strings.TrimSpace(setting) != ""
+	switch {
+	case haveSetting && o.identity:
+		return fmt.Errorf("-identity runs the embedded emulator, but %s is set; unset it or drop -identity", signalr.DefaultConnectionStringSetting)
+	case haveSetting:
+		cs, err := signalr.ParseConnectionString(setting)
 		if err != nil {
 			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
 		}
 		// Every function.json here names this setting: bind them all to it.
 		bind.ConnectionString = cs
-		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s)\n", cs.Endpoint(), signalr.DefaultConnectionStringSetting)
-	} else {
-		emu, err := startEmulator(o.emulatorPort, upstreamURL(l.Addr()), o.verbose, logger)
+		if bind.Credential, err = credentialFor(cs, o.identityKey); err != nil {
+			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
+		}
+		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s%s)\n", cs.Endpoint(), signalr.DefaultConnectionStringSetting, authNote(cs))
+	default:
+		emu, err := startEmulator(o.emulatorPort, upstreamURL(l.Addr()), o.verbose, o.identity, logger)
 		if err != nil {
 			return err
 		}
 		defer emu.Close()
-		if bind.ConnectionString, err = signalr.ParseConnectionString(emu.ConnectionString()); err != nil {
+		if bind.ConnectionString, bind.Credential, err = embeddedConnection(emu, o.identity); err != nil {
 			return err
 		}
 		embedded = true
-		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s\n", signalr.DefaultConnectionStringSetting, emu.URL)
+		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s%s\n", signalr.DefaultConnectionStringSetting, emu.URL, authNote(bind.ConnectionString))
 	}
 
 	a, err := newApp(appConfig{bindings: b, bind: bind, signalrJS: js, logger: logger})
@@ -229,8 +250,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 const embeddedUpstreamTimeout = 15 * time.Second
 
 // startEmulator serves a SignalR Service emulator on 127.0.0.1:port that
-// sends every hub's connection events and client invocations to upstream.
-func startEmulator(port int, upstream string, verbose bool, logger *slog.Logger) (*emulator.Server, error) {
+// sends every hub's connection events and client invocations to upstream,
+// in identity mode when identity is set.
+func startEmulator(port int, upstream string, verbose, identity bool, logger *slog.Logger) (*emulator.Server, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
@@ -238,6 +260,9 @@ func startEmulator(port int, upstream string, verbose bool, logger *slog.Logger)
 	opts := &emulator.Options{
 		Upstream:        []emulator.UpstreamTemplate{{URLTemplate: upstream}},
 		UpstreamTimeout: embeddedUpstreamTimeout,
+	}
+	if identity {
+		opts.Identity = &emulator.IdentityOptions{}
 	}
 	if verbose {
 		opts.Logger = logger.With("component", "emulator")

@@ -1,0 +1,261 @@
+package emulator
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// EntraAudience is the audience of the Microsoft Entra tokens SignalR
+// Service accepts: what a credential returns for scope
+// https://signalr.azure.com/.default.
+const EntraAudience = "https://signalr.azure.com"
+
+// DefaultIdentityIssuer is the iss claim identity mode requires when
+// IdentityOptions.Issuer is empty.
+const DefaultIdentityIssuer = "https://login.emulator.invalid/signalr-emulator/v2.0"
+
+// IdentityOptions turn on identity mode: besides access-key tokens, the
+// REST API accepts Microsoft Entra-style bearer tokens from a local test
+// issuer, as SignalR Service accepts tokens from Microsoft Entra ID. The
+// tokens are ES256 JWTs signed with IssuerKey, with iss = Issuer, aud =
+// EntraAudience (or the same with a trailing slash) and an exp in the
+// future. Only such callers get the signing key from GET
+// /api/auth/accessKey (and /api/v1/auth/accessKey); access-key callers
+// get 403 there, since they have a key already.
+type IdentityOptions struct {
+	// IssuerKey signs the trusted tokens. Nil means a new P-256 key,
+	// which Emulator.IdentityIssuerKey returns (signalrtest.NewCredential
+	// mints with it).
+	IssuerKey *ecdsa.PrivateKey
+	// Issuer is the required iss claim; "" means DefaultIdentityIssuer.
+	Issuer string
+}
+
+// identityState is the emulator's identity mode (when issuer is set) and
+// its ring of signing keys for client tokens, served by the access-key
+// route and looked up by kid. The ring exists in every mode.
+type identityState struct {
+	issuerKey *ecdsa.PrivateKey // nil without identity mode
+	issuer    string
+	parser    *jwt.Parser
+
+	mu       sync.RWMutex
+	current  string
+	previous string
+	keys     map[string][]byte
+	retired  map[string]bool
+}
+
+// newIdentityState starts the key ring with kid/key and turns on identity
+// mode when opts asks for it.
+func newIdentityState(opts *IdentityOptions, kid string, key []byte) *identityState {
+	s := &identityState{current: kid, keys: map[string][]byte{kid: key}, retired: map[string]bool{}}
+	if opts == nil {
+		return s
+	}
+	s.issuerKey, s.issuer = opts.IssuerKey, opts.Issuer
+	if s.issuerKey == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic("emulator: generating the test issuer key: " + err.Error())
+		}
+		s.issuerKey = k
+	}
+	if s.issuer == "" {
+		s.issuer = DefaultIdentityIssuer
+	}
+	s.parser = jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired())
+	return s
+}
+
+// identity returns e's identity state, made on first use.
+func (e *Emulator) identity() *identityState {
+	e.identOnce.Do(func() {
+		e.ident = newIdentityState(e.opts.identity, e.accessKeyID, e.dynamicKey)
+	})
+	return e.ident
+}
+
+// IdentityMode reports whether the emulator trusts Microsoft Entra-style
+// tokens (Options.Identity is set).
+func (e *Emulator) IdentityMode() bool { return e.identity().issuerKey != nil }
+
+// IdentityIssuerKey returns the key of the local test issuer whose tokens
+// identity mode trusts, and its issuer name; nil without identity mode.
+// Tests mint tokens with it (see signalrtest.NewCredential).
+func (e *Emulator) IdentityIssuerKey() (*ecdsa.PrivateKey, string) {
+	s := e.identity()
+	return s.issuerKey, s.issuer
+}
+
+// RotateAccessKey replaces the key GET /api/auth/accessKey hands out with a
+// new one and returns its id, as the service rotates its keys: client
+// tokens signed with the new key or the one just replaced are accepted,
+// older ones are not. It is a test hook for the renewal paths.
+func (e *Emulator) RotateAccessKey() string {
+	s := e.identity()
+	kid, key := "emulator-"+randomID(9), []byte(randomID(32))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.previous != "" {
+		delete(s.keys, s.previous)
+		s.retired[s.previous] = true
+	}
+	s.previous, s.current = s.current, kid
+	s.keys[kid] = key
+	return kid
+}
+
+// currentKey returns the key the access-key route hands out now.
+func (s *identityState) currentKey() (string, []byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.current, s.keys[s.current]
+}
+
+// keyByID returns the key named kid, if the ring holds it, and whether
+// kid names a key rotated out.
+func (s *identityState) keyByID(kid string) (key []byte, known, retired bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, ok := s.keys[kid]
+	return k, ok, s.retired[kid]
+}
+
+// isEntraToken reports whether raw looks like a token of the test issuer
+// rather than an access-key token: its header names an algorithm other
+// than HS256. It does not verify anything.
+func isEntraToken(raw string) bool {
+	tok, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		return false
+	}
+	alg, _ := tok.Header["alg"].(string)
+	return alg != "" && alg != "HS256"
+}
+
+// verifyEntra checks a test issuer token: signature, issuer, audience and
+// lifetime, each failure said in words.
+func (s *identityState) verifyEntra(raw string) (jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	_, err := s.parser.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return &s.issuerKey.PublicKey, nil })
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		exp, _ := claims.GetExpirationTime()
+		when := ""
+		if exp != nil {
+			when = " at " + exp.UTC().Format(time.RFC3339)
+		}
+		return nil, &tokenError{"Microsoft Entra token has expired" + when + "; get a new one from the credential"}
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return nil, &tokenError{"Microsoft Entra token has no exp claim"}
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return nil, &tokenError{"Microsoft Entra token is not valid yet (nbf)"}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), strings.Contains(err.Error(), "signing method"):
+		return nil, &tokenError{"Microsoft Entra token signature does not verify: it must be ES256 signed by the emulator's test issuer"}
+	default:
+		return nil, &tokenError{"Microsoft Entra token is malformed"}
+	}
+	if iss, _ := claims.GetIssuer(); iss != s.issuer {
+		return nil, &tokenError{fmt.Sprintf("Microsoft Entra token issuer %q is not trusted; want %q", truncate(iss), s.issuer)}
+	}
+	auds, _ := claims.GetAudience()
+	for _, aud := range auds {
+		if aud == EntraAudience || aud == EntraAudience+"/" {
+			return claims, nil
+		}
+	}
+	return nil, &tokenError{fmt.Sprintf("Microsoft Entra token audience %q is wrong; want %s (ask the credential for scope %s/.default)", truncate(strings.Join(auds, ",")), EntraAudience, EntraAudience)}
+}
+
+// truncate shortens a claim echoed in an error.
+func truncate(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+// serveAccessKey answers GET /api/auth/accessKey (and /api/v1/auth/accessKey,
+// which the SDKs call) with the current signing key and its id: client
+// tokens signed with it, naming KeyId in their kid header, are accepted by
+// negotiate and the client endpoint. The REST gate has accepted the
+// caller's token; in identity mode the caller must be a Microsoft Entra
+// one.
+func (e *Emulator) serveAccessKey(w http.ResponseWriter, r *http.Request, version apiVersion) {
+	s := e.identity()
+	if s.issuerKey != nil && !isEntraToken(bearerToken(r, false)) {
+		writeRESTError(w, r, version, http.StatusForbidden, "Error.Forbidden", "the access key is handed out to Microsoft Entra callers only; this caller signs with the access key already")
+		return
+	}
+	kid, key := s.currentKey()
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		KeyID     string `json:"KeyId"`
+		AccessKey string `json:"AccessKey"`
+	}{kid, string(key)})
+}
+
+// LoadIssuerKey reads the test issuer key from path (a PEM "EC PRIVATE
+// KEY" or PKCS#8 "PRIVATE KEY" block holding a P-256 key). When the file
+// does not exist and create is set, it generates a key and writes it there
+// (mode 0600), reporting created. The signalr-emulator command's
+// -identity-key flag and the chat example use it, so that an app and an
+// emulator in separate processes share the issuer.
+func LoadIssuerKey(path string, create bool) (key *ecdsa.PrivateKey, created bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, false, err
+		}
+		der, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, false, fmt.Errorf("writing the test issuer key: %w", err)
+		}
+		return key, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, false, fmt.Errorf("%s holds no PEM block; it should hold the test issuer's EC private key", path)
+	}
+	var parsed any
+	switch block.Type {
+	case "EC PRIVATE KEY":
+		parsed, err = x509.ParseECPrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	default:
+		return nil, false, fmt.Errorf("%s holds a %q PEM block; want EC PRIVATE KEY or PRIVATE KEY", path, block.Type)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	k, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok || k.Curve != elliptic.P256() {
+		return nil, false, fmt.Errorf("%s: the key is not a P-256 EC key (ES256 needs one)", path)
+	}
+	return k, false, nil
+}
