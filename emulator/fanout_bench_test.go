@@ -133,7 +133,14 @@ func restSender(url, auth string, body func(i int64) string) (func(i int64) erro
 }
 
 func emulatorSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptions, func(int64) error, func()) {
-	srv := emulator.NewServer(&emulator.Options{AccessKey: testKey})
+	srv := emulator.NewServer(&emulator.Options{
+		AccessKey:    testKey,
+		WriteTimeout: fanoutWriteTimeout,
+		// The readers send no pings (the hub needs none): without
+		// this, connections that wait long for the others would be
+		// dropped for silence.
+		ClientTimeout: time.Hour,
+	})
 	token := mint(b, testKey, clientURL(srv, "bench"), nil)
 	sendURL := srv.URL + "/api/hubs/bench/:send"
 	send, closeIdle := restSender(sendURL, "Bearer "+mint(b, testKey, sendURL, jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()}), body)
@@ -146,12 +153,17 @@ func emulatorSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptio
 }
 
 func hubSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptions, func(int64) error, func()) {
-	h := &benchhub.Hub{}
+	h := &benchhub.Hub{WriteTimeout: fanoutWriteTimeout}
 	url, stop := listen(b, h)
 	send, closeIdle := restSender(url+"/broadcast", "", body)
 	return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true},
 		send, func() { closeIdle(); h.Close(); stop() }
 }
+
+// fanoutWriteTimeout is both servers' write deadline: with 10,000 busy
+// goroutines on 2 loaded cores, a writer can wait longer than the default
+// 10 s for its turn, and a dropped client ends the benchmark.
+const fanoutWriteTimeout = time.Minute
 
 func BenchmarkFanout(b *testing.B) {
 	clients := envInt("FANOUT_CLIENTS", 1000)
