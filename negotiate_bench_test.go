@@ -2,6 +2,7 @@ package signalr
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,5 +119,5 @@ func BenchmarkNegotiateHTTP(b *testing.B) {
 	b.ReportMetric(tBare.Seconds()/tOurs.Seconds(), "x-bare-total")
 	b.ReportMetric(float64(n/2)/tOurs.Seconds(), "ours-req/s")
 	b.ReportMetric(float64(n/2)/tBare.Seconds(), "bare-req/s")
-	b.Logf("per-round ours ÷ bare: %v [%s]", sum, benchhub.List(ratios))
+	fmt.Printf("%s per-round ours ÷ bare: %v [%s]\n", b.Name(), sum, benchhub.List(ratios))
 }

@@ -33,7 +33,8 @@ import (
 //     frames of at most 16 KiB without waiting);
 //   - bare: benchhub.Bare, a coder/websocket goroutine per connection
 //     writing the same records in a loop, k records per frame, where k is
-//     the median records per frame the emulator sent in its runs so far.
+//     the median records per frame the emulator sent in its runs so far
+//     (rounded so that both send as many frames of the round's records).
 //
 // The clients live in another process (internal/cmd/benchreader), one per
 // server, started for each side of each round: its connect time and the
@@ -263,14 +264,16 @@ func BenchmarkFanout(b *testing.B) {
 	var seenRPF []float64
 	setK := func(rpf float64) {
 		seenRPF = append(seenRPF, rpf)
-		k = max(1, int(benchhub.Summarize(seenRPF).Median+0.5))
+		// As many frames as the emulator's median, each as full.
+		frames := max(1, int(float64(messages)/benchhub.Summarize(seenRPF).Median+0.5))
+		k = int((messages + int64(frames) - 1) / int64(frames))
 	}
 	setK(run(sides["emulator"], messages/2).perFrame)
 	b.ResetTimer()
 	var vsBare, vsHub, connVsHub, rssVsHub []float64
 	var emuRPF, bareRPF, hubRPF, emuRSS, hubRSS, bareRSS, emuGo, hubGo []float64
-	b.Logf("clients %d, %d broadcasts per round; load average %s", clients, messages, loadAverage())
-	b.Logf("round order: emulator/s bare/s (k) hub/s | emu÷bare emu÷hub | rec/frame emu bare hub | connect emu hub | RSS/conn KiB emu hub bare | reader CPU emu bare hub")
+	benchLog("clients %d, %d broadcasts per round; load average %s", clients, messages, loadAverage())
+	benchLog("round order: emulator/s bare/s (k) hub/s | emu÷bare emu÷hub | rec/frame emu bare hub | connect emu hub | RSS/conn KiB emu hub bare | reader CPU emu bare hub")
 	for r := 0; r < rounds; r++ {
 		order := []string{"emulator", "bare", "hub"}
 		if r%2 == 1 {
@@ -295,18 +298,18 @@ func BenchmarkFanout(b *testing.B) {
 		emuRPF, bareRPF, hubRPF = append(emuRPF, e.perFrame), append(bareRPF, bb.perFrame), append(hubRPF, h.perFrame)
 		emuRSS, hubRSS, bareRSS = append(emuRSS, e.rssPerConn/1024), append(hubRSS, h.rssPerConn/1024), append(bareRSS, bb.rssPerConn/1024)
 		emuGo, hubGo = append(emuGo, e.goPerConn/1024), append(hubGo, h.goPerConn/1024)
-		b.Logf("%d %s: %.0f %.0f (k=%d) %.0f | %.2f %.2f | %.1f %.1f %.1f | %v %v | %.1f %.1f %.1f | %v %v %v",
+		benchLog("%d %s: %.0f %.0f (k=%d) %.0f | %.2f %.2f | %.1f %.1f %.1f | %v %v | %.1f %.1f %.1f | %v %v %v",
 			r+1, order[0], e.rate, bb.rate, usedK, h.rate, e.rate/bb.rate, e.rate/h.rate,
 			e.perFrame, bb.perFrame, h.perFrame, e.connect, h.connect,
 			e.rssPerConn/1024, h.rssPerConn/1024, bb.rssPerConn/1024, e.readerCPU, bb.readerCPU, h.readerCPU)
 	}
 	b.StopTimer()
-	b.Logf("emulator ÷ bare (same records per frame): %v [%s]", benchhub.Summarize(vsBare), benchhub.List(vsBare))
-	b.Logf("emulator ÷ hub: %v [%s]", benchhub.Summarize(vsHub), benchhub.List(vsHub))
-	b.Logf("records per frame: emulator %v, bare %v, hub %v", benchhub.Summarize(emuRPF), benchhub.Summarize(bareRPF), benchhub.Summarize(hubRPF))
-	b.Logf("connect time emulator ÷ hub: %v", benchhub.Summarize(connVsHub))
-	b.Logf("idle RSS per connection KiB: emulator %v, hub %v, bare %v; emulator ÷ hub %v", benchhub.Summarize(emuRSS), benchhub.Summarize(hubRSS), benchhub.Summarize(bareRSS), benchhub.Summarize(rssVsHub))
-	b.Logf("Go heap+stacks per connection KiB: emulator %v, hub %v", benchhub.Summarize(emuGo), benchhub.Summarize(hubGo))
+	benchLog("emulator ÷ bare (same records per frame): %v [%s]", benchhub.Summarize(vsBare), benchhub.List(vsBare))
+	benchLog("emulator ÷ hub: %v [%s]", benchhub.Summarize(vsHub), benchhub.List(vsHub))
+	benchLog("records per frame: emulator %v, bare %v, hub %v", benchhub.Summarize(emuRPF), benchhub.Summarize(bareRPF), benchhub.Summarize(hubRPF))
+	benchLog("connect time emulator ÷ hub: %v", benchhub.Summarize(connVsHub))
+	benchLog("idle RSS per connection KiB: emulator %v, hub %v, bare %v; emulator ÷ hub %v", benchhub.Summarize(emuRSS), benchhub.Summarize(hubRSS), benchhub.Summarize(bareRSS), benchhub.Summarize(rssVsHub))
+	benchLog("Go heap+stacks per connection KiB: emulator %v, hub %v", benchhub.Summarize(emuGo), benchhub.Summarize(hubGo))
 	b.ReportMetric(benchhub.Summarize(vsBare).Median, "x-bare")
 	b.ReportMetric(benchhub.Summarize(vsHub).Median, "x-hub")
 	b.ReportMetric(benchhub.Summarize(emuRSS).Median, "emu-KiB/conn")
@@ -391,8 +394,8 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	b.Logf("%d clients, %d msg/s, %d s per round; load average %s", clients, rate, seconds, loadAverage())
-	b.Logf("round first: emulator p50 p99 | hub p50 p99 | ratio p50 p99")
+	benchLog("%d clients, %d msg/s, %d s per round; load average %s", clients, rate, seconds, loadAverage())
+	benchLog("round first: emulator p50 p99 | hub p50 p99 | ratio p50 p99")
 	var r50, r99, e50s, e99s, h50s, h99s []float64
 	for r := 0; r < rounds; r++ {
 		order := []string{"emulator", "hub"}
@@ -417,15 +420,19 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		r99 = append(r99, e[1].Seconds()/h[1].Seconds())
 		e50s, e99s = append(e50s, float64(e[0].Microseconds())), append(e99s, float64(e[1].Microseconds()))
 		h50s, h99s = append(h50s, float64(h[0].Microseconds())), append(h99s, float64(h[1].Microseconds()))
-		b.Logf("%d %s: %v %v | %v %v | %.2f %.2f", r+1, order[0], e[0], e[1], h[0], h[1], r50[r], r99[r])
+		benchLog("%d %s: %v %v | %v %v | %.2f %.2f", r+1, order[0], e[0], e[1], h[0], h[1], r50[r], r99[r])
 	}
 	b.StopTimer()
-	b.Logf("p50 emulator ÷ hub: %v [%s]", benchhub.Summarize(r50), benchhub.List(r50))
-	b.Logf("p99 emulator ÷ hub: %v [%s]", benchhub.Summarize(r99), benchhub.List(r99))
-	b.Logf("µs: emulator p50 %v p99 %v; hub p50 %v p99 %v", benchhub.Summarize(e50s), benchhub.Summarize(e99s), benchhub.Summarize(h50s), benchhub.Summarize(h99s))
+	benchLog("p50 emulator ÷ hub: %v [%s]", benchhub.Summarize(r50), benchhub.List(r50))
+	benchLog("p99 emulator ÷ hub: %v [%s]", benchhub.Summarize(r99), benchhub.List(r99))
+	benchLog("µs: emulator p50 %v p99 %v; hub p50 %v p99 %v", benchhub.Summarize(e50s), benchhub.Summarize(e99s), benchhub.Summarize(h50s), benchhub.Summarize(h99s))
 	b.ReportMetric(benchhub.Summarize(r50).Median, "p50-x-hub")
 	b.ReportMetric(benchhub.Summarize(r99).Median, "p99-x-hub")
 }
+
+// benchLog prints a line of a benchmark's table: testing truncates a
+// benchmark's log to a few lines.
+func benchLog(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
 func loadAverage() string {
 	data, err := os.ReadFile("/proc/loadavg")
