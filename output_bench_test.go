@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,14 +250,22 @@ func BenchmarkOutputVsBareLoop(b *testing.B) {
 			var bareTime, colTime time.Duration
 			var bareAllocs, colAllocs uint64
 			var ms runtime.MemStats
+			var bareCPU, colCPU time.Duration
 			measure := func(from, n int, f func(e *benchEnv, b *testing.B, from, n int)) (time.Duration, uint64) {
 				runtime.ReadMemStats(&ms)
 				before := ms.Mallocs
+				cpu0 := processCPU()
 				start := time.Now()
 				for done := 0; done < n; done += benchChunk {
 					f(e, b, from+done, min(benchChunk, n-done))
 				}
 				d := time.Since(start)
+				cpu := processCPU() - cpu0
+				if isBare := fmt.Sprintf("%p", f) == fmt.Sprintf("%p", (*benchEnv).bareLoop); isBare {
+					bareCPU += cpu
+				} else {
+					colCPU += cpu
+				}
 				runtime.ReadMemStats(&ms)
 				return d, ms.Mallocs - before
 			}
@@ -293,12 +302,27 @@ func BenchmarkOutputVsBareLoop(b *testing.B) {
 			b.ReportMetric(sum.Max, "x-bare-max")
 			b.ReportMetric(float64(sum.N), "rounds")
 			b.ReportMetric(colRate/bareRate, "x-bare-total")
+			// CPU time (client and loopback server, this process) is
+			// less disturbed by other work on the machine than wall time.
+			b.ReportMetric(bareCPU.Seconds()/colCPU.Seconds(), "cpu-x-bare")
 			b.ReportMetric(float64(bareAllocs)/float64(b.N), "bare-allocs/msg")
 			b.ReportMetric(float64(colAllocs)/float64(b.N), "collector-allocs/msg")
-			fmt.Printf("%s per-round collector ÷ bare: %v [%s]\n", b.Name(), sum, benchhub.List(ratios))
+			if sum.N > 0 {
+				fmt.Printf("%s: per-round collector ÷ bare %v [%s]; CPU per message bare ÷ collector %.3f\n",
+					b.Name(), sum, benchhub.List(ratios), bareCPU.Seconds()/colCPU.Seconds())
+			}
 			benchConns.Store(0)
 		})
 	}
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // outputRound is how many messages each side sends per round of

@@ -301,23 +301,13 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen i
 	req.URL, req.Host = u, c.host
 	if body != nil {
 		req.ContentLength = int64(len(body))
-		rb := &requestBody{}
-		rb.Reset(body)
-		req.Body = rb
-		req.GetBody = func() (io.ReadCloser, error) {
-			rb := &requestBody{}
-			rb.Reset(body)
-			return rb, nil
-		}
+		// A NopCloser around a *bytes.Reader is what net/http knows to be
+		// in memory: it writes the headers and the body in one write.
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return req, nil
 }
-
-// requestBody is a request body in one allocation.
-type requestBody struct{ bytes.Reader }
-
-// Close does nothing: the bytes stay the caller's.
-func (*requestBody) Close() error { return nil }
 
 // Tokens are cached per audience for tokenReuse: a REST token lives five
 // minutes, so a reused one has at least four left, and signing one per
