@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -62,9 +63,8 @@ var (
 
 func benchReader(b *testing.B) string {
 	readerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "benchreader")
-		if err != nil {
-			readerErr = err
+		dir := filepath.Join(os.TempDir(), "signalr-benchreader")
+		if readerErr = os.MkdirAll(dir, 0o755); readerErr != nil {
 			return
 		}
 		readerBin, readerErr = benchhub.BuildReader(dir)
