@@ -53,8 +53,17 @@ fuzz:
 	  done; \
 	done
 
+# Every benchmark, each a same-run ratio over interleaved rounds (see
+# BENCHMARKS.md); a few minutes in all. FANOUT_CLIENTS=10000 (with
+# FANOUT_MESSAGES=100) measures the fan-out at 10,000 clients, which takes
+# several minutes more.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench 'NegotiateHTTP' -benchtime 20000x .
+	$(GO) test -run '^$$' -bench 'OutputVsBareLoop' -benchtime 40960x .
+	$(GO) test -run '^$$' -bench 'UpstreamRatio' -benchmem -cpu 1 .
+	$(GO) test -run '^$$' -bench 'InvokeRoundTrip' -benchtime 4000x .
+	$(GO) test -run '^$$' -bench 'NegotiatePending' -benchtime 20000x ./emulator
+	$(GO) test -run '^$$' -bench 'Fanout$$|FanoutLatency' -benchtime 1x -timeout 30m ./emulator
 
 clean:
 	rm -rf bin js/node_modules

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -482,4 +484,31 @@ func mustClient(t testing.TB, cs *ConnectionString, opts *ClientOptions) *Client
 	c, err := NewClient(cs, opts)
 	require.NoError(t, err)
 	return c
+}
+
+// A ClientTrace the caller put in the context still hears about its own
+// request, and only its own: the Client's pooled traces never carry it on.
+func TestClientKeepsCallersClientTrace(t *testing.T) {
+	rr := newRestRecorder(t, nil)
+	c, err := NewClient(rr.cs, nil)
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	var wrote sync.WaitGroup
+	var calls atomic.Int32
+	wrote.Add(1)
+	traced := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			if calls.Add(1) == 1 {
+				wrote.Done()
+			}
+		},
+	})
+	msg := Message{Target: "t", Arguments: []any{"x"}}
+	require.NoError(t, c.SendMessage(traced, "chat", msg, nil))
+	wrote.Wait()
+	for range 5 {
+		require.NoError(t, c.SendMessage(context.Background(), "chat", msg, nil))
+	}
+	assert.Equal(t, int32(1), calls.Load(), "the caller's trace saw only its request")
+	assert.Len(t, rr.requests(), 6)
 }

@@ -138,24 +138,79 @@ func (c *Collector) AddJSON(data []byte) error {
 // memory: each argument replaced by its JSON encoding, as a
 // json.RawMessage (which encodes back to the same bytes), and Excluded
 // copied. Every Sender gets this snapshot at Flush, so what is sent is
-// what was added.
+// what was added. The arguments are encoded together, in one call, and
+// each json.RawMessage is that encoding's slice for its argument.
 func snapshotMessage(m Message) (Message, error) {
 	if err := m.Validate(); err != nil {
 		return m, err
 	}
 	if m.Arguments != nil {
 		args := make([]any, len(m.Arguments))
-		for i, a := range m.Arguments {
-			b, err := json.Marshal(a)
-			if err != nil {
-				return m, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
+		all, err := json.Marshal(m.Arguments)
+		if err == nil && splitJSONArray(all, args) {
+			m.Arguments = args
+		} else {
+			// Find the argument at fault, or (never expected) encode
+			// each argument alone.
+			for i, a := range m.Arguments {
+				b, err := json.Marshal(a)
+				if err != nil {
+					return m, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
+				}
+				args[i] = json.RawMessage(b)
 			}
-			args[i] = json.RawMessage(b)
+			m.Arguments = args
 		}
-		m.Arguments = args
 	}
 	m.Excluded = slices.Clone(m.Excluded)
 	return m, nil
+}
+
+// splitJSONArray cuts the compact JSON array data, as json.Marshal writes
+// it, into its elements, storing each as a json.RawMessage into out. It
+// reports false unless data holds exactly len(out) elements.
+func splitJSONArray(data []byte, out []any) bool {
+	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
+		return false
+	}
+	body := data[1 : len(data)-1]
+	if len(body) == 0 {
+		return len(out) == 0
+	}
+	n, depth, start, inString := 0, 0, 0, false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				if n >= len(out) {
+					return false
+				}
+				out[n] = json.RawMessage(body[start:i:i])
+				n, start = n+1, i+1
+			}
+		}
+	}
+	if n != len(out)-1 {
+		return false
+	}
+	out[n] = json.RawMessage(body[start:len(body):len(body)])
+	return true
 }
 
 // Len returns the number of items waiting for Flush.

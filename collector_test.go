@@ -129,3 +129,44 @@ func TestCollectorSnapshotsAtAddForEverySender(t *testing.T) {
 		assert.Contains(t, reqs[0].Body, "1.50", "numbers keep their digits")
 	})
 }
+
+// The arguments snapshot splits one encoding of the whole array; each piece
+// must be exactly what encoding that argument alone gives.
+func FuzzSnapshotArguments(f *testing.F) {
+	f.Add(`["a",1,{"k":[1,2,"]"]},null,"\"],[",true]`)
+	f.Add(`[]`)
+	f.Add(`[[],{},"",0.5,"<&>\u2028"]`)
+	f.Fuzz(func(t *testing.T, data string) {
+		var args []any
+		if json.Unmarshal([]byte(data), &args) != nil || args == nil {
+			return
+		}
+		m, err := snapshotMessage(Message{Target: "t", Arguments: args})
+		require.NoError(t, err)
+		require.Len(t, m.Arguments, len(args))
+		for i, a := range args {
+			want, err := json.Marshal(a)
+			require.NoError(t, err)
+			got, ok := m.Arguments[i].(json.RawMessage)
+			require.True(t, ok, "argument %d is a %T", i, m.Arguments[i])
+			assert.Equal(t, string(want), string(got), "argument %d", i)
+		}
+	})
+}
+
+func TestSplitJSONArrayRejectsWrongCounts(t *testing.T) {
+	assert.False(t, splitJSONArray([]byte(`[1,2]`), make([]any, 1)))
+	assert.False(t, splitJSONArray([]byte(`[1,2]`), make([]any, 3)))
+	assert.False(t, splitJSONArray([]byte(`[]`), make([]any, 1)))
+	assert.False(t, splitJSONArray([]byte(`{}`), make([]any, 0)))
+	out := make([]any, 2)
+	assert.True(t, splitJSONArray([]byte(`["a,b",{"c":[1,2]}]`), out))
+	assert.Equal(t, []any{json.RawMessage(`"a,b"`), json.RawMessage(`{"c":[1,2]}`)}, out)
+}
+
+// An argument that cannot be encoded is still named by its index.
+func TestSnapshotNamesTheBadArgument(t *testing.T) {
+	_, err := snapshotMessage(Message{Target: "t", Arguments: []any{1, make(chan int)}})
+	require.ErrorIs(t, err, ErrInvalidMessage)
+	assert.Contains(t, err.Error(), "arguments[1]")
+}

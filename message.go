@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -147,11 +148,77 @@ func encodeSendBody(target string, args []any) ([]byte, error) {
 	if args == nil {
 		args = []any{}
 	}
+	if b, ok := appendSendBody(nil, target, args); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(restPayload{Target: target, Arguments: args})
 	if err != nil {
 		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %v", ErrInvalidMessage, target, err)
 	}
 	return b, nil
+}
+
+// appendSendBody is encodeSendBody without reflection for what a Collector
+// snapshot holds: a plain target and arguments that are json.RawMessage
+// already in the form json.Marshal would write (compact, HTML-escaped). It
+// reports false, having appended nothing, for anything else.
+func appendSendBody(dst []byte, target string, args []any) ([]byte, bool) {
+	n := len(target) + 32
+	for _, a := range args {
+		r, ok := a.(json.RawMessage)
+		if !ok || !marshalForm(r) {
+			return dst, false
+		}
+		n += len(r) + 1
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return dst, false
+		}
+	}
+	b := slices.Grow(dst, n)
+	b = append(b, `{"target":"`...)
+	b = append(b, target...)
+	b = append(b, `","arguments":[`...)
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, a.(json.RawMessage)...)
+	}
+	return append(b, "]}"...), true
+}
+
+// marshalForm reports whether r is valid JSON that json.Marshal would copy
+// unchanged: no whitespace outside strings, and inside strings none of the
+// characters it escapes (<, >, &, U+2028, U+2029).
+func marshalForm(r json.RawMessage) bool {
+	inString := false
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			case '<', '>', '&':
+				return false
+			case 0xE2:
+				if i+2 < len(r) && r[i+1] == 0x80 && (r[i+2] == 0xA8 || r[i+2] == 0xA9) {
+					return false
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ' ', '\t', '\n', '\r':
+			return false
+		}
+	}
+	return !inString && json.Valid(r)
 }
 
 // foldFields decodes a JSON object and returns the members whose names match

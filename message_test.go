@@ -281,3 +281,33 @@ func TestGroupActionTypeUnmarshalText(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidGroupAction)
 	assert.Contains(t, err.Error(), `"add", "remove" or "removeAll"`)
 }
+
+// The reflection-free body for snapshot arguments is byte for byte what
+// json.Marshal writes, and is used only where that holds.
+func FuzzSendBodyMatchesMarshal(f *testing.F) {
+	f.Add("newMessage", `"a"`, `{"k":[1,2]}`)
+	f.Add("t", `"<b>&"`, ` 1 `)
+	f.Add("t\u2028", "\"\u2028\"", `[1, 2]`)
+	f.Add("t", `"\u003c"`, `nul`)
+	f.Fuzz(func(t *testing.T, target, a, b string) {
+		args := []any{json.RawMessage(a), json.RawMessage(b)}
+		want, wantErr := json.Marshal(restPayload{Target: target, Arguments: args})
+		got, err := encodeSendBody(target, args)
+		if wantErr != nil {
+			require.Error(t, err)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	})
+}
+
+func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
+	m, err := snapshotMessage(Message{Target: "newMessage", Arguments: []any{"<hi>", 1, map[string]any{"k": []int{1}}}})
+	require.NoError(t, err)
+	b, ok := appendSendBody(nil, m.Target, m.Arguments)
+	require.True(t, ok, "a snapshot's arguments are in json.Marshal's form")
+	assert.Equal(t, `{"target":"newMessage","arguments":["\u003chi\u003e",1,{"k":[1]}]}`, string(b))
+	_, ok = appendSendBody(nil, "t", []any{"not raw"})
+	assert.False(t, ok)
+}

@@ -12,12 +12,14 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/internal/benchhub"
 )
 
 // The output benchmarks compare the Collector (AddMessage × chunk, then
@@ -218,11 +220,18 @@ func (e *benchEnv) perRequest(b *testing.B, from, n int) {
 }
 
 // BenchmarkOutputVsBareLoop runs the bare loop and the Collector in the
-// same run, interleaved chunk by chunk so both see the same machine load,
-// and reports each side's throughput, the ratio collector/bare and each
-// side's allocations per message (client and loopback server together, as
-// they share the process). Its ns/op covers both sides and means nothing
-// on its own. Two ways of using the Collector:
+// same run, in rounds of outputRound messages each, chunk by chunk (512
+// messages), alternating which side goes first from one round to the next,
+// so both see the same machine load. It reports the median of the
+// per-round ratios collector/bare ("x-bare") with the lowest and highest
+// ("x-bare-min", "x-bare-max"), the ratio of the totals, each side's
+// throughput and each side's allocations per message (client and loopback
+// server together, as they share the process). Its ns/op covers both
+// sides and means nothing on its own.
+//
+//	go test -run '^$' -bench 'OutputVsBareLoop' -benchtime 40960x .
+//
+// Two ways of using the Collector:
 //
 //   - batch: one Collector, AddMessage × 512, then Flush (8 in flight);
 //   - per-request: 8 goroutines, each a handler sending one message per
@@ -241,31 +250,81 @@ func BenchmarkOutputVsBareLoop(b *testing.B) {
 			var bareTime, colTime time.Duration
 			var bareAllocs, colAllocs uint64
 			var ms runtime.MemStats
-			measure := func(f func()) (time.Duration, uint64) {
+			var bareCPU, colCPU time.Duration
+			measure := func(from, n int, f func(e *benchEnv, b *testing.B, from, n int)) (time.Duration, uint64) {
 				runtime.ReadMemStats(&ms)
 				before := ms.Mallocs
+				cpu0 := processCPU()
 				start := time.Now()
-				f()
+				for done := 0; done < n; done += benchChunk {
+					f(e, b, from+done, min(benchChunk, n-done))
+				}
 				d := time.Since(start)
+				cpu := processCPU() - cpu0
+				if isBare := fmt.Sprintf("%p", f) == fmt.Sprintf("%p", (*benchEnv).bareLoop); isBare {
+					bareCPU += cpu
+				} else {
+					colCPU += cpu
+				}
 				runtime.ReadMemStats(&ms)
 				return d, ms.Mallocs - before
 			}
+			// Untimed: the bare loop's tokens are minted before it starts,
+			// so the Client's token cache is filled first too.
+			mode.run(e, b, 0, benchUsers)
+			e.bareLoop(b, 0, benchUsers)
+			var ratios []float64
 			b.ResetTimer()
-			for done := 0; done < b.N; done += benchChunk {
-				n := min(benchChunk, b.N-done)
-				d, a := measure(func() { e.bareLoop(b, done, n) })
-				bareTime, bareAllocs = bareTime+d, bareAllocs+a
-				d, a = measure(func() { mode.run(e, b, done, n) })
-				colTime, colAllocs = colTime+d, colAllocs+a
+			for done, round := 0, 0; done < b.N; done, round = done+outputRound, round+1 {
+				n := min(outputRound, b.N-done)
+				var bd, cd time.Duration
+				var ba, ca uint64
+				if round%2 == 0 {
+					bd, ba = measure(done, n, (*benchEnv).bareLoop)
+					cd, ca = measure(done, n, mode.run)
+				} else {
+					cd, ca = measure(done, n, mode.run)
+					bd, ba = measure(done, n, (*benchEnv).bareLoop)
+				}
+				bareTime, bareAllocs = bareTime+bd, bareAllocs+ba
+				colTime, colAllocs = colTime+cd, colAllocs+ca
+				if n == outputRound {
+					ratios = append(ratios, bd.Seconds()/cd.Seconds())
+				}
 			}
 			bareRate := float64(b.N) / bareTime.Seconds()
 			colRate := float64(b.N) / colTime.Seconds()
+			sum := benchhub.Summarize(ratios)
 			b.ReportMetric(bareRate, "bare-msgs/s")
 			b.ReportMetric(colRate, "collector-msgs/s")
-			b.ReportMetric(colRate/bareRate, "ratio")
+			b.ReportMetric(sum.Median, "x-bare")
+			b.ReportMetric(sum.Min, "x-bare-min")
+			b.ReportMetric(sum.Max, "x-bare-max")
+			b.ReportMetric(float64(sum.N), "rounds")
+			b.ReportMetric(colRate/bareRate, "x-bare-total")
+			// CPU time (client and loopback server, this process) is
+			// less disturbed by other work on the machine than wall time.
+			b.ReportMetric(bareCPU.Seconds()/colCPU.Seconds(), "cpu-x-bare")
 			b.ReportMetric(float64(bareAllocs)/float64(b.N), "bare-allocs/msg")
 			b.ReportMetric(float64(colAllocs)/float64(b.N), "collector-allocs/msg")
+			if sum.N > 0 {
+				fmt.Printf("%s: per-round collector ÷ bare %v [%s]; CPU per message bare ÷ collector %.3f\n",
+					b.Name(), sum, benchhub.List(ratios), bareCPU.Seconds()/colCPU.Seconds())
+			}
 			benchConns.Store(0)
 		})
 	}
 }
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// outputRound is how many messages each side sends per round of
+// BenchmarkOutputVsBareLoop.
+const outputRound = 4096

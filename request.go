@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -119,6 +120,66 @@ const (
 	writeFailed
 )
 
+// writeTrace follows, through httptrace, how far the transport got in
+// writing one attempt's request. They are pooled: a fresh one costs a
+// ClientTrace and two closures per request.
+type writeTrace struct {
+	progress atomic.Int32
+	trace    httptrace.ClientTrace
+	pooled   bool // taken from writeTraces, untouched by other traces
+}
+
+var writeTraces = sync.Pool{New: func() any { return newWriteTrace() }}
+
+func newWriteTrace() *writeTrace {
+	wt := &writeTrace{}
+	// The callbacks run on the transport's writer goroutine.
+	wt.trace.WroteHeaders = func() { wt.progress.Store(wroteHeaders) }
+	wt.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
+		if info.Err != nil {
+			wt.progress.Store(writeFailed)
+		} else {
+			wt.progress.Store(wroteAll)
+		}
+	}
+	return wt
+}
+
+// getWriteTrace returns a writeTrace for a request with ctx. When ctx
+// already carries a ClientTrace, httptrace chains it into ours, so that
+// one is made fresh and never pooled.
+func getWriteTrace(ctx context.Context) *writeTrace {
+	if httptrace.ContextClientTrace(ctx) != nil {
+		return newWriteTrace()
+	}
+	wt := writeTraces.Get().(*writeTrace)
+	wt.progress.Store(wroteNothing)
+	wt.pooled = true
+	return wt
+}
+
+// load returns the progress (wroteNothing for nil).
+func (wt *writeTrace) load() int32 {
+	if wt == nil {
+		return wroteNothing
+	}
+	return wt.progress.Load()
+}
+
+// release returns wt to the pool once the transport is done with it: after
+// the response and WroteRequest both came, no callback of this request can
+// follow. Otherwise (the transport may still be writing) it is left to the
+// garbage collector.
+func (wt *writeTrace) release() {
+	if wt == nil {
+		return
+	}
+	if p := wt.load(); wt.pooled && (p == wroteAll || p == writeFailed) {
+		wt.pooled = false
+		writeTraces.Put(wt)
+	}
+}
+
 // maxResponseBody bounds a response body the Client reads (an Invoke
 // result, a page of group members, a token).
 const maxResponseBody = 16 << 20
@@ -137,19 +198,10 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	var progress atomic.Int32
+	var wt *writeTrace
 	if c.traced {
-		// The callbacks run on the transport's writer goroutine.
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteHeaders: func() { progress.Store(wroteHeaders) },
-			WroteRequest: func(info httptrace.WroteRequestInfo) {
-				if info.Err != nil {
-					progress.Store(writeFailed)
-				} else {
-					progress.Store(wroteAll)
-				}
-			},
-		})
+		wt = getWriteTrace(ctx)
+		ctx = httptrace.WithClientTrace(ctx, &wt.trace)
 	}
 	req, err := c.newRequest(ctx, spec.Method, rawURL, len(aud), body)
 	if err != nil {
@@ -172,10 +224,13 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	if err != nil {
 		// Headers written but no word on the body yet counts as sent: the
 		// transport may finish writing it after Do has returned.
-		p := progress.Load()
+		p := wt.load()
 		return 0, 0, !c.traced || p == wroteHeaders || p == wroteAll, err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		resp.Body.Close()
+		wt.release()
+	}()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil {
 			data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
@@ -231,7 +286,9 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen i
 		return nil, err
 	}
 	path := rawURL[len(c.base):audLen]
-	u := &url.URL{Scheme: c.scheme, Host: c.host, Path: path}
+	// The empty URL the request was made with is reused.
+	u := req.URL
+	*u = url.URL{Scheme: c.scheme, Host: c.host, Path: path}
 	if audLen < len(rawURL) {
 		u.RawQuery = rawURL[audLen+1:]
 	}
@@ -244,6 +301,8 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, audLen i
 	req.URL, req.Host = u, c.host
 	if body != nil {
 		req.ContentLength = int64(len(body))
+		// A NopCloser around a *bytes.Reader is what net/http knows to be
+		// in memory: it writes the headers and the body in one write.
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}

@@ -3,6 +3,7 @@ package signalr
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
@@ -122,7 +123,8 @@ func buildRoute(base string, v APIVersion, spec *restapi.Route, a *routeArgs) (a
 	for i := 0; i+1 < len(a.query); i += 2 {
 		add(a.query[i], a.query[i+1])
 	}
-	// One string holds both; the audience is its prefix.
-	rawURL = string(b)
+	// One string holds both; the audience is its prefix. b is not used
+	// again, so the string can share its bytes, as strings.Builder does.
+	rawURL = unsafe.String(unsafe.SliceData(b), len(b))
 	return rawURL[:audLen], rawURL, true
 }
