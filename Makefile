@@ -45,13 +45,7 @@ lint:
 # seeds alone run in test-go). Prints the executions per target.
 FUZZTIME ?= 5s
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    out=$$($(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
-	    execs=$$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1); \
-	    echo "fuzz $$pkg $$target: $${execs:-execs: ?} in $(FUZZTIME)"; \
-	  done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 # Every benchmark, each a same-run ratio over interleaved rounds (see
 # BENCHMARKS.md); a few minutes in all. FANOUT_CLIENTS=10000 (with
