@@ -14,16 +14,14 @@
 // chat-offline.png (desktop, while the server is down).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { binaryPath, openURL, startProgram, stopProgram } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/chat', import.meta.url));
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
 const waitMs = 15_000; // upper bound for any one DOM condition
@@ -40,32 +38,16 @@ const pages = {}; // name -> { page, problems, apiCalls }
 // up to that one. env adds to (or, with undefined, removes from) the
 // environment; by default the embedded emulator is used.
 async function spawnChat(args, env = {}) {
-  assert.ok(existsSync(binary), `${binary} is missing: run "go build -o bin/ ./cmd/... ./examples/..." (or make build) first`);
+  const binary = binaryPath('chat', 'go build -o bin/ ./cmd/... ./examples/...');
   const fullEnv = { ...process.env, AzureSignalRConnectionString: undefined, PORT: undefined, ...env };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
   const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
-  const proc = spawn(binary, args, { cwd: dir, env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout });
-  const seen = [];
-  const url = await new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`bin/chat exited early with code ${code}; it printed:\n${seen.join('\n')}`)));
-    lines.on('line', (line) => {
-      seen.push(line);
-      const m = line.match(/open (http:\/\/\S+\/) in/);
-      if (m) resolve(m[1]);
-    });
-  });
+  const { proc, value: url, seen } = await startProgram(binary, args, openURL, { cwd: dir, env: fullEnv });
   return { proc, url, seen, dir };
 }
 
 // stopChat stops a bin/chat with SIGTERM and checks it exits 0.
-async function stopChat(proc) {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  proc.kill('SIGTERM');
-  const { code } = await exited;
-  assert.equal(code, 0, 'bin/chat exits cleanly on SIGTERM');
-}
+const stopChat = (proc) => stopProgram(proc, 'bin/chat exits cleanly on SIGTERM');
 
 // Starts bin/chat on addr with the embedded emulator and reads the URL it
 // prints.

@@ -7,15 +7,12 @@
 // Run: go build -o bin/ ./examples/chat && cd js && node --test test/chat-hub.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
+import { binaryPath, openURL, startProgram, stopProgram } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/chat', import.meta.url));
 const waitMs = 10_000; // upper bound for anything to arrive
 
 let server; // the chat process
@@ -24,33 +21,22 @@ let base; // http://127.0.0.1:<port>/
 const open = new Set(); // connections to stop after the suite
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "make build" first`);
+  const binary = binaryPath('chat');
   workdir = mkdtempSync(join(tmpdir(), 'chat-hub-'));
   const env = { ...process.env };
   delete env.AzureSignalRConnectionString;
   delete env.PORT;
-  server = spawn(binary, ['-addr', '127.0.0.1:0'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
-  const seen = [];
-  base = await new Promise((resolve, reject) => {
-    server.once('exit', (code) => reject(new Error(`bin/chat exited early with code ${code}:\n${seen.join('\n')}`)));
-    lines.on('line', (line) => {
-      seen.push(line);
-      const m = line.match(/open (http:\/\/\S+\/) in/);
-      if (m) resolve(m[1]);
-    });
-  });
+  const started = await startProgram(binary, ['-addr', '127.0.0.1:0'], openURL, { cwd: workdir, env });
+  server = started.proc;
+  base = started.value;
+  const { seen } = started;
   assert.match(seen[0], /^no AzureSignalRConnectionString set: using the embedded SignalR emulator/);
   assert.ok(seen.includes(`the embedded emulator calls the hub functions at ${base}runtime/webhooks/signalr`), seen.join('\n'));
 });
 
 after(async () => {
   await Promise.all([...open].map((c) => c.stop()));
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    assert.equal(await exited, 0, 'bin/chat exits cleanly');
-  }
+  await stopProgram(server, 'bin/chat exits cleanly');
   if (workdir) rmSync(workdir, { recursive: true, force: true });
 });
 

@@ -5,68 +5,29 @@
 // Run: go build -o bin/ ./cmd/... && cd js && node --test test/emulator.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
+import { binaryPath, firstLine, parseConnectionString, restCaller, startProgram, stopProgram, tokenMinter } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/signalr-emulator', import.meta.url));
 let emulator; // the child process
 let endpoint; // http://localhost:<port>
-let accessKey;
+let mintToken; // signs with the emulator's access key
+let rest; // calls its REST API
 
 // Starts the emulator on a free port and reads the connection string it
 // prints as its first line.
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "go build -o bin/ ./cmd/..." (or make build) first`);
-  emulator = spawn(binary, ['-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: emulator.stdout });
-  const first = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    emulator.once('exit', (code) => reject(new Error(`emulator exited early with code ${code}`)));
-  });
-  const settings = Object.fromEntries(
-    first.split(';').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2)),
-  );
+  const binary = binaryPath('signalr-emulator', 'go build -o bin/ ./cmd/...');
+  const started = await startProgram(binary, ['-port', '0'], firstLine);
+  emulator = started.proc;
+  const settings = parseConnectionString(started.value);
   assert.match(settings.Endpoint, /^http:\/\/localhost$/);
   endpoint = `${settings.Endpoint}:${settings.Port}`;
-  accessKey = settings.AccessKey;
+  mintToken = tokenMinter(settings.AccessKey);
+  rest = restCaller(endpoint, mintToken);
   assert.equal(settings.Version, '1.0');
 });
 
-after(async () => {
-  if (!emulator || emulator.exitCode !== null) return;
-  const exited = new Promise((resolve) => emulator.once('exit', (code, signal) => resolve({ code, signal })));
-  emulator.kill('SIGTERM');
-  const { code } = await exited;
-  assert.equal(code, 0, 'the emulator exits cleanly on SIGTERM');
-});
-
-const b64url = (data) => Buffer.from(data).toString('base64url');
-
-// Mints an HS256 token the way the Azure SDKs do: key = UTF-8 bytes of the
-// access key, aud = the URL the token is for.
-function mintToken(aud, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ ...claims, nbf: now, iat: now, exp: now + 3600, aud }));
-  const signature = createHmac('sha256', Buffer.from(accessKey, 'utf8')).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${signature}`;
-}
-
-// Calls the REST API with a server token whose aud is the URL without query.
-// extraQuery (such as "&reason=x") follows api-version.
-async function rest(method, path, body, extraQuery = '') {
-  const url = `${endpoint}${path}`;
-  const response = await fetch(`${url}?api-version=2022-06-01${extraQuery}`, {
-    method,
-    headers: { Authorization: `Bearer ${mintToken(url)}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return response.status;
-}
+after(() => stopProgram(emulator, 'the emulator exits cleanly on SIGTERM'));
 
 // Connects the official client as user alice, and records what it receives.
 async function connect(hub = 'chat', user = 'alice') {

@@ -10,44 +10,31 @@
 // Run: go build -o bin/ ./examples/chat && cd js && node --test test/identity.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
+import { binaryPath, openURL, startProgram, stopProgram } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/chat', import.meta.url));
 let chat; // the chat process
 let base; // http://127.0.0.1:<port>/
 let printed = []; // what it printed up to the URL
 let workdir;
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "make build" first`);
+  const binary = binaryPath('chat');
   const env = { ...process.env };
   delete env.AzureSignalRConnectionString;
   delete env.PORT;
   workdir = mkdtempSync(join(tmpdir(), 'identity-'));
-  chat = spawn(binary, ['-identity', '-addr', '127.0.0.1:0'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: chat.stdout });
-  base = await new Promise((resolve, reject) => {
-    chat.once('exit', (code) => reject(new Error(`bin/chat exited early with code ${code}:\n${printed.join('\n')}`)));
-    lines.on('line', (line) => {
-      printed.push(line);
-      const m = line.match(/open (http:\/\/\S+\/) in/);
-      if (m) resolve(m[1]);
-    });
-  });
+  const started = await startProgram(binary, ['-identity', '-addr', '127.0.0.1:0'], openURL, { cwd: workdir, env });
+  chat = started.proc;
+  base = started.value;
+  printed = started.seen;
 });
 
 after(async () => {
-  if (chat && chat.exitCode === null) {
-    const exited = new Promise((resolve) => chat.once('exit', resolve));
-    chat.kill('SIGTERM');
-    assert.equal(await exited, 0, 'bin/chat exits cleanly');
-  }
+  await stopProgram(chat, 'bin/chat exits cleanly');
   if (workdir) rmSync(workdir, { recursive: true, force: true });
 });
 

@@ -6,32 +6,17 @@
 // Run: go build -o bin/ ./internal/cmd/interop-server && cd js && node --test test/rest2024.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
+import { binaryPath, firstLine, startProgram, stopProgram } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/interop-server', import.meta.url));
 let server;
 let app;
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "make build" first`);
-  server = spawn(binary, [], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
-  app = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`interop-server exited early with code ${code}`)));
-  });
+  ({ proc: server, value: app } = await startProgram(binaryPath('interop-server'), [], firstLine));
 });
 
-after(async () => {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGTERM');
-  assert.equal(await exited, 0, 'the interop server exits cleanly');
-});
+after(() => stopProgram(server, 'the interop server exits cleanly'));
 
 // Connects as user through the app's negotiate endpoint; handlers maps
 // client method names to handlers. Messages for newMessage are recorded in

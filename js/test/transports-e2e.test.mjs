@@ -8,15 +8,11 @@
 // Run: go build -o bin/ ./cmd/... && cd js && node --test test/transports-e2e.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { binaryPath, firstLine, parseConnectionString, restCaller, startProgram, stopProgram, tokenMinter } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/signalr-emulator', import.meta.url));
 const files = {
   '/': ['text/html', new URL('./pages/transports.html', import.meta.url)],
   '/signalr.min.js': ['text/javascript', new URL('../node_modules/@microsoft/signalr/dist/browser/signalr.min.js', import.meta.url)],
@@ -27,22 +23,20 @@ const waitMs = 15_000;
 
 let emulator;
 let endpoint; // http://127.0.0.1:<port> (the page is on localhost: another origin)
-let accessKey;
+let mintToken;
+let rest;
 let pageServer;
 let pageBase;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "go build -o bin/ ./cmd/..." (or make build) first`);
-  emulator = spawn(binary, ['-port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const lines = createInterface({ input: emulator.stdout });
-  const first = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    emulator.once('exit', (code) => reject(new Error(`emulator exited early with code ${code}`)));
-  });
-  const settings = Object.fromEntries(first.split(';').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
+  const binary = binaryPath('signalr-emulator', 'go build -o bin/ ./cmd/...');
+  const started = await startProgram(binary, ['-port', '0'], firstLine, { stdio: ['ignore', 'pipe', 'ignore'] });
+  emulator = started.proc;
+  const settings = parseConnectionString(started.value);
   endpoint = `http://127.0.0.1:${settings.Port}`;
-  accessKey = settings.AccessKey;
+  mintToken = tokenMinter(settings.AccessKey);
+  rest = restCaller(endpoint, mintToken);
 
   pageServer = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
@@ -66,31 +60,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await new Promise((resolve) => (pageServer ? pageServer.close(resolve) : resolve()));
-  if (!emulator || emulator.exitCode !== null) return;
-  const exited = new Promise((resolve) => emulator.once('exit', (code) => resolve(code)));
-  emulator.kill('SIGTERM');
-  assert.equal(await exited, 0, 'the emulator exits cleanly on SIGTERM');
+  await stopProgram(emulator, 'the emulator exits cleanly on SIGTERM');
 });
-
-const b64url = (data) => Buffer.from(data).toString('base64url');
-
-function mintToken(aud, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ ...claims, nbf: now, iat: now, exp: now + 3600, aud }));
-  const signature = createHmac('sha256', Buffer.from(accessKey, 'utf8')).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${signature}`;
-}
-
-async function rest(method, path, body, extraQuery = '') {
-  const url = `${endpoint}${path}`;
-  const response = await fetch(`${url}?api-version=2022-06-01${extraQuery}`, {
-    method,
-    headers: { Authorization: `Bearer ${mintToken(url)}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return response.status;
-}
 
 const typed = [42, -7, 3.25, 2 ** 40, 'héllo ✓ 😀 中文', { n: 1, nested: { list: [1, 'two', null, true], f: -0.5 } }, null, false, []];
 

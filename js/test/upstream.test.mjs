@@ -6,34 +6,19 @@
 // Run: go build -o bin/ ./internal/cmd/upstream-server && cd js && node --test test/upstream.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
+import { binaryPath, firstLine, startProgram, stopProgram } from '../support/harness.mjs';
 
-const binary = fileURLToPath(new URL('../../bin/upstream-server', import.meta.url));
 let server; // the child process
 let app; // the app's base URL
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: run "make build" first`);
-  server = spawn(binary, [], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
-  app = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`upstream-server exited early with code ${code}`)));
-  });
+  ({ proc: server, value: app } = await startProgram(binaryPath('upstream-server'), [], firstLine));
   assert.match(app, /^http:\/\/127\.0\.0\.1:\d+$/);
 });
 
-after(async () => {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGTERM');
-  assert.equal(await exited, 0, 'the upstream server exits cleanly');
-});
+after(() => stopProgram(server, 'the upstream server exits cleanly'));
 
 // connect connects as user; transport and protocol ('json' or
 // 'messagepack') are forced when given.
