@@ -369,12 +369,26 @@ test('after a server restart every page comes back by itself, with its groups', 
     negotiations++;
     return route.continue();
   });
+  // Attempts whose negotiate has not failed or finished yet: the next
+  // retry is only scheduled on the fake clock once an attempt has failed.
+  let unsettled = 0;
+  const isNegotiate = (request) => request.url().includes('/api/negotiate?');
+  frank.on('request', (request) => { if (isNegotiate(request)) unsettled++; });
+  const settle = (request) => { if (isNegotiate(request)) unsettled--; };
+  frank.on('requestfailed', settle);
+  frank.on('requestfinished', settle);
 
   await stopChat(server);
   await frank.waitForSelector('#banner', { state: 'visible' });
   for (let i = 0; i < 60; i++) {
+    const before = negotiations;
     await frank.clock.fastForward(10_000); // the longest backoff
-    await new Promise((resolve) => setTimeout(resolve, 40)); // real time for the attempt to fail
+    // Real time for the attempt to start and fail, however loaded the
+    // machine: wait (up to a generous bound) instead of a fixed pause.
+    const deadline = Date.now() + 5_000;
+    while ((negotiations === before || unsettled > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   // Up to one try per 10 s for ten minutes (the default policy makes 4,
   // then gives up); an attempt may outlast a step of real time.
