@@ -691,27 +691,44 @@ func TestLongPollingSecondPollEndsFirst(t *testing.T) {
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
-	first := make(chan int, 1)
-	go func() {
-		status, _, _ := lp.poll(10 * time.Second)
-		first <- status
-	}()
-	// Wait until the first poll is waiting: a message sent now goes to it,
-	// so send none; instead give it time to arrive.
-	time.Sleep(200 * time.Millisecond)
-	second := make(chan []byte, 1)
-	go func() {
-		_, body, _ := lp.poll(10 * time.Second)
-		second <- body
-	}()
+	type polled struct {
+		status int
+		body   []byte
+	}
+	startPoll := func() chan polled {
+		done := make(chan polled, 1)
+		go func() {
+			status, body, _ := lp.poll(10 * time.Second)
+			done <- polled{status, body}
+		}()
+		return done
+	}
+	// Which of two polls started together reaches the emulator first is
+	// up to the scheduler, so no pause orders them: whichever arrives
+	// first must be ended with 204 by the other.
+	first, second := startPoll(), startPoll()
+	var waiting chan polled
 	select {
-	case status := <-first:
-		assert.Equal(t, http.StatusNoContent, status, "the first poll ends when the second arrives")
+	case p := <-first:
+		assert.Equal(t, http.StatusNoContent, p.status, "the first poll ends when the second arrives")
+		waiting = second
+	case p := <-second:
+		// The second arrived first and was ended by the first, which is
+		// therefore waiting now: a third poll must end it.
+		assert.Equal(t, http.StatusNoContent, p.status, "the earlier poll ends when a later one arrives")
+		third := startPoll()
+		select {
+		case p := <-first:
+			assert.Equal(t, http.StatusNoContent, p.status, "the waiting poll ends when the next arrives")
+		case <-time.After(5 * time.Second):
+			t.Fatal("the waiting poll was not ended by the next one")
+		}
+		waiting = third
 	case <-time.After(5 * time.Second):
-		t.Fatal("the first poll was not ended by the second")
+		t.Fatal("neither poll was ended by the other")
 	}
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "for the second poll")), 202, "")
-	assert.Contains(t, string(<-second), "for the second poll")
+	assert.Contains(t, string((<-waiting).body), "for the second poll")
 	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
