@@ -90,3 +90,23 @@ export function restCaller(endpoint, mint) {
     return response.status;
   };
 }
+
+// inbox records what connection receives for target, in arrival order, and
+// returns next(), which resolves with the oldest message not yet taken
+// (waiting for one if need be), and pending(), the number received and not
+// yet taken. Each message is what pick makes of the handler's arguments:
+// by default the array of them. Call it before connection.start().
+export function inbox(connection, target, pick = (...args) => args) {
+  const received = [];
+  const waiters = [];
+  connection.on(target, (...args) => {
+    received.push(pick(...args));
+    while (waiters.length > 0 && received.length > 0) waiters.shift()(received.shift());
+  });
+  const next = () =>
+    new Promise((resolve) => {
+      if (received.length > 0) resolve(received.shift());
+      else waiters.push(resolve);
+    });
+  return { next, pending: () => received.length };
+}

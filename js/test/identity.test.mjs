@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as signalR from '@microsoft/signalr';
-import { binaryPath, openURL, startProgram, stopProgram } from '../support/harness.mjs';
+import { binaryPath, inbox, openURL, startProgram, stopProgram } from '../support/harness.mjs';
 
 let chat; // the chat process
 let base; // http://127.0.0.1:<port>/
@@ -52,22 +52,12 @@ async function call(method, path, body) {
 }
 
 async function connect(user) {
-  const received = [];
-  const waiters = [];
   const connection = new signalR.HubConnectionBuilder()
     .withUrl(new URL(`api?userId=${encodeURIComponent(user)}`, base).href)
     .configureLogging(signalR.LogLevel.None)
     .build();
-  connection.on('newMessage', (message) => {
-    received.push(message);
-    while (waiters.length > 0 && received.length > 0) waiters.shift()(received.shift());
-  });
+  const { next } = inbox(connection, 'newMessage', (message) => message);
   await connection.start();
-  const next = () =>
-    new Promise((resolve) => {
-      if (received.length > 0) resolve(received.shift());
-      else waiters.push(resolve);
-    });
   return { connection, next };
 }
 

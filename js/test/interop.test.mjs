@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
-import { binaryPath, firstLine, startProgram, stopProgram } from '../support/harness.mjs';
+import { binaryPath, firstLine, inbox, startProgram, stopProgram } from '../support/harness.mjs';
 
 let server; // the child process
 let app; // the app's base URL
@@ -41,8 +41,6 @@ async function snapshot() {
 // Connects as user through the app's negotiate endpoint and records what
 // arrives for target newMessage, in order.
 async function connect(user) {
-  const received = [];
-  const waiters = [];
   const negotiations = [];
   const connection = new signalR.HubConnectionBuilder()
     .withUrl(`${app}/api?userId=${encodeURIComponent(user)}`, {
@@ -56,18 +54,10 @@ async function connect(user) {
     })
     .configureLogging(signalR.LogLevel.None)
     .build();
-  connection.on('newMessage', (...args) => {
-    received.push(args);
-    while (waiters.length > 0 && received.length > 0) waiters.shift()(received.shift());
-  });
+  const { next, pending } = inbox(connection, 'newMessage');
   const closed = new Promise((resolve) => connection.onclose(resolve));
   await connection.start();
-  const next = () =>
-    new Promise((resolve) => {
-      if (received.length > 0) resolve(received.shift());
-      else waiters.push(resolve);
-    });
-  return { connection, next, closed, negotiations, pending: () => received.length };
+  return { connection, next, closed, negotiations, pending };
 }
 
 test('negotiate redirects the official client to the emulator with the library token', async () => {

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
-import { binaryPath, firstLine, startProgram, stopProgram } from '../support/harness.mjs';
+import { binaryPath, firstLine, inbox, startProgram, stopProgram } from '../support/harness.mjs';
 
 let server;
 let app;
@@ -22,25 +22,15 @@ after(() => stopProgram(server, 'the interop server exits cleanly'));
 // client method names to handlers. Messages for newMessage are recorded in
 // order.
 async function connect(user, handlers = {}) {
-  const received = [];
-  const waiters = [];
   const connection = new signalR.HubConnectionBuilder()
     .withUrl(`${app}/api?userId=${encodeURIComponent(user)}`)
     .configureLogging(signalR.LogLevel.None)
     .build();
   for (const [name, handler] of Object.entries(handlers)) connection.on(name, handler);
-  connection.on('newMessage', (...args) => {
-    received.push(args);
-    while (waiters.length > 0 && received.length > 0) waiters.shift()(received.shift());
-  });
+  const { next, pending } = inbox(connection, 'newMessage');
   const closed = new Promise((resolve) => connection.onclose(resolve));
   await connection.start();
-  const next = () =>
-    new Promise((resolve) => {
-      if (received.length > 0) resolve(received.shift());
-      else waiters.push(resolve);
-    });
-  return { connection, next, closed, pending: () => received.length };
+  return { connection, next, closed, pending };
 }
 
 async function invoke(connectionId, target, args = [], timeout = '') {
