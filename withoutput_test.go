@@ -2,7 +2,6 @@ package signalr
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log"
 	"net"
@@ -89,5 +88,3 @@ func TestWithOutputAfterHijack(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-var _ = context.Background
