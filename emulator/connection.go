@@ -67,8 +67,12 @@ type connection struct {
 	writeCtx    context.Context
 	cancelWrite context.CancelFunc
 
-	batch []byte // reused buffer of a coalesced frame
-	carry []byte // a record taken from the queue for the next frame
+	batch []byte   // reused buffer of a coalesced frame
+	spare [][]byte // storage handed back to the queue by takeAll
+
+	// watchdog cancels writeCtx when a write outlives the write timeout;
+	// it is armed for each write, which is cheaper than a context each.
+	watchdog *time.Timer
 
 	// proto is the hub protocol the client chose in its handshake, and
 	// reader cuts its frames into messages; both are set by handshake.
@@ -133,11 +137,23 @@ func (c *connection) readLoop() {
 	}
 }
 
-// write sends one frame within the write timeout.
+// write sends one frame within the write timeout. The watchdog, armed for
+// the write, cancels writeCtx if the write outlives the timeout, which makes
+// the transport abandon the write and fail (for WebSockets, coder/websocket
+// then closes the connection); the connection is over either way.
 func (c *connection) write(p []byte) error {
-	ctx, cancel := context.WithTimeout(c.writeCtx, c.e.opts.writeTimeout)
-	defer cancel()
-	return c.t.writeFrame(ctx, p)
+	if c.watchdog == nil {
+		c.watchdog = time.AfterFunc(c.e.opts.writeTimeout, c.cancelWrite)
+	} else {
+		c.watchdog.Reset(c.e.opts.writeTimeout)
+	}
+	err := c.t.writeFrame(c.writeCtx, p)
+	if !c.watchdog.Stop() && err == nil {
+		// The timeout passed as the write finished: writeCtx is
+		// cancelled, and the client counts as not reading.
+		err = context.DeadlineExceeded
+	}
+	return err
 }
 
 // hangUp sends a Close message, when there is one and the transport takes
@@ -295,25 +311,30 @@ func (c *connection) run(first [][]byte) string {
 	}
 	for {
 		select {
-		case record := <-c.queue.records:
-			c.queue.taken(record)
+		case <-c.queue.wake:
 			if c.shuttingDown() {
 				return c.goodbye()
 			}
 			// Let the senders queue more before writing: a broadcast
 			// wakes every connection at once, and records that arrive
 			// meanwhile share this frame and its syscall. Yield while
-			// what is queued would likely fill less than half a frame.
+			// what is queued would fill less than half a frame.
 			// Alone, a goroutine gets the processor straight back.
-			for i := 0; i < coalesceYields && (c.queue.len()+1)*len(record) < maxBatchBytes/2; i++ {
+			for i := 0; i < coalesceYields && c.queue.size() < maxBatchBytes/2; i++ {
 				runtime.Gosched()
 			}
-			for record != nil {
-				frame := c.coalesce(record)
-				record, c.carry = c.carry, nil
-				if err := c.write(frame); err != nil {
-					return c.writeFailure()
-				}
+			// Everything queued goes now, in as few frames as fit.
+			records := c.queue.takeAll(c.spare)
+			if len(records) == 0 {
+				continue // the token of records an earlier wake-up took
+			}
+			err := c.writeRecords(records)
+			c.spare = records
+			if cap(c.spare) > 256 {
+				c.spare = nil // a burst's storage is not kept
+			}
+			if err != nil {
+				return c.writeFailure()
 			}
 			if !c.t.inherentKeepAlive() {
 				keepAlive.Reset(c.e.opts.keepAliveInterval)
@@ -378,27 +399,28 @@ func (c *connection) goodbye() string {
 	return "emulator shutting down"
 }
 
-// coalesce appends to record whatever else is already queued, up to
-// maxBatchBytes, so a burst goes out in few frames. A record taken from the
-// queue that does not fit is left in c.carry for the next frame.
-func (c *connection) coalesce(record []byte) []byte {
-	if c.queue.len() == 0 {
-		return record
+// writeRecords writes records, in order, packed into frames of at most
+// maxBatchBytes (a larger record goes alone), so a burst goes out in few
+// frames.
+func (c *connection) writeRecords(records [][]byte) error {
+	if len(records) == 1 {
+		return c.write(records[0])
 	}
-	c.batch = append(c.batch[:0], record...)
-	for len(c.batch) < maxBatchBytes {
-		next, ok := c.queue.tryPop()
-		if !ok {
-			return c.batch
+	c.batch = c.batch[:0]
+	for _, r := range records {
+		if len(c.batch) > 0 && len(c.batch)+len(r) > maxBatchBytes {
+			if err := c.write(c.batch); err != nil {
+				return err
+			}
+			c.batch = c.batch[:0]
 		}
-		if len(c.batch)+len(next) > maxBatchBytes {
-			// Too big to join: send what we have, then next alone.
-			c.carry = next
-			return c.batch
-		}
-		c.batch = append(c.batch, next...)
+		c.batch = append(c.batch, r...)
 	}
-	return c.batch
+	err := c.write(c.batch)
+	if cap(c.batch) > 2*maxBatchBytes {
+		c.batch = nil // a large record's buffer is not kept
+	}
+	return err
 }
 
 // writeFailure says why a write failed.

@@ -1,9 +1,6 @@
 package emulator
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
 // sendQueue holds the records waiting to be written to one client. It is
 // bounded both by count and by bytes, and never blocks a sender: the first
@@ -11,10 +8,22 @@ import (
 // then drops the client, so one slow client can neither hold up a
 // broadcast nor make the emulator's memory grow. It knows nothing of the
 // transport, so every transport shares it.
+//
+// A push is an append under a mutex, cheaper than a channel send of a
+// slice; only the push that finds the queue empty signals wake, so a burst
+// of records costs the writer one wake-up, and the writer takes everything
+// queued at once (takeAll). Its storage grows with what is queued, so an
+// idle connection holds none.
 type sendQueue struct {
-	records  chan []byte
-	bytes    atomic.Int64 // bytes of the records in records
+	mu       sync.Mutex
+	records  [][]byte
+	bytes    int64 // bytes of records
+	over     bool  // overflowed: refuses everything
+	maxCount int
 	maxBytes int64
+
+	// wake holds a token when records may have become non-empty.
+	wake chan struct{}
 
 	overflowOnce sync.Once
 	overflowed   chan struct{} // closed by the first refused record
@@ -23,8 +32,9 @@ type sendQueue struct {
 
 func newSendQueue(maxCount int, maxBytes int64, onOverflow func()) *sendQueue {
 	return &sendQueue{
-		records:    make(chan []byte, maxCount),
+		maxCount:   maxCount,
 		maxBytes:   maxBytes,
+		wake:       make(chan struct{}, 1),
 		overflowed: make(chan struct{}),
 		onOverflow: onOverflow,
 	}
@@ -33,25 +43,28 @@ func newSendQueue(maxCount int, maxBytes int64, onOverflow func()) *sendQueue {
 // push queues record, or reports false and marks the queue overflowed when
 // it is full by count or by bytes. After an overflow it refuses everything.
 func (q *sendQueue) push(record []byte) bool {
-	select {
-	case <-q.overflowed:
-		return false
-	default:
-	}
 	n := int64(len(record))
-	if q.bytes.Add(n) > q.maxBytes {
-		q.bytes.Add(-n)
-		q.overflow()
+	q.mu.Lock()
+	if q.over || len(q.records) >= q.maxCount || q.bytes+n > q.maxBytes {
+		first := !q.over
+		q.over = true
+		q.mu.Unlock()
+		if first {
+			q.overflow()
+		}
 		return false
 	}
-	select {
-	case q.records <- record:
-		return true
-	default:
-		q.bytes.Add(-n)
-		q.overflow()
-		return false
+	q.records = append(q.records, record)
+	q.bytes += n
+	first := len(q.records) == 1
+	q.mu.Unlock()
+	if first {
+		select {
+		case q.wake <- struct{}{}:
+		default: // a token is already waiting
+		}
 	}
+	return true
 }
 
 func (q *sendQueue) overflow() {
@@ -63,19 +76,22 @@ func (q *sendQueue) overflow() {
 	})
 }
 
-// taken accounts for a record received from q.records.
-func (q *sendQueue) taken(record []byte) { q.bytes.Add(-int64(len(record))) }
-
-// tryPop returns the next record without waiting.
-func (q *sendQueue) tryPop() ([]byte, bool) {
-	select {
-	case r := <-q.records:
-		q.taken(r)
-		return r, true
-	default:
-		return nil, false
-	}
+// takeAll returns every queued record, in order, and empties the queue,
+// which continues in spare's storage (spare's contents are dropped, so the
+// records it held can be collected).
+func (q *sendQueue) takeAll(spare [][]byte) [][]byte {
+	clear(spare)
+	q.mu.Lock()
+	out := q.records
+	q.records = spare[:0]
+	q.bytes = 0
+	q.mu.Unlock()
+	return out
 }
 
-// len is the number of records queued.
-func (q *sendQueue) len() int { return len(q.records) }
+// size is the number of bytes queued.
+func (q *sendQueue) size() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
