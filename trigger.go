@@ -57,7 +57,7 @@ func (b TriggerBinding) check() (category string, err error) {
 		return "", fmt.Errorf("%w: signalRTrigger %q needs a hubName, such as \"chat\"", ErrInvalidBinding, b.Name)
 	}
 	if err := validateHub(b.HubName); err != nil {
-		return "", fmt.Errorf("signalRTrigger %q: hubName: %w", b.Name, err)
+		return "", fmt.Errorf("%w: signalRTrigger %q: hubName: %w", ErrInvalidBinding, b.Name, err)
 	}
 	if strings.TrimSpace(b.Event) == "" {
 		return "", fmt.Errorf("%w: signalRTrigger %q needs an event: connected or disconnected for category connections, the hub method for messages", ErrInvalidBinding, b.Name)
