@@ -29,12 +29,16 @@ import (
 // idle connections. Messages go to 1024 distinct users round-robin, so the
 // Collector's per-user ordering still allows full concurrency. The bare loop
 // sends the same requests byte for byte in what matters (method, URL, body,
-// Content-Type, an Authorization header with a token minted in advance for
-// each URL) but does no other work: bodies are encoded and tokens minted
-// before the clock starts. The Collector validates, encodes, orders, builds
-// URLs and looks up or mints tokens while it runs; that is the overhead
-// being measured. Both sides send through an http.Client whose every
-// request is bounded by the same timeout.
+// Content-Type, User-Agent, an Authorization header with a token minted in
+// advance for each URL) but does no other work: bodies are encoded and
+// tokens minted before the clock starts. The Collector validates, encodes,
+// orders, builds URLs and looks up or mints tokens while it runs; that is
+// the overhead being measured. Both sides send through http.Client.Do on
+// an http.Transport configured as the Client's own (newTransport), and
+// every request of both is bounded by the same per-attempt timeout: the
+// Client's AttemptTimeout (a context deadline per attempt) on one side,
+// http.Client.Timeout (which net/http turns into a context deadline per
+// request) on the other.
 //
 //	go test -run '^$' -bench 'Output' -benchmem -count 3 .
 const (
@@ -88,12 +92,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        128,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-	}
+	// The same transport settings as the Client's own (proxy from the
+	// environment, dialer, idle pool): the same http.Client path.
+	tr := signalr.NewTransportForBench()
 	e := &benchEnv{srv: srv, client: client, out: out, bare: &http.Client{Transport: tr, Timeout: benchAttemptTimeout}}
 	for i := range benchUsers {
 		m := signalr.Message{Target: "newMessage", UserID: fmt.Sprintf("user%d", i), Arguments: []any{"hello from the benchmark", i}}
@@ -177,6 +178,7 @@ func (e *benchEnv) bareLoop(b *testing.B, from, n int) {
 		}
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 		req.Header.Set("Authorization", e.auths[k])
+		req.Header.Set("User-Agent", "funcsignalr-go")
 		resp, err := e.bare.Do(req)
 		if err != nil {
 			return err
