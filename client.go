@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
@@ -97,8 +98,10 @@ type Client struct {
 	// a request was written in full (net/http's own transport does).
 	traced bool
 
-	tokenMu sync.Mutex
-	tokens  map[string]cachedToken
+	// tokens maps an audience to its *cachedToken; reads take no lock.
+	// tokenCount counts the entries stored since it was last emptied.
+	tokens     sync.Map
+	tokenCount atomic.Int32
 
 	// id is the Microsoft Entra state; nil with an access key.
 	id            *identity
@@ -131,7 +134,6 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 		userAgent: opts.UserAgent,
 		hc:        opts.HTTPClient,
 		traced:    opts.HTTPClient == nil || isHTTPTransport(opts.HTTPClient.Transport),
-		tokens:    make(map[string]cachedToken),
 		sleep:     sleepCtx,
 		now:       opts.Now,
 
@@ -246,6 +248,11 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	if err != nil {
 		return err
 	}
+	return c.sendEncoded(ctx, hub, &m, body, opts)
+}
+
+// sendEncoded is SendMessage for a validated m whose send body is body.
+func (c *Client) sendEncoded(ctx context.Context, hub string, m *Message, body []byte, opts *SendMessageOptions) error {
 	a := routeArgs{hub: hub, excluded: m.Excluded}
 	op := restapi.Broadcast
 	switch {
@@ -256,7 +263,7 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err = c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
+	_, err := c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }
 

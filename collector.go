@@ -38,6 +38,10 @@ type pendingItem struct {
 	index  int
 	msg    Message
 	action *GroupAction
+	// body is msg's REST send body, encoded when it was added, or nil
+	// when it is to be encoded at Flush (a target that JSON escapes).
+	// A *Client sends it as is: msg is a snapshot, so they agree.
+	body []byte
 }
 
 func (p *pendingItem) item() OutputItem {
@@ -59,12 +63,12 @@ func (p *pendingItem) keys() itemKeys {
 // to, or its Excluded list after AddMessage returns changes nothing that
 // is sent, whatever the Sender. The error wraps ErrInvalidMessage.
 func (c *Collector) AddMessage(m Message) error {
-	m, err := snapshotMessage(m)
+	m, body, err := snapshotMessage(m)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, msg: m})
+	c.pending = append(c.pending, pendingItem{index: c.added, msg: m, body: body})
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -115,11 +119,11 @@ func (c *Collector) AddJSON(data []byte) error {
 	for i, it := range items {
 		switch v := it.(type) {
 		case Message:
-			m, err := snapshotMessage(v)
+			m, body, err := snapshotMessage(v)
 			if err != nil {
 				return fmt.Errorf("output item %d: %w", i, err)
 			}
-			batch[i].msg = m
+			batch[i].msg, batch[i].body = m, body
 		case GroupAction:
 			batch[i].action = &v
 		}
@@ -138,15 +142,34 @@ func (c *Collector) AddJSON(data []byte) error {
 // memory: each argument replaced by its JSON encoding, as a
 // json.RawMessage (which encodes back to the same bytes), and Excluded
 // copied. Every Sender gets this snapshot at Flush, so what is sent is
-// what was added. The arguments are encoded together, in one call, and
-// each json.RawMessage is that encoding's slice for its argument.
-func snapshotMessage(m Message) (Message, error) {
+// what was added. The arguments are encoded together, in one call, into
+// the REST send body {"target":…,"arguments":[…]} that a *Client posts,
+// and each json.RawMessage is that body's slice for its argument. body is
+// nil when the target needs JSON escaping; SendMessage then encodes it.
+func snapshotMessage(m Message) (_ Message, body []byte, _ error) {
 	if err := m.Validate(); err != nil {
-		return m, err
+		return m, nil, err
+	}
+	if body, ok := appendSnapshotBody(nil, &m); ok {
+		return m, body, nil
+	}
+	args := make([]any, len(m.Arguments))
+	all := []byte("[]")
+	var err error
+	if m.Arguments != nil {
+		all, err = json.Marshal(m.Arguments)
+	}
+	if err == nil && plainTarget(m.Target) {
+		body = make([]byte, 0, len(sendBodyPrefix)+len(m.Target)+len(sendBodyMiddle)+len(all)+1)
+		body = append(body, sendBodyPrefix...)
+		body = append(body, m.Target...)
+		body = append(body, sendBodyMiddle...)
+		start := len(body)
+		body = append(body, all...)
+		all = body[start:len(body):len(body)]
+		body = append(body, '}')
 	}
 	if m.Arguments != nil {
-		args := make([]any, len(m.Arguments))
-		all, err := json.Marshal(m.Arguments)
 		if err == nil && splitJSONArray(all, args) {
 			m.Arguments = args
 		} else {
@@ -155,15 +178,65 @@ func snapshotMessage(m Message) (Message, error) {
 			for i, a := range m.Arguments {
 				b, err := json.Marshal(a)
 				if err != nil {
-					return m, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
+					return m, nil, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
 				}
 				args[i] = json.RawMessage(b)
 			}
 			m.Arguments = args
+			body = nil
 		}
 	}
 	m.Excluded = slices.Clone(m.Excluded)
-	return m, nil
+	return m, body, nil
+}
+
+// appendSnapshotBody is snapshotMessage's path without reflection, for a
+// plain target and arguments of the kinds JSON encodes most often
+// (strings without anything json.Marshal escapes, integers, floats,
+// booleans, nil): it appends the send body to dst and points each of
+// m's arguments at its bytes there. It reports false, leaving m as it
+// was, for anything else.
+func appendSnapshotBody(dst []byte, m *Message) ([]byte, bool) {
+	if !plainTarget(m.Target) {
+		return dst, false
+	}
+	n := len(sendBodyPrefix) + len(m.Target) + len(sendBodyMiddle) + 3
+	for _, a := range m.Arguments {
+		if s, ok := a.(string); ok {
+			n += len(s) + 3
+		} else {
+			n += 24
+		}
+	}
+	b := slices.Grow(dst, n)
+	b = append(b, sendBodyPrefix...)
+	b = append(b, m.Target...)
+	b = append(b, sendBodyMiddle...)
+	b = append(b, '[')
+	var ends [8]int
+	bounds := ends[:0]
+	for i, a := range m.Arguments {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendPlainJSON(b, a); !ok {
+			return dst, false
+		}
+		bounds = append(bounds, len(b))
+	}
+	b = append(b, "]}"...)
+	if m.Arguments != nil {
+		args := make([]any, len(m.Arguments))
+		start := len(dst) + len(sendBodyPrefix) + len(m.Target) + len(sendBodyMiddle) + 1
+		for i, end := range bounds {
+			args[i] = json.RawMessage(b[start:end:end])
+			start = end + 1
+		}
+		m.Arguments = args
+	}
+	m.Excluded = slices.Clone(m.Excluded)
+	return b, true
 }
 
 // splitJSONArray cuts the compact JSON array data, as json.Marshal writes
@@ -299,6 +372,10 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	}
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
+	}
+	if cl, ok := c.out.sender.(*Client); ok && p.body != nil {
+		// The snapshot was validated and encoded when it was added.
+		return cl.sendEncoded(ctx, c.out.hub, &p.msg, p.body, c.out.sendOpts)
 	}
 	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, c.out.sendOpts)
 }

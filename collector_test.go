@@ -141,9 +141,14 @@ func FuzzSnapshotArguments(f *testing.F) {
 		if json.Unmarshal([]byte(data), &args) != nil || args == nil {
 			return
 		}
-		m, err := snapshotMessage(Message{Target: "t", Arguments: args})
+		m, body, err := snapshotMessage(Message{Target: "t", Arguments: args})
 		require.NoError(t, err)
 		require.Len(t, m.Arguments, len(args))
+		// The body a *Client posts is what json.Marshal writes for the
+		// caller's message.
+		want, err := json.Marshal(restPayload{Target: "t", Arguments: args})
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(body))
 		for i, a := range args {
 			want, err := json.Marshal(a)
 			require.NoError(t, err)
@@ -166,7 +171,8 @@ func TestSplitJSONArrayRejectsWrongCounts(t *testing.T) {
 
 // An argument that cannot be encoded is still named by its index.
 func TestSnapshotNamesTheBadArgument(t *testing.T) {
-	_, err := snapshotMessage(Message{Target: "t", Arguments: []any{1, make(chan int)}})
+	_, body, err := snapshotMessage(Message{Target: "t", Arguments: []any{1, make(chan int)}})
+	assert.Nil(t, body)
 	require.ErrorIs(t, err, ErrInvalidMessage)
 	assert.Contains(t, err.Error(), "arguments[1]")
 }

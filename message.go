@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Message is an invocation of a client method, the Go form of the Functions
@@ -171,15 +174,14 @@ func appendSendBody(dst []byte, target string, args []any) ([]byte, bool) {
 		}
 		n += len(r) + 1
 	}
-	for i := 0; i < len(target); i++ {
-		if c := target[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return dst, false
-		}
+	if !plainTarget(target) {
+		return dst, false
 	}
 	b := slices.Grow(dst, n)
-	b = append(b, `{"target":"`...)
+	b = append(b, sendBodyPrefix...)
 	b = append(b, target...)
-	b = append(b, `","arguments":[`...)
+	b = append(b, sendBodyMiddle...)
+	b = append(b, '[')
 	for i, a := range args {
 		if i > 0 {
 			b = append(b, ',')
@@ -187,6 +189,116 @@ func appendSendBody(dst []byte, target string, args []any) ([]byte, bool) {
 		b = append(b, a.(json.RawMessage)...)
 	}
 	return append(b, "]}"...), true
+}
+
+// The REST send body is sendBodyPrefix, the target, sendBodyMiddle, the
+// arguments array and "}".
+const (
+	sendBodyPrefix = `{"target":"`
+	sendBodyMiddle = `","arguments":`
+)
+
+// plainTarget reports whether json.Marshal writes target unchanged
+// between its quotes: printable ASCII with nothing it escapes.
+func plainTarget(target string) bool {
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPlainJSON appends what json.Marshal writes for v, when v is nil, a
+// bool, an integer, a float64 or float32 (finite), or a string that
+// json.Marshal copies unchanged between its quotes; for anything else it
+// reports false. FuzzAppendPlainJSON checks it against json.Marshal.
+func appendPlainJSON(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		if !plainString(v) {
+			return b, false
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		return append(b, '"'), true
+	case bool:
+		return strconv.AppendBool(b, v), true
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case int64:
+		return strconv.AppendInt(b, v, 10), true
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case int16:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case int8:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case uint:
+		return strconv.AppendUint(b, uint64(v), 10), true
+	case uint64:
+		return strconv.AppendUint(b, v, 10), true
+	case uint32:
+		return strconv.AppendUint(b, uint64(v), 10), true
+	case uint16:
+		return strconv.AppendUint(b, uint64(v), 10), true
+	case uint8:
+		return strconv.AppendUint(b, uint64(v), 10), true
+	case float64:
+		return appendJSONFloat(b, v, 64)
+	case float32:
+		return appendJSONFloat(b, float64(v), 32)
+	}
+	return b, false
+}
+
+// appendJSONFloat writes f as json.Marshal does: the shortest decimal
+// that reads back as f, in exponent form below 1e-6 and from 1e21 up
+// (1e-6 and 1e21 for a float32 too), with a one-digit negative exponent
+// written without its leading zero. NaN and infinities are not JSON: it
+// reports false for them.
+func appendJSONFloat(b []byte, f float64, bits int) ([]byte, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, false
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	b = strconv.AppendFloat(b, f, format, -1, bits)
+	if format == 'e' {
+		// 1e-07 is written 1e-7.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
+}
+
+// plainString reports whether json.Marshal writes s unchanged between its
+// quotes: valid UTF-8 without control characters, '"', '\\', the HTML
+// characters it escapes (<, >, &) or U+2028 and U+2029.
+func plainString(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c == 0xE2:
+			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+				return false
+			}
+			ascii = false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return ascii || utf8.ValidString(s)
 }
 
 // marshalForm reports whether r is valid JSON that json.Marshal would copy

@@ -303,11 +303,52 @@ func FuzzSendBodyMatchesMarshal(f *testing.F) {
 }
 
 func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
-	m, err := snapshotMessage(Message{Target: "newMessage", Arguments: []any{"<hi>", 1, map[string]any{"k": []int{1}}}})
+	m, body, err := snapshotMessage(Message{Target: "newMessage", Arguments: []any{"<hi>", 1, map[string]any{"k": []int{1}}}})
 	require.NoError(t, err)
 	b, ok := appendSendBody(nil, m.Target, m.Arguments)
 	require.True(t, ok, "a snapshot's arguments are in json.Marshal's form")
 	assert.Equal(t, `{"target":"newMessage","arguments":["\u003chi\u003e",1,{"k":[1]}]}`, string(b))
+	assert.Equal(t, string(b), string(body), "the body encoded at Add is the one SendMessage would encode")
 	_, ok = appendSendBody(nil, "t", []any{"not raw"})
 	assert.False(t, ok)
+}
+
+// A snapshot without arguments sends an empty array; a target that JSON
+// escapes leaves the body to SendMessage.
+func TestSnapshotBody(t *testing.T) {
+	m, body, err := snapshotMessage(Message{Target: "ping"})
+	require.NoError(t, err)
+	assert.Nil(t, m.Arguments)
+	assert.Equal(t, `{"target":"ping","arguments":[]}`, string(body))
+	m, body, err = snapshotMessage(Message{Target: "a<b", Arguments: []any{1}})
+	require.NoError(t, err)
+	assert.Nil(t, body)
+	assert.Equal(t, []any{json.RawMessage("1")}, m.Arguments)
+}
+
+// appendPlainJSON writes exactly what json.Marshal writes, and takes every
+// string json.Marshal copies unchanged.
+func FuzzAppendPlainJSON(f *testing.F) {
+	f.Add("hello", 1.5, int64(-3), float32(0.1), uint64(7))
+	f.Add("<&>", 1e-7, int64(0), float32(1e21), uint64(0))
+	f.Add("a\u2028b\xff", 1e21, int64(-1<<63), float32(1e-7), uint64(1<<63))
+	f.Add("é\"\\\n", -0.0, int64(42), float32(-2.5e-8), uint64(255))
+	f.Add("\xe2\x80", 123456789.0, int64(1), float32(3.4e38), uint64(1))
+	f.Fuzz(func(t *testing.T, s string, f64 float64, i int64, f32 float32, u uint64) {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Equal(t, string(want) == `"`+s+`"`, plainString(s), "plainString(%q)", s)
+		for _, v := range []any{s, f64, i, f32, u, int(i), int32(i), int16(i), int8(i), uint(u), uint32(u), uint16(u), uint8(u), i%2 == 0, nil} {
+			got, ok := appendPlainJSON([]byte("x"), v)
+			want, err := json.Marshal(v)
+			if !ok {
+				assert.Equal(t, "x", string(got), "nothing appended for %T %v", v, v)
+				_, isString := v.(string)
+				assert.True(t, err != nil || isString, "%T %v declined but json.Marshal writes it", v, v)
+				continue
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "x"+string(want), string(got), "%T %v", v, v)
+		}
+	})
 }

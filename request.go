@@ -332,24 +332,24 @@ func (c *Client) bearer(ctx context.Context, aud string) (string, error) {
 	// The service checks these with its own clock: ClientOptions.Now does
 	// not apply.
 	now := time.Now()
-	c.tokenMu.Lock()
-	t, ok := c.tokens[aud]
-	c.tokenMu.Unlock()
-	if ok && now.Sub(t.minted) < tokenReuse && !now.Before(t.minted) {
-		return t.bearer, nil
+	if v, ok := c.tokens.Load(aud); ok {
+		t := v.(*cachedToken)
+		if now.Sub(t.minted) < tokenReuse && !now.Before(t.minted) {
+			return t.bearer, nil
+		}
 	}
 	tok, err := c.cs.serverToken(aud, now)
 	if err != nil {
 		return "", err
 	}
-	bearer := "Bearer " + tok
-	c.tokenMu.Lock()
-	if len(c.tokens) >= tokenCacheSize {
-		clear(c.tokens)
+	t := &cachedToken{bearer: "Bearer " + tok, minted: now}
+	if _, loaded := c.tokens.Swap(aud, t); !loaded && c.tokenCount.Add(1) > tokenCacheSize {
+		// Bounded: start again from this one token.
+		c.tokens.Clear()
+		c.tokens.Store(aud, t)
+		c.tokenCount.Store(1)
 	}
-	c.tokens[aud] = cachedToken{bearer, now}
-	c.tokenMu.Unlock()
-	return bearer, nil
+	return t.bearer, nil
 }
 
 // readResponseError builds the ResponseError for resp, reading at most a
