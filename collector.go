@@ -42,13 +42,29 @@ type pendingItem struct {
 	// when it is to be encoded at Flush (a target that JSON escapes).
 	// A *Client sends it as is: msg is a snapshot, so they agree.
 	body []byte
+	// argsAt, when not zero, is where the arguments array starts in
+	// body: msg.Arguments are then cut from it, nargs of them, only when
+	// something needs them (another Sender, a DeliveryError), which
+	// saves a *Client send an allocation per argument.
+	argsAt, nargs int
 }
 
 func (p *pendingItem) item() OutputItem {
 	if p.action != nil {
 		return *p.action
 	}
-	return p.msg
+	return p.message()
+}
+
+// message returns the queued Message with its arguments, each the
+// json.RawMessage of its bytes in body.
+func (p *pendingItem) message() Message {
+	m := p.msg
+	if p.argsAt > 0 {
+		m.Arguments = make([]any, p.nargs)
+		splitJSONArray(p.body[p.argsAt:len(p.body)-1], m.Arguments)
+	}
+	return m
 }
 
 func (p *pendingItem) keys() itemKeys {
@@ -63,12 +79,13 @@ func (p *pendingItem) keys() itemKeys {
 // to, or its Excluded list after AddMessage returns changes nothing that
 // is sent, whatever the Sender. The error wraps ErrInvalidMessage.
 func (c *Collector) AddMessage(m Message) error {
-	m, body, err := snapshotMessage(m)
+	p, err := snapshotItem(m)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.pending = append(c.pending, pendingItem{index: c.added, msg: m, body: body})
+	p.index = c.added
+	c.pending = append(c.pending, p)
 	c.added++
 	c.mu.Unlock()
 	return nil
@@ -119,11 +136,11 @@ func (c *Collector) AddJSON(data []byte) error {
 	for i, it := range items {
 		switch v := it.(type) {
 		case Message:
-			m, body, err := snapshotMessage(v)
+			p, err := snapshotItem(v)
 			if err != nil {
 				return fmt.Errorf("output item %d: %w", i, err)
 			}
-			batch[i].msg, batch[i].body = m, body
+			batch[i] = p
 		case GroupAction:
 			batch[i].action = &v
 		}
@@ -147,12 +164,32 @@ func (c *Collector) AddJSON(data []byte) error {
 // and each json.RawMessage is that body's slice for its argument. body is
 // nil when the target needs JSON escaping; SendMessage then encodes it.
 func snapshotMessage(m Message) (_ Message, body []byte, _ error) {
+	p, err := snapshotItem(m)
+	return p.message(), p.body, err
+}
+
+// snapshotItem is snapshotMessage for the queue: the arguments of a
+// message encoded without reflection are left in the body (see
+// pendingItem.argsAt).
+func snapshotItem(m Message) (pendingItem, error) {
 	if err := m.Validate(); err != nil {
-		return m, nil, err
+		return pendingItem{msg: m}, err
 	}
-	if body, ok := appendSnapshotBody(nil, &m); ok {
-		return m, body, nil
+	if body, argsAt, ok := appendSnapshotBody(nil, m.Target, m.Arguments); ok {
+		p := pendingItem{msg: m, body: body}
+		p.msg.Arguments = nil
+		p.msg.Excluded = slices.Clone(m.Excluded)
+		if m.Arguments != nil {
+			p.argsAt, p.nargs = argsAt, len(m.Arguments)
+		}
+		return p, nil
 	}
+	m, body, err := snapshotEncoded(m)
+	return pendingItem{msg: m, body: body}, err
+}
+
+// snapshotEncoded is snapshotItem through encoding/json.
+func snapshotEncoded(m Message) (_ Message, body []byte, _ error) {
 	args := make([]any, len(m.Arguments))
 	all := []byte("[]")
 	var err error
@@ -190,18 +227,17 @@ func snapshotMessage(m Message) (_ Message, body []byte, _ error) {
 	return m, body, nil
 }
 
-// appendSnapshotBody is snapshotMessage's path without reflection, for a
-// plain target and arguments of the kinds JSON encodes most often
-// (strings without anything json.Marshal escapes, integers, floats,
-// booleans, nil): it appends the send body to dst and points each of
-// m's arguments at its bytes there. It reports false, leaving m as it
-// was, for anything else.
-func appendSnapshotBody(dst []byte, m *Message) ([]byte, bool) {
-	if !plainTarget(m.Target) {
-		return dst, false
+// appendSnapshotBody appends the send body of a message with target and
+// args to dst without reflection, for a plain target and arguments of the
+// kinds JSON encodes most often (strings without anything json.Marshal
+// escapes, integers, floats, booleans, nil), and returns where in it the
+// arguments array starts. It reports false for anything else.
+func appendSnapshotBody(dst []byte, target string, args []any) (_ []byte, argsAt int, ok bool) {
+	if !plainTarget(target) {
+		return dst, 0, false
 	}
-	n := len(sendBodyPrefix) + len(m.Target) + len(sendBodyMiddle) + 3
-	for _, a := range m.Arguments {
+	n := len(sendBodyPrefix) + len(target) + len(sendBodyMiddle) + 3
+	for _, a := range args {
 		if s, ok := a.(string); ok {
 			n += len(s) + 3
 		} else {
@@ -210,33 +246,19 @@ func appendSnapshotBody(dst []byte, m *Message) ([]byte, bool) {
 	}
 	b := slices.Grow(dst, n)
 	b = append(b, sendBodyPrefix...)
-	b = append(b, m.Target...)
+	b = append(b, target...)
 	b = append(b, sendBodyMiddle...)
+	argsAt = len(b)
 	b = append(b, '[')
-	var ends [8]int
-	bounds := ends[:0]
-	for i, a := range m.Arguments {
+	for i, a := range args {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		var ok bool
 		if b, ok = appendPlainJSON(b, a); !ok {
-			return dst, false
+			return dst, 0, false
 		}
-		bounds = append(bounds, len(b))
 	}
-	b = append(b, "]}"...)
-	if m.Arguments != nil {
-		args := make([]any, len(m.Arguments))
-		start := len(dst) + len(sendBodyPrefix) + len(m.Target) + len(sendBodyMiddle) + 1
-		for i, end := range bounds {
-			args[i] = json.RawMessage(b[start:end:end])
-			start = end + 1
-		}
-		m.Arguments = args
-	}
-	m.Excluded = slices.Clone(m.Excluded)
-	return b, true
+	return append(b, "]}"...), argsAt, true
 }
 
 // splitJSONArray cuts the compact JSON array data, as json.Marshal writes
@@ -377,5 +399,5 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 		// The snapshot was validated and encoded when it was added.
 		return cl.sendEncoded(ctx, c.out.hub, &p.msg, p.body, c.out.sendOpts)
 	}
-	return c.out.sender.SendMessage(ctx, c.out.hub, p.msg, c.out.sendOpts)
+	return c.out.sender.SendMessage(ctx, c.out.hub, p.message(), c.out.sendOpts)
 }

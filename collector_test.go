@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -175,4 +177,75 @@ func TestSnapshotNamesTheBadArgument(t *testing.T) {
 	assert.Nil(t, body)
 	require.ErrorIs(t, err, ErrInvalidMessage)
 	assert.Contains(t, err.Error(), "arguments[1]")
+}
+
+// argsSender keeps the messages it is given.
+type argsSender struct {
+	mu   sync.Mutex
+	msgs []Message
+}
+
+func (r *argsSender) SendMessage(_ context.Context, _ string, m Message, _ *SendMessageOptions) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+func (r *argsSender) ApplyGroupAction(context.Context, string, GroupAction, *ApplyGroupActionOptions) error {
+	return nil
+}
+
+// A Sender other than *Client, and the DeliveryError of a *Client send,
+// get the snapshot's arguments as json.RawMessage, nil arguments staying
+// nil, whichever way the message was encoded.
+func TestSnapshotArgumentsReachSendersAndErrors(t *testing.T) {
+	msgs := []Message{
+		{Target: "plain", UserID: "u1", Arguments: []any{"hi", 2, 2.5, true, nil}},
+		{Target: "none", UserID: "u2"},
+		{Target: "empty", UserID: "u3", Arguments: []any{}},
+		{Target: "reflect", UserID: "u4", Arguments: []any{map[string]int{"k": 1}, "<b>"}},
+		{Target: "a<b", UserID: "u5", Arguments: []any{"x"}},
+	}
+	want := [][]any{
+		{json.RawMessage(`"hi"`), json.RawMessage(`2`), json.RawMessage(`2.5`), json.RawMessage(`true`), json.RawMessage(`null`)},
+		nil,
+		{},
+		{json.RawMessage(`{"k":1}`), json.RawMessage(`"\u003cb\u003e"`)},
+		{json.RawMessage(`"x"`)},
+	}
+
+	rec := &argsSender{}
+	out, err := NewOutput(rec, "chat", &OutputOptions{MaxConcurrency: 1})
+	require.NoError(t, err)
+	col := out.NewCollector()
+	for _, m := range msgs {
+		require.NoError(t, col.AddMessage(m))
+	}
+	require.NoError(t, col.Flush(t.Context()))
+	require.Len(t, rec.msgs, len(msgs))
+	for i, m := range rec.msgs {
+		assert.Equal(t, want[i], m.Arguments, "message %d", i)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	client, err := NewClientFromConnectionString("Endpoint="+srv.URL+";AccessKey="+testKey+";Version=1.0;", nil)
+	require.NoError(t, err)
+	defer client.CloseIdleConnections()
+	out, err = NewOutput(client, "chat", nil)
+	require.NoError(t, err)
+	col = out.NewCollector()
+	for _, m := range msgs {
+		require.NoError(t, col.AddMessage(m))
+	}
+	des := DeliveryErrors(col.Flush(t.Context()))
+	require.Len(t, des, len(msgs))
+	for _, de := range des {
+		m, ok := de.Item.(Message)
+		require.True(t, ok)
+		assert.Equal(t, want[de.Index], m.Arguments, "message %d", de.Index)
+	}
 }
