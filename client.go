@@ -102,6 +102,9 @@ type Client struct {
 	// tokenCount counts the entries stored since it was last emptied.
 	tokens     sync.Map
 	tokenCount atomic.Int32
+	// routes maps a routeKey to its *routeEntry; routeCount as tokenCount.
+	routes     sync.Map
+	routeCount atomic.Int32
 
 	// id is the Microsoft Entra state; nil with an access key.
 	id            *identity

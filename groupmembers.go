@@ -107,7 +107,7 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 				return
 			}
 			data = nil
-			if _, err := c.send(ctx, &restapi.Routes[restapi.ListConnectionsInGroup], aud, rawURL, nil, callOpts{out: &data}); err != nil {
+			if _, err := c.send(ctx, &restapi.Routes[restapi.ListConnectionsInGroup], aud, rawURL, nil, callOpts{out: &data}, nil); err != nil {
 				fail(err)
 				return
 			}

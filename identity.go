@@ -117,7 +117,7 @@ func (c *Client) fetchAccessKey(ctx context.Context) (signingKey, time.Time, tim
 	spec := &restapi.Routes[restapi.GetAccessKey]
 	u := c.base + accessKeyPath
 	var data []byte
-	if _, err := c.send(ctx, spec, u, u, nil, callOpts{out: &data}); err != nil {
+	if _, err := c.send(ctx, spec, u, u, nil, callOpts{out: &data}, nil); err != nil {
 		var re *ResponseError
 		if errors.As(err, &re) && (re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden) {
 			return signingKey{}, time.Time{}, time.Time{}, fmt.Errorf("signalr: GET %s: %w (give the identity the \"SignalR App Server\" role on the SignalR resource)", accessKeyPath, err)

@@ -45,24 +45,78 @@ func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []b
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
 	}
+	re, err := c.routeFor(op, a)
+	if err != nil {
+		return 0, err
+	}
+	return c.send(ctx, &restapi.Routes[op], re.aud, re.rawURL, body, o, re)
+}
+
+// routeFor returns the route of op with a: from the route cache when it
+// was built before, else built (the hub validated, see buildRoute) and,
+// unless it has a query besides the API version, cached.
+func (c *Client) routeFor(op restapi.Op, a *routeArgs) (*routeEntry, error) {
+	key, cacheable := routeKeyOf(op, a)
+	if cacheable {
+		if v, ok := c.routes.Load(key); ok {
+			return v.(*routeEntry), nil
+		}
+	}
 	spec := &restapi.Routes[op]
 	if spec.Uses("hub") {
 		if err := validateHub(a.hub); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	aud, rawURL, ok := buildRoute(c.base, c.version, spec, a)
 	if !ok {
 		if spec.Since != "" {
-			return 0, outErrorf(ErrUnsupportedOperation, "%s needs REST API %s or later and REST API v1 has no equivalent; use APIVersion20220601 or later", spec.Name, spec.Since)
+			return nil, outErrorf(ErrUnsupportedOperation, "%s needs REST API %s or later and REST API v1 has no equivalent; use APIVersion20220601 or later", spec.Name, spec.Since)
 		}
-		return 0, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.Name, c.version)
+		return nil, outErrorf(ErrUnsupportedOperation, "%s has no route in REST API %s; use APIVersion20220601", spec.Name, c.version)
 	}
-	return c.send(ctx, spec, aud, rawURL, body, o)
+	re := &routeEntry{aud: aud, rawURL: rawURL}
+	if cacheable {
+		if _, loaded := c.routes.Swap(key, re); !loaded && c.routeCount.Add(1) > routeCacheSize {
+			// Bounded: start again from this one route.
+			c.routes.Clear()
+			c.routes.Store(key, re)
+			c.routeCount.Store(1)
+		}
+	}
+	return re, nil
+}
+
+// routeKey identifies a request URL that depends on nothing but the
+// operation, the hub and its ids (no query besides the API version).
+type routeKey struct {
+	op                     restapi.Op
+	hub, user, group, conn string
+}
+
+// routeEntry is a built route (see buildRoute) and the last token sent to
+// it, so that a send to a user, group or connection seen before neither
+// builds its URL nor looks up its token by the whole URL again.
+type routeEntry struct {
+	aud, rawURL string
+	token       atomic.Pointer[cachedToken] // nil until the first attempt
+}
+
+// routeCacheSize bounds the route cache as tokenCacheSize does the tokens.
+const routeCacheSize = 4096
+
+// routeKeyOf returns the cache key of the request op with a, and whether
+// it can be cached: not when it has a query (excluded ids, a reason, a
+// TTL) or a stream.
+func routeKeyOf(op restapi.Op, a *routeArgs) (routeKey, bool) {
+	if len(a.excluded) != 0 || a.reason != "" || a.hasTTL || len(a.query) != 0 || a.stream != "" {
+		return routeKey{}, false
+	}
+	return routeKey{op: op, hub: a.hub, user: a.user, group: a.group, conn: a.connection}, true
 }
 
 // send runs one request with retries; see call.
-func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL string, body []byte, o callOpts) (int, error) {
+func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL string, body []byte, o callOpts, re *routeEntry) (int, error) {
 	maxRetries := c.retry.MaxRetries
 	if spec.Kind == restapi.KindHealth || spec.Kind == restapi.KindInvoke {
 		maxRetries = 0
@@ -73,7 +127,7 @@ func (c *Client) send(ctx context.Context, spec *restapi.Route, aud, rawURL stri
 	}
 	maybeApplied := false
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body, o.out, timeout)
+		status, retryAfter, sent, err := c.attempt(ctx, spec, rawURL, aud, body, o.out, timeout, re)
 		if err == nil {
 			return status, nil
 		}
@@ -192,7 +246,7 @@ const maxResponseBody = 16 << 20
 // how far it got, any transport error counts), and an error unless the
 // status is accepted. A successful response's body goes to out when out is
 // not nil.
-func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte, out *[]byte, timeout time.Duration) (int, time.Duration, bool, error) {
+func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud string, body []byte, out *[]byte, timeout time.Duration, route *routeEntry) (int, time.Duration, bool, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -207,7 +261,7 @@ func (c *Client) attempt(ctx context.Context, spec *restapi.Route, rawURL, aud s
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("signalr: %s: %w", spec.Name, err)
 	}
-	bearer, err := c.bearer(ctx, aud)
+	bearer, err := c.bearerFor(ctx, aud, route)
 	if err != nil {
 		// No request went out; a credential that failed is not retried
 		// here (status -1 is not retryable): it has its own retries.
@@ -329,18 +383,50 @@ func (c *Client) bearer(ctx context.Context, aud string) (string, error) {
 	if c.id != nil {
 		return c.entraBearer(ctx)
 	}
+	t, err := c.accessToken(aud, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return t.bearer, nil
+}
+
+// bearerFor is bearer for a request to the cached route re (nil for
+// none): with the access key, the route's last token while it may be
+// reused.
+func (c *Client) bearerFor(ctx context.Context, aud string, re *routeEntry) (string, error) {
+	if re == nil || c.id != nil {
+		return c.bearer(ctx, aud)
+	}
+	now := time.Now()
+	if t := re.token.Load(); t != nil && t.reusable(now) {
+		return t.bearer, nil
+	}
+	t, err := c.accessToken(aud, now)
+	if err != nil {
+		return "", err
+	}
+	re.token.Store(t)
+	return t.bearer, nil
+}
+
+// reusable reports whether t may still be sent at now.
+func (t *cachedToken) reusable(now time.Time) bool {
+	return now.Sub(t.minted) < tokenReuse && !now.Before(t.minted)
+}
+
+// accessToken returns a token for aud signed with the access key: the
+// cached one while it may be reused, else a new one, cached.
+func (c *Client) accessToken(aud string, now time.Time) (*cachedToken, error) {
 	// The service checks these with its own clock: ClientOptions.Now does
 	// not apply.
-	now := time.Now()
 	if v, ok := c.tokens.Load(aud); ok {
-		t := v.(*cachedToken)
-		if now.Sub(t.minted) < tokenReuse && !now.Before(t.minted) {
-			return t.bearer, nil
+		if t := v.(*cachedToken); t.reusable(now) {
+			return t, nil
 		}
 	}
 	tok, err := c.cs.serverToken(aud, now)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	t := &cachedToken{bearer: "Bearer " + tok, minted: now}
 	if _, loaded := c.tokens.Swap(aud, t); !loaded && c.tokenCount.Add(1) > tokenCacheSize {
@@ -349,7 +435,7 @@ func (c *Client) bearer(ctx context.Context, aud string) (string, error) {
 		c.tokens.Store(aud, t)
 		c.tokenCount.Store(1)
 	}
-	return t.bearer, nil
+	return t, nil
 }
 
 // readResponseError builds the ResponseError for resp, reading at most a
