@@ -58,8 +58,11 @@ func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []b
 func (c *Client) routeFor(op restapi.Op, a *routeArgs) (*routeEntry, error) {
 	key, cacheable := routeKeyOf(op, a)
 	if cacheable {
-		if v, ok := c.routes.Load(key); ok {
-			return v.(*routeEntry), nil
+		c.routesMu.RLock()
+		re, ok := c.routes[key]
+		c.routesMu.RUnlock()
+		if ok {
+			return re, nil
 		}
 	}
 	spec := &restapi.Routes[op]
@@ -77,12 +80,13 @@ func (c *Client) routeFor(op restapi.Op, a *routeArgs) (*routeEntry, error) {
 	}
 	re := &routeEntry{aud: aud, rawURL: rawURL}
 	if cacheable {
-		if _, loaded := c.routes.Swap(key, re); !loaded && c.routeCount.Add(1) > routeCacheSize {
+		c.routesMu.Lock()
+		if c.routes == nil || len(c.routes) >= routeCacheSize {
 			// Bounded: start again from this one route.
-			c.routes.Clear()
-			c.routes.Store(key, re)
-			c.routeCount.Store(1)
+			c.routes = make(map[routeKey]*routeEntry)
 		}
+		c.routes[key] = re
+		c.routesMu.Unlock()
 	}
 	return re, nil
 }
