@@ -3,6 +3,7 @@ package signalr
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -332,7 +333,7 @@ func FuzzAppendPlainJSON(f *testing.F) {
 	f.Add("hello", 1.5, int64(-3), float32(0.1), uint64(7))
 	f.Add("<&>", 1e-7, int64(0), float32(1e21), uint64(0))
 	f.Add("a\u2028b\xff", 1e21, int64(-1<<63), float32(1e-7), uint64(1<<63))
-	f.Add("é\"\\\n", -0.0, int64(42), float32(-2.5e-8), uint64(255))
+	f.Add("é\"\\\n", math.Copysign(0, -1), int64(42), float32(-2.5e-8), uint64(255))
 	f.Add("\xe2\x80", 123456789.0, int64(1), float32(3.4e38), uint64(1))
 	f.Fuzz(func(t *testing.T, s string, f64 float64, i int64, f32 float32, u uint64) {
 		want, err := json.Marshal(s)
