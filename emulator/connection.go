@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
+	"sync"
 	"time"
 )
 
@@ -14,14 +14,6 @@ import (
 // well under 32 KiB keeps clients with a default read limit (such as
 // coder/websocket's) working.
 const maxBatchBytes = 16 << 10
-
-// coalesceYields bounds how many times a connection woken by a record lets
-// other goroutines run before writing, so that more records queue for the
-// same frame. Under a broadcast burst each yield lets the other writers and
-// the REST handlers run; measured on 2 vCPUs, 8 yields (against 1) raised
-// records per frame from about 6 to 20 and deliveries/s by 1.5-2x in
-// BenchmarkBroadcast1000/rest. An idle emulator pays a few scheduler calls.
-const coalesceYields = 8
 
 // closeHandshakeTimeout bounds the goodbye: writing the Close message, and
 // waiting for the client to answer the transport's close, each get this
@@ -67,8 +59,8 @@ type connection struct {
 	writeCtx    context.Context
 	cancelWrite context.CancelFunc
 
-	batch []byte   // reused buffer of a coalesced frame
-	spare [][]byte // storage handed back to the queue by takeAll
+	spare  []queued // storage handed back to the queue by take
+	pieces [][]byte // the runs and records of the frame being built
 
 	// watchdog cancels writeCtx when a write outlives the write timeout;
 	// it is armed for each write, which is cheaper than a context each.
@@ -315,23 +307,17 @@ func (c *connection) run(first [][]byte) string {
 			if c.shuttingDown() {
 				return c.goodbye()
 			}
-			// Let the senders queue more before writing: a broadcast
-			// wakes every connection at once, and records that arrive
-			// meanwhile share this frame and its syscall. Yield while
-			// what is queued would fill less than half a frame.
-			// Alone, a goroutine gets the processor straight back.
-			for i := 0; i < coalesceYields && c.queue.size() < maxBatchBytes/2; i++ {
-				runtime.Gosched()
-			}
-			// Everything queued goes now, in as few frames as fit.
-			records := c.queue.takeAll(c.spare)
-			if len(records) == 0 {
-				continue // the token of records an earlier wake-up took
-			}
-			err := c.writeRecords(records)
+			// Everything waiting goes now, in as few frames as fit,
+			// without waiting for more: what arrives meanwhile goes in
+			// the next burst.
+			records, end := c.queue.take(c.spare)
+			wrote, err := c.writeBurst(records, end)
 			c.spare = records
 			if cap(c.spare) > 256 {
 				c.spare = nil // a burst's storage is not kept
+			}
+			if !wrote {
+				continue // the token of records an earlier wake-up took
 			}
 			if err != nil {
 				return c.writeFailure()
@@ -399,38 +385,75 @@ func (c *connection) goodbye() string {
 	return "emulator shutting down"
 }
 
-// writeRecords writes records, in order, packed into frames of at most
-// maxBatchBytes (a larger record goes alone), so a burst goes out in few
-// frames.
-func (c *connection) writeRecords(records [][]byte) error {
-	if len(records) == 1 {
-		return c.write(records[0])
+// batchPool holds the buffers of frames packed from several pieces, so a
+// connection keeps no frame buffer between bursts.
+var batchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, maxBatchBytes)
+	return &b
+}}
+
+// writeBurst writes, in the order they were sent, the broadcasts and the
+// records taken from the queue: for each record the broadcasts before its
+// mark, then the record, then the broadcasts up to end. Pieces are packed
+// into frames of at most maxBatchBytes (a larger piece goes alone); a frame
+// of one run of broadcasts is written straight from the log. wrote reports
+// whether anything was written.
+func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err error) {
+	cur := &c.queue.cursor
+	size := 0
+	flush := func() error {
+		var err error
+		switch len(c.pieces) {
+		case 0:
+			return nil
+		case 1:
+			err = c.write(c.pieces[0])
+		default:
+			bp := batchPool.Get().(*[]byte)
+			b := (*bp)[:0]
+			for _, p := range c.pieces {
+				b = append(b, p...)
+			}
+			err = c.write(b)
+			if cap(b) <= maxBatchBytes {
+				*bp = b
+				batchPool.Put(bp)
+			}
+		}
+		clear(c.pieces)
+		c.pieces, size, wrote = c.pieces[:0], 0, true
+		return err
 	}
-	// Size the frame buffer once, not by doubling as records are
-	// appended: growing it showed as 38% of writeRecords at 10,000
-	// clients, each connection's first burst paying several copies.
-	total := 0
-	for _, r := range records {
-		total += len(r)
-	}
-	if need := min(total, maxBatchBytes); cap(c.batch) < need {
-		c.batch = make([]byte, 0, need)
-	}
-	c.batch = c.batch[:0]
-	for _, r := range records {
-		if len(c.batch) > 0 && len(c.batch)+len(r) > maxBatchBytes {
-			if err := c.write(c.batch); err != nil {
+	add := func(p []byte) error {
+		if len(c.pieces) > 0 && size+len(p) > maxBatchBytes {
+			if err := flush(); err != nil {
 				return err
 			}
-			c.batch = c.batch[:0]
 		}
-		c.batch = append(c.batch, r...)
+		c.pieces = append(c.pieces, p)
+		size += len(p)
+		return nil
 	}
-	err := c.write(c.batch)
-	if cap(c.batch) > 2*maxBatchBytes {
-		c.batch = nil // a large record's buffer is not kept
+	for _, r := range records {
+		for run := cur.next(r.at); run != nil; run = cur.next(r.at) {
+			if err := add(run); err != nil {
+				return true, err
+			}
+		}
+		if err := add(r.record); err != nil {
+			return true, err
+		}
 	}
-	return err
+	for run := cur.next(end); run != nil; run = cur.next(end) {
+		if err := add(run); err != nil {
+			return true, err
+		}
+	}
+	err = flush()
+	if cap(c.pieces) > 64 {
+		c.pieces = nil
+	}
+	return wrote, err
 }
 
 // writeFailure says why a write failed.

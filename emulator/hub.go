@@ -37,6 +37,12 @@ type hub struct {
 
 	// pending holds negotiated tokens, under its own lock.
 	pending *pendingSet
+
+	// logs holds the broadcasts to every connection, one log per
+	// protocol, made when the first connection of the protocol joins.
+	// Guarded by mu: made under the write lock, appended to under the
+	// read lock (the log has its own lock for appends).
+	logs [protocolCount]*broadcastLog
 }
 
 // userMembership is one group a user was added to.
@@ -69,6 +75,12 @@ func (h *hub) add(c *connection) bool {
 		return false
 	}
 	h.conns[c.id] = c
+	if p := c.proto; p >= 0 && p < protocolCount {
+		if h.logs[p] == nil {
+			h.logs[p] = newBroadcastLog()
+		}
+		c.queue.attach(h.logs[p])
+	}
 	if c.user == "" {
 		return true
 	}
@@ -190,14 +202,35 @@ func deliver(c *connection, msg *outMessage) {
 	}
 }
 
-// sendAll queues msg for every connection not excluded.
+// sendAll queues msg for every connection not excluded. Without
+// exclusions msg is appended once to the broadcast log of each protocol in
+// use and every connection is told, which costs a connection no copy.
 func (h *hub) sendAll(msg *outMessage, excluded excludedSet) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for id, c := range h.conns {
-		if !excluded.has(id) {
-			deliver(c, msg)
+	if len(excluded) > 0 {
+		for id, c := range h.conns {
+			if !excluded.has(id) {
+				deliver(c, msg)
+			}
 		}
+		return
+	}
+	var ends [protocolCount]*logMark
+	for _, c := range h.conns {
+		p := c.proto
+		if p < 0 || p >= protocolCount || c.queue.log != h.logs[p] {
+			deliver(c, msg) // not following the hub's log
+			continue
+		}
+		if ends[p] == nil {
+			record := msg.record(p)
+			if record == nil {
+				continue
+			}
+			ends[p] = h.logs[p].append(record)
+		}
+		c.queue.notify(ends[p])
 	}
 }
 

@@ -42,7 +42,8 @@ type Options struct {
 	// valid for opening the WebSocket. Default: 1m.
 	NegotiateTimeout time.Duration
 
-	// SendQueueSize is the number of messages queued for one connection.
+	// SendQueueSize is the number of messages waiting for one connection:
+	// those sent to it alone and the broadcasts it has not been handed yet.
 	// A connection whose queue is full when a message arrives is closed with
 	// WebSocket status 1008 (policy violation) instead of slowing down
 	// everybody else. Default: 1024.

@@ -15,6 +15,7 @@ type protocol int
 const (
 	protocolJSON protocol = iota
 	protocolMessagePack
+	protocolCount // how many there are
 )
 
 // Protocol names as clients send them in the handshake.

@@ -1,28 +1,47 @@
 package emulator
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// sendQueue holds the records waiting to be written to one client. It is
-// bounded both by count and by bytes, and never blocks a sender: the first
+// sendQueue holds what waits to be written to one client: the records sent
+// to it alone (to its user, its groups, itself, filtered sends, pings of
+// upstream answers) and its place in the hub's broadcast log. Together they
+// are bounded by count and by bytes, and never block a sender: the first
 // record that does not fit marks the queue overflowed, and the connection
-// then drops the client, so one slow client can neither hold up a
-// broadcast nor make the emulator's memory grow. It knows nothing of the
-// transport, so every transport shares it.
+// then drops the client, so one slow client can neither hold up a broadcast
+// nor make the emulator's memory grow. It knows nothing of the transport,
+// so every transport shares it.
 //
-// A push is an append under a mutex, cheaper than a channel send of a
-// slice; only the push that finds the queue empty signals wake, so a burst
-// of records costs the writer one wake-up, and the writer takes everything
-// queued at once (takeAll). Its storage grows with what is queued, so an
-// idle connection holds none.
+// A push is an append under a mutex; a broadcast is one append to the log
+// and a notify per connection (two atomic loads and, when the writer is
+// idle, a wake-up). Only the push that finds the queue empty wakes the
+// writer, so a burst of records costs the writer one wake-up, and the
+// writer takes everything queued at once (take). Each queued record
+// remembers the log's end when it was queued, so the writer interleaves the
+// two in the order they were sent. Its storage grows with what is queued,
+// so an idle connection holds none.
 type sendQueue struct {
 	mu       sync.Mutex
-	records  [][]byte
-	bytes    int64 // bytes of records
-	over     bool  // overflowed: refuses everything
-	maxCount int
+	records  []queued
+	count    atomic.Int64 // len(records); changed under mu
+	bytes    atomic.Int64 // bytes of records; changed under mu
+	over     atomic.Bool  // overflowed: refuses everything
+	maxCount int64
 	maxBytes int64
 
-	// wake holds a token when records may have become non-empty.
+	// log is the hub's broadcast log in the connection's protocol, nil
+	// until the connection joins its hub (attach). sent is the log's end
+	// when the writer last took what was queued: the broadcasts after it
+	// count toward the bounds.
+	log  *broadcastLog
+	sent atomic.Pointer[logMark]
+	// cursor is what the writer has read of the log; only the writer
+	// uses it.
+	cursor logCursor
+
+	// wake holds a token when there may be something to write.
 	wake chan struct{}
 
 	overflowOnce sync.Once
@@ -30,9 +49,16 @@ type sendQueue struct {
 	onOverflow   func()        // called once, by the sender that overflowed
 }
 
+// queued is a record sent to one connection, with the broadcast log's end
+// at the time: the broadcasts before that mark go out before the record.
+type queued struct {
+	record []byte
+	at     *logMark
+}
+
 func newSendQueue(maxCount int, maxBytes int64, onOverflow func()) *sendQueue {
 	return &sendQueue{
-		maxCount:   maxCount,
+		maxCount:   int64(maxCount),
 		maxBytes:   maxBytes,
 		wake:       make(chan struct{}, 1),
 		overflowed: make(chan struct{}),
@@ -40,35 +66,77 @@ func newSendQueue(maxCount int, maxBytes int64, onOverflow func()) *sendQueue {
 	}
 }
 
+// attach makes the queue follow log from its current end: the broadcasts
+// appended from now on are the connection's. It is called once, when the
+// connection joins its hub, before any broadcast can reach it.
+func (q *sendQueue) attach(log *broadcastLog) {
+	m := log.end()
+	q.mu.Lock()
+	q.log = log
+	q.sent.Store(m)
+	q.cursor = cursorAt(m)
+	q.mu.Unlock()
+}
+
+// lag is how many broadcasts, and bytes of them, come after what the
+// writer last took, up to m.
+func (q *sendQueue) lag(m *logMark) (count, bytes int64) {
+	s := q.sent.Load()
+	if m == nil || s == nil {
+		return 0, 0
+	}
+	return m.seq - s.seq, m.pos - s.pos
+}
+
 // push queues record, or reports false and marks the queue overflowed when
 // it is full by count or by bytes. After an overflow it refuses everything.
 func (q *sendQueue) push(record []byte) bool {
 	n := int64(len(record))
 	q.mu.Lock()
-	if q.over || len(q.records) >= q.maxCount || q.bytes+n > q.maxBytes {
-		first := !q.over
-		q.over = true
+	at := q.log.end()
+	lagCount, lagBytes := q.lag(at)
+	if q.over.Load() || q.count.Load()+1+lagCount > q.maxCount || q.bytes.Load()+n+lagBytes > q.maxBytes {
 		q.mu.Unlock()
-		if first {
-			q.overflow()
-		}
+		q.overflow()
 		return false
 	}
-	q.records = append(q.records, record)
-	q.bytes += n
-	first := len(q.records) == 1
+	q.records = append(q.records, queued{record, at})
+	q.bytes.Add(n)
+	first := q.count.Add(1) == 1
 	q.mu.Unlock()
 	if first {
-		select {
-		case q.wake <- struct{}{}:
-		default: // a token is already waiting
-		}
+		q.signal()
 	}
 	return true
 }
 
+// notify tells the queue that the broadcast log now ends at m. It reports
+// false, and marks the queue overflowed, when what waits for the client
+// would exceed the bounds.
+func (q *sendQueue) notify(m *logMark) bool {
+	if q.over.Load() {
+		return false
+	}
+	lagCount, lagBytes := q.lag(m)
+	if q.count.Load()+lagCount > q.maxCount || q.bytes.Load()+lagBytes > q.maxBytes {
+		q.overflow()
+		return false
+	}
+	q.signal()
+	return true
+}
+
+// signal leaves a wake-up token unless one is already waiting.
+func (q *sendQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (q *sendQueue) overflow() {
 	q.overflowOnce.Do(func() {
+		q.over.Store(true)
 		close(q.overflowed)
 		if q.onOverflow != nil {
 			q.onOverflow()
@@ -76,22 +144,29 @@ func (q *sendQueue) overflow() {
 	})
 }
 
-// takeAll returns every queued record, in order, and empties the queue,
-// which continues in spare's storage (spare's contents are dropped, so the
+// take returns every queued record, in order, and the broadcast log's end
+// (nil before attach): the writer sends the broadcasts up to each record's
+// mark, the record, and at last the broadcasts up to the end. The queue
+// continues in spare's storage (spare's contents are dropped, so the
 // records it held can be collected).
-func (q *sendQueue) takeAll(spare [][]byte) [][]byte {
+func (q *sendQueue) take(spare []queued) ([]queued, *logMark) {
 	clear(spare)
+	// The end is read under the lock pushes read it under, so every record
+	// taken has its mark at or before the end, and a broadcast appended
+	// after a record was queued stays after it.
 	q.mu.Lock()
+	end := q.log.end()
 	out := q.records
 	q.records = spare[:0]
-	q.bytes = 0
+	q.bytes.Store(0)
+	q.count.Store(0)
+	if end != nil {
+		q.sent.Store(end)
+	}
 	q.mu.Unlock()
-	return out
+	return out, end
 }
 
-// size is the number of bytes queued.
-func (q *sendQueue) size() int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes
-}
+// queuedBytes is the number of bytes of records queued, broadcasts not
+// counted.
+func (q *sendQueue) queuedBytes() int64 { return q.bytes.Load() }

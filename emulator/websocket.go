@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 )
@@ -18,6 +19,14 @@ type wsTransport struct {
 	// netConn is the hijacked TCP connection under ws; closing it ends a
 	// close handshake the client never answers.
 	netConn net.Conn
+
+	// watched is the context the writes were last given, and stopWatch
+	// undoes the abort registered on it (see writeFrame).
+	watched   context.Context
+	stopWatch func() bool
+	// writing is set while a write is under way: only such a write is
+	// cut when its context ends.
+	writing atomic.Bool
 }
 
 // acceptWebSocket upgrades r. On failure the response has been written.
@@ -47,10 +56,31 @@ func (t *wsTransport) readFrame() ([]byte, error) {
 	return data, err
 }
 
-// writeFrame writes a message. coder/websocket closes the connection when
-// ctx ends during the write, which is how a write deadline is set.
+// writeFrame writes a message, cut short when ctx ends: then the TCP
+// connection is closed, which fails the write and ends the transport.
+//
+// The connection's writes all share one context, so the abort is
+// registered once per context rather than per write (coder/websocket
+// would register one for every write given a context that can end).
 func (t *wsTransport) writeFrame(ctx context.Context, frame []byte) error {
-	return t.ws.Write(ctx, t.msgType, frame)
+	if ctx != t.watched {
+		if t.stopWatch != nil {
+			t.stopWatch()
+		}
+		t.watched, t.stopWatch = ctx, context.AfterFunc(ctx, t.abortWrite)
+	}
+	t.writing.Store(true)
+	defer t.writing.Store(false)
+	// Checked after writing is set: a context that ends from here on
+	// finds the write under way and cuts it.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := t.ws.Write(context.Background(), t.msgType, frame)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 func (t *wsTransport) supportsBinary() bool    { return true }
@@ -68,6 +98,13 @@ func (t *wsTransport) close(ctx context.Context, kind closeKind) {
 	stop := context.AfterFunc(ctx, t.abort)
 	defer stop()
 	_ = t.ws.Close(code, reason)
+}
+
+// abortWrite ends the transport if a write is under way.
+func (t *wsTransport) abortWrite() {
+	if t.writing.Load() {
+		t.abort()
+	}
 }
 
 func (t *wsTransport) abort() {
