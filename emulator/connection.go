@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,7 +50,7 @@ type connection struct {
 	groups map[string]time.Time
 
 	queue    *sendQueue
-	closeReq chan closeRequest
+	closeReq atomic.Pointer[closeRequest] // the first close asked for
 	incoming chan []byte
 	done     chan struct{} // closed when serve stops reading incoming
 	readDone chan struct{} // closed when readLoop returns
@@ -87,7 +88,6 @@ func newConnection(e *Emulator, t transport, hubName, id, user string) *connecti
 		id:       id,
 		user:     user,
 		groups:   make(map[string]time.Time),
-		closeReq: make(chan closeRequest, 1),
 		incoming: make(chan []byte),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
@@ -105,9 +105,8 @@ func (c *connection) enqueue(record []byte) { c.queue.push(record) }
 // requestClose asks the connection to send a Close message and hang up.
 // Only the first request counts.
 func (c *connection) requestClose(errorText string, allowReconnect bool) {
-	select {
-	case c.closeReq <- closeRequest{errorText, allowReconnect}:
-	default:
+	if c.closeReq.CompareAndSwap(nil, &closeRequest{errorText, allowReconnect}) {
+		c.queue.signal()
 	}
 }
 
@@ -304,8 +303,24 @@ func (c *connection) run(first [][]byte) string {
 	for {
 		select {
 		case <-c.queue.wake:
+			// The wake-up also brings a shutdown, a close asked for by
+			// REST and an overflow: fewer channels to wait on make
+			// each wait cheaper, with 10,000 connections waiting.
 			if c.shuttingDown() {
 				return c.goodbye()
+			}
+			if req := c.closeReq.Load(); req != nil {
+				c.hangUp(c.proto.close(req.errorText, req.allowReconnect), closeNormal)
+				if req.errorText != "" {
+					return "closed by REST call: " + req.errorText
+				}
+				return "closed by REST call"
+			}
+			if c.queue.over.Load() {
+				// A write in progress was aborted, which ended the
+				// transport; otherwise the client is told why it goes.
+				c.closeTransport(closeTooSlow)
+				return "send queue full (client too slow)"
 			}
 			// Everything waiting goes now, in as few frames as fit,
 			// without waiting for more: what arrives meanwhile goes in
@@ -351,19 +366,6 @@ func (c *connection) run(first [][]byte) string {
 		case <-clientTimeout.C:
 			c.hangUp(c.proto.close("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
 			return "client timeout"
-		case req := <-c.closeReq:
-			c.hangUp(c.proto.close(req.errorText, req.allowReconnect), closeNormal)
-			if req.errorText != "" {
-				return "closed by REST call: " + req.errorText
-			}
-			return "closed by REST call"
-		case <-c.queue.overflowed:
-			// A write in progress was aborted, which ended the transport;
-			// otherwise the client is told why it goes.
-			c.closeTransport(closeTooSlow)
-			return "send queue full (client too slow)"
-		case <-c.e.closing:
-			return c.goodbye()
 		}
 	}
 }

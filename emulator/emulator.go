@@ -160,6 +160,11 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	}
 	e.closed = true
 	close(e.closing)
+	// Connected clients learn it through their wake-up, the one thing
+	// their writer waits on besides the client and its timers.
+	for c := range e.live {
+		c.queue.signal()
+	}
 	e.liveMu.Unlock()
 	drainTimer := time.AfterFunc(closeHandshakeTimeout, e.stopDrain)
 	defer func() {

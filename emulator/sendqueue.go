@@ -141,6 +141,7 @@ func (q *sendQueue) overflow() {
 		if q.onOverflow != nil {
 			q.onOverflow()
 		}
+		q.signal() // the writer drops the client
 	})
 }
 
