@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,7 +178,10 @@ func BenchmarkFanout(b *testing.B) {
 	// k is the records per frame the bare loop writes: the emulator's
 	// latest figure, rounded.
 	k := 1
-	var bare *benchhub.Bare
+	var bare, lockstep *benchhub.Bare
+	// FANOUT_LOCKSTEP=1 adds a diagnostic side: the bare loop with every
+	// connection's frames in lockstep (benchhub.Bare.RunInLockstep).
+	withLockstep := os.Getenv("FANOUT_LOCKSTEP") == "1"
 	sides := map[string]fanoutSide{
 		"emulator": {"emulator", func(b *testing.B) (benchhub.ReaderOptions, func(int64) error, func()) {
 			return emulatorSide(b, body)
@@ -188,6 +192,12 @@ func BenchmarkFanout(b *testing.B) {
 			url, stop := listen(b, bare)
 			return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true},
 				nil, func() { bare.Close(); stop() }
+		}},
+		"lockstep": {"lockstep", func(b *testing.B) (benchhub.ReaderOptions, func(int64) error, func()) {
+			lockstep = &benchhub.Bare{}
+			url, stop := listen(b, lockstep)
+			return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true},
+				nil, func() { lockstep.Close(); stop() }
 		}},
 	}
 
@@ -214,7 +224,9 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		cpu0 := rd.CPU()
 		start := time.Now()
-		if send == nil {
+		if send == nil && side.name == "lockstep" {
+			go lockstep.RunInLockstep(benchRecord, int(n), k)
+		} else if send == nil {
 			go bare.Run(benchRecord, int(n), k)
 		} else {
 			var next atomic.Int64
@@ -270,19 +282,22 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	setK(run(sides["emulator"], messages/2).perFrame)
 	b.ResetTimer()
-	var vsBare, vsHub, connVsHub, rssVsHub []float64
+	var vsBare, vsHub, connVsHub, rssVsHub, vsLockstep, lockstepVsBare []float64
 	var emuRPF, bareRPF, hubRPF, emuRSS, hubRSS, bareRSS, emuGo, hubGo []float64
 	benchLog("clients %d, %d broadcasts per round; load average %s", clients, messages, loadAverage())
 	benchLog("round order: emulator/s bare/s (k) hub/s | emu÷bare emu÷hub | rec/frame emu bare hub | connect emu hub | RSS/conn KiB emu hub bare | reader CPU emu bare hub")
 	for r := 0; r < rounds; r++ {
 		order := []string{"emulator", "bare", "hub"}
+		if withLockstep {
+			order = []string{"emulator", "bare", "lockstep", "hub"}
+		}
 		if r%2 == 1 {
-			order = []string{"hub", "bare", "emulator"}
+			slices.Reverse(order)
 		}
 		res := map[string]fanoutRun{}
 		usedK := 0
 		for _, name := range order {
-			if name == "bare" {
+			if name == "bare" || name == "lockstep" {
 				usedK = k
 			}
 			res[name] = run(sides[name], messages)
@@ -302,10 +317,19 @@ func BenchmarkFanout(b *testing.B) {
 			r+1, order[0], e.rate, bb.rate, usedK, h.rate, e.rate/bb.rate, e.rate/h.rate,
 			e.perFrame, bb.perFrame, h.perFrame, e.connect, h.connect,
 			e.rssPerConn/1024, h.rssPerConn/1024, bb.rssPerConn/1024, e.readerCPU, bb.readerCPU, h.readerCPU)
+		if ls, ok := res["lockstep"]; ok {
+			vsLockstep = append(vsLockstep, e.rate/ls.rate)
+			lockstepVsBare = append(lockstepVsBare, ls.rate/bb.rate)
+			benchLog("  lockstep: %.0f/s, %.1f records per frame; emulator ÷ lockstep %.2f, lockstep ÷ bare %.2f", ls.rate, ls.perFrame, e.rate/ls.rate, ls.rate/bb.rate)
+		}
 	}
 	b.StopTimer()
 	benchLog("emulator ÷ bare (same records per frame): %v [%s]", benchhub.Summarize(vsBare), benchhub.List(vsBare))
 	benchLog("emulator ÷ hub: %v [%s]", benchhub.Summarize(vsHub), benchhub.List(vsHub))
+	if withLockstep {
+		benchLog("emulator ÷ lockstep bare: %v [%s]", benchhub.Summarize(vsLockstep), benchhub.List(vsLockstep))
+		benchLog("lockstep bare ÷ bare: %v [%s]", benchhub.Summarize(lockstepVsBare), benchhub.List(lockstepVsBare))
+	}
 	benchLog("records per frame: emulator %v, bare %v, hub %v", benchhub.Summarize(emuRPF), benchhub.Summarize(bareRPF), benchhub.Summarize(hubRPF))
 	benchLog("connect time emulator ÷ hub: %v", benchhub.Summarize(connVsHub))
 	benchLog("idle RSS per connection KiB: emulator %v, hub %v, bare %v; emulator ÷ hub %v", benchhub.Summarize(emuRSS), benchhub.Summarize(hubRSS), benchhub.Summarize(bareRSS), benchhub.Summarize(rssVsHub))

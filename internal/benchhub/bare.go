@@ -76,6 +76,34 @@ func (s *Bare) Run(record []byte, n, k int) {
 	wg.Wait()
 }
 
+// RunInLockstep is Run with the frames of all connections in lockstep:
+// every connection writes its frame j, then all wait until every one has,
+// before frame j+1. A fan-out server writes that way when broadcasts arrive
+// one at a time (each wake-up writes what is there to every connection in
+// turn); it is a diagnostic, not a baseline the emulator is held to.
+func (s *Bare) RunInLockstep(record []byte, n, k int) {
+	k = max(k, 1)
+	frame := bytes.Repeat(record, k)
+	s.mu.Lock()
+	conns := s.conns
+	s.mu.Unlock()
+	for left := n; left > 0; left -= k {
+		f := frame
+		if left < k {
+			f = frame[:left*len(record)]
+		}
+		var wg sync.WaitGroup
+		for _, ws := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = ws.Write(context.Background(), websocket.MessageText, f)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
 // Close closes every connection.
 func (s *Bare) Close() {
 	s.mu.Lock()
