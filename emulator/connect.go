@@ -81,11 +81,14 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request, hubNam
 	if err != nil {
 		return // Accept has written the error response.
 	}
-	// The hijacked connection is ours: the handler returns, and the
-	// connection lives on a goroutine of its own, whose stack starts small
-	// instead of keeping the one the request's parsing and token check
-	// grew (1.7 KiB of RSS per idle connection at 10,000).
-	go e.serveTransport(t, hubName, id, token, claims, r.URL.RawQuery)
+	// The connection is hijacked: the handler returns and a goroutine of
+	// its own serves it, so that net/http's request, response and the
+	// handler's stack (grown by the upgrade and the token check) are not
+	// kept for the connection's life. Tracked before the handler
+	// returns, it is waited for by Shutdown as before.
+	if c := e.startConnection(t, hubName, id, token, claims, r.URL.RawQuery); c != nil {
+		go e.runConnection(c, token)
+	}
 }
 
 // serveTransport runs a connection over t until it ends. Every transport
@@ -93,21 +96,44 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request, hubNam
 // any; it is forgotten when the connection ends. claims are the client
 // token's, rawQuery the query of the client's request (both go upstream).
 func (e *Emulator) serveTransport(t transport, hubName, id, token string, claims jwt.MapClaims, rawQuery string) {
-	if token != "" {
-		defer func() {
-			if h := e.hub(hubName, false); h != nil {
-				h.pending.forget(token)
-				e.dropIfEmpty(h, time.Now())
-			}
-		}()
+	if c := e.startConnection(t, hubName, id, token, claims, rawQuery); c != nil {
+		e.runConnection(c, token)
 	}
+}
+
+// startConnection makes the connection over t and tracks it, for
+// runConnection to serve; nil, with the transport closed and the token
+// forgotten, once Shutdown has begun.
+func (e *Emulator) startConnection(t transport, hubName, id, token string, claims jwt.MapClaims, rawQuery string) *connection {
 	c := newConnection(e, t, hubName, id, userID(claims))
 	c.upstream = e.upstream.forConnection(c, claims, rawQuery)
 	if !e.track(c) {
 		c.closeTransport(closeGoingAway)
 		t.abort()
+		e.forgetToken(hubName, token)
+		return nil
+	}
+	return c
+}
+
+// runConnection serves c until it ends, then forgets it and its connection
+// token. It defers nothing and keeps no locals: the frame stays small
+// while the connection waits, which lets the runtime halve the stack of an
+// idle connection's goroutine.
+func (e *Emulator) runConnection(c *connection, token string) {
+	c.serve()
+	e.untrack(c)
+	e.forgetToken(c.hubName, token)
+}
+
+// forgetToken forgets the negotiated connection token of a connection that
+// has ended, if there was one, dropping its hub once empty.
+func (e *Emulator) forgetToken(hubName, token string) {
+	if token == "" {
 		return
 	}
-	defer e.untrack(c)
-	c.serve()
+	if h := e.hub(hubName, false); h != nil {
+		h.pending.forget(token)
+		e.dropIfEmpty(h, time.Now())
+	}
 }

@@ -115,16 +115,45 @@ func (t *wsTransport) abort() {
 	go t.ws.CloseNow() // not reached: Accept always hijacks
 }
 
+// Buffer sizes of a WebSocket connection, in place of the 4 KiB reader and
+// 4 KiB writer net/http hands over on Hijack, which coder/websocket would
+// keep for the connection's life: 8 KiB of an idle connection's ~30.
+//
+// The read buffer holds what one read returns: a client's messages are
+// small (handshake, pings, invocations), and coder/websocket reads a
+// payload at least as large as the buffer straight into its destination.
+//
+// The write buffer takes a frame's header and as much of its payload as
+// fits; a frame that does not fit costs a second write system call.
+// Frames of one record (a broadcast of a few hundred bytes, a ping) fit,
+// as do several coalesced; a full batch (maxBatchBytes) needed two writes
+// with 4 KiB already.
+const (
+	wsReadBufferSize  = 512
+	wsWriteBufferSize = 2048
+)
+
 // hijackCapture keeps the network connection the WebSocket library hijacks,
-// so that a connection stuck in a close handshake can be cut off.
+// so that a connection stuck in a close handshake can be cut off, and hands
+// the library smaller buffers (see wsReadBufferSize).
 type hijackCapture struct {
 	http.ResponseWriter
 	conn net.Conn
 }
 
 // Hijack hijacks the underlying ResponseWriter and remembers the connection.
+// Unless net/http has read bytes past the request (a client that did not
+// wait for the upgrade's answer), the connection gets buffers of its own
+// sizes; net/http has flushed its writer (the 101 response) by then.
 func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	h.conn = conn
-	return conn, rw, err
+	if err != nil || rw.Writer.Buffered() > 0 {
+		return conn, rw, err
+	}
+	r := rw.Reader
+	if r.Buffered() == 0 {
+		r = bufio.NewReaderSize(conn, wsReadBufferSize)
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBufferSize)), nil
 }
