@@ -27,6 +27,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		connect                      time.Duration
 		rss, heap, stacks, goroutine float64 // per connection
 		stacksLater                  float64 // after two more GCs
+		free, unused                 float64 // heap pages kept free, span slack
 	}
 	measure := func(name string, profile string) sample {
 		var opts benchhub.ReaderOptions
@@ -57,6 +58,8 @@ func BenchmarkIdleConnections(b *testing.B) {
 			heap:      (m1[0] - m0[0]) / n,
 			stacks:    (m1[1] - m0[1]) / n,
 			goroutine: (m1[2] - m0[2]) / n,
+			free:      (m1[3] - m0[3]) / n,
+			unused:    (m1[4] - m0[4]) / n,
 		}
 		// The runtime shrinks a goroutine's stack by half at most once per
 		// GC; an idle server gets one every two minutes at least.
@@ -78,7 +81,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	var conn, eRSS, hRSS, eHeap, hHeap, eStack, hStack, eStack3, hStack3 []float64
 	var eG, hG float64
 	benchLog("clients %d; load average %s", clients, loadAverage())
-	benchLog("round: connect emu÷hub | KiB/conn RSS heap stacks (after 3 GCs) emu | hub | goroutines/conn emu hub")
+	benchLog("round: connect emu÷hub | KiB/conn RSS heap stacks (after 3 GCs) free-pages span-slack emu | hub | goroutines/conn emu hub")
 	for round := range rounds {
 		var e, h sample
 		profile := ""
@@ -96,10 +99,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 		eStack, hStack = append(eStack, e.stacks/1024), append(hStack, h.stacks/1024)
 		eStack3, hStack3 = append(eStack3, e.stacksLater/1024), append(hStack3, h.stacksLater/1024)
 		eG, hG = e.goroutine, h.goroutine
-		benchLog("%d: %.2f (%v / %v) | %.1f %.1f %.1f (%.1f) | %.1f %.1f %.1f (%.1f) | %.2f %.2f", round+1,
+		benchLog("%d: %.2f (%v / %v) | %.1f %.1f %.1f (%.1f) %.1f %.1f | %.1f %.1f %.1f (%.1f) %.1f %.1f | %.2f %.2f", round+1,
 			conn[round], e.connect.Round(time.Millisecond), h.connect.Round(time.Millisecond),
-			e.rss/1024, e.heap/1024, e.stacks/1024, e.stacksLater/1024,
-			h.rss/1024, h.heap/1024, h.stacks/1024, h.stacksLater/1024, e.goroutine, h.goroutine)
+			e.rss/1024, e.heap/1024, e.stacks/1024, e.stacksLater/1024, e.free/1024, e.unused/1024,
+			h.rss/1024, h.heap/1024, h.stacks/1024, h.stacksLater/1024, h.free/1024, h.unused/1024, e.goroutine, h.goroutine)
 	}
 	benchLog("connect time emulator ÷ hub: %v", benchhub.Summarize(conn))
 	benchLog("KiB per idle connection, emulator: RSS %v, heap objects %v, stacks %v, stacks after 3 GCs %v", benchhub.Summarize(eRSS), benchhub.Summarize(eHeap), benchhub.Summarize(eStack), benchhub.Summarize(eStack3))
@@ -110,13 +113,17 @@ func BenchmarkIdleConnections(b *testing.B) {
 }
 
 // readIdleMetrics returns the Go heap's live objects, goroutine stacks
-// (bytes) and the number of goroutines.
-func readIdleMetrics() [3]float64 {
+// (bytes), the number of goroutines, the heap's free pages not yet
+// returned to the OS and the unused part of its spans (bytes).
+func readIdleMetrics() [5]float64 {
 	s := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/stacks:bytes"},
 		{Name: "/sched/goroutines:goroutines"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
 	}
 	metrics.Read(s)
-	return [3]float64{float64(s[0].Value.Uint64()), float64(s[1].Value.Uint64()), float64(s[2].Value.Uint64())}
+	return [5]float64{float64(s[0].Value.Uint64()), float64(s[1].Value.Uint64()), float64(s[2].Value.Uint64()),
+		float64(s[3].Value.Uint64()), float64(s[4].Value.Uint64())}
 }

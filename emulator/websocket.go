@@ -124,10 +124,11 @@ func (t *wsTransport) abort() {
 // payload at least as large as the buffer straight into its destination.
 //
 // The write buffer takes a frame's header and as much of its payload as
-// fits; a frame that does not fit costs a second write system call.
-// Frames of one record (a broadcast of a few hundred bytes, a ping) fit,
-// as do several coalesced; a full batch (maxBatchBytes) needed two writes
-// with 4 KiB already.
+// fits; a frame that does not fit costs a second write system call (2-5
+// µs on loopback, measured: 1 KiB made 1.5 KiB frames 30-50% dearer to
+// write, so 2 KiB it is). Frames of one record (a broadcast of a few
+// hundred bytes, a ping) fit, as do a dozen coalesced ones; a full batch
+// (maxBatchBytes) needed two writes with 4 KiB already.
 const (
 	wsReadBufferSize  = 512
 	wsWriteBufferSize = 2048
