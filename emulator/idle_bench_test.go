@@ -27,6 +27,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		connect                      time.Duration
 		rss, heap, stacks, goroutine float64 // per connection
 		stacksLater                  float64 // after two more GCs
+		rssReturned                  float64 // RSS once free pages are returned to the OS
 		free, unused                 float64 // heap pages kept free, span slack
 	}
 	measure := func(name string, profile string) sample {
@@ -66,6 +67,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 		runtime.GC()
 		runtime.GC()
 		s.stacksLater = (readIdleMetrics()[1] - m0[1]) / n
+		// The free pages go back to the OS over the next minutes (the
+		// runtime's background scavenger); this is the RSS once they have.
+		debug.FreeOSMemory()
+		s.rssReturned = float64(benchhub.RSS()-rss0) / n
 		if profile != "" {
 			f, err := os.Create(profile)
 			if err != nil {
@@ -78,6 +83,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}
 		return s
 	}
+	var eRSS2, hRSS2 []float64
 	var conn, eRSS, hRSS, eHeap, hHeap, eStack, hStack, eStack3, hStack3 []float64
 	var eG, hG float64
 	benchLog("clients %d; load average %s", clients, loadAverage())
@@ -99,6 +105,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		eStack, hStack = append(eStack, e.stacks/1024), append(hStack, h.stacks/1024)
 		eStack3, hStack3 = append(eStack3, e.stacksLater/1024), append(hStack3, h.stacksLater/1024)
 		eG, hG = e.goroutine, h.goroutine
+		eRSS2, hRSS2 = append(eRSS2, e.rssReturned/1024), append(hRSS2, h.rssReturned/1024)
 		benchLog("%d: %.2f (%v / %v) | %.1f %.1f %.1f (%.1f) %.1f %.1f | %.1f %.1f %.1f (%.1f) %.1f %.1f | %.2f %.2f", round+1,
 			conn[round], e.connect.Round(time.Millisecond), h.connect.Round(time.Millisecond),
 			e.rss/1024, e.heap/1024, e.stacks/1024, e.stacksLater/1024, e.free/1024, e.unused/1024,
@@ -108,6 +115,8 @@ func BenchmarkIdleConnections(b *testing.B) {
 	benchLog("KiB per idle connection, emulator: RSS %v, heap objects %v, stacks %v, stacks after 3 GCs %v", benchhub.Summarize(eRSS), benchhub.Summarize(eHeap), benchhub.Summarize(eStack), benchhub.Summarize(eStack3))
 	benchLog("KiB per idle connection, hub: RSS %v, heap objects %v, stacks %v, stacks after 3 GCs %v", benchhub.Summarize(hRSS), benchhub.Summarize(hHeap), benchhub.Summarize(hStack), benchhub.Summarize(hStack3))
 	benchLog("goroutines per connection: emulator %.2f, hub %.2f", eG, hG)
+	benchLog("KiB RSS per idle connection once free pages are returned to the OS: emulator %v, hub %v [%s | %s]",
+		benchhub.Summarize(eRSS2), benchhub.Summarize(hRSS2), benchhub.List(eRSS2), benchhub.List(hRSS2))
 	b.ReportMetric(benchhub.Summarize(conn).Median, "connect-x-hub")
 	b.ReportMetric(benchhub.Summarize(eRSS).Median, "emu-KiB/conn")
 }
