@@ -93,6 +93,7 @@ type fanoutRun struct {
 	rssPerConn float64 // bytes of RSS growth per connection while connecting
 	goPerConn  float64 // bytes of Go heap+stacks growth per connection
 	readerCPU  time.Duration
+	serverCPU  time.Duration // this process's CPU while the side ran (server and REST senders)
 }
 
 // goMemory is the Go runtime's heap objects plus goroutine stacks, in bytes.
@@ -229,6 +230,7 @@ func BenchmarkFanout(b *testing.B) {
 			goPerConn:  (goMemory() - go0) / float64(clients),
 		}
 		cpu0 := rd.CPU()
+		self0 := benchhub.ProcessCPU(os.Getpid())
 		start := time.Now()
 		if send == nil && side.name == "lockstep" {
 			go lockstep.RunInLockstep(benchRecord, int(n), k)
@@ -268,6 +270,7 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		out.rate = float64(n*int64(clients)) / time.Since(start).Seconds()
 		out.readerCPU = rd.CPU() - cpu0
+		out.serverCPU = benchhub.ProcessCPU(os.Getpid()) - self0
 		frames, records, err := rd.Stats()
 		if err != nil {
 			b.Fatal(err)
@@ -288,7 +291,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	setK(run(sides["emulator"], messages/2).perFrame)
 	b.ResetTimer()
-	var vsBare, vsHub, connVsHub, rssVsHub, vsLockstep, lockstepVsBare []float64
+	var vsBare, vsHub, connVsHub, rssVsHub, vsLockstep, lockstepVsBare, cpuVsBare, cpuVsHub []float64
 	var emuRPF, bareRPF, hubRPF, emuRSS, hubRSS, bareRSS, emuGo, hubGo []float64
 	benchLog("clients %d, %d broadcasts per round; load average %s", clients, messages, loadAverage())
 	benchLog("round order: emulator/s bare/s (k) hub/s | emu÷bare emu÷hub | rec/frame emu bare hub | connect emu hub | RSS/conn KiB emu hub bare | reader CPU emu bare hub")
@@ -323,15 +326,24 @@ func BenchmarkFanout(b *testing.B) {
 			r+1, order[0], e.rate, bb.rate, usedK, h.rate, e.rate/bb.rate, e.rate/h.rate,
 			e.perFrame, bb.perFrame, h.perFrame, e.connect, h.connect,
 			e.rssPerConn/1024, h.rssPerConn/1024, bb.rssPerConn/1024, e.readerCPU, bb.readerCPU, h.readerCPU)
+		// CPU per delivery in this process, which the readers' share of
+		// the cores does not blur: bare's ÷ the emulator's.
+		perDelivery := func(f fanoutRun) float64 { return f.serverCPU.Seconds() / float64(messages*int64(clients)) }
+		cpuVsBare = append(cpuVsBare, perDelivery(bb)/perDelivery(e))
+		cpuVsHub = append(cpuVsHub, perDelivery(h)/perDelivery(e))
+		benchLog("  CPU per delivery in this process: emulator %.2f µs, bare %.2f µs, hub %.2f µs; bare ÷ emulator %.2f, hub ÷ emulator %.2f",
+			perDelivery(e)*1e6, perDelivery(bb)*1e6, perDelivery(h)*1e6, perDelivery(bb)/perDelivery(e), perDelivery(h)/perDelivery(e))
 		if ls, ok := res["lockstep"]; ok {
 			vsLockstep = append(vsLockstep, e.rate/ls.rate)
 			lockstepVsBare = append(lockstepVsBare, ls.rate/bb.rate)
-			benchLog("  lockstep: %.0f/s, %.1f records per frame; emulator ÷ lockstep %.2f, lockstep ÷ bare %.2f", ls.rate, ls.perFrame, e.rate/ls.rate, ls.rate/bb.rate)
+			benchLog("  lockstep: %.0f/s, %.1f records per frame, %.2f µs CPU per delivery; emulator ÷ lockstep %.2f, lockstep ÷ bare %.2f",
+				ls.rate, ls.perFrame, perDelivery(ls)*1e6, e.rate/ls.rate, ls.rate/bb.rate)
 		}
 	}
 	b.StopTimer()
 	benchLog("emulator ÷ bare (same records per frame): %v [%s]", benchhub.Summarize(vsBare), benchhub.List(vsBare))
 	benchLog("emulator ÷ hub: %v [%s]", benchhub.Summarize(vsHub), benchhub.List(vsHub))
+	benchLog("CPU per delivery in this process, bare ÷ emulator: %v; hub ÷ emulator: %v", benchhub.Summarize(cpuVsBare), benchhub.Summarize(cpuVsHub))
 	if withLockstep {
 		benchLog("emulator ÷ lockstep bare: %v [%s]", benchhub.Summarize(vsLockstep), benchhub.List(vsLockstep))
 		benchLog("lockstep bare ÷ bare: %v [%s]", benchhub.Summarize(lockstepVsBare), benchhub.List(lockstepVsBare))
