@@ -29,8 +29,9 @@ import (
 // WebSocket clients over loopback:
 //
 //   - emulator: POST /api/hubs/bench/:send through the REST API (token
-//     checked, body parsed, record encoded, fan-out to every connection's
-//     queue, coalescing writers);
+//     checked, body parsed, record encoded and appended to the hub's
+//     broadcast log, every connection told; each connection's writer
+//     sends what is there without waiting);
 //   - hub: benchhub.Hub, the careful hand-written hub (POST /broadcast,
 //     body parsed, record encoded, per-connection queues drained into
 //     frames of at most 16 KiB without waiting);
