@@ -310,6 +310,12 @@ func (c *connection) run(first [][]byte) string {
 				return c.goodbye()
 			}
 			if req := c.closeReq.Load(); req != nil {
+				// What was sent before the close goes first: the
+				// client hears it in the order it was sent (an
+				// :execute of SendMessage then CloseConnection).
+				if _, err := c.writeQueued(); err != nil {
+					return c.writeFailure()
+				}
 				c.hangUp(c.proto.close(req.errorText, req.allowReconnect), closeNormal)
 				if req.errorText != "" {
 					return "closed by REST call: " + req.errorText
@@ -325,12 +331,7 @@ func (c *connection) run(first [][]byte) string {
 			// Everything waiting goes now, in as few frames as fit,
 			// without waiting for more: what arrives meanwhile goes in
 			// the next burst.
-			records, end := c.queue.take(c.spare)
-			wrote, err := c.writeBurst(records, end)
-			c.spare = records
-			if cap(c.spare) > 256 {
-				c.spare = nil // a burst's storage is not kept
-			}
+			wrote, err := c.writeQueued()
 			if !wrote {
 				continue // the token of records an earlier wake-up took
 			}
@@ -385,6 +386,17 @@ func (c *connection) shuttingDown() bool {
 func (c *connection) goodbye() string {
 	c.hangUp(c.proto.close("The emulator is shutting down.", true), closeGoingAway)
 	return "emulator shutting down"
+}
+
+// writeQueued writes everything the queue holds; see writeBurst.
+func (c *connection) writeQueued() (wrote bool, err error) {
+	records, end := c.queue.take(c.spare)
+	wrote, err = c.writeBurst(records, end)
+	c.spare = records
+	if cap(c.spare) > 256 {
+		c.spare = nil // a burst's storage is not kept
+	}
+	return wrote, err
 }
 
 // batchPool holds the buffers of frames packed from several pieces, so a
