@@ -241,6 +241,18 @@ func (cu *connUpstream) queue(ev upstreamEvent) bool {
 	select {
 	case cu.events <- ev:
 		return true
+	default:
+	}
+	select {
+	case cu.events <- ev:
+		return true
+	case <-cu.c.queue.overflowed:
+		// The connection is being dropped for not keeping up: its
+		// writer, waiting here, goes and drops it rather than hold
+		// the broadcasts queued for it (see sendQueue) until the
+		// upstream makes room.
+		cu.log.Warn("upstream event dropped: connection dropped as too slow with the upstream queue full", "event", ev.event)
+		return false
 	case <-cu.c.e.closing:
 		// Shutting down: the event is still sent if there is room, so
 		// a full queue cannot hold the connection.
