@@ -134,6 +134,7 @@ type sseWire struct {
 	events chan []byte
 	done   chan struct{} // closed when the stream ended
 	err    error
+	ctx    context.Context // ends with the test: the reader stops waiting
 	cancel context.CancelFunc
 }
 
@@ -173,7 +174,12 @@ func (s *sseWire) readEvents(body io.ReadCloser) {
 		switch {
 		case line == "":
 			if lines > 0 {
-				s.events <- event
+				select {
+				case s.events <- event:
+				case <-s.ctx.Done():
+					s.err = s.ctx.Err()
+					return
+				}
 			}
 			event, lines = nil, 0
 		case strings.HasPrefix(line, "data: "):
@@ -237,7 +243,7 @@ func openWire(t testing.TB, s *emulator.Server, hub, user, transport string) (w 
 		}
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-		sw := &sseWire{httpWire: hw, events: make(chan []byte, 64), done: make(chan struct{}), cancel: cancel}
+		sw := &sseWire{httpWire: hw, events: make(chan []byte, 64), done: make(chan struct{}), ctx: ctx, cancel: cancel}
 		go sw.readEvents(resp.Body)
 		t.Cleanup(func() {
 			cancel()
