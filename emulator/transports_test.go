@@ -937,7 +937,7 @@ func TestNegotiateVersion0OnEveryTransport(t *testing.T) {
 				resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req.WithContext(ctx))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusOK, resp.StatusCode)
-				sw := &sseWire{httpWire: hw, events: make(chan []byte, 8), done: make(chan struct{}), cancel: cancel}
+				sw := &sseWire{httpWire: hw, events: make(chan []byte, 8), done: make(chan struct{}), ctx: ctx, cancel: cancel}
 				go sw.readEvents(resp.Body)
 				t.Cleanup(func() { cancel(); <-sw.done })
 				w = sw
