@@ -303,6 +303,7 @@ func (c *connection) run(first [][]byte) string {
 	for {
 		select {
 		case <-c.queue.wake:
+			c.queue.awoken()
 			// The wake-up also brings a shutdown, a close asked for by
 			// REST and an overflow: fewer channels to wait on make
 			// each wait cheaper, with 10,000 connections waiting.
@@ -392,6 +393,10 @@ func (c *connection) goodbye() string {
 func (c *connection) writeQueued() (wrote bool, err error) {
 	records, end := c.queue.take(c.spare)
 	wrote, err = c.writeBurst(records, end)
+	// The storage is kept for the next burst, not what it held: an idle
+	// connection keeps neither the records nor the log chunks their
+	// marks lead to.
+	clear(records)
 	c.spare = records
 	if cap(c.spare) > 256 {
 		c.spare = nil // a burst's storage is not kept

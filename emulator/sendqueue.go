@@ -23,26 +23,27 @@ import (
 // two in the order they were sent. Its storage grows with what is queued,
 // so an idle connection holds none.
 type sendQueue struct {
-	mu       sync.Mutex
-	records  []queued
+	// What every broadcast reads comes first, together, so that telling
+	// a connection costs it one or two cache lines.
+	over     atomic.Bool  // overflowed: refuses everything
+	woken    atomic.Bool  // a wake-up token is waiting for the writer
 	count    atomic.Int64 // len(records); changed under mu
 	bytes    atomic.Int64 // bytes of records; changed under mu
-	over     atomic.Bool  // overflowed: refuses everything
+	sentSeq  atomic.Int64 // the log's end when the writer last took: records
+	sentPos  atomic.Int64 // ... and bytes; the broadcasts after it count toward the bounds
 	maxCount int64
 	maxBytes int64
+	// wake holds a token when there may be something to write.
+	wake chan struct{}
 
+	mu      sync.Mutex
+	records []queued
 	// log is the hub's broadcast log in the connection's protocol, nil
-	// until the connection joins its hub (attach). sent is the log's end
-	// when the writer last took what was queued: the broadcasts after it
-	// count toward the bounds.
-	log  *broadcastLog
-	sent atomic.Pointer[logMark]
+	// until the connection joins its hub (attach).
+	log *broadcastLog
 	// cursor is what the writer has read of the log; only the writer
 	// uses it.
 	cursor logCursor
-
-	// wake holds a token when there may be something to write.
-	wake chan struct{}
 
 	overflowOnce sync.Once
 	overflowed   chan struct{} // closed by the first refused record
@@ -73,19 +74,27 @@ func (q *sendQueue) attach(log *broadcastLog) {
 	m := log.end()
 	q.mu.Lock()
 	q.log = log
-	q.sent.Store(m)
+	q.setSent(m)
 	q.cursor = cursorAt(m)
 	q.mu.Unlock()
+}
+
+// setSent records m as the log's end when the writer took. The position
+// is stored before the count and read after it, so a reader that sees the
+// new count sees the new position too.
+func (q *sendQueue) setSent(m *logMark) {
+	q.sentPos.Store(m.pos)
+	q.sentSeq.Store(m.seq)
 }
 
 // lag is how many broadcasts, and bytes of them, come after what the
 // writer last took, up to m.
 func (q *sendQueue) lag(m *logMark) (count, bytes int64) {
-	s := q.sent.Load()
-	if m == nil || s == nil {
+	if m == nil {
 		return 0, 0
 	}
-	return m.seq - s.seq, m.pos - s.pos
+	seq := q.sentSeq.Load()
+	return m.seq - seq, m.pos - q.sentPos.Load()
 }
 
 // push queues record, or reports false and marks the queue overflowed when
@@ -126,13 +135,22 @@ func (q *sendQueue) notify(m *logMark) bool {
 	return true
 }
 
-// signal leaves a wake-up token unless one is already waiting.
+// signal leaves a wake-up token unless one is already waiting. The flag
+// spares the channel (a cache line of its own) while a token waits, which
+// is most of the time under a burst of broadcasts.
 func (q *sendQueue) signal() {
+	if q.woken.Load() || !q.woken.CompareAndSwap(false, true) {
+		return
+	}
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
+
+// awoken is called by the writer when it has received the token, before it
+// takes what waits: a signal from then on leaves a new token.
+func (q *sendQueue) awoken() { q.woken.Store(false) }
 
 func (q *sendQueue) overflow() {
 	q.overflowOnce.Do(func() {
@@ -162,7 +180,7 @@ func (q *sendQueue) take(spare []queued) ([]queued, *logMark) {
 	q.bytes.Store(0)
 	q.count.Store(0)
 	if end != nil {
-		q.sent.Store(end)
+		q.setSent(end)
 	}
 	q.mu.Unlock()
 	return out, end

@@ -15,6 +15,7 @@ import (
 func wakeTokens(q *sendQueue) int {
 	select {
 	case <-q.wake:
+		q.awoken() // as the writer does
 		return 1
 	default:
 		return 0
