@@ -82,8 +82,14 @@
 // their types kept (integers as integers, other numbers as float64,
 // strings, booleans, null, arrays and maps with their keys in order).
 //
+// A broadcast is appended once to its hub's log, which every connection
+// reads from its own place and writes from without a copy; a connection
+// writes whatever is waiting as soon as it can, in frames of up to 16 KiB,
+// and never waits for more to fill a frame.
+//
 // Each connection has a send queue bounded by count and by bytes
-// (Options.SendQueueSize, Options.SendQueueBytes), and every write has a
+// (Options.SendQueueSize, Options.SendQueueBytes; the broadcasts it has not
+// been handed yet count too), and every write has a
 // deadline (Options.WriteTimeout). A client that does not keep up is closed,
 // with WebSocket status 1008 (policy violation) when the queue overflows,
 // rather than slowing down the others or growing the emulator's memory.
