@@ -46,45 +46,40 @@ func BenchmarkNegotiateHTTP(b *testing.B) {
 	defer ours.Close()
 	key := []byte(testKey)
 	aud := "http://localhost:8888/client/?hub=chat"
-	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		uid := r.Header.Get("X-Ms-Client-Principal-Id")
+	// bareHandler answers negotiate as a hand-written golang-jwt handler
+	// would, with the token sign makes for the caller's user id.
+	bareHandler := func(sign func(uid string) (string, error)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, err := sign(r.Header.Get("X-Ms-Client-Principal-Id"))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			_ = json.NewEncoder(w).Encode(struct {
+				URL         string `json:"url"`
+				AccessToken string `json:"accessToken"`
+			}{aud, tok})
+		})
+	}
+	bare := httptest.NewServer(bareHandler(func(uid string) (string, error) {
 		now := time.Now().Unix()
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 			"asrs.s.uid": uid, "nameid": uid,
 			"nbf": now, "exp": now + 3600, "iat": now, "aud": aud,
 		}).SignedString(key)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(struct {
-			URL         string `json:"url"`
-			AccessToken string `json:"accessToken"`
-		}{aud, tok})
 	}))
 	defer bare.Close()
-	bareStruct := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		uid := r.Header.Get("X-Ms-Client-Principal-Id")
+	bareStruct := httptest.NewServer(bareHandler(func(uid string) (string, error) {
 		now := time.Now()
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, benchClaims{
+		return jwt.NewWithClaims(jwt.SigningMethodHS256, benchClaims{
 			UserID: uid, NameID: uid, Audience: aud,
 			RegisteredClaims: jwt.RegisteredClaims{
 				NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
 				IssuedAt: jwt.NewNumericDate(now),
 			},
 		}).SignedString(key)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(struct {
-			URL         string `json:"url"`
-			AccessToken string `json:"accessToken"`
-		}{aud, tok})
 	}))
 	defer bareStruct.Close()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers * 2}}

@@ -63,17 +63,22 @@ func (s *Bare) Run(record []byte, n, k int) {
 		go func() {
 			defer wg.Done()
 			for left := n; left > 0; left -= k {
-				f := frame
-				if left < k {
-					f = frame[:left*len(record)]
-				}
-				if ws.Write(context.Background(), websocket.MessageText, f) != nil {
+				if ws.Write(context.Background(), websocket.MessageText, nextFrame(frame, record, left, k)) != nil {
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// nextFrame is the frame to write with left records to go: frame, k
+// records, or the remainder at the end.
+func nextFrame(frame, record []byte, left, k int) []byte {
+	if left < k {
+		return frame[:left*len(record)]
+	}
+	return frame
 }
 
 // RunInLockstep is Run with the frames of all connections in lockstep:
@@ -88,10 +93,7 @@ func (s *Bare) RunInLockstep(record []byte, n, k int) {
 	conns := s.conns
 	s.mu.Unlock()
 	for left := n; left > 0; left -= k {
-		f := frame
-		if left < k {
-			f = frame[:left*len(record)]
-		}
+		f := nextFrame(frame, record, left, k)
 		var wg sync.WaitGroup
 		for _, ws := range conns {
 			wg.Add(1)
