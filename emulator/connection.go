@@ -453,20 +453,25 @@ func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err
 		size += len(p)
 		return nil
 	}
-	for _, r := range records {
-		for run := cur.next(r.at); run != nil; run = cur.next(r.at) {
+	// addBroadcasts adds the runs of the log up to m.
+	addBroadcasts := func(m *logMark) error {
+		for run := cur.next(m); run != nil; run = cur.next(m) {
 			if err := add(run); err != nil {
-				return true, err
+				return err
 			}
+		}
+		return nil
+	}
+	for _, r := range records {
+		if err := addBroadcasts(r.at); err != nil {
+			return true, err
 		}
 		if err := add(r.record); err != nil {
 			return true, err
 		}
 	}
-	for run := cur.next(end); run != nil; run = cur.next(end) {
-		if err := add(run); err != nil {
-			return true, err
-		}
+	if err := addBroadcasts(end); err != nil {
+		return true, err
 	}
 	err = flush()
 	if cap(c.pieces) > 64 {

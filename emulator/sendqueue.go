@@ -185,7 +185,3 @@ func (q *sendQueue) take(spare []queued) ([]queued, *logMark) {
 	q.mu.Unlock()
 	return out, end
 }
-
-// queuedBytes is the number of bytes of records queued, broadcasts not
-// counted.
-func (q *sendQueue) queuedBytes() int64 { return q.bytes.Load() }

@@ -28,12 +28,12 @@ func TestSendQueueOneWakeUpPerBurstAndOrder(t *testing.T) {
 		require.True(t, q.push([]byte(r)))
 	}
 	assert.Equal(t, 1, wakeTokens(q), "a burst wakes the writer once")
-	assert.EqualValues(t, 3, q.queuedBytes())
+	assert.EqualValues(t, 3, q.bytes.Load())
 
 	got, end := q.take(nil)
 	assert.Nil(t, end, "no broadcast log before attach")
 	assert.Equal(t, []string{"a", "b", "c"}, recordsOf(got))
-	assert.EqualValues(t, 0, q.queuedBytes())
+	assert.EqualValues(t, 0, q.bytes.Load())
 
 	// The queue continues in the storage handed back, and a push to the
 	// emptied queue wakes the writer again.
