@@ -1,7 +1,8 @@
 # Quick start: `make run` (the chat example on the embedded emulator) and
 # `make test` (every test: Go with -race, then the Node and browser suites).
 GO          ?= go
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck is pinned by the tool directive in go.mod.
+STATICCHECK ?= $(GO) tool staticcheck
 # ADDR (host:port) overrides the address; without it the chat listens on
 # 127.0.0.1:7071, or 127.0.0.1:$PORT when PORT is set.
 ADDR        ?=
