@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // InvocationContext is what a trigger handler receives: one upstream event
@@ -142,43 +142,17 @@ func (a *Argument) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalMsgpack returns the argument as MessagePack (converting a JSON one).
+// MarshalMsgpack returns the argument as MessagePack (converting a JSON one
+// as the emulator converts REST arguments: integers stay integers, object
+// keys keep their order).
 func (a Argument) MarshalMsgpack() ([]byte, error) {
 	if a.msgpack {
 		return a.raw, nil
 	}
-	var v any
-	if len(a.raw) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(a.raw))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
+	if len(a.raw) == 0 {
+		return []byte{0xc0}, nil // nil, as an empty argument marshals to JSON null
 	}
-	return msgpack.Marshal(numbersFromJSON(v))
-}
-
-// numbersFromJSON replaces the json.Numbers in v with int64 when they are
-// whole and fit, float64 otherwise, so that integers stay integers in
-// MessagePack.
-func numbersFromJSON(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		for k, e := range t {
-			t[k] = numbersFromJSON(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = numbersFromJSON(e)
-		}
-	}
-	return v
+	return hubproto.JSONToMessagePack(a.raw)
 }
 
 // jsonable turns the map[string]any / map[any]any values msgpack decodes
@@ -233,136 +207,3 @@ func (inv *InvocationContext) Argument(name string) (Argument, bool) {
 
 // ParameterNames returns the names the binding gives the arguments.
 func (inv *InvocationContext) ParameterNames() []string { return inv.names }
-
-// Hub protocol message types of serverless bodies.
-const (
-	messageInvocation = 1
-	messageCompletion = 3
-	messageOpen       = 10
-	messageClose      = 11
-)
-
-// serverlessMessage is an upstream body, decoded.
-type serverlessMessage struct {
-	Type         int
-	InvocationID string
-	Target       string
-	Arguments    []Argument
-	Error        string
-}
-
-// errNotServerless is wrapped by body decoding errors.
-var errNotServerless = errors.New("not a serverless message")
-
-// decodeJSONBody decodes a JSON upstream body: an Invocation (type 1), an
-// open (10) or a close (11) connection message. Property names match
-// case-insensitively, as the service writes "Type" and "Error" for close.
-func decodeJSONBody(body []byte) (serverlessMessage, error) {
-	// Plain fields and sentinels rather than pointers: this is the hot path
-	// of every upstream call, and pointers cost an allocation each.
-	m := struct {
-		Type         int        `json:"type"`
-		InvocationID string     `json:"invocationId"`
-		Target       string     `json:"target"`
-		Arguments    []Argument `json:"arguments"`
-		Error        string     `json:"error"`
-	}{Type: -1}
-	if typ, id, target, errText, args, ok := scanJSONBody(body); ok {
-		m.Type, m.InvocationID, m.Target, m.Error, m.Arguments = typ, id, target, errText, args
-	} else if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
-		return serverlessMessage{}, fmt.Errorf("%w: body is not a JSON object", errNotServerless)
-	} else if err := json.Unmarshal(body, &m); err != nil {
-		return serverlessMessage{}, fmt.Errorf("%w: body is not valid JSON: %v", errNotServerless, err)
-	}
-	out := serverlessMessage{Type: m.Type}
-	switch out.Type {
-	case -1:
-		return serverlessMessage{}, fmt.Errorf("%w: body has no \"type\"", errNotServerless)
-	case messageOpen:
-	case messageClose:
-		out.Error = m.Error
-	case messageInvocation:
-		if m.Target == "" {
-			return serverlessMessage{}, fmt.Errorf("%w: invocation has no \"target\"", errNotServerless)
-		}
-		out.Target = m.Target
-		out.InvocationID = m.InvocationID
-		out.Arguments = m.Arguments
-	default:
-		return serverlessMessage{}, fmt.Errorf("%w: type %d; want 1 (invocation), 10 (connected) or 11 (disconnected)", errNotServerless, out.Type)
-	}
-	return out, nil
-}
-
-// decodeMsgpackBody decodes a MessagePack upstream body: the bare array
-// [1, headers, invocationId|nil, target, arguments(, streamIds)] with no
-// length prefix.
-func decodeMsgpackBody(body []byte) (serverlessMessage, error) {
-	bad := func(what string, err error) (serverlessMessage, error) {
-		if err != nil {
-			return serverlessMessage{}, fmt.Errorf("%w: MessagePack body: %s: %v", errNotServerless, what, err)
-		}
-		return serverlessMessage{}, fmt.Errorf("%w: MessagePack body: %s", errNotServerless, what)
-	}
-	dec := msgpack.NewDecoder(bytes.NewReader(body))
-	n, err := dec.DecodeArrayLen()
-	if err != nil {
-		return bad("not an array", err)
-	}
-	if n < 1 {
-		return bad("empty array", nil)
-	}
-	typ, err := dec.DecodeInt()
-	if err != nil {
-		return bad("message type is not an integer", err)
-	}
-	if typ != messageInvocation {
-		return bad(fmt.Sprintf("type %d; want 1 (invocation)", typ), nil)
-	}
-	if n < 5 {
-		return bad(fmt.Sprintf("invocation array has %d elements; want at least 5", n), nil)
-	}
-	if err := dec.Skip(); err != nil { // headers
-		return bad("headers", err)
-	}
-	out := serverlessMessage{Type: messageInvocation}
-	// The id is nil or a string; anything else is refused before it is
-	// decoded (a generic decode would allocate what a header claims).
-	code, err := dec.PeekCode()
-	if err != nil {
-		return bad("invocation id", err)
-	}
-	if code == msgpcode.Nil {
-		_ = dec.Skip()
-	} else if msgpcode.IsString(code) {
-		if out.InvocationID, err = dec.DecodeString(); err != nil {
-			return bad("invocation id", err)
-		}
-	} else {
-		return bad("invocation id is neither nil nor a string", nil)
-	}
-	if out.Target, err = dec.DecodeString(); err != nil || out.Target == "" {
-		return bad("target is not a non-empty string", err)
-	}
-	args, err := dec.DecodeArrayLen()
-	if err != nil {
-		return bad("arguments is not an array", err)
-	}
-	if args > len(body) { // each element takes at least one byte
-		return bad("arguments array is longer than the body", nil)
-	}
-	out.Arguments = make([]Argument, 0, max(args, 0))
-	for i := 0; i < args; i++ {
-		raw, err := dec.DecodeRaw()
-		if err != nil {
-			return bad(fmt.Sprintf("argument %d", i), err)
-		}
-		out.Arguments = append(out.Arguments, Argument{raw: raw, msgpack: true})
-	}
-	for i := 5; i < n; i++ { // streamIds and anything newer
-		if err := dec.Skip(); err != nil {
-			return bad("trailing elements", err)
-		}
-	}
-	return out, nil
-}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Upstream request headers the service sets.
@@ -256,7 +258,7 @@ func upstreamError(w http.ResponseWriter, status int, message string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	buf := appendJSONString([]byte(`{"error":`), message)
+	buf := hubproto.AppendJSONString([]byte(`{"error":`), message)
 	_, _ = w.Write(append(buf, "}\n"...))
 }
 
@@ -312,12 +314,11 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		upstreamError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	var msg serverlessMessage
+	proto := hubproto.JSON
 	if msgpackBody {
-		msg, err = decodeMsgpackBody(body)
-	} else {
-		msg, err = decodeJSONBody(body)
+		proto = hubproto.MessagePack
 	}
+	msg, err := decodeBody(proto, body)
 	if err != nil {
 		upstreamError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -336,22 +337,22 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Claims:       parseClaims(header(r.Header, keyUserClaims)),
 		names:        entry.binding.ParameterNames,
 	}
-	want := messageInvocation
+	want := hubproto.TypeInvocation
 	if key.category == CategoryConnections {
-		want = messageOpen
+		want = hubproto.TypeOpenConnection
 		if key.event == EventDisconnected {
-			want = messageClose
+			want = hubproto.TypeCloseConnection
 		}
 	}
 	if msg.Type != want {
 		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("body has message type %d; %s/%s takes type %d", msg.Type, category, event, want))
 		return
 	}
-	if want == messageInvocation && !strings.EqualFold(msg.Target, event) {
+	if want == hubproto.TypeInvocation && !strings.EqualFold(msg.Target, event) {
 		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("invocation target %q does not match %s %q", msg.Target, HeaderEvent, event))
 		return
 	}
-	u.dispatch(w, r.Context(), entry, inv, msgpackBody)
+	u.dispatch(w, r.Context(), entry, inv, proto)
 }
 
 // maxBody is UpstreamOptions.MaxBodySize with its default.
@@ -392,7 +393,7 @@ func (u *Upstream) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 }
 
 // dispatch runs the handler and answers as the event requires.
-func (u *Upstream) dispatch(w http.ResponseWriter, ctx context.Context, entry *triggerEntry, inv *InvocationContext, msgpackBody bool) {
+func (u *Upstream) dispatch(w http.ResponseWriter, ctx context.Context, entry *triggerEntry, inv *InvocationContext, proto hubproto.Protocol) {
 	var result any
 	var err error
 	if n := len(entry.binding.ParameterNames); n > 0 && n != len(inv.Arguments) {
@@ -423,14 +424,8 @@ func (u *Upstream) dispatch(w http.ResponseWriter, ctx context.Context, entry *t
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	var completion []byte
-	if msgpackBody {
-		completion = encodeMsgpackCompletion(inv.InvocationID, result, err)
-		w.Header().Set("Content-Type", ContentTypeMessagePack)
-	} else {
-		completion = encodeJSONCompletion(inv.InvocationID, result, err)
-		w.Header().Set("Content-Type", ContentTypeJSON)
-	}
+	completion := encodeCompletion(proto, inv.InvocationID, result, err)
+	w.Header().Set("Content-Type", proto.ContentType())
 	w.Header()["Content-Length"] = []string{strconv.Itoa(len(completion))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(completion)

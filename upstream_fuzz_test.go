@@ -7,12 +7,16 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// FuzzUpstreamBody feeds arbitrary bytes to both upstream body decoders:
-// they must never panic, must fail with errNotServerless, and what they
-// accept must be a well-formed message whose arguments decode.
+// FuzzUpstreamBody feeds arbitrary bytes to the upstream body decoder of
+// both protocols, as the Upstream calls it: it must never panic, must fail
+// with hubproto.ErrNotUpstream, and what it accepts must be a well-formed
+// message whose arguments decode and re-encode, and whose Completion is
+// framed. (hubproto's FuzzUpstreamBody checks its fast JSON scanner
+// against encoding/json.)
 func FuzzUpstreamBody(f *testing.F) {
 	for _, s := range []string{
 		`{"type":1,"invocationId":"3","target":"broadcast","arguments":["hello",42]}`,
@@ -32,43 +36,20 @@ func FuzzUpstreamBody(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		// Differential: whenever the fast scanner accepts a body,
-		// encoding/json reads the same fields from it.
-		if typ, id, target, errText, args, ok := scanJSONBody(body); ok {
-			slow := struct {
-				Type         int        `json:"type"`
-				InvocationID string     `json:"invocationId"`
-				Target       string     `json:"target"`
-				Arguments    []Argument `json:"arguments"`
-				Error        string     `json:"error"`
-			}{Type: -1}
-			if err := json.Unmarshal(body, &slow); err != nil {
-				t.Fatalf("scanner accepted %q, encoding/json rejects it: %v", body, err)
-			}
-			if slow.Type != typ || slow.InvocationID != id || slow.Target != target || slow.Error != errText || len(slow.Arguments) != len(args) {
-				t.Fatalf("scanner read %d %q %q %q %d args, encoding/json %d %q %q %q %d args from %q",
-					typ, id, target, errText, len(args), slow.Type, slow.InvocationID, slow.Target, slow.Error, len(slow.Arguments), body)
-			}
-			for i := range args {
-				if !bytes.Equal(args[i].Raw(), slow.Arguments[i].Raw()) {
-					t.Fatalf("argument %d: scanner %q, encoding/json %q", i, args[i].Raw(), slow.Arguments[i].Raw())
-				}
-			}
-		}
-		for _, decode := range []func([]byte) (serverlessMessage, error){decodeJSONBody, decodeMsgpackBody} {
-			m, err := decode(body)
+		for _, p := range []hubproto.Protocol{hubproto.JSON, hubproto.MessagePack} {
+			m, err := decodeBody(p, body)
 			if err != nil {
-				if !errors.Is(err, errNotServerless) {
-					t.Fatalf("error %v does not wrap errNotServerless", err)
+				if !errors.Is(err, hubproto.ErrNotUpstream) {
+					t.Fatalf("error %v does not wrap hubproto.ErrNotUpstream", err)
 				}
 				continue
 			}
 			switch m.Type {
-			case messageOpen, messageClose:
+			case hubproto.TypeOpenConnection, hubproto.TypeCloseConnection:
 				if len(m.Arguments) != 0 || m.Target != "" {
 					t.Fatalf("a connection message carries an invocation: %+v", m)
 				}
-			case messageInvocation:
+			case hubproto.TypeInvocation:
 				if m.Target == "" {
 					t.Fatal("an invocation without a target was accepted")
 				}
@@ -92,10 +73,10 @@ func FuzzUpstreamBody(f *testing.F) {
 				}
 			}
 			// The Completion for it is framed in either protocol.
-			if js := encodeJSONCompletion(m.InvocationID, m.Arguments, nil); js[len(js)-1] != recordSeparator || !json.Valid(js[:len(js)-1]) {
+			if js := encodeCompletion(hubproto.JSON, m.InvocationID, m.Arguments, nil); js[len(js)-1] != hubproto.RecordSeparator || !json.Valid(js[:len(js)-1]) {
 				t.Fatalf("JSON completion %q is not framed JSON", js)
 			}
-			if mp := encodeMsgpackCompletion(m.InvocationID, m.Arguments, nil); len(mp) < 2 || bytes.IndexByte(mp, 0x95) < 0 && bytes.IndexByte(mp, 0x94) < 0 {
+			if mp := encodeCompletion(hubproto.MessagePack, m.InvocationID, m.Arguments, nil); len(mp) < 2 || bytes.IndexByte(mp, 0x95) < 0 && bytes.IndexByte(mp, 0x94) < 0 {
 				t.Fatalf("MessagePack completion %x is not an array", mp)
 			}
 		}

@@ -1,16 +1,17 @@
-package signalr
+package hubproto
 
 // A fast path for the upstream JSON body. Every invocation goes through it,
 // and encoding/json (reflection, a validation pass, then a decoding pass)
 // costs as much as everything else in a dispatch together. scanJSONBody
 // handles the shape the service sends: lower-case keys, strings without
 // escapes or non-ASCII bytes, an integer type. On anything else it reports
-// ok=false and decodeJSONBody falls back to encoding/json, which also
+// ok=false and DecodeUpstreamJSON falls back to encoding/json, which also
 // produces the errors; FuzzUpstreamBody checks that both agree whenever
 // the fast path succeeds.
 
-// scanJSONBody scans body into the fields of an upstream message.
-func scanJSONBody(body []byte) (typ int, invocationID, target, errText string, args []Argument, ok bool) {
+// scanJSONBody scans body into the fields of an upstream message; each
+// argument's bytes (a subslice of body) become an A through wrap.
+func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocationID, target, errText string, args []A, ok bool) {
 	typ = -1
 	s := scanner{data: body}
 	s.ws()
@@ -61,7 +62,7 @@ func scanJSONBody(body []byte) (typ int, invocationID, target, errText string, a
 				args = nil
 				break
 			}
-			a, aok := s.arguments()
+			a, aok := scanArguments(&s, wrap)
 			if !aok {
 				return -1, "", "", "", nil, false
 			}
@@ -180,12 +181,12 @@ func (s *scanner) smallInt() (int, bool) {
 	return n, true
 }
 
-// arguments reads an array, keeping each element's bytes.
-func (s *scanner) arguments() ([]Argument, bool) {
+// scanArguments reads an array, keeping each element's bytes.
+func scanArguments[A any](s *scanner, wrap func(raw []byte) A) ([]A, bool) {
 	if !s.byte('[') {
 		return nil, false
 	}
-	args := make([]Argument, 0, 4)
+	args := make([]A, 0, 4)
 	s.ws()
 	if s.byte(']') {
 		return args, true
@@ -196,7 +197,7 @@ func (s *scanner) arguments() ([]Argument, bool) {
 		if !s.value() {
 			return nil, false
 		}
-		args = append(args, Argument{raw: s.data[start:s.i:s.i]})
+		args = append(args, wrap(s.data[start:s.i:s.i]))
 		s.ws()
 		if s.byte(',') {
 			continue
