@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // maxBatchBytes bounds how many queued records are coalesced into one
@@ -69,8 +71,8 @@ type connection struct {
 
 	// proto is the hub protocol the client chose in its handshake, and
 	// reader cuts its frames into messages; both are set by handshake.
-	proto  protocol
-	reader messageReader
+	proto  hubproto.Protocol
+	reader hubproto.Reader
 	// readErr is why readLoop stopped; read it once incoming is closed.
 	readErr error
 	log     *slog.Logger
@@ -190,7 +192,7 @@ func (c *connection) serve() {
 		return
 	}
 	if !c.e.addConnection(c) {
-		c.hangUp(c.proto.close("The emulator is shutting down.", true), closeGoingAway)
+		c.hangUp(c.proto.Close("The emulator is shutting down.", true), closeGoingAway)
 		c.log.Info("handshake failed", "reason", "emulator shutting down")
 		return
 	}
@@ -200,12 +202,12 @@ func (c *connection) serve() {
 	} else {
 		c.log.Info("client connected", "protocol", c.proto.String())
 	}
-	if c.proto.binary() {
+	if c.proto.Binary() {
 		// The handshake response is JSON, but in the connection's
 		// transfer format, as ASP.NET Core sends it.
 		c.t.useBinary()
 	}
-	if err := c.write(handshakeSuccessRecord); err != nil {
+	if err := c.write(hubproto.HandshakeResponse("")); err != nil {
 		reason = "write failed"
 		return
 	}
@@ -231,30 +233,30 @@ func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 				buf = append(buf, frame...)
 				frame = buf
 			}
-			i := bytes.IndexByte(frame, recordSeparator)
+			i := bytes.IndexByte(frame, hubproto.RecordSeparator)
 			if i < 0 && len(frame) > limit || i > limit {
-				c.hangUp(encodeHandshakeError("Handshake request is too large."), closeNormal)
+				c.hangUp(hubproto.HandshakeResponse("Handshake request is too large."), closeNormal)
 				return nil, false, "handshake too large"
 			}
 			if i < 0 {
 				buf = append(buf[:0:0], frame...)
 				continue
 			}
-			p, problem := parseHandshake(frame[:i], c.t.supportsBinary())
+			p, problem := hubproto.ParseHandshake(frame[:i], c.t.supportsBinary())
 			if problem != "" {
-				c.hangUp(encodeHandshakeError(problem), closeNormal)
+				c.hangUp(hubproto.HandshakeResponse(problem), closeNormal)
 				return nil, false, "handshake rejected: " + problem
 			}
 			c.proto = p
-			c.reader = p.newReader(limit)
-			records, err := c.reader.split(frame[i+1:])
+			c.reader = p.NewReader(limit)
+			records, err := c.reader.Split(frame[i+1:])
 			if err != nil {
-				c.hangUp(c.proto.close(tooLargeOrInvalid(err), false), closeNormal)
+				c.hangUp(c.proto.Close(tooLargeOrInvalid(err), false), closeNormal)
 				return nil, false, err.Error()
 			}
 			return records, true, ""
 		case <-timer.C:
-			c.hangUp(encodeHandshakeError("Handshake was canceled."), closeNormal)
+			c.hangUp(hubproto.HandshakeResponse("Handshake was canceled."), closeNormal)
 			return nil, false, "handshake timed out"
 		case <-c.e.closing:
 			c.closeTransport(closeGoingAway)
@@ -265,7 +267,7 @@ func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 
 // tooLargeOrInvalid is the Close error for a message the reader refused.
 func tooLargeOrInvalid(err error) string {
-	if errors.Is(err, errRecordTooLarge) {
+	if errors.Is(err, hubproto.ErrTooLarge) {
 		return "Connection closed with an error: message too large."
 	}
 	return "Connection closed with an error: invalid hub protocol message (" + err.Error() + ")."
@@ -276,7 +278,7 @@ func tooLargeOrInvalid(err error) string {
 func (c *connection) readFailure() string {
 	switch {
 	case errors.Is(c.readErr, errMessageTooLarge):
-		c.hangUp(c.proto.close("Connection closed with an error: message too large.", false), closeNormal)
+		c.hangUp(c.proto.Close("Connection closed with an error: message too large.", false), closeNormal)
 		return "message too large"
 	case errors.Is(c.readErr, errClientGone):
 		return "client stopped polling"
@@ -317,7 +319,7 @@ func (c *connection) run(first [][]byte) string {
 				if _, err := c.writeQueued(); err != nil {
 					return c.writeFailure()
 				}
-				c.hangUp(c.proto.close(req.errorText, req.allowReconnect), closeNormal)
+				c.hangUp(c.proto.Close(req.errorText, req.allowReconnect), closeNormal)
 				if req.errorText != "" {
 					return "closed by REST call: " + req.errorText
 				}
@@ -349,10 +351,10 @@ func (c *connection) run(first [][]byte) string {
 			if !c.t.inherentKeepAlive() {
 				clientTimeout.Reset(c.e.opts.clientTimeout)
 			}
-			records, err := c.reader.split(frame)
+			records, err := c.reader.Split(frame)
 			if err != nil {
-				c.hangUp(c.proto.close(tooLargeOrInvalid(err), false), closeNormal)
-				if errors.Is(err, errRecordTooLarge) {
+				c.hangUp(c.proto.Close(tooLargeOrInvalid(err), false), closeNormal)
+				if errors.Is(err, hubproto.ErrTooLarge) {
 					return "message too large"
 				}
 				return "invalid message from client"
@@ -361,12 +363,12 @@ func (c *connection) run(first [][]byte) string {
 				return reason
 			}
 		case <-keepAlive.C:
-			if err := c.write(c.proto.ping()); err != nil {
+			if err := c.write(c.proto.Ping()); err != nil {
 				return c.writeFailure()
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
 		case <-clientTimeout.C:
-			c.hangUp(c.proto.close("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
+			c.hangUp(c.proto.Close("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
 			return "client timeout"
 		}
 	}
@@ -385,7 +387,7 @@ func (c *connection) shuttingDown() bool {
 // goodbye sends the Close message of a shutdown, ahead of anything still
 // queued, and hangs up.
 func (c *connection) goodbye() string {
-	c.hangUp(c.proto.close("The emulator is shutting down.", true), closeGoingAway)
+	c.hangUp(c.proto.Close("The emulator is shutting down.", true), closeGoingAway)
 	return "emulator shutting down"
 }
 

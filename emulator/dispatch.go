@@ -1,25 +1,27 @@
 package emulator
 
+import "github.com/funcsignalr/signalr/internal/hubproto"
+
 // handleRecords acts on messages from the client; stop reports that the
 // connection ended.
 func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) {
 	for _, record := range records {
-		msg, err := c.proto.parse(record)
+		msg, err := c.proto.Parse(record)
 		if err != nil {
-			c.hangUp(c.proto.close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
+			c.hangUp(c.proto.Close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
 			return "invalid message from client", true
 		}
 		switch msg.Type {
-		case typeCompletion:
+		case hubproto.TypeCompletion:
 			// The answer to a REST :invoke (see invoke.go).
 			c.e.invocations.complete(c, msg, record)
-		case typePing, typeStreamItem, typeCancelInvocation:
+		case hubproto.TypePing, hubproto.TypeStreamItem, hubproto.TypeCancelInvocation:
 			// Nothing to do: pings only reset the client timeout, and the
 			// emulator never streams from clients.
-		case typeClose:
+		case hubproto.TypeClose:
 			c.hangUp(nil, closeNormal)
 			return "client sent Close", true
-		case typeInvocation, typeStreamInvocation:
+		case hubproto.TypeInvocation, hubproto.TypeStreamInvocation:
 			if err := c.handleInvocation(msg, record); err != nil {
 				return c.writeFailure(), true
 			}
@@ -37,7 +39,7 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 // and a fire-and-forget one is dropped. A
 // non-nil error means the answer could not be written and the connection
 // is over.
-func (c *connection) handleInvocation(msg clientMessage, record []byte) error {
+func (c *connection) handleInvocation(msg hubproto.Message, record []byte) error {
 	if c.upstream != nil {
 		if completion := c.upstream.handle(record, msg); completion != nil {
 			return c.write(completion)
@@ -48,6 +50,6 @@ func (c *connection) handleInvocation(msg clientMessage, record []byte) error {
 		c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
 		return nil
 	}
-	return c.write(c.proto.completionError(*msg.InvocationID,
+	return c.write(c.proto.CompletionError(*msg.InvocationID,
 		"The SignalR emulator has no upstream configured, so invocation of '"+msg.Target+"' cannot be handled."))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -127,11 +128,11 @@ func FuzzParseCommands(f *testing.F) {
 		for _, c := range commands {
 			switch c.kind {
 			case "SendMessage":
-				record := c.msg.record(protocolJSON)
-				if len(record) == 0 || record[len(record)-1] != recordSeparator {
+				record := c.msg.record(hubproto.JSON)
+				if len(record) == 0 || record[len(record)-1] != hubproto.RecordSeparator {
 					t.Fatalf("%q: bad record %q", body, record)
 				}
-				if len(c.msg.record(protocolMessagePack)) == 0 {
+				if len(c.msg.record(hubproto.MessagePack)) == 0 {
 					t.Fatalf("%q: no MessagePack encoding", body)
 				}
 			case "JoinGroup", "LeaveGroup":
@@ -156,9 +157,9 @@ func FuzzCompletion(f *testing.F) {
 		table := invocationTable{byID: map[string]*pendingInvocation{}}
 		c := &connection{}
 		id, p := table.add(c)
-		msg, err := parseClientMessage(record)
+		msg, err := hubproto.JSON.Parse(record)
 		if err != nil || msg.InvocationID == nil || *msg.InvocationID != id {
-			msg = clientMessage{Type: typeCompletion, InvocationID: &id}
+			msg = hubproto.Message{Type: hubproto.TypeCompletion, InvocationID: &id}
 		}
 		table.complete(c, msg, record)
 		table.complete(c, msg, record) // a second Completion is ignored

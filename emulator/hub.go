@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // maxMembershipLifetime caps a user's group membership without a ttl, as
@@ -42,7 +44,7 @@ type hub struct {
 	// protocol, made when the first connection of the protocol joins.
 	// Guarded by mu: made under the write lock, appended to under the
 	// read lock (the log has its own lock for appends).
-	logs [protocolCount]*broadcastLog
+	logs [hubproto.NumProtocols]*broadcastLog
 }
 
 // userMembership is one group a user was added to.
@@ -75,7 +77,7 @@ func (h *hub) add(c *connection) bool {
 		return false
 	}
 	h.conns[c.id] = c
-	if p := c.proto; p >= 0 && p < protocolCount {
+	if p := c.proto; p >= 0 && p < hubproto.NumProtocols {
 		if h.logs[p] == nil {
 			h.logs[p] = newBroadcastLog()
 		}
@@ -216,10 +218,10 @@ func (h *hub) sendAll(msg *outMessage, excluded excludedSet) {
 		}
 		return
 	}
-	var ends [protocolCount]*logMark
+	var ends [hubproto.NumProtocols]*logMark
 	for _, c := range h.conns {
 		p := c.proto
-		if p < 0 || p >= protocolCount || c.queue.log != h.logs[p] {
+		if p < 0 || p >= hubproto.NumProtocols || c.queue.log != h.logs[p] {
 			deliver(c, msg) // not following the hub's log
 			continue
 		}

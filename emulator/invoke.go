@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
@@ -71,7 +72,7 @@ func (t *invocationTable) remove(id string) {
 // complete hands a client's Completion record to the :invoke waiting for
 // it. A Completion for an unknown id, or from another connection, is
 // ignored, as the service ignores stray Completions.
-func (t *invocationTable) complete(c *connection, msg clientMessage, record []byte) {
+func (t *invocationTable) complete(c *connection, msg hubproto.Message, record []byte) {
 	if msg.InvocationID == nil {
 		return
 	}
@@ -87,7 +88,7 @@ func (t *invocationTable) complete(c *connection, msg clientMessage, record []by
 		return
 	}
 	var a invocationAnswer
-	result, errorText, err := c.proto.completionResult(record)
+	result, errorText, err := completionResult(c.proto, record)
 	switch {
 	case err != nil:
 		a = invocationAnswer{failed: true, errorMsg: "the client's Completion is not valid " + c.proto.String() + ": " + err.Error()}
@@ -99,17 +100,15 @@ func (t *invocationTable) complete(c *connection, msg clientMessage, record []by
 	p.answer <- a
 }
 
-// encodeInvocationWithID returns the record of an Invocation that expects a
-// Completion.
-func encodeInvocationWithID(id, target string, arguments json.RawMessage) []byte {
-	buf := make([]byte, 0, 64+len(id)+len(target)+len(arguments))
-	buf = append(buf, `{"type":1,"invocationId":`...)
-	buf = appendJSONString(buf, id)
-	buf = append(buf, `,"target":`...)
-	buf = appendJSONString(buf, target)
-	buf = append(buf, `,"arguments":`...)
-	buf = append(buf, arguments...)
-	return append(buf, '}', recordSeparator)
+// completionResult reads a client's Completion: its result as JSON (nil
+// for none), or its error text.
+func completionResult(p hubproto.Protocol, record []byte) (result json.RawMessage, errorText *string, err error) {
+	c, err := p.ParseCompletion(record)
+	if err != nil || c.Error != nil || c.Result == nil || p == hubproto.JSON {
+		return c.Result, c.Error, err
+	}
+	result, err = hubproto.MessagePackToJSON(c.Result)
+	return result, nil, err
 }
 
 // serveInvoke answers POST .../connections/{connectionId}/:invoke: it sends
@@ -138,7 +137,12 @@ func (e *Emulator) serveInvoke(w http.ResponseWriter, r *http.Request, version a
 	}
 	id, p := e.invocations.add(c)
 	defer e.invocations.remove(id)
-	if !c.queue.push(c.proto.invocationWithID(id, target, arguments)) {
+	record, err := c.proto.Invocation(id, target, arguments)
+	if err != nil {
+		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, argumentsNotArrayMessage)
+		return
+	}
+	if !c.queue.push(record) {
 		writeRESTError(w, r, version, http.StatusInternalServerError, codeInvocationConnectionClosed, "the connection is closing (its send queue is full)")
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/restapi"
 	"github.com/funcsignalr/signalr/internal/validate"
 	"github.com/golang-jwt/jwt/v5"
@@ -149,7 +150,7 @@ func (e *Emulator) serveGenerateToken(w http.ResponseWriter, r *http.Request, ve
 // serveStream answers the stream routes; see the package comment above.
 func (e *Emulator) serveStream(w http.ResponseWriter, r *http.Request, version apiVersion, route restRoute, h *hub, p routeParams) {
 	// records encodes what the connection gets, in its protocol.
-	var records func(protocol) [][]byte
+	var records func(hubproto.Protocol) [][]byte
 	if route.op == restapi.SendToConnectionStream {
 		body, err := readAllLimited(w, r, e.opts.maxMessageSize)
 		if err != nil {
@@ -167,16 +168,16 @@ func (e *Emulator) serveStream(w http.ResponseWriter, r *http.Request, version a
 		}
 		item = compact.Bytes()
 		completed, _ := strconv.ParseBool(r.URL.Query().Get("completed"))
-		records = func(proto protocol) [][]byte {
-			out := [][]byte{proto.streamItem(p.stream, item)}
+		records = func(proto hubproto.Protocol) [][]byte {
+			out := [][]byte{streamItem(proto, p.stream, item)}
 			if completed {
-				out = append(out, proto.streamCompletion(p.stream, ""))
+				out = append(out, streamCompletion(proto, p.stream, ""))
 			}
 			return out
 		}
 	} else {
 		reason := r.URL.Query().Get("reason")
-		records = func(proto protocol) [][]byte { return [][]byte{proto.streamCompletion(p.stream, reason)} }
+		records = func(proto hubproto.Protocol) [][]byte { return [][]byte{streamCompletion(proto, p.stream, reason)} }
 	}
 	var c *connection
 	if h != nil {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Upstream limits.
@@ -181,7 +183,7 @@ func (cu *connUpstream) connected() {
 	}
 	cu.started = true
 	go cu.run()
-	cu.queue(upstreamEvent{category: categoryConnections, event: "connected", body: []byte(`{"type":10}`), contentType: "application/json"})
+	cu.queue(upstreamEvent{category: categoryConnections, event: "connected", body: hubproto.OpenConnectionBody(), contentType: hubproto.ContentTypeJSON})
 }
 
 // invocation queues a client Invocation (record is the message in the
@@ -199,7 +201,7 @@ func (cu *connUpstream) invocation(record []byte, target, invocationID string) b
 		category:     categoryMessages,
 		event:        target,
 		body:         bytes.Clone(record),
-		contentType:  cu.c.proto.contentType(),
+		contentType:  cu.c.proto.ContentType(),
 		invocationID: invocationID,
 	})
 }
@@ -208,17 +210,17 @@ func (cu *connUpstream) invocation(record []byte, target, invocationID string) b
 // message without its framing) and returns a record to send the client at once,
 // if any: stream invocations are not forwarded (as in Azure), so one with
 // an id gets an error Completion.
-func (cu *connUpstream) handle(record []byte, msg clientMessage) []byte {
+func (cu *connUpstream) handle(record []byte, msg hubproto.Message) []byte {
 	id := ""
 	if msg.InvocationID != nil {
 		id = *msg.InvocationID
 	}
-	if msg.Type == typeStreamInvocation {
+	if msg.Type == hubproto.TypeStreamInvocation {
 		cu.log.Info("stream invocation not forwarded to the upstream", "target", msg.Target)
 		if id == "" {
 			return nil
 		}
-		return cu.c.proto.completionError(id, "Stream invocations are not forwarded to the upstream in serverless mode, so '"+msg.Target+"' cannot be streamed.")
+		return cu.c.proto.CompletionError(id, "Stream invocations are not forwarded to the upstream in serverless mode, so '"+msg.Target+"' cannot be streamed.")
 	}
 	cu.invocation(record, msg.Target, id)
 	return nil
@@ -274,12 +276,7 @@ func (cu *connUpstream) disconnected(errText string) {
 		return
 	}
 	cu.once.Do(func() {
-		body := []byte(`{"Type":11}`)
-		if errText != "" {
-			body = appendJSONString([]byte(`{"Type":11,"Error":`), errText)
-			body = append(body, '}')
-		}
-		ev := upstreamEvent{category: categoryConnections, event: "disconnected", body: body, contentType: "application/json"}
+		ev := upstreamEvent{category: categoryConnections, event: "disconnected", body: hubproto.CloseConnectionBody(errText), contentType: hubproto.ContentTypeJSON}
 		select {
 		case cu.events <- ev:
 		case <-cu.u.ctx.Done():
@@ -303,34 +300,34 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 	target, ok, err := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
 	if !ok {
 		cu.log.Info("upstream event not sent: no upstream template matches", "category", ev.category, "event", ev.event)
-		cu.complete(ev, cu.c.proto.completionError(ev.invocationID,
+		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID,
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
 		return
 	}
 	if err != nil {
 		cu.log.Error("upstream event not sent", "event", ev.event, "error", err.Error())
-		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, "Invocation failed: "+err.Error()))
+		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed: "+err.Error()))
 		return
 	}
 	status, body, err := cu.post(target, ev)
 	if err != nil {
 		cu.log.Warn("upstream call failed", "url", redactURL(target), "event", ev.event, "error", err.Error())
-		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
+		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
 		return
 	}
 	if status != http.StatusOK && status != http.StatusNoContent {
 		cu.log.Warn("upstream answered an error", "url", redactURL(target), "category", ev.category, "event", ev.event, "status", status)
-		cu.complete(ev, cu.c.proto.completionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
+		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
 		return
 	}
 	if len(body) == 0 {
-		cu.complete(ev, cu.c.proto.emptyCompletion(ev.invocationID))
+		cu.complete(ev, cu.c.proto.CompletionVoid(ev.invocationID))
 		return
 	}
-	if ev.contentType == contentTypeJSON && body[len(body)-1] != recordSeparator {
+	if ev.contentType == contentTypeJSON && body[len(body)-1] != hubproto.RecordSeparator {
 		// The app should send a framed Completion; a missing separator
 		// would otherwise swallow the client's next message.
-		body = append(body, recordSeparator)
+		body = append(body, hubproto.RecordSeparator)
 	}
 	cu.complete(ev, body)
 }
@@ -401,11 +398,4 @@ func (cu *connUpstream) post(target string, ev upstreamEvent) (int, []byte, erro
 		return 0, nil, errResponseTooLarge
 	}
 	return resp.StatusCode, body, nil
-}
-
-// encodeEmptyCompletion returns the record of a Completion without a
-// result, which resolves the client's invoke with null.
-func encodeEmptyCompletion(invocationID string) []byte {
-	buf := appendJSONString([]byte(`{"type":3,"invocationId":`), invocationID)
-	return append(buf, '}', recordSeparator)
 }

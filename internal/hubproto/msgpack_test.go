@@ -1,4 +1,4 @@
-package emulator
+package hubproto
 
 import (
 	"bytes"
@@ -50,9 +50,9 @@ func TestVarIntBoundaries(t *testing.T) {
 
 	for _, size := range []int{127, 128, 16383, 16384} {
 		body := msgpackBody(size)
-		framed := frameMessagePack(body)
+		framed := MessagePack.Frame(nil, body)
 		r := &lengthPrefixedReader{limit: 1 << 20}
-		got, err := r.split(append([]byte(nil), framed...))
+		got, err := r.Split(append([]byte(nil), framed...))
 		require.NoError(t, err)
 		require.Len(t, got, 1, "size %d", size)
 		assert.Equal(t, body, got[0])
@@ -69,14 +69,14 @@ func TestLengthPrefixedReaderSplitReads(t *testing.T) {
 	for _, size := range []int{3, 127, 128, 16383, 16384, 5} {
 		body := msgpackBody(size)
 		want = append(want, body)
-		stream = append(stream, frameMessagePack(body)...)
+		stream = append(stream, MessagePack.Frame(nil, body)...)
 	}
 	for _, step := range []int{1, 2, 3, 127, 128, 129, 16384, len(stream)} {
 		r := &lengthPrefixedReader{limit: 1 << 20}
 		var got [][]byte
 		for i := 0; i < len(stream); i += step {
 			frame := append([]byte(nil), stream[i:min(i+step, len(stream))]...)
-			msgs, err := r.split(frame)
+			msgs, err := r.Split(frame)
 			require.NoError(t, err)
 			for _, m := range msgs {
 				got = append(got, append([]byte(nil), m...))
@@ -89,18 +89,18 @@ func TestLengthPrefixedReaderSplitReads(t *testing.T) {
 
 func TestLengthPrefixedReaderRefusals(t *testing.T) {
 	r := &lengthPrefixedReader{limit: 16384}
-	_, err := r.split(appendVarInt(nil, 16385))
-	assert.ErrorIs(t, err, errRecordTooLarge, "a prefix over the limit is refused before the body arrives")
+	_, err := r.Split(appendVarInt(nil, 16385))
+	assert.ErrorIs(t, err, ErrTooLarge, "a prefix over the limit is refused before the body arrives")
 
 	r = &lengthPrefixedReader{limit: 16384}
-	_, err = r.split(frameMessagePack(msgpackBody(16384)))
+	_, err = r.Split(MessagePack.Frame(nil, msgpackBody(16384)))
 	assert.NoError(t, err, "a message of exactly the limit is accepted")
 
 	r = &lengthPrefixedReader{limit: 1 << 20}
-	_, err = r.split([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
-	assert.ErrorIs(t, err, errBadLengthPrefix, "six prefix bytes")
-	_, err = (&lengthPrefixedReader{limit: 1 << 30}).split([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
-	assert.ErrorIs(t, err, errBadLengthPrefix, "over 2 GiB")
+	_, err = r.Split([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	assert.ErrorIs(t, err, ErrBadLengthPrefix, "six prefix bytes")
+	_, err = (&lengthPrefixedReader{limit: 1 << 30}).Split([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	assert.ErrorIs(t, err, ErrBadLengthPrefix, "over 2 GiB")
 }
 
 func TestParseMessagePackMessage(t *testing.T) {
@@ -109,29 +109,29 @@ func TestParseMessagePackMessage(t *testing.T) {
 		require.NoError(t, err)
 		return b
 	}
-	m, err := parseMessagePackMessage(enc(1, map[string]string{"h": "v"}, "7", "echo", []any{1, "x"}))
+	m, err := MessagePack.Parse(enc(1, map[string]string{"h": "v"}, "7", "echo", []any{1, "x"}))
 	require.NoError(t, err)
-	assert.Equal(t, typeInvocation, m.Type)
+	assert.Equal(t, TypeInvocation, m.Type)
 	require.NotNil(t, m.InvocationID)
 	assert.Equal(t, "7", *m.InvocationID)
 	assert.Equal(t, "echo", m.Target)
 
-	m, err = parseMessagePackMessage(enc(1, map[string]string{}, nil, "send", []any{}, []string{}))
+	m, err = MessagePack.Parse(enc(1, map[string]string{}, nil, "send", []any{}, []string{}))
 	require.NoError(t, err)
 	assert.Nil(t, m.InvocationID, "fire and forget")
 	assert.Equal(t, "send", m.Target)
 
-	m, err = parseMessagePackMessage(enc(6))
+	m, err = MessagePack.Parse(enc(6))
 	require.NoError(t, err)
-	assert.Equal(t, typePing, m.Type)
+	assert.Equal(t, TypePing, m.Type)
 
-	m, err = parseMessagePackMessage(enc(7, nil))
+	m, err = MessagePack.Parse(enc(7, nil))
 	require.NoError(t, err)
-	assert.Equal(t, typeClose, m.Type)
+	assert.Equal(t, TypeClose, m.Type)
 
-	m, err = parseMessagePackMessage(enc(3, map[string]string{}, "4", 2))
+	m, err = MessagePack.Parse(enc(3, map[string]string{}, "4", 2))
 	require.NoError(t, err)
-	assert.Equal(t, typeCompletion, m.Type)
+	assert.Equal(t, TypeCompletion, m.Type)
 	assert.Equal(t, "4", *m.InvocationID)
 
 	for name, bad := range map[string][]byte{
@@ -148,7 +148,7 @@ func TestParseMessagePackMessage(t *testing.T) {
 		"reserved 0xc1":    {0x91, 0xc1},
 		"huge array":       {0xdd, 0x7f, 0xff, 0xff, 0xff},
 	} {
-		_, err := parseMessagePackMessage(bad)
+		_, err := MessagePack.Parse(bad)
 		assert.Error(t, err, name)
 	}
 }
@@ -167,10 +167,10 @@ func TestSkipMessagePackDeepNesting(t *testing.T) {
 // send to MessagePack and decodes them back.
 func TestMessagePackInvocationKeepsTypes(t *testing.T) {
 	args := json.RawMessage(`[42,-7,3.5,1e3,18446744073709551615,"héllo ✓ 😀",true,null,{"b":1,"a":[1,{"c":null}]},[],9007199254740993]`)
-	framed, err := encodeMessagePackInvocation("newMessage", args)
+	framed, err := MessagePack.Invocation("", "newMessage", args)
 	require.NoError(t, err)
 	r := &lengthPrefixedReader{limit: 1 << 20}
-	msgs, err := r.split(framed)
+	msgs, err := r.Split(framed)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	var got []any
@@ -196,25 +196,13 @@ func TestMessagePackInvocationKeepsTypes(t *testing.T) {
 	assert.Less(t, bytes.Index(msgs[0], []byte{0xa1, 'b'}), bytes.Index(msgs[0], []byte{0xa1, 'a'}))
 }
 
-// TestOutMessageEncodedOncePerProtocol: however many connections get a
-// message, each protocol's encoding is made once and shared.
-func TestOutMessageEncodedOncePerProtocol(t *testing.T) {
-	m := newOutMessage("t", json.RawMessage(`[1]`))
-	a, b := m.record(protocolMessagePack), m.record(protocolMessagePack)
-	require.NotEmpty(t, a)
-	assert.Same(t, &a[0], &b[0])
-	j1, j2 := m.record(protocolJSON), m.record(protocolJSON)
-	assert.Same(t, &j1[0], &j2[0])
-	assert.Equal(t, "{\"type\":1,\"target\":\"t\",\"arguments\":[1]}\x1e", string(j1))
-}
-
 func TestParseHandshakeProtocols(t *testing.T) {
-	p, problem := parseHandshake([]byte(`{"protocol":"messagepack","version":1}`), true)
+	p, problem := ParseHandshake([]byte(`{"protocol":"messagepack","version":1}`), true)
 	assert.Empty(t, problem)
-	assert.Equal(t, protocolMessagePack, p)
-	p, problem = parseHandshake([]byte(`{"protocol":"json","version":1}`), false)
+	assert.Equal(t, MessagePack, p)
+	p, problem = ParseHandshake([]byte(`{"protocol":"json","version":1}`), false)
 	assert.Empty(t, problem)
-	assert.Equal(t, protocolJSON, p)
-	_, problem = parseHandshake([]byte(`{"protocol":"messagepack","version":1}`), false)
+	assert.Equal(t, JSON, p)
+	_, problem = ParseHandshake([]byte(`{"protocol":"messagepack","version":1}`), false)
 	assert.Equal(t, "Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format.", problem)
 }

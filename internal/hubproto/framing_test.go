@@ -1,4 +1,4 @@
-package emulator
+package hubproto
 
 import (
 	"bytes"
@@ -11,14 +11,14 @@ import (
 
 func TestRecordSplitterRefusesHugeTails(t *testing.T) {
 	s := recordSplitter{limit: 4}
-	_, err := s.split([]byte("12345"))
-	require.ErrorIs(t, err, errRecordTooLarge, "a 5-byte unterminated record passed a 4-byte limit")
+	_, err := s.Split([]byte("12345"))
+	require.ErrorIs(t, err, ErrTooLarge, "a 5-byte unterminated record passed a 4-byte limit")
 
 	s = recordSplitter{limit: 4}
-	_, err = s.split([]byte("12"))
+	_, err = s.Split([]byte("12"))
 	require.NoError(t, err)
-	_, err = s.split([]byte("345"))
-	require.ErrorIs(t, err, errRecordTooLarge, "a record grown across frames past the limit passed")
+	_, err = s.Split([]byte("345"))
+	require.ErrorIs(t, err, ErrTooLarge, "a record grown across frames past the limit passed")
 }
 
 // TestRecordSplitterWorkIsLinear feeds records cut into tiny frames, the
@@ -35,14 +35,14 @@ func TestRecordSplitterWorkIsLinear(t *testing.T) {
 		{"64-byte frames up to the 1 MiB limit", 64, 1<<20 - 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stream := append(bytes.Repeat([]byte{'x'}, tc.record), recordSeparator)
+			stream := append(bytes.Repeat([]byte{'x'}, tc.record), RecordSeparator)
 			s := recordSplitter{limit: 1 << 20}
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			var got [][]byte
 			for i := 0; i < len(stream); i += tc.frame {
-				records, err := s.split(stream[i:min(i+tc.frame, len(stream))])
+				records, err := s.Split(stream[i:min(i+tc.frame, len(stream))])
 				require.NoError(t, err)
 				got = append(got, records...)
 			}
