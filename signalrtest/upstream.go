@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,7 +14,7 @@ import (
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // UpstreamRequests builds the signed requests SignalR Service sends to an
@@ -112,18 +110,13 @@ func (u UpstreamRequests) request(category, event, contentType string, body []by
 
 // Connected returns the request announcing that the connection opened.
 func (u UpstreamRequests) Connected() *http.Request {
-	return u.request(signalr.CategoryConnections, signalr.EventConnected, signalr.ContentTypeJSON, []byte(`{"type":10}`))
+	return u.request(signalr.CategoryConnections, signalr.EventConnected, signalr.ContentTypeJSON, hubproto.OpenConnectionBody())
 }
 
 // Disconnected returns the request announcing that the connection closed,
 // with errText as the error ("" for a clean close).
 func (u UpstreamRequests) Disconnected(errText string) *http.Request {
-	body := []byte(`{"Type":11}`)
-	if errText != "" {
-		e, _ := json.Marshal(errText)
-		body = []byte(`{"Type":11,"Error":` + string(e) + `}`)
-	}
-	return u.request(signalr.CategoryConnections, signalr.EventDisconnected, signalr.ContentTypeJSON, body)
+	return u.request(signalr.CategoryConnections, signalr.EventDisconnected, signalr.ContentTypeJSON, hubproto.CloseConnectionBody(errText))
 }
 
 // Invoke returns the request of a blocking invocation (the client called
@@ -141,47 +134,33 @@ func (u UpstreamRequests) Send(target string, args ...any) *http.Request {
 }
 
 func (u UpstreamRequests) invocation(id *string, target string, args []any) *http.Request {
-	if args == nil {
-		args = []any{}
-	}
 	if u.MessagePack {
 		return u.request(signalr.CategoryMessages, target, signalr.ContentTypeMessagePack, MessagePackInvocation(id, target, args...))
 	}
-	m := map[string]any{"type": 1, "target": target, "arguments": args}
-	if id != nil {
-		m["invocationId"] = *id
-	}
-	body, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("signalrtest: arguments of %s cannot be encoded as JSON: %v", target, err))
-	}
-	return u.request(signalr.CategoryMessages, target, signalr.ContentTypeJSON, body)
+	return u.request(signalr.CategoryMessages, target, signalr.ContentTypeJSON, invocationBody(hubproto.JSON, id, target, args))
 }
 
 // MessagePackInvocation returns the MessagePack upstream body of an
 // invocation: [1, {}, invocationId|nil, target, [args...]] without a length
-// prefix. It panics if an argument cannot be encoded.
+// prefix (an empty id is written as nil). It panics if an argument cannot
+// be encoded.
 func MessagePackInvocation(invocationID *string, target string, args ...any) []byte {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetCustomStructTag("json")
-	enc.UseCompactInts(true)
-	_ = enc.EncodeArrayLen(5)
-	_ = enc.EncodeInt(1)
-	_ = enc.EncodeMapLen(0)
-	if invocationID == nil {
-		_ = enc.EncodeNil()
-	} else {
-		_ = enc.EncodeString(*invocationID)
+	return invocationBody(hubproto.MessagePack, invocationID, target, args)
+}
+
+// invocationBody is the upstream body of an Invocation in p: the message
+// without its framing, as the service sends it.
+func invocationBody(p hubproto.Protocol, invocationID *string, target string, args []any) []byte {
+	id := ""
+	if invocationID != nil {
+		id = *invocationID
 	}
-	_ = enc.EncodeString(target)
-	_ = enc.EncodeArrayLen(len(args))
-	for _, a := range args {
-		if err := enc.Encode(a); err != nil {
-			panic(fmt.Sprintf("signalrtest: argument of %s cannot be encoded as MessagePack: %v", target, err))
-		}
+	framed, err := p.InvocationValues(id, target, args)
+	if err != nil {
+		panic(fmt.Sprintf("signalrtest: arguments of %s cannot be encoded as %s: %v", target, p, err))
 	}
-	return buf.Bytes()
+	body, _ := p.Unframe(framed) // what p frames, it unframes
+	return body
 }
 
 // Completion is a hub protocol Completion message read back from an
@@ -204,63 +183,26 @@ func ReadCompletion(body []byte) (Completion, error) {
 	if len(body) == 0 {
 		return Completion{}, errors.New("signalrtest: empty body, not a Completion")
 	}
+	p := hubproto.MessagePack
 	if body[0] == '{' {
-		if body[len(body)-1] != 0x1e {
-			return Completion{}, errors.New("signalrtest: JSON Completion does not end with the 0x1E record separator")
-		}
-		var m struct {
-			Type         int             `json:"type"`
-			InvocationID string          `json:"invocationId"`
-			Result       json.RawMessage `json:"result"`
-			Error        *string         `json:"error"`
-		}
-		if err := json.Unmarshal(body[:len(body)-1], &m); err != nil {
-			return Completion{}, fmt.Errorf("signalrtest: Completion is not JSON: %w", err)
-		}
-		if m.Type != 3 {
-			return Completion{}, fmt.Errorf("signalrtest: message type %d, want 3 (Completion)", m.Type)
-		}
-		c := Completion{InvocationID: m.InvocationID, HasResult: m.Result != nil, Result: signalr.JSONArgument(m.Result)}
-		if m.Error != nil {
-			c.Error = *m.Error
-		}
-		return c, nil
+		p = hubproto.JSON
 	}
-	n, k := binary.Uvarint(body)
-	if k <= 0 || uint64(len(body)-k) != n {
-		return Completion{}, errors.New("signalrtest: MessagePack Completion has a bad length prefix")
-	}
-	dec := msgpack.NewDecoder(bytes.NewReader(body[k:]))
-	var c Completion
-	l, err := dec.DecodeArrayLen()
-	if err != nil || l < 4 {
-		return c, fmt.Errorf("signalrtest: MessagePack Completion is not an array of 4 or 5: %v", err)
-	}
-	if typ, err := dec.DecodeInt(); err != nil || typ != 3 {
-		return c, fmt.Errorf("signalrtest: message type %d, want 3 (Completion): %v", typ, err)
-	}
-	if err := dec.Skip(); err != nil {
-		return c, err
-	}
-	if c.InvocationID, err = dec.DecodeString(); err != nil {
-		return c, err
-	}
-	kind, err := dec.DecodeInt()
+	msg, err := p.Unframe(body)
 	if err != nil {
-		return c, err
+		return Completion{}, fmt.Errorf("signalrtest: %w", err)
 	}
-	switch kind {
-	case 1:
-		c.Error, err = dec.DecodeString()
-	case 2:
-	case 3:
-		var raw msgpack.RawMessage
-		if raw, err = dec.DecodeRaw(); err == nil {
-			c.HasResult = true
-			c.Result = signalr.MessagePackArgument(raw)
-		}
-	default:
-		err = fmt.Errorf("signalrtest: unknown result kind %d", kind)
+	m, err := p.ParseCompletion(msg)
+	if err != nil {
+		return Completion{}, fmt.Errorf("signalrtest: %s Completion: %w", p, err)
 	}
-	return c, err
+	c := Completion{InvocationID: m.InvocationID, HasResult: m.Result != nil}
+	if m.Error != nil {
+		c.Error = *m.Error
+	}
+	if p == hubproto.MessagePack {
+		c.Result = signalr.MessagePackArgument(m.Result)
+	} else {
+		c.Result = signalr.JSONArgument(m.Result)
+	}
+	return c, nil
 }
