@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Bare is the bare coder/websocket baseline: it accepts connections, answers
@@ -31,7 +32,7 @@ func (s *Bare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.CloseNow()
 		return
 	}
-	if err := ws.Write(ctx, websocket.MessageText, []byte("{}\x1e")); err != nil {
+	if err := ws.Write(ctx, websocket.MessageText, hubproto.HandshakeResponse("")); err != nil {
 		ws.CloseNow()
 		return
 	}

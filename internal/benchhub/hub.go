@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Hub is the careful hand-written baseline: every connection has a bounded
@@ -63,7 +64,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	_, _, err = ws.Read(ctx)
 	if err == nil {
-		err = ws.Write(ctx, websocket.MessageText, []byte("{}\x1e"))
+		err = ws.Write(ctx, websocket.MessageText, hubproto.HandshakeResponse(""))
 	}
 	cancel()
 	if err != nil {
@@ -169,16 +170,12 @@ func (h *Hub) servePost(w http.ResponseWriter, r *http.Request) {
 	if len(msg.Arguments) == 0 {
 		msg.Arguments = json.RawMessage("[]")
 	}
-	record, err := json.Marshal(struct {
-		Type      int             `json:"type"`
-		Target    string          `json:"target"`
-		Arguments json.RawMessage `json:"arguments"`
-	}{1, msg.Target, msg.Arguments})
+	record, err := hubproto.JSON.Invocation("", msg.Target, msg.Arguments)
 	if err != nil {
 		http.Error(w, "bad message", http.StatusBadRequest)
 		return
 	}
-	h.Broadcast(append(record, 0x1e))
+	h.Broadcast(record)
 	w.WriteHeader(http.StatusAccepted)
 }
 

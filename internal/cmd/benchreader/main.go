@@ -35,11 +35,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
-const recordSeparator = 0x1e
-
-var pingRecord = []byte(`{"type":6}`)
+// pingRecord is a Ping without its record separator.
+var pingRecord = hubproto.JSON.Ping()[:len(hubproto.JSON.Ping())-1]
 
 type conn struct {
 	ws      *websocket.Conn
@@ -165,7 +165,7 @@ func dial(ctx context.Context, url string, h http.Header, handshake bool, readLi
 	}
 	ws.SetReadLimit(readLimit)
 	if handshake {
-		if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
+		if err := ws.Write(ctx, websocket.MessageText, hubproto.JSON.HandshakeRequest()); err != nil {
 			ws.CloseNow()
 			return nil, err
 		}
@@ -174,7 +174,7 @@ func dial(ctx context.Context, url string, h http.Header, handshake bool, readLi
 			ws.CloseNow()
 			return nil, err
 		}
-		if string(answer) != "{}\x1e" {
+		if !bytes.Equal(answer, hubproto.HandshakeResponse("")) {
 			ws.CloseNow()
 			return nil, fmt.Errorf("handshake answered %q", answer)
 		}
@@ -192,7 +192,7 @@ func (c *conn) read() {
 		now := time.Now().UnixNano()
 		var n int64
 		for len(data) > 0 {
-			i := bytes.IndexByte(data, recordSeparator)
+			i := bytes.IndexByte(data, hubproto.RecordSeparator)
 			if i < 0 {
 				break
 			}
