@@ -48,8 +48,9 @@ func JSONToMessagePack(raw []byte) ([]byte, error) {
 }
 
 // MessagePackToJSON converts one MessagePack value to JSON, keeping the
-// order of map keys. Map keys must be strings; binary becomes base64, as
-// encoding/json writes []byte; nesting deeper than 100 is refused.
+// order of map keys. Map keys must be strings; binary becomes a JSON
+// string of its bytes (invalid UTF-8 replaced, as encoding/json does);
+// nesting deeper than 100 is refused.
 func MessagePackToJSON(raw []byte) ([]byte, error) {
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
