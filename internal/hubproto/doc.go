@@ -12,9 +12,10 @@
 //
 // A Protocol value (JSON or MessagePack) carries the methods that differ by
 // protocol. Encoders return whole framed messages that callers may share
-// but must not modify. Decoders of client data are bounded: readers refuse
-// a message over their limit, and value conversions refuse nesting deeper
-// than MaxDepth.
+// but must not modify. Decoders of client data are bounded: a Reader
+// refuses a message over its limit, MessagePack is walked without
+// recursion, and value conversions refuse deep nesting (10000 levels of
+// JSON, as encoding/json; 100 of MessagePack, as the official client).
 //
 // It is not a hub: it keeps no connection state, does no I/O, and knows
 // nothing of transports, invocation ids or REST. It does not decode

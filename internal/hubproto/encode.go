@@ -100,8 +100,10 @@ func (p Protocol) CompletionVoid(invocationID string) []byte {
 
 // CompletionResult returns a Completion carrying result, a Go value:
 // {"type":3,"invocationId":…,"result":…} with result as encoding/json
-// writes it, or [3, {}, invocationId, 3, result] with result as
-// MarshalValue writes it. The error says why result cannot be encoded.
+// writes it, or [3, {}, invocationId, 3, result] with result as msgpack
+// writes it, struct fields named by their json tags (so one Go type serves
+// both protocols) and integers in their smallest form. The error says why
+// result cannot be encoded.
 func (p Protocol) CompletionResult(invocationID string, result any) ([]byte, error) {
 	if p == MessagePack {
 		return encodeMessagePack(func(enc *msgpack.Encoder) error {
@@ -121,8 +123,8 @@ func (p Protocol) CompletionResult(invocationID string, result any) ([]byte, err
 	return append(buf, '}', RecordSeparator), nil
 }
 
-// completionHead writes [3, {}, invocationID, kind of a Completion of n
-// elements.
+// completionHead writes the start of a Completion of n elements:
+// 3, {}, invocationID, kind.
 func completionHead(enc *msgpack.Encoder, n int, invocationID string, kind int) {
 	_ = enc.EncodeArrayLen(n)
 	_ = enc.EncodeInt(int64(TypeCompletion))
@@ -169,8 +171,7 @@ func (p Protocol) Invocation(invocationID, target string, arguments json.RawMess
 }
 
 // InvocationValues is Invocation with arguments as Go values, written as
-// encoding/json writes them for JSON, as MarshalValue does for
-// MessagePack.
+// CompletionResult writes a result.
 func (p Protocol) InvocationValues(invocationID, target string, arguments []any) ([]byte, error) {
 	if arguments == nil {
 		arguments = []any{}
@@ -188,8 +189,8 @@ func (p Protocol) InvocationValues(invocationID, target string, arguments []any)
 	return p.Invocation(invocationID, target, args)
 }
 
-// invocationHead writes [1, {}, invocationId|nil, target of a five-element
-// Invocation.
+// invocationHead writes the start of a five-element Invocation:
+// 1, {}, invocationId|nil, target.
 func invocationHead(enc *msgpack.Encoder, invocationID, target string) {
 	_ = enc.EncodeArrayLen(5)
 	_ = enc.EncodeInt(int64(TypeInvocation))
@@ -238,8 +239,7 @@ func (p Protocol) CancelInvocation(invocationID string) []byte {
 			return enc.EncodeString(invocationID)
 		})
 	}
-	buf := append([]byte(`{"type":5,"invocationId":`), nil...)
-	buf = AppendJSONString(buf, invocationID)
+	buf := AppendJSONString([]byte(`{"type":5,"invocationId":`), invocationID)
 	return append(buf, '}', RecordSeparator)
 }
 
