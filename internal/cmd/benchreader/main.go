@@ -39,7 +39,7 @@ import (
 )
 
 // pingRecord is a Ping without its record separator.
-var pingRecord = hubproto.JSON.Ping()[:len(hubproto.JSON.Ping())-1]
+var pingRecord = bytes.TrimSuffix(bytes.Clone(hubproto.JSON.Ping()), []byte{hubproto.RecordSeparator})
 
 type conn struct {
 	ws      *websocket.Conn
