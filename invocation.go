@@ -207,3 +207,17 @@ func (inv *InvocationContext) Argument(name string) (Argument, bool) {
 
 // ParameterNames returns the names the binding gives the arguments.
 func (inv *InvocationContext) ParameterNames() []string { return inv.names }
+
+// jsonArgument and msgpackArgument wrap an argument's bytes as the upstream
+// body decoder finds them.
+func jsonArgument(raw []byte) Argument    { return Argument{raw: raw} }
+func msgpackArgument(raw []byte) Argument { return Argument{raw: raw, msgpack: true} }
+
+// decodeBody decodes an upstream body in p; the errors wrap
+// hubproto.ErrNotUpstream.
+func decodeBody(p hubproto.Protocol, body []byte) (hubproto.Upstream[Argument], error) {
+	if p == hubproto.MessagePack {
+		return hubproto.DecodeUpstream(p, body, msgpackArgument)
+	}
+	return hubproto.DecodeUpstream(p, body, jsonArgument)
+}
