@@ -502,6 +502,8 @@ func TestArgumentConversions(t *testing.T) {
 	j := signalr.JSONArgument([]byte(`{"x":1,"y":2}`))
 	b, err := j.MarshalMsgpack()
 	require.NoError(t, err)
+	// {"x": 1, "y": 2}: keys in their order, integers in their smallest form.
+	assert.Equal(t, "82"+"a178"+"01"+"a179"+"02", hex.EncodeToString(b))
 	m := signalr.MessagePackArgument(b)
 	assert.True(t, m.IsMessagePack())
 	var p point
