@@ -211,13 +211,13 @@ func TestExecuteAndTokensThroughEmulator(t *testing.T) {
 
 	other := dialHub(t, cs, "chat", "bob", nil)
 	require.NoError(t, c.Execute(ctx, "chat", signalr.Or(signalr.Eq(signalr.FilterUserID, "o'neil"), signalr.StartsWith(signalr.FilterUserID, "nobody")),
-		[]signalr.Command{signalr.JoinGroup{Group: "quoted"}}, nil))
+		[]signalr.Command{signalr.JoinGroupCommand{Group: "quoted"}}, nil))
 	snap := emu.Snapshot("chat")
 	assert.Equal(t, []string{conn.id}, snap.Groups["quoted"])
-	require.NoError(t, c.Execute(ctx, "chat", signalr.Not(signalr.InGroup("quoted")), []signalr.Command{signalr.JoinGroup{Group: "rest"}}, nil))
+	require.NoError(t, c.Execute(ctx, "chat", signalr.Not(signalr.InGroup("quoted")), []signalr.Command{signalr.JoinGroupCommand{Group: "rest"}}, nil))
 	assert.Equal(t, []string{other.id}, emu.Snapshot("chat").Groups["rest"])
 
-	err = c.Execute(ctx, "chat", signalr.RawFilter("userId eq"), []signalr.Command{signalr.JoinGroup{Group: "x"}}, nil)
+	err = c.Execute(ctx, "chat", signalr.RawFilter("userId eq"), []signalr.Command{signalr.JoinGroupCommand{Group: "x"}}, nil)
 	var re *signalr.ResponseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, 400, re.StatusCode)

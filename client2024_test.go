@@ -46,7 +46,7 @@ func TestNewOperationsNeedADatedVersion(t *testing.T) {
 	_, err := c.Invoke(ctx, "chat", "c", "t", nil, nil)
 	assert.ErrorIs(t, err, ErrUnsupportedOperation)
 	assert.ErrorContains(t, err, "2024-12-01")
-	err = c.Execute(ctx, "chat", Filter{}, []Command{JoinGroup{"g"}}, nil)
+	err = c.Execute(ctx, "chat", Filter{}, []Command{JoinGroupCommand{"g"}}, nil)
 	assert.ErrorIs(t, err, ErrUnsupportedOperation)
 	_, err = c.GenerateClientToken(ctx, "chat", nil)
 	assert.ErrorIs(t, err, ErrUnsupportedOperation)
@@ -57,7 +57,7 @@ func TestExecuteBody(t *testing.T) {
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, nil)
 	err := c.Execute(context.Background(), "Chat", StartsWith(FilterUserID, "a b"), []Command{
-		JoinGroup{"g1"}, SendMessage{Target: "notify", Arguments: []any{"hi"}}, LeaveGroup{"g0"}, CloseConnection{"done"}, CloseConnection{},
+		JoinGroupCommand{"g1"}, SendMessageCommand{Target: "notify", Arguments: []any{"hi"}}, LeaveGroupCommand{"g0"}, CloseConnectionCommand{"done"}, CloseConnectionCommand{},
 	}, nil)
 	require.NoError(t, err)
 	reqs := rr.requests()
@@ -69,8 +69,8 @@ func TestExecuteBody(t *testing.T) {
 	require.NoError(t, reqs[0].TokenErr)
 
 	assert.ErrorIs(t, c.Execute(context.Background(), "chat", Filter{}, nil, nil), ErrInvalidArgument)
-	assert.ErrorIs(t, c.Execute(context.Background(), "chat", Filter{}, []Command{JoinGroup{""}}, nil), ErrInvalidGroupName)
-	assert.ErrorIs(t, c.Execute(context.Background(), "chat", Filter{}, []Command{SendMessage{}}, nil), ErrInvalidArgument)
+	assert.ErrorIs(t, c.Execute(context.Background(), "chat", Filter{}, []Command{JoinGroupCommand{""}}, nil), ErrInvalidGroupName)
+	assert.ErrorIs(t, c.Execute(context.Background(), "chat", Filter{}, []Command{SendMessageCommand{}}, nil), ErrInvalidArgument)
 	assert.Len(t, rr.requests(), 1, "invalid calls send nothing")
 }
 
@@ -192,7 +192,7 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, all, 10)
 
-	var nilCmd *JoinGroup
+	var nilCmd *JoinGroupCommand
 	assert.ErrorIs(t, c.Execute(ctx, "chat", Filter{}, []Command{nilCmd}, nil), ErrInvalidArgument)
 }
 

@@ -34,8 +34,8 @@ func ExampleClient_Execute() {
 	defer client.CloseIdleConnections()
 	ctx := context.Background()
 	err = client.Execute(ctx, "chat", signalr.StartsWith(signalr.FilterUserID, "listener-"), []signalr.Command{
-		signalr.JoinGroup{Group: "listeners"},
-		signalr.SendMessage{Target: "welcome", Arguments: []any{"hi"}},
+		signalr.JoinGroupCommand{Group: "listeners"},
+		signalr.SendMessageCommand{Target: "welcome", Arguments: []any{"hi"}},
 	}, nil)
 	fmt.Println("execute:", err)
 	members, err := client.ListGroupMembers(ctx, "chat", "listeners", &signalr.GroupMembersOptions{MaxPageSize: 10})

@@ -9,45 +9,47 @@ import (
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
-// Command is one step of Execute: SendMessage, JoinGroup, LeaveGroup or
-// CloseConnection.
+// Command is one step of Execute: SendMessageCommand, JoinGroupCommand,
+// LeaveGroupCommand or CloseConnectionCommand. The names end in Command so
+// they are not mistaken for the Client methods SendMessage and
+// CloseConnection, which act at once rather than inside one Execute.
 type Command interface {
 	command() (json.RawMessage, error)
 }
 
-// SendMessage is the Execute command that sends Target(Arguments...) to
+// SendMessageCommand is the Execute command that sends Target(Arguments...) to
 // each selected connection.
-type SendMessage struct {
+type SendMessageCommand struct {
 	// Target is the client method; required.
 	Target string
 	// Arguments are encoded as JSON when Execute is called.
 	Arguments []any
 }
 
-// JoinGroup is the Execute command that adds each selected connection to
+// JoinGroupCommand is the Execute command that adds each selected connection to
 // Group.
-type JoinGroup struct {
+type JoinGroupCommand struct {
 	// Group is the group name; required (1 to 1024 characters).
 	Group string
 }
 
-// LeaveGroup is the Execute command that removes each selected connection
+// LeaveGroupCommand is the Execute command that removes each selected connection
 // from Group.
-type LeaveGroup struct {
+type LeaveGroupCommand struct {
 	// Group is the group name; required (1 to 1024 characters).
 	Group string
 }
 
-// CloseConnection is the Execute command that closes each selected
+// CloseConnectionCommand is the Execute command that closes each selected
 // connection.
-type CloseConnection struct {
+type CloseConnectionCommand struct {
 	// Reason is passed to the clients being closed; may be empty.
 	Reason string
 }
 
-func (c SendMessage) command() (json.RawMessage, error) {
+func (c SendMessageCommand) command() (json.RawMessage, error) {
 	if c.Target == "" {
-		return nil, outErrorf(ErrInvalidArgument, "SendMessage.Target is empty; name the client method")
+		return nil, outErrorf(ErrInvalidArgument, "SendMessageCommand.Target is empty; name the client method")
 	}
 	msg, err := encodeSendBody(c.Target, c.Arguments)
 	if err != nil {
@@ -61,7 +63,7 @@ func (c SendMessage) command() (json.RawMessage, error) {
 
 func groupCommand(kind, group string) (json.RawMessage, error) {
 	if err := validateGroup(group); err != nil {
-		return nil, fmt.Errorf("%s.Group: %w", kind, err)
+		return nil, fmt.Errorf("%sCommand.Group: %w", kind, err)
 	}
 	return json.Marshal(struct {
 		Type  string `json:"type"`
@@ -69,10 +71,14 @@ func groupCommand(kind, group string) (json.RawMessage, error) {
 	}{kind, group})
 }
 
-func (c JoinGroup) command() (json.RawMessage, error)  { return groupCommand("JoinGroup", c.Group) }
-func (c LeaveGroup) command() (json.RawMessage, error) { return groupCommand("LeaveGroup", c.Group) }
+func (c JoinGroupCommand) command() (json.RawMessage, error) {
+	return groupCommand("JoinGroup", c.Group)
+}
+func (c LeaveGroupCommand) command() (json.RawMessage, error) {
+	return groupCommand("LeaveGroup", c.Group)
+}
 
-func (c CloseConnection) command() (json.RawMessage, error) {
+func (c CloseConnectionCommand) command() (json.RawMessage, error) {
 	return json.Marshal(struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason,omitempty"`

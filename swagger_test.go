@@ -99,7 +99,7 @@ func clientCalls(c *Client) []error {
 		exists(c.UserExists(ctx, "chat", "u", nil)),
 		exists(c.UserInGroup(ctx, "chat", "g", "u", nil)),
 		exists(c.Healthy(ctx, nil)),
-		c.Execute(ctx, "chat", Or(Eq(FilterUserID, "o'neil"), InGroup("g")), []Command{JoinGroup{"g2"}, SendMessage{Target: "t"}, LeaveGroup{"g"}, CloseConnection{"bye"}}, nil),
+		c.Execute(ctx, "chat", Or(Eq(FilterUserID, "o'neil"), InGroup("g")), []Command{JoinGroupCommand{"g2"}, SendMessageCommand{Target: "t"}, LeaveGroupCommand{"g"}, CloseConnectionCommand{"bye"}}, nil),
 		tokenErr,
 		invokeErr,
 		c.SendStreamItem(ctx, "chat", "c1", "s1", map[string]int{"n": 1}, &SendStreamItemOptions{Completed: true}),

@@ -83,13 +83,13 @@ func registerREST2024(mux *http.ServeMux, client *signalr.Client) {
 		for _, c := range req.Commands {
 			switch c.Type {
 			case "SendMessage":
-				commands = append(commands, signalr.SendMessage{Target: c.Target, Arguments: c.Arguments})
+				commands = append(commands, signalr.SendMessageCommand{Target: c.Target, Arguments: c.Arguments})
 			case "JoinGroup":
-				commands = append(commands, signalr.JoinGroup{Group: c.Group})
+				commands = append(commands, signalr.JoinGroupCommand{Group: c.Group})
 			case "LeaveGroup":
-				commands = append(commands, signalr.LeaveGroup{Group: c.Group})
+				commands = append(commands, signalr.LeaveGroupCommand{Group: c.Group})
 			case "CloseConnection":
-				commands = append(commands, signalr.CloseConnection{Reason: c.Reason})
+				commands = append(commands, signalr.CloseConnectionCommand{Reason: c.Reason})
 			default:
 				http.Error(w, "unknown command type "+c.Type, http.StatusBadRequest)
 				return
