@@ -141,9 +141,9 @@ func TestInvokeThroughEmulator(t *testing.T) {
 	assert.Equal(t, map[string]string{"echo": "hi 'there'"}, got)
 
 	_, err = c.Invoke(ctx, "chat", conn.id, "explode", nil, nil)
-	var ie *signalr.InvocationError
+	var ie *signalr.InvokeError
 	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, signalr.InvocationClientError, ie.Failure)
+	assert.Equal(t, signalr.InvokeClientError, ie.Failure)
 	assert.Equal(t, "no handler for explode", ie.Message)
 
 	// Many in flight on one connection, each matched to its own answer.
@@ -162,7 +162,7 @@ func TestInvokeThroughEmulator(t *testing.T) {
 	silent := dialHub(t, cs, "chat", "u2", nil)
 	_, err = c.Invoke(ctx, "chat", silent.id, "getAnswer", nil, nil)
 	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, signalr.InvocationTimeout, ie.Failure)
+	assert.Equal(t, signalr.InvokeTimeout, ie.Failure)
 
 	_, err = c.Invoke(ctx, "chat", "nobody", "getAnswer", nil, nil)
 	var re *signalr.ResponseError

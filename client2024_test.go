@@ -78,11 +78,11 @@ func TestInvokeErrorsAreTypedAndNotRetried(t *testing.T) {
 	for _, tt := range []struct {
 		status  int
 		code    string
-		failure InvocationFailure
+		failure InvokeFailure
 	}{
-		{500, "Error.Invocation.ClientError", InvocationClientError},
-		{500, "Error.Invocation.ConnectionClosed", InvocationConnectionClosed},
-		{504, "Error.Invocation.Timeout", InvocationTimeout},
+		{500, "Error.Invocation.ClientError", InvokeClientError},
+		{500, "Error.Invocation.ConnectionClosed", InvokeConnectionClosed},
+		{504, "Error.Invocation.Timeout", InvokeTimeout},
 		{404, "Error.Connection.NotExisted", ""},
 		{503, "Error.ServiceUnavailable", ""},
 	} {
@@ -96,17 +96,17 @@ func TestInvokeErrorsAreTypedAndNotRetried(t *testing.T) {
 			_, err := c.Invoke(context.Background(), "chat", "c1", "getAnswer", nil, nil)
 			require.Error(t, err)
 			assert.Len(t, rr.requests(), 1, "an invocation is never retried")
-			var ie *InvocationError
+			var ie *InvokeError
 			var re *ResponseError
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, tt.status, re.StatusCode)
 			if tt.failure == "" {
 				assert.False(t, errors.As(err, &ie))
-				assert.NotErrorIs(t, err, ErrInvocationFailed)
+				assert.NotErrorIs(t, err, ErrInvokeFailed)
 				return
 			}
 			require.ErrorAs(t, err, &ie)
-			assert.ErrorIs(t, err, ErrInvocationFailed)
+			assert.ErrorIs(t, err, ErrInvokeFailed)
 			assert.Equal(t, tt.failure, ie.Failure)
 			assert.Equal(t, "handler said no", ie.Message)
 		})
@@ -117,7 +117,7 @@ func TestInvokeErrorsAreTypedAndNotRetried(t *testing.T) {
 		rr.srv.Close()
 		_, err := c.Invoke(context.Background(), "chat", "c1", "getAnswer", nil, nil)
 		require.Error(t, err)
-		var ie *InvocationError
+		var ie *InvokeError
 		var re *ResponseError
 		assert.False(t, errors.As(err, &ie))
 		assert.False(t, errors.As(err, &re))

@@ -24,37 +24,39 @@ type InvokeOptions struct {
 	Timeout time.Duration
 }
 
-// InvocationFailure says why a client invocation produced no result.
-type InvocationFailure string
+// InvokeFailure says why a client invocation produced no result. Invoke
+// names the REST call to a client; Invocation names the upstream call a
+// trigger handles (InvocationContext).
+type InvokeFailure string
 
 const (
-	// InvocationClientError means the client answered with an error: its
+	// InvokeClientError means the client answered with an error: its
 	// handler threw, or it has no handler that returns a value.
-	InvocationClientError InvocationFailure = "client error"
-	// InvocationConnectionClosed means the connection closed before the
+	InvokeClientError InvokeFailure = "client error"
+	// InvokeConnectionClosed means the connection closed before the
 	// client answered.
-	InvocationConnectionClosed InvocationFailure = "connection closed"
-	// InvocationTimeout means the client did not answer in time (the
+	InvokeConnectionClosed InvokeFailure = "connection closed"
+	// InvokeTimeout means the client did not answer in time (the
 	// service's timeout; the caller's own deadline is ctx's error instead).
-	InvocationTimeout InvocationFailure = "timeout"
+	InvokeTimeout InvokeFailure = "timeout"
 )
 
-// ErrInvocationFailed is wrapped by every *InvocationError, for errors.Is.
-var ErrInvocationFailed = errors.New("signalr: client invocation failed")
+// ErrInvokeFailed is wrapped by every *InvokeError, for errors.Is.
+var ErrInvokeFailed = errors.New("signalr: client invocation failed")
 
-// InvocationError is the error of an Invoke that reached the client's
+// InvokeError is the error of an Invoke that reached the client's
 // connection but got no result: the client answered with an error, closed,
 // or did not answer in time. A transport failure, a refused request or an
 // unknown connection (404 Error.Connection.NotExisted) is not an
-// InvocationError but a plain error or a *ResponseError. Get it with
-// errors.As; it also matches ErrInvocationFailed and unwraps to the
+// InvokeError but a plain error or a *ResponseError. Get it with
+// errors.As; it also matches ErrInvokeFailed and unwraps to the
 // service's *ResponseError.
-type InvocationError struct {
+type InvokeError struct {
 	// ConnectionID and Target name the invocation.
 	ConnectionID, Target string
 	// Failure says why there is no result.
-	Failure InvocationFailure
-	// Message is the service's text; for InvocationClientError it holds
+	Failure InvokeFailure
+	// Message is the service's text; for InvokeClientError it holds
 	// the client's error message.
 	Message string
 	// Response is the service's answer.
@@ -62,7 +64,7 @@ type InvocationError struct {
 }
 
 // Error names the connection, the target and the failure.
-func (e *InvocationError) Error() string {
+func (e *InvokeError) Error() string {
 	s := fmt.Sprintf("signalr: invoking %q on connection %q: %s", e.Target, e.ConnectionID, e.Failure)
 	if e.Message != "" {
 		s += ": " + e.Message
@@ -70,12 +72,12 @@ func (e *InvocationError) Error() string {
 	return s
 }
 
-// Unwrap returns ErrInvocationFailed and the *ResponseError.
-func (e *InvocationError) Unwrap() []error {
+// Unwrap returns ErrInvokeFailed and the *ResponseError.
+func (e *InvokeError) Unwrap() []error {
 	if e.Response == nil {
-		return []error{ErrInvocationFailed}
+		return []error{ErrInvokeFailed}
 	}
-	return []error{ErrInvocationFailed, e.Response}
+	return []error{ErrInvokeFailed, e.Response}
 }
 
 // Invoke asks the client of one connection to run target(args...) and
@@ -83,7 +85,7 @@ func (e *InvocationError) Unwrap() []error {
 // nothing). It uses REST API 2024-12-01 whatever ClientOptions.APIVersion
 // says (v1 included: there is no older equivalent). It is never retried:
 // the client may have run the handler already. A client-side error, a
-// connection that closed and a service timeout are *InvocationError; an
+// connection that closed and a service timeout are *InvokeError; an
 // unknown connection is a *ResponseError with status 404.
 func (c *Client) Invoke(ctx context.Context, hub, connectionID, target string, args []any, opts *InvokeOptions) (json.RawMessage, error) {
 	if err := checkID("connection id", connectionID); err != nil {
@@ -106,17 +108,17 @@ func (c *Client) Invoke(ctx context.Context, hub, connectionID, target string, a
 	if err != nil {
 		var re *ResponseError
 		if errors.As(err, &re) {
-			failure := InvocationFailure("")
+			failure := InvokeFailure("")
 			switch re.ErrorCode {
 			case restapi.CodeInvocationClientError:
-				failure = InvocationClientError
+				failure = InvokeClientError
 			case restapi.CodeInvocationConnectionClosed:
-				failure = InvocationConnectionClosed
+				failure = InvokeConnectionClosed
 			case restapi.CodeInvocationTimeout:
-				failure = InvocationTimeout
+				failure = InvokeTimeout
 			}
 			if failure != "" {
-				return nil, &InvocationError{ConnectionID: connectionID, Target: target, Failure: failure, Message: re.Message, Response: re}
+				return nil, &InvokeError{ConnectionID: connectionID, Target: target, Failure: failure, Message: re.Message, Response: re}
 			}
 		}
 		return nil, err

@@ -16,7 +16,7 @@ import (
 //	POST /control/invoke?connectionId=C&target=T[&timeout=D]
 //	     body: the arguments as a JSON array. Answers 200 {"result": R},
 //	     or 502 {"failure": "client error"|"connection closed"|"timeout",
-//	     "message": M} for an *InvocationError, or 502 {"status": S,
+//	     "message": M} for an *InvokeError, or 502 {"status": S,
 //	     "code": C} for another *ResponseError.
 //	POST /control/execute
 //	     body: {"filter": F, "commands": [...]} where F is built with the
@@ -44,7 +44,7 @@ func registerREST2024(mux *http.ServeMux, client *signalr.Client) {
 		}
 		result, err := client.Invoke(r.Context(), hub, q.Get("connectionId"), q.Get("target"), args, opts)
 		w.Header().Set("Content-Type", "application/json")
-		var ie *signalr.InvocationError
+		var ie *signalr.InvokeError
 		var re *signalr.ResponseError
 		switch {
 		case err == nil:
