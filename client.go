@@ -309,9 +309,11 @@ func (c *Client) ApplyGroupAction(ctx context.Context, hub string, a GroupAction
 	return err
 }
 
-// CloseConnectionsOptions tune the bulk close operations. Nil means: close
-// them all, with no reason.
-type CloseConnectionsOptions struct {
+// BulkCloseOptions tune CloseAllConnections, CloseGroupConnections and
+// CloseUserConnections, which close many connections at once. Nil means:
+// close them all, with no reason. (CloseConnection, for one connection,
+// takes CloseConnectionOptions.)
+type BulkCloseOptions struct {
 	// Excluded lists connection ids to leave open.
 	Excluded []string
 	// Reason is passed to the clients being closed.
@@ -325,31 +327,31 @@ type CloseConnectionOptions struct {
 }
 
 // CloseAllConnections closes every connection of hub.
-func (c *Client) CloseAllConnections(ctx context.Context, hub string, opts *CloseConnectionsOptions) error {
+func (c *Client) CloseAllConnections(ctx context.Context, hub string, opts *BulkCloseOptions) error {
 	return c.closeOp(ctx, restapi.CloseAll, routeArgs{hub: hub}, opts)
 }
 
 // CloseGroupConnections closes every connection in group.
-func (c *Client) CloseGroupConnections(ctx context.Context, hub, group string, opts *CloseConnectionsOptions) error {
+func (c *Client) CloseGroupConnections(ctx context.Context, hub, group string, opts *BulkCloseOptions) error {
 	return c.closeOp(ctx, restapi.CloseGroup, routeArgs{hub: hub, group: group}, opts)
 }
 
 // CloseUserConnections closes every connection of user.
-func (c *Client) CloseUserConnections(ctx context.Context, hub, user string, opts *CloseConnectionsOptions) error {
+func (c *Client) CloseUserConnections(ctx context.Context, hub, user string, opts *BulkCloseOptions) error {
 	return c.closeOp(ctx, restapi.CloseUser, routeArgs{hub: hub, user: user}, opts)
 }
 
 // CloseConnection closes one connection. A connection that no longer
 // exists (404 Warning.Connection.NotExisted) is not an error.
 func (c *Client) CloseConnection(ctx context.Context, hub, connectionID string, opts *CloseConnectionOptions) error {
-	var o CloseConnectionsOptions
+	var o BulkCloseOptions
 	if opts != nil {
 		o.Reason = opts.Reason
 	}
 	return c.closeOp(ctx, restapi.CloseConnection, routeArgs{hub: hub, connection: connectionID}, &o)
 }
 
-func (c *Client) closeOp(ctx context.Context, op restapi.Op, a routeArgs, opts *CloseConnectionsOptions) error {
+func (c *Client) closeOp(ctx context.Context, op restapi.Op, a routeArgs, opts *BulkCloseOptions) error {
 	if opts != nil {
 		a.excluded, a.reason = opts.Excluded, opts.Reason
 	}

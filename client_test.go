@@ -138,13 +138,13 @@ func TestClientRoutes(t *testing.T) {
 			return c.SendMessage(ctx, "chat", Message{Target: "t", GroupName: "g1", Excluded: []string{"x"}}, nil)
 		}, "POST", "/api/hubs/chat/groups/g1/:send", "/api/v1/hubs/chat/groups/g1", "excluded=x", `{"target":"t","arguments":[]}`},
 		{"close all", func(ctx context.Context, c *Client) error {
-			return c.CloseAllConnections(ctx, "chat", &CloseConnectionsOptions{Excluded: []string{"c1"}, Reason: "bye now"})
+			return c.CloseAllConnections(ctx, "chat", &BulkCloseOptions{Excluded: []string{"c1"}, Reason: "bye now"})
 		}, "POST", "/api/hubs/chat/:closeConnections", "", "excluded=c1&reason=bye%20now", ""},
 		{"close group", func(ctx context.Context, c *Client) error {
 			return c.CloseGroupConnections(ctx, "chat", "g1", nil)
 		}, "POST", "/api/hubs/chat/groups/g1/:closeConnections", "", "", ""},
 		{"close user", func(ctx context.Context, c *Client) error {
-			return c.CloseUserConnections(ctx, "chat", "u1", &CloseConnectionsOptions{Reason: "r"})
+			return c.CloseUserConnections(ctx, "chat", "u1", &BulkCloseOptions{Reason: "r"})
 		}, "POST", "/api/hubs/chat/users/u1/:closeConnections", "", "reason=r", ""},
 		{"close connection", func(ctx context.Context, c *Client) error {
 			return c.CloseConnection(ctx, "chat", "c1", &CloseConnectionOptions{Reason: "kicked"})
@@ -325,7 +325,7 @@ func TestClientArgumentErrors(t *testing.T) {
 		{"empty connection", c.CloseConnection(ctx, "chat", "", nil), ErrInvalidArgument, "connection id"},
 		{"blank group", c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: nil, GroupName: " "}, nil), ErrInvalidGroupName, "group name"},
 		{"unencodable args", c.SendMessage(ctx, "chat", Message{Target: "t", Arguments: []any{make(chan int)}}, nil), ErrInvalidMessage, "arguments"},
-		{"empty excluded", c.CloseAllConnections(ctx, "chat", &CloseConnectionsOptions{Excluded: []string{""}}), ErrInvalidArgument, "excluded[0]"},
+		{"empty excluded", c.CloseAllConnections(ctx, "chat", &BulkCloseOptions{Excluded: []string{""}}), ErrInvalidArgument, "excluded[0]"},
 		{"negative ttl", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: neg}, nil), ErrInvalidGroupAction, "ttl"},
 		{"sub-second ttl", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u", GroupName: "g", TTL: halfSecond}, nil), ErrInvalidGroupAction, "less than one second"},
 		{"group action", c.ApplyGroupAction(ctx, "chat", GroupAction{Action: GroupActionAdd, UserID: "u"}, nil), ErrInvalidGroupAction, "groupName"},

@@ -36,7 +36,7 @@ func TestIDsMustBeValidUTF8(t *testing.T) {
 		{"close user", "user id", c.CloseUserConnections(ctx, "chat", bad, nil), ErrInvalidArgument},
 		{"close connection", "connection id", c.CloseConnection(ctx, "chat", bad, nil), ErrInvalidArgument},
 		{"close group", "group name", c.CloseGroupConnections(ctx, "chat", bad, nil), ErrInvalidGroupName},
-		{"close excluded", "excluded[0]", c.CloseAllConnections(ctx, "chat", &CloseConnectionsOptions{Excluded: []string{bad}}), ErrInvalidArgument},
+		{"close excluded", "excluded[0]", c.CloseAllConnections(ctx, "chat", &BulkCloseOptions{Excluded: []string{bad}}), ErrInvalidArgument},
 		{"user exists", "user id", second(c.UserExists(ctx, "chat", bad, nil)), ErrInvalidArgument},
 		{"user in group", "group name", second(c.UserInGroup(ctx, "chat", bad, "u", nil)), ErrInvalidGroupName},
 	}
