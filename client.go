@@ -253,11 +253,6 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	if err != nil {
 		return err
 	}
-	return c.sendEncoded(ctx, hub, &m, body, opts)
-}
-
-// sendEncoded is SendMessage for a validated m whose send body is body.
-func (c *Client) sendEncoded(ctx context.Context, hub string, m *Message, body []byte, opts *SendMessageOptions) error {
 	a := routeArgs{hub: hub, excluded: m.Excluded}
 	op := restapi.Broadcast
 	switch {
@@ -268,7 +263,7 @@ func (c *Client) sendEncoded(ctx context.Context, hub string, m *Message, body [
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err := c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
+	_, err = c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
 	return err
 }
 

@@ -39,13 +39,13 @@ type pendingItem struct {
 	msg    Message
 	action *GroupAction
 	// body is msg's REST send body, encoded when it was added, or nil
-	// when it is to be encoded at Flush (a target that JSON escapes).
-	// A *Client sends it as is: msg is a snapshot, so they agree.
+	// when it is to be encoded at Flush (a target that JSON escapes). It
+	// is where the snapshot's arguments are kept: one buffer per message
+	// rather than one per argument while the message waits.
 	body []byte
 	// argsAt, when not zero, is where the arguments array starts in
-	// body: msg.Arguments are then cut from it, nargs of them, only when
-	// something needs them (another Sender, a DeliveryError), which
-	// saves a *Client send an allocation per argument.
+	// body: msg.Arguments are then cut from it, nargs of them, when the
+	// message is handed to the Sender (or to a DeliveryError).
 	argsAt, nargs int
 }
 
@@ -160,9 +160,10 @@ func (c *Collector) AddJSON(data []byte) error {
 // json.RawMessage (which encodes back to the same bytes), and Excluded
 // copied. Every Sender gets this snapshot at Flush, so what is sent is
 // what was added. The arguments are encoded together, in one call, into
-// the REST send body {"target":…,"arguments":[…]} that a *Client posts,
-// and each json.RawMessage is that body's slice for its argument. body is
-// nil when the target needs JSON escaping; SendMessage then encodes it.
+// the REST send body {"target":…,"arguments":[…]}, and each
+// json.RawMessage is that body's slice for its argument (a *Client copies
+// them back into a body of the same bytes without reflection). body is nil
+// when the target needs JSON escaping.
 func snapshotMessage(m Message) (_ Message, body []byte, _ error) {
 	p, err := snapshotItem(m)
 	return p.message(), p.body, err
@@ -395,9 +396,7 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
 	}
-	if cl, ok := c.out.sender.(*Client); ok && p.body != nil {
-		// The snapshot was validated and encoded when it was added.
-		return cl.sendEncoded(ctx, c.out.hub, &p.msg, p.body, c.out.sendOpts)
-	}
+	// Every Sender, a *Client or a fake, gets the same call: one path, so
+	// a test through signalrtest.Fake exercises what production does.
 	return c.out.sender.SendMessage(ctx, c.out.hub, p.message(), c.out.sendOpts)
 }
