@@ -152,7 +152,7 @@ func (in *Input) Resolve(r *http.Request) (ConnectionInfo, error) {
 		// The request's context bounds the wait for the first key.
 		return in.client.ConnectionInfo(r.Context(), hub, &opts)
 	}
-	return in.cs.ConnectionInfo(hub, &opts)
+	return in.cs.connectionInfo(hub, &opts)
 }
 
 // claimsFromIDToken reads the payload of the JWT raw, without validating it

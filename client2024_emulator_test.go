@@ -38,7 +38,10 @@ var wsHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 func dialHub(tb testing.TB, cs *signalr.ConnectionString, hub, user string, answer answerFunc) *hubConn {
 	tb.Helper()
-	info, err := cs.ConnectionInfo(hub, &signalr.ClientTokenOptions{UserID: user})
+	c, err := signalr.NewClient(cs, nil)
+	require.NoError(tb, err)
+	defer c.CloseIdleConnections()
+	info, err := c.ConnectionInfo(context.Background(), hub, &signalr.ClientTokenOptions{UserID: user})
 	require.NoError(tb, err)
 	return dialWithInfo(tb, info, answer)
 }
@@ -202,8 +205,11 @@ func TestExecuteAndTokensThroughEmulator(t *testing.T) {
 	emu, cs, c := emulatorClient(t, nil, nil)
 	ctx := context.Background()
 
-	// GenerateClientToken: the service's token opens a connection.
-	info, err := c.GenerateClientToken(ctx, "Chat", &signalr.GenerateClientTokenOptions{UserID: "o'neil", Lifetime: 90 * time.Second})
+	// ClientTokensFromService: the service's token opens a connection.
+	minting, err := signalr.NewClient(cs, &signalr.ClientOptions{ClientTokensFromService: true})
+	require.NoError(t, err)
+	t.Cleanup(minting.CloseIdleConnections)
+	info, err := minting.ConnectionInfo(ctx, "Chat", &signalr.ClientTokenOptions{UserID: "o'neil", Lifetime: 90 * time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, cs.ClientEndpoint()+"/client/?hub=chat", info.URL)
 	conn := dialWithInfo(t, info, nil)

@@ -48,7 +48,7 @@ func TestNewOperationsNeedADatedVersion(t *testing.T) {
 	assert.ErrorContains(t, err, "2024-12-01")
 	err = c.Execute(ctx, "chat", Filter{}, []Command{JoinGroupCommand{"g"}}, nil)
 	assert.ErrorIs(t, err, ErrUnsupportedOperation)
-	_, err = c.GenerateClientToken(ctx, "chat", nil)
+	_, err = c.generateClientToken(ctx, "chat", "", 0)
 	assert.ErrorIs(t, err, ErrUnsupportedOperation)
 	assert.Empty(t, rr.requests())
 }

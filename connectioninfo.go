@@ -87,17 +87,17 @@ func (c *ConnectionString) clientURL(hub string) string {
 	return c.clientEndpoint + "/client/?hub=" + strings.ToLower(hub)
 }
 
-// ConnectionInfo mints a client access token for hub and returns it with the
-// URL to use it on. The token is HS256-signed with the access key; its aud is
-// the returned URL. An identity-based connection string has no key to sign
-// with: the error then wraps ErrUnsupportedAuthType, and Client.ConnectionInfo
-// with ClientOptions.Credential is the way.
-func (c *ConnectionString) ConnectionInfo(hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
+// connectionInfo mints a client access token for hub, HS256-signed with
+// the access key, and returns it with the URL to use it on (the token's
+// aud). It is how Client.ConnectionInfo mints with an access key; an
+// identity-based connection string has no key to sign with, and a Client
+// for one always has a credential.
+func (c *ConnectionString) connectionInfo(hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
 	if err := c.usable(); err != nil {
 		return ConnectionInfo{}, err
 	}
 	if c.authType != "" {
-		return ConnectionInfo{}, fmt.Errorf("%w: AuthType=%s signs client tokens with a key fetched from the service; use (*Client).ConnectionInfo on a Client made with ClientOptions.Credential", ErrUnsupportedAuthType, c.authType)
+		return ConnectionInfo{}, fmt.Errorf("%w: AuthType=%s signs client tokens with a key fetched from the service; use a Client made with ClientOptions.Credential", ErrMissingCredential, c.authType)
 	}
 	if err := validateHub(hub); err != nil {
 		return ConnectionInfo{}, err

@@ -59,7 +59,7 @@ func TestConnectionInfoGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			tt.opts.Now = fixedClock
-			info, err := tt.cs.ConnectionInfo(tt.hub, &tt.opts)
+			info, err := tt.cs.connectionInfo(tt.hub, &tt.opts)
 			require.NoError(t, err)
 			assert.Equal(t, tt.url, info.URL)
 
@@ -100,7 +100,7 @@ func TestConnectionInfoGolden(t *testing.T) {
 
 func TestConnectionInfoCustomClaims(t *testing.T) {
 	cs := mustParse(t, "Endpoint=https://demo.service.signalr.net;AccessKey="+testKey)
-	info, err := cs.ConnectionInfo("chat", &ClientTokenOptions{Now: fixedClock, UserID: "u1", Claims: []Claim{
+	info, err := cs.connectionInfo("chat", &ClientTokenOptions{Now: fixedClock, UserID: "u1", Claims: []Claim{
 		{"name", "Alice"}, {"role", "admin"}, {"role", []string{"ops", "dev"}}, {"aud", "evil"}, {"exp", 1},
 		{"sub", "s1"}, {"sub", "s2"}, {"nonce", "n"},
 	}})
@@ -118,35 +118,35 @@ func TestConnectionInfoCustomClaims(t *testing.T) {
 
 func TestConnectionInfoErrors(t *testing.T) {
 	cs := mustParse(t, "Endpoint=https://x;AccessKey=k")
-	_, err := cs.ConnectionInfo("", nil)
+	_, err := cs.connectionInfo("", nil)
 	assert.ErrorIs(t, err, ErrInvalidHubName)
 	assert.Contains(t, err.Error(), "hub name is empty")
-	_, err = cs.ConnectionInfo("9lives", nil)
+	_, err = cs.connectionInfo("9lives", nil)
 	assert.ErrorIs(t, err, ErrInvalidHubName)
 	assert.Contains(t, err.Error(), "must start with an ASCII letter")
-	_, err = cs.ConnectionInfo("chat/room", nil)
+	_, err = cs.connectionInfo("chat/room", nil)
 	assert.ErrorIs(t, err, ErrInvalidHubName)
 	assert.Contains(t, err.Error(), `contains '/'`)
-	_, err = cs.ConnectionInfo(strings.Repeat("h", 129), nil)
+	_, err = cs.connectionInfo(strings.Repeat("h", 129), nil)
 	assert.ErrorIs(t, err, ErrInvalidHubName)
-	_, err = cs.ConnectionInfo("h"+strings.Repeat("_`,.[]9", 18), nil)
+	_, err = cs.connectionInfo("h"+strings.Repeat("_`,.[]9", 18), nil)
 	assert.NoError(t, err, "every character the pattern allows, 127 after the first")
 
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"big", strings.Repeat("x", 4000)}}})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"big", strings.Repeat("x", 4000)}}})
 	assert.ErrorIs(t, err, ErrTokenTooLong)
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"asrs.s.uid", "root"}}})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"asrs.s.uid", "root"}}})
 	assert.ErrorIs(t, err, ErrInvalidClaim)
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"", "x"}}})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"", "x"}}})
 	assert.ErrorIs(t, err, ErrInvalidClaim)
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"f", func() {}}}})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{Claims: []Claim{{"f", func() {}}}})
 	assert.ErrorIs(t, err, ErrInvalidClaim)
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{Lifetime: -time.Second})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{Lifetime: -time.Second})
 	assert.ErrorIs(t, err, ErrInvalidArgument, "a lifetime is configuration, not a claim")
 }
 
 func TestConnectionInfoJSONAndString(t *testing.T) {
 	cs := mustParse(t, "Endpoint=https://x;AccessKey="+testKey)
-	info, err := cs.ConnectionInfo("chat", &ClientTokenOptions{UserID: "u"})
+	info, err := cs.connectionInfo("chat", &ClientTokenOptions{UserID: "u"})
 	require.NoError(t, err)
 	b, err := json.Marshal(info)
 	require.NoError(t, err)

@@ -56,8 +56,8 @@ func TestParseIdentityConnectionStrings(t *testing.T) {
 				assert.NotContains(t, s, testKey[:8])
 			}
 			// Local minting needs a key this string does not have.
-			_, err = cs.ConnectionInfo("chat", nil)
-			assert.ErrorIs(t, err, ErrUnsupportedAuthType)
+			_, err = cs.connectionInfo("chat", nil)
+			assert.ErrorIs(t, err, ErrMissingCredential)
 			// A Client needs a credential.
 			_, err = NewClient(cs, nil)
 			assert.ErrorIs(t, err, ErrMissingCredential)

@@ -55,7 +55,7 @@ func TestParseConnectionStringAccepts(t *testing.T) {
 func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
 	cs, err := ParseConnectionString("Endpoint=https://x;AccessKey=abc=def==")
 	require.NoError(t, err)
-	info, err := cs.ConnectionInfo("chat", nil)
+	info, err := cs.connectionInfo("chat", nil)
 	require.NoError(t, err)
 	verify(t, info.AccessToken, "abc=def==", info.URL, time.Now())
 }
@@ -157,7 +157,7 @@ func FuzzParseConnectionString(f *testing.F) {
 			if strings.Contains(cs.String(), "AccessKey") {
 				t.Fatalf("String() %q mentions an access key", cs.String())
 			}
-			if _, err := cs.ConnectionInfo("hub", nil); !errors.Is(err, ErrUnsupportedAuthType) {
+			if _, err := cs.connectionInfo("hub", nil); !errors.Is(err, ErrMissingCredential) {
 				t.Fatalf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err)
 			}
 			return
@@ -174,7 +174,7 @@ func FuzzParseConnectionString(f *testing.F) {
 			t.Fatalf("String() %q does not hide the key", cs.String())
 		}
 		// A parsed connection string mints a token that names its client URL.
-		if _, err := cs.ConnectionInfo("hub", nil); err != nil {
+		if _, err := cs.connectionInfo("hub", nil); err != nil {
 			t.Fatalf("ConnectionInfo: %v", err)
 		}
 	})
@@ -197,7 +197,7 @@ func TestZeroConnectionStringIsAnError(t *testing.T) {
 	zero := &ConnectionString{}
 	_, err := zero.ClientURL("chat")
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
-	_, err = zero.ConnectionInfo("chat", nil)
+	_, err = zero.connectionInfo("chat", nil)
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
 	_, err = NewClient(zero, nil)
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)

@@ -14,12 +14,6 @@ var (
 	// be used: a key is missing, repeated or malformed.
 	ErrInvalidConnectionString = errors.New("signalr: invalid connection string")
 
-	// ErrUnsupportedAuthType means an identity-based connection string
-	// (AuthType=aad, azure, azure.app or azure.msi) was used where only an
-	// access key works, such as ConnectionString.ConnectionInfo, which
-	// signs locally with the key: use a Client with a credential instead.
-	ErrUnsupportedAuthType = errors.New("signalr: operation needs an access key, and the connection string has none")
-
 	// ErrMissingCredential means an identity-based connection string was
 	// given no azcore.TokenCredential to get Microsoft Entra tokens with.
 	ErrMissingCredential = errors.New("signalr: identity-based connection string needs a credential")
@@ -93,7 +87,7 @@ var (
 	// configured with has no route for the operation: the v1 API cannot
 	// close connections in bulk or remove a connection from all groups, and
 	// has no equivalent of the operations 2023-07-01 and 2024-12-01 added
-	// (Invoke, GroupMembers, Execute, the streams, GenerateClientToken).
+	// (Invoke, GroupMembers, Execute, the streams, ClientTokensFromService).
 	// With a dated version those use the version they need instead.
 	ErrUnsupportedOperation = errors.New("signalr: operation not supported by this REST API version")
 )

@@ -45,17 +45,17 @@ func ExampleClient_Execute() {
 	// 0 members, <nil>
 }
 
-// GenerateClientToken lets the service mint the client's token, so the app
-// needs no access key.
-func ExampleClient_GenerateClientToken() {
+// ClientTokensFromService lets the service mint the client's token, so the
+// app never signs one.
+func ExampleClientOptions_clientTokensFromService() {
 	emu := emulator.NewServer(nil)
 	defer emu.Close()
-	client, err := signalr.NewClientFromConnectionString(emu.ConnectionString(), nil)
+	client, err := signalr.NewClientFromConnectionString(emu.ConnectionString(), &signalr.ClientOptions{ClientTokensFromService: true})
 	if err != nil {
 		panic(err)
 	}
 	defer client.CloseIdleConnections()
-	info, err := client.GenerateClientToken(context.Background(), "Chat", &signalr.GenerateClientTokenOptions{UserID: "alice"})
+	info, err := client.ConnectionInfo(context.Background(), "Chat", &signalr.ClientTokenOptions{UserID: "alice"})
 	if err != nil {
 		panic(err)
 	}

@@ -1,6 +1,7 @@
 package signalr_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -31,9 +32,13 @@ func ExampleParseConnectionString() {
 	// signalr: invalid connection string: Port="99999" is not a whole number from 1 to 65535
 }
 
-func ExampleConnectionString_ConnectionInfo() {
-	cs, _ := signalr.ParseConnectionString(emulatorConnectionString)
-	info, err := cs.ConnectionInfo("Chat", &signalr.ClientTokenOptions{
+func ExampleClient_ConnectionInfo() {
+	client, err := signalr.NewClientFromConnectionString(emulatorConnectionString, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	info, err := client.ConnectionInfo(context.Background(), "Chat", &signalr.ClientTokenOptions{
 		UserID: "alice",
 		Now:    func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
 	})

@@ -165,13 +165,14 @@ func (c *Client) clientKey(ctx context.Context) (signingKey, error) {
 
 // ConnectionInfo returns the URL and access token a client connects to hub
 // with, as a negotiate endpoint answers them. With an access key, the token
-// is minted locally (see ConnectionString.ConnectionInfo). With
+// is minted locally, HS256-signed with the key. With
 // ClientOptions.Credential, it is minted locally with the key from GET
 // /api/v1/auth/accessKey (HS256, the key id in the kid header; the key is
 // fetched again after AccessKeyRefreshAge, see ErrNoAccessKey), and the
 // first call waits for that key, bounded by ctx. With
-// ClientOptions.ClientTokensFromService, the service mints it (see
-// GenerateClientToken), and custom claims are an error wrapping
+// ClientOptions.ClientTokensFromService, the service mints it (POST
+// :generateToken, REST API 2023-07-01 or later; the lifetime is rounded up
+// to whole minutes), and custom claims are an error wrapping
 // ErrInvalidArgument, since :generateToken takes none. opts may be nil.
 func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTokenOptions) (ConnectionInfo, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
@@ -194,7 +195,7 @@ func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTok
 				return ConnectionInfo{}, err
 			}
 		}
-		return c.GenerateClientToken(ctx, hub, &GenerateClientTokenOptions{UserID: o.UserID, Lifetime: o.Lifetime})
+		return c.generateClientToken(ctx, hub, o.UserID, o.Lifetime)
 	case c.id != nil:
 		k, err := c.clientKey(ctx)
 		if err != nil {
@@ -207,6 +208,6 @@ func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTok
 		}
 		return ConnectionInfo{URL: u, AccessToken: tok}, nil
 	default:
-		return c.cs.ConnectionInfo(hub, &o)
+		return c.cs.connectionInfo(hub, &o)
 	}
 }

@@ -276,7 +276,7 @@ func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
 	keyClient, err := signalr.NewClient(keyCS, nil)
 	require.NoError(t, err)
 	defer keyClient.CloseIdleConnections()
-	info, err := keyCS.ConnectionInfo("chat", &signalr.ClientTokenOptions{UserID: "erin"})
+	info, err := keyClient.ConnectionInfo(ctx, "chat", &signalr.ClientTokenOptions{UserID: "erin"})
 	require.NoError(t, err)
 	status, body, erin := connect(t, info)
 	require.Equal(t, http.StatusOK, status, body)

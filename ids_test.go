@@ -60,7 +60,7 @@ func TestIDsMustBeValidUTF8(t *testing.T) {
 
 	// A token is not minted for such a user, and negotiate answers 400.
 	cs := mustParse(t, emulatorCS)
-	_, err = cs.ConnectionInfo("chat", &ClientTokenOptions{UserID: bad})
+	_, err = cs.connectionInfo("chat", &ClientTokenOptions{UserID: bad})
 	require.ErrorIs(t, err, ErrInvalidClaim)
 	assert.Contains(t, err.Error(), "UserID")
 	in, err := ConnectionInfoBinding{HubName: "chat", UserID: "{headers.x-user}"}.Bind(&BindOptions{ConnectionString: cs})

@@ -36,13 +36,13 @@ func TestLifetimesAreValidated(t *testing.T) {
 	t.Run("ClientTokenOptions.Lifetime", func(t *testing.T) {
 		cs := mustParse(t, emulatorCS)
 		for _, d := range []time.Duration{-time.Second, 999 * time.Millisecond} {
-			_, err := cs.ConnectionInfo("chat", &ClientTokenOptions{Lifetime: d})
+			_, err := cs.connectionInfo("chat", &ClientTokenOptions{Lifetime: d})
 			require.Error(t, err, "%v", d)
 			assert.ErrorIs(t, err, ErrInvalidArgument)
 			assert.Contains(t, err.Error(), "ClientTokenOptions.Lifetime")
 		}
 		for d, want := range map[time.Duration]float64{time.Second: 1, 1001 * time.Millisecond: 2, 0: 3600} {
-			info, err := cs.ConnectionInfo("chat", &ClientTokenOptions{Lifetime: d, Now: fixedClock})
+			info, err := cs.connectionInfo("chat", &ClientTokenOptions{Lifetime: d, Now: fixedClock})
 			require.NoError(t, err)
 			claims := verify(t, info.AccessToken, testKey, info.URL, fixedNow)
 			assert.Equal(t, want, claims["exp"].(float64)-claims["nbf"].(float64), "%v", d)

@@ -20,7 +20,7 @@ const (
 	// closing connections in bulk or removing a connection from all groups;
 	// those operations fail with ErrUnsupportedOperation.
 	APIVersionV1 APIVersion = "v1"
-	// APIVersion20230701 adds Execute and GenerateClientToken (and the
+	// APIVersion20230701 adds Execute and service-minted client tokens (and the
 	// access key route) to 2022-06-01; the older routes are unchanged.
 	APIVersion20230701 APIVersion = "2023-07-01"
 	// APIVersion20241201 adds Invoke, the connection streams and the group

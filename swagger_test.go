@@ -78,7 +78,7 @@ func clientCalls(c *Client) []error {
 	ctx := context.Background()
 	_, invokeErr := c.Invoke(ctx, "chat", "c1", "getAnswer", []any{1}, nil)
 	_, listErr := c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 7, Top: 9})
-	_, tokenErr := c.GenerateClientToken(ctx, "chat", &GenerateClientTokenOptions{UserID: "u", Lifetime: time.Minute})
+	_, tokenErr := c.generateClientToken(ctx, "chat", "u", time.Minute)
 	return []error{
 		c.SendMessage(ctx, "chat", Message{Target: "t", Excluded: []string{"x"}}, nil),
 		c.SendMessage(ctx, "chat", Message{Target: "t", UserID: "u 1"}, nil),
