@@ -58,11 +58,13 @@ type Input struct {
 	hasIDToken bool
 	claimTypes []string
 	lifetime   time.Duration
-	now        func() time.Time
-	// client mints the tokens when the connection string is
-	// identity-based, a credential is set or the service mints them; nil
-	// means the access key signs them locally.
+	// client mints the tokens when BindOptions.Client is set, the
+	// connection string is identity-based, a credential is set or the
+	// service mints them; nil means the access key signs them locally.
 	client *Client
+	// now is the clock of the tokens' iat, nbf and exp; nil means
+	// time.Now. Only tests set it.
+	now func() time.Time
 }
 
 // Bind checks the declaration, loads its connection string (see BindOptions)
@@ -72,6 +74,9 @@ type Input struct {
 // BindOptions.TokenLifetime is an error here, not at every negotiate. The
 // Input keeps its own copy of ClaimTypeList.
 func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	opts = opts.withDefaults()
 	settings := opts.Settings
 	if strings.TrimSpace(b.HubName) == "" {
@@ -83,7 +88,7 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 		}
 	}
 	// A copy: the caller may reuse its slice while requests resolve.
-	in := &Input{claimTypes: slices.Clone(b.ClaimTypeList), lifetime: opts.TokenLifetime, now: opts.Now}
+	in := &Input{claimTypes: slices.Clone(b.ClaimTypeList), lifetime: opts.TokenLifetime}
 	var err error
 	if in.hub, err = parseExpression("hubName", b.HubName, settings); err != nil {
 		return nil, err
@@ -106,14 +111,14 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	if in.hasIDToken && len(b.ClaimTypeList) == 0 {
 		return nil, fmt.Errorf("%w: idToken is set but claimTypeList is empty; list the claim types to copy", ErrInvalidBinding)
 	}
-	if c, ok := opts.Sender.(*Client); ok && c != nil && c.cs != nil && opts.ConnectionString == nil && (c.id != nil || c.serviceTokens) {
-		in.cs, in.client = c.cs, c
+	if opts.Client != nil {
+		in.cs, in.client = opts.Client.cs, opts.Client
 		return in, nil
 	}
 	if in.cs, err = resolveConnectionString(b.ConnectionStringSetting, opts); err != nil {
 		return nil, err
 	}
-	if in.cs.IdentityBased() || opts.Credential != nil || opts.ClientTokensFromService {
+	if co := opts.clientOptions(); in.cs.IdentityBased() || co.Credential != nil || co.ClientTokensFromService {
 		if in.client, err = opts.newClient(in.cs); err != nil {
 			return nil, err
 		}
@@ -125,7 +130,7 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.
-// With an identity-based connection string (see BindOptions.Credential) the
+// With an identity-based connection string (see BindOptions.ClientOptions) the
 // first call waits for the signing key, bounded by r's context.
 // A binding expression that refers to a missing header or query parameter is
 // a *BindingDataError (wrapping ErrMissingBindingData): no anonymous token is

@@ -1,6 +1,7 @@
 package signalr
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -57,7 +58,7 @@ func TestBindingExpressions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := tt.binding.Bind(&BindOptions{Settings: settings, Now: fixedClock})
+			in, err := tt.binding.bindAt(&BindOptions{Settings: settings}, fixedClock)
 			require.NoError(t, err)
 			info, err := in.Resolve(tt.req)
 			if tt.missing != nil {
@@ -179,7 +180,7 @@ func TestIDTokenClaims(t *testing.T) {
 	in, err := ConnectionInfoBinding{
 		HubName: "chat", UserID: "{headers.x-user}", IDToken: "{headers.authorization}",
 		ClaimTypeList: []string{"name", "roles", "missing", "Email"},
-	}.Bind(&BindOptions{Settings: settings, Now: fixedClock})
+	}.bindAt(&BindOptions{Settings: settings}, fixedClock)
 	require.NoError(t, err)
 
 	idToken := fakeIDToken(`{"name":"Alice","roles":["a","b"],"email":"a@x","exp":1,"aud":"app"}`)
@@ -229,4 +230,47 @@ func FuzzBindingExpression(f *testing.F) {
 			t.Fatalf("eval with every reference present: %v", err)
 		}
 	})
+}
+
+// BindOptions.Client is what every binding goes through: an input mints
+// with it and reads no setting; it cannot be combined with the options of
+// a Client the binding would make.
+func TestBindThroughClient(t *testing.T) {
+	cs, err := ParseConnectionString(emulatorCS)
+	require.NoError(t, err)
+	client := mustClient(t, cs, nil)
+	noSettings := SettingsFunc(func(name string) (string, bool) {
+		t.Errorf("setting %s was read", name)
+		return "", false
+	})
+	in, err := ConnectionInfoBinding{HubName: "chat", UserID: "{query.u}", ConnectionStringSetting: "Unset"}.
+		bindAt(&BindOptions{Client: client, Settings: noSettings}, fixedClock)
+	require.NoError(t, err)
+	info, err := in.Resolve(request("/?u=ann", nil))
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:8888/client/?hub=chat", info.URL)
+	claims := verify(t, info.AccessToken, testKey, info.URL, fixedNow)
+	assert.Equal(t, "ann", claims["asrs.s.uid"])
+
+	for name, opts := range map[string]*BindOptions{
+		"BindOptions.ConnectionString": {Client: client, ConnectionString: cs},
+		"BindOptions.ClientOptions":    {Client: client, ClientOptions: &ClientOptions{}},
+	} {
+		_, err := ConnectionInfoBinding{HubName: "chat"}.Bind(opts)
+		require.ErrorIs(t, err, ErrInvalidBinding, name)
+		assert.Contains(t, err.Error(), name)
+		_, err = OutputBinding{HubName: "chat"}.Bind(opts, nil)
+		require.ErrorIs(t, err, ErrInvalidBinding, name)
+		up, err := NewUpstream(&UpstreamOptions{Bind: opts})
+		require.NoError(t, err)
+		err = up.HandleFunc(TriggerBinding{HubName: "chat", Category: "messages", Event: "x"}, func(context.Context, *InvocationContext) (any, error) { return nil, nil })
+		require.ErrorIs(t, err, ErrInvalidBinding, name)
+	}
+	_, err = OutputBinding{HubName: "chat"}.Bind(&BindOptions{Client: &Client{}}, nil)
+	assert.ErrorIs(t, err, ErrInvalidBinding)
+
+	// ClientOptions reach the Client a binding makes: a bad one fails Bind.
+	_, err = OutputBinding{HubName: "chat"}.Bind(&BindOptions{ConnectionString: cs, ClientOptions: &ClientOptions{AttemptTimeout: -1}}, nil)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "BindOptions.ClientOptions")
 }

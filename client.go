@@ -74,7 +74,7 @@ type ClientOptions struct {
 
 // Client calls the SignalR Service data-plane REST API for one connection
 // string. Make one per connection string and share it (bindings take it
-// through BindOptions.Sender): it is safe for concurrent use and reuses
+// through BindOptions.Client): it is safe for concurrent use and reuses
 // connections, tokens and keys. Every request carries a bearer token: with
 // an access key, an HS256 token (aud = request URL without query, five
 // minutes' lifetime) minted for its URL and reused for that URL for up to a

@@ -87,7 +87,7 @@ func (c *ConnectionString) Version() string { return c.version }
 // AuthType returns how the connection string authenticates:
 // AuthTypeAccessKey ("") for an access key, else the AuthType key in lower
 // case. An identity-based connection string needs a credential (see
-// ClientOptions.Credential and BindOptions.Credential).
+// ClientOptions.Credential and BindOptions.NewCredential).
 func (c *ConnectionString) AuthType() AuthType { return c.authType }
 
 // IdentityBased reports whether the connection string has no access key

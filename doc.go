@@ -34,9 +34,9 @@
 //
 // Where access keys are disabled, a connection string with AuthType=azure,
 // azure.msi or azure.app (and no AccessKey) plus an azcore.TokenCredential
-// (ClientOptions.Credential, BindOptions.Credential or
-// BindOptions.NewCredential; package azidentity builds one from the
-// connection string) authenticates with Microsoft Entra ID: REST calls carry
+// (ClientOptions.Credential, or BindOptions.NewCredential for bindings that
+// read their connection string from a setting; package azidentity builds one
+// from the connection string) authenticates with Microsoft Entra ID: REST calls carry
 // the credential's token for EntraScope, and client tokens are signed with a
 // key fetched from the service, named in their kid header and renewed on the
 // SDKs' schedule (AccessKeyRefreshAge, AccessKeyRetryDelay,

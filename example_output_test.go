@@ -108,7 +108,7 @@ func ExampleOutputBinding_Bind() {
 		fmt.Println(err)
 		return
 	}
-	bind := &signalr.BindOptions{Sender: client}
+	bind := &signalr.BindOptions{Client: client}
 	for _, b := range []signalr.OutputBinding{
 		{Name: "signalRMessages", HubName: "chat"},
 		{Name: "signalRGroupActions", HubName: "lobby"},

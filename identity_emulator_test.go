@@ -290,7 +290,7 @@ func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
 }
 
 // TestIdentityNegotiateThroughBindings: a negotiate handler bound to an
-// identity connection string with BindOptions.Credential, and an output
+// identity connection string through a Client with a credential, and an output
 // binding sharing its Client, work against the emulator.
 func TestIdentityNegotiateThroughBindings(t *testing.T) {
 	emu, cs := identityEmulator(t)
@@ -299,7 +299,7 @@ func TestIdentityNegotiateThroughBindings(t *testing.T) {
 	shared, err := signalr.NewClient(cs, &signalr.ClientOptions{Credential: cred})
 	require.NoError(t, err)
 	defer shared.CloseIdleConnections()
-	opts := &signalr.BindOptions{Sender: shared}
+	opts := &signalr.BindOptions{Client: shared}
 	in, err := signalr.ConnectionInfoBinding{HubName: "chat", UserID: "{query.userId}"}.Bind(opts)
 	require.NoError(t, err)
 	out, err := signalr.OutputBinding{HubName: "chat"}.Bind(opts, nil)

@@ -367,8 +367,8 @@ func TestIdentityClientTokensFromService(t *testing.T) {
 }
 
 // Bindings: an identity-based connection string needs a credential, which
-// BindOptions gives directly or through a constructor; a shared *Client
-// Sender shares its key with negotiate.
+// BindOptions gives directly (ClientOptions.Credential) or through a
+// constructor; a shared Client shares its key with negotiate.
 func TestIdentityBindings(t *testing.T) {
 	clock := newFakeClock()
 	ks := newKeyService(t)
@@ -385,10 +385,10 @@ func TestIdentityBindings(t *testing.T) {
 	require.ErrorIs(t, err, ErrMissingCredential)
 
 	var gotCS *ConnectionString
-	in, err := b.Bind(&BindOptions{Settings: settings, Now: clock.Now, NewCredential: func(cs *ConnectionString) (azcore.TokenCredential, error) {
+	in, err := b.bindAt(&BindOptions{Settings: settings, ClientOptions: &ClientOptions{Now: clock.Now}, NewCredential: func(cs *ConnectionString) (azcore.TokenCredential, error) {
 		gotCS = cs
 		return cred, nil
-	}})
+	}}, clock.Now)
 	require.NoError(t, err)
 	assert.Equal(t, "abc", gotCS.ClientID())
 	r := httptest.NewRequest(http.MethodPost, "/api/negotiate?user=carol", nil)
@@ -399,9 +399,9 @@ func TestIdentityBindings(t *testing.T) {
 	// One shared Client: the output and the input fetch one key and one
 	// token between them.
 	shared := newIdentityClient(t, ks, cred, clock, nil)
-	in2, err := b.Bind(&BindOptions{Settings: settings, Sender: shared})
+	in2, err := b.Bind(&BindOptions{Settings: settings, Client: shared})
 	require.NoError(t, err)
-	out, err := OutputBinding{HubName: "chat"}.Bind(&BindOptions{Settings: settings, Sender: shared}, nil)
+	out, err := OutputBinding{HubName: "chat"}.Bind(&BindOptions{Settings: settings, Client: shared}, nil)
 	require.NoError(t, err)
 	before, credBefore := ks.KeyCalls(), cred.Calls()
 	for i := 0; i < 3; i++ {
@@ -416,7 +416,7 @@ func TestIdentityBindings(t *testing.T) {
 
 	// The negotiate handler maps a missing key to 503.
 	ks.SetKeyStatus(http.StatusUnauthorized)
-	in3, err := b.Bind(&BindOptions{Settings: settings, Credential: cred})
+	in3, err := b.Bind(&BindOptions{Settings: settings, ClientOptions: &ClientOptions{Credential: cred}})
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	NegotiateHandler(in3).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate?user=dan", nil))

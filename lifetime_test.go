@@ -25,7 +25,7 @@ func TestLifetimesAreValidated(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalidBinding)
 			assert.Contains(t, err.Error(), "BindOptions.TokenLifetime")
 		}
-		in, err := binding.Bind(&BindOptions{Settings: settings, TokenLifetime: 1500 * time.Millisecond, Now: fixedClock})
+		in, err := binding.bindAt(&BindOptions{Settings: settings, TokenLifetime: 1500 * time.Millisecond}, fixedClock)
 		require.NoError(t, err)
 		info, err := in.Resolve(request("/", nil))
 		require.NoError(t, err)

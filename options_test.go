@@ -21,7 +21,7 @@ func TestBindCopiesClaimTypeList(t *testing.T) {
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})
 	types := []string{"name"}
 	in, err := ConnectionInfoBinding{HubName: "chat", IDToken: "{headers.authorization}", ClaimTypeList: types}.
-		Bind(&BindOptions{Settings: settings, Now: fixedClock})
+		bindAt(&BindOptions{Settings: settings}, fixedClock)
 	require.NoError(t, err)
 	types[0] = "secret"
 	info, err := in.Resolve(request("/", map[string]string{"Authorization": "Bearer " + fakeIDToken(`{"name":"Alice","secret":"s3"}`)}))

@@ -117,13 +117,17 @@ func NewOutput(s Sender, hub string, opts *OutputOptions) (*Output, error) {
 }
 
 // Bind expands %NAME% app setting references in the binding's hub name,
-// checks it and returns an Output that sends through opts.Sender, or, when
+// checks it and returns an Output that sends through opts.Client, or, when
 // that is nil, through a new Client for the binding's connection string
 // (see BindOptions; that Client has a connection pool of its own, so share
-// one Client among bindings of the same connection string). opts and
+// one Client among bindings of the same connection string). To send
+// through another Sender, such as a fake in tests, use NewOutput. opts and
 // outOpts may be nil. Errors wrap ErrInvalidBinding, ErrMissingSetting,
 // ErrInvalidConnectionString or ErrInvalidHubName.
 func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(b.HubName) == "" {
 		return nil, fmt.Errorf("%w: hubName is required; set it to the hub to send to, such as \"chat\"", ErrInvalidBinding)
 	}
@@ -135,17 +139,17 @@ func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output,
 	if err := validateHub(hub); err != nil {
 		return nil, fmt.Errorf("hubName: %w", err)
 	}
-	sender := opts.Sender
-	if sender == nil {
+	client := opts.Client
+	if client == nil {
 		cs, err := resolveConnectionString(b.ConnectionStringSetting, opts)
 		if err != nil {
 			return nil, err
 		}
-		if sender, err = opts.newClient(cs); err != nil {
+		if client, err = opts.newClient(cs); err != nil {
 			return nil, err
 		}
 	}
-	return NewOutput(sender, hub, outOpts)
+	return NewOutput(client, hub, outOpts)
 }
 
 // Hub returns the hub the Output sends to.

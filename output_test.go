@@ -433,10 +433,10 @@ func TestOutputBindingBind(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Chat", out.Hub())
 
-	// A shared Sender is used as is: the setting is not even read.
+	// A shared Client is used as is: the setting is not even read.
 	rr := newRestRecorder(t, nil)
 	shared := mustClient(t, rr.cs, &ClientOptions{APIVersion: APIVersionV1})
-	out, err = OutputBinding{HubName: "Chat", ConnectionStringSetting: "Unset"}.Bind(&BindOptions{Settings: settings, Sender: shared}, nil)
+	out, err = OutputBinding{HubName: "Chat", ConnectionStringSetting: "Unset"}.Bind(&BindOptions{Settings: settings, Client: shared}, nil)
 	require.NoError(t, err)
 	col := out.NewCollector()
 	require.NoError(t, col.AddMessage(Message{Target: "t"}))

@@ -143,37 +143,38 @@ func (d *defaultSettings) LookupSetting(name string) (string, bool) {
 // not be read.
 func (d *defaultSettings) loadError() error { return d.err }
 
-// BindOptions tell a binding where its connection string comes from. The nil
-// value means: look the setting up in DefaultSettings.
+// BindOptions tell a binding where its connection string comes from and
+// which Client it goes through. The nil value means: look the setting up in
+// DefaultSettings and make a Client with the default ClientOptions.
 type BindOptions struct {
+	// Client, when set, is the Client bindings go through: outputs send
+	// through it and inputs mint client tokens with it (so a Credential's
+	// Microsoft Entra token and key, or ClientTokensFromService, are
+	// shared by every binding), and no connection string setting is read.
+	// Pass one Client to every binding of a connection string so they
+	// share its connection pool. Nil means each binding makes a Client for
+	// its connection string, with ClientOptions. An output that sends
+	// through something else (a fake from signalrtest, your own Sender) is
+	// made with NewOutput.
+	Client *Client
 	// ConnectionString, when set, is used as is and no setting is read.
+	// It cannot be set with Client, which has its own.
 	ConnectionString *ConnectionString
-	// Sender, when set, is what an output binding sends through, and its
-	// connection string setting is not read: pass one *Client to every
-	// output binding of a connection string so they share its connection
-	// pool. Nil means a new Client for the binding's connection string.
-	// Input bindings use it only when it is a *Client with a Credential or
-	// ClientTokensFromService, so that negotiate shares its Microsoft
-	// Entra token and key (fetched once for all bindings); otherwise they
-	// ignore it.
-	Sender Sender
-	// Credential authenticates bindings whose connection string is
-	// identity-based (AuthType=azure, azure.msi, azure.app or aad), and
-	// switches those with an access key to Microsoft Entra ID too; see
-	// ClientOptions.Credential. Nil means NewCredential is asked for one
-	// when a connection string needs it.
-	Credential azcore.TokenCredential
+	// ClientOptions tune the Client a binding makes when Client is nil
+	// (see ClientOptions; its Credential then authenticates every binding
+	// with Microsoft Entra ID, and ClientTokensFromService makes inputs ask
+	// the service to mint client tokens). Nil means the defaults. It
+	// cannot be set with Client.
+	ClientOptions *ClientOptions
 	// NewCredential makes the credential of an identity-based connection
-	// string when Credential is nil, for example
+	// string (AuthType=azure, azure.msi, azure.app or aad) when
+	// ClientOptions.Credential is nil, for example
 	// azidentity.NewCredential from package
 	// github.com/funcsignalr/signalr/azidentity (kept out of this package,
 	// so apps that use access keys do not build the Azure identity
-	// libraries). Nil means an identity-based connection string without
-	// Credential fails to bind with ErrMissingCredential.
+	// libraries). Nil means an identity-based connection string without a
+	// credential fails to bind with ErrMissingCredential.
 	NewCredential func(*ConnectionString) (azcore.TokenCredential, error)
-	// ClientTokensFromService makes input bindings ask the service to
-	// mint client tokens; see ClientOptions.ClientTokensFromService.
-	ClientTokensFromService bool
 	// Settings resolves connectionStringSetting and %NAME% references in
 	// binding properties; nil means DefaultSettings().
 	Settings Settings
@@ -182,9 +183,23 @@ type BindOptions struct {
 	// at least one second, or Bind fails; a fraction of a second is
 	// rounded up (tokens count whole seconds).
 	TokenLifetime time.Duration
-	// Now returns the current time; nil means time.Now. Tests set it to get
-	// reproducible tokens.
-	Now func() time.Time
+}
+
+// check reports options that contradict each other.
+func (opts *BindOptions) check() error {
+	if opts == nil || opts.Client == nil {
+		return nil
+	}
+	if opts.ConnectionString != nil {
+		return fmt.Errorf("%w: BindOptions.Client and BindOptions.ConnectionString are both set; set one (the Client has its own connection string)", ErrInvalidBinding)
+	}
+	if opts.ClientOptions != nil {
+		return fmt.Errorf("%w: BindOptions.Client and BindOptions.ClientOptions are both set; set one (ClientOptions tune the Client a binding makes when it is given none)", ErrInvalidBinding)
+	}
+	if opts.Client.cs == nil || opts.Client.hc == nil {
+		return fmt.Errorf("%w: BindOptions.Client is not a Client from NewClient", ErrInvalidBinding)
+	}
+	return nil
 }
 
 // withDefaults returns a copy of opts (nil allowed) whose Settings is set,
@@ -239,18 +254,18 @@ func resolveConnectionString(setting string, opts *BindOptions) (*ConnectionStri
 	return cs, nil
 }
 
-// credentialFor returns the credential bindings use for cs: Credential,
-// else NewCredential(cs) when cs is identity-based, else nil (the access
-// key).
+// credentialFor returns the credential bindings use for cs:
+// ClientOptions.Credential, else NewCredential(cs) when cs is
+// identity-based, else nil (the access key).
 func (opts *BindOptions) credentialFor(cs *ConnectionString) (azcore.TokenCredential, error) {
-	if opts != nil && opts.Credential != nil {
-		return opts.Credential, nil
+	if opts != nil && opts.ClientOptions != nil && opts.ClientOptions.Credential != nil {
+		return opts.ClientOptions.Credential, nil
 	}
 	if !cs.IdentityBased() {
 		return nil, nil
 	}
 	if opts == nil || opts.NewCredential == nil {
-		return nil, fmt.Errorf("%w: the connection string has AuthType=%s; set BindOptions.Credential, or BindOptions.NewCredential to azidentity.NewCredential (package github.com/funcsignalr/signalr/azidentity)", ErrMissingCredential, cs.authType)
+		return nil, fmt.Errorf("%w: the connection string has AuthType=%s; set BindOptions.ClientOptions.Credential, or BindOptions.NewCredential to azidentity.NewCredential (package github.com/funcsignalr/signalr/azidentity)", ErrMissingCredential, cs.authType)
 	}
 	cred, err := opts.NewCredential(cs)
 	if err != nil {
@@ -262,16 +277,26 @@ func (opts *BindOptions) credentialFor(cs *ConnectionString) (azcore.TokenCreden
 	return cred, nil
 }
 
-// newClient makes the Client a binding uses for cs, with its credential.
+// clientOptions returns BindOptions.ClientOptions, or the defaults.
+func (opts *BindOptions) clientOptions() ClientOptions {
+	if opts != nil && opts.ClientOptions != nil {
+		return *opts.ClientOptions
+	}
+	return ClientOptions{}
+}
+
+// newClient makes the Client a binding uses for cs: ClientOptions, with
+// the credential credentialFor finds.
 func (opts *BindOptions) newClient(cs *ConnectionString) (*Client, error) {
 	cred, err := opts.credentialFor(cs)
 	if err != nil {
 		return nil, err
 	}
-	co := &ClientOptions{Credential: cred}
-	if opts != nil {
-		co.Now = opts.Now
-		co.ClientTokensFromService = opts.ClientTokensFromService
+	co := opts.clientOptions()
+	co.Credential = cred
+	c, err := NewClient(cs, &co)
+	if err != nil {
+		return nil, fmt.Errorf("BindOptions.ClientOptions: %w", err)
 	}
-	return NewClient(cs, co)
+	return c, nil
 }

@@ -83,9 +83,9 @@ func (f TriggerHandlerFunc) ServeTrigger(ctx context.Context, inv *InvocationCon
 // strings from DefaultSettings, 1 MiB bodies, no logging.
 type UpstreamOptions struct {
 	// Bind tells Handle where each trigger's connection string comes from
-	// (its ConnectionString, else the connection string of a *Client
-	// Sender, else the trigger's setting); its access key is one the
-	// upstream signature may be made with.
+	// (the connection string of its Client, else its ConnectionString,
+	// else the trigger's setting); its access key is one the upstream
+	// signature may be made with.
 	//
 	// An identity-based connection string (AuthType=azure, azure.msi,
 	// azure.app, aad) has no access key, and the service signs upstream
@@ -233,14 +233,14 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 }
 
 // connectionString is the connection string whose key signs b's requests:
-// UpstreamOptions.Bind's ConnectionString, else the connection string of
-// its Sender when that is a *Client (the one the output bindings share),
-// else b's setting.
+// that of UpstreamOptions.Bind's Client (the one the output bindings
+// share), else its ConnectionString, else b's setting.
 func (u *Upstream) connectionString(b TriggerBinding) (*ConnectionString, error) {
-	if o := u.opts.Bind; o != nil && o.ConnectionString == nil {
-		if c, ok := o.Sender.(*Client); ok && c != nil && c.cs.usable() == nil {
-			return c.cs, nil
-		}
+	if err := u.opts.Bind.check(); err != nil {
+		return nil, err
+	}
+	if o := u.opts.Bind; o != nil && o.Client != nil {
+		return o.Client.cs, nil
 	}
 	return resolveConnectionString(b.ConnectionStringSetting, u.opts.Bind)
 }

@@ -127,10 +127,10 @@ func TestUpstreamHandleRejectsBadBindings(t *testing.T) {
 	assert.ErrorContains(t, err, "MaxBodySize")
 	assert.ErrorIs(t, err, signalr.ErrInvalidArgument)
 
-	// With a shared *Client as the Sender, its connection string signs.
+	// With a shared Client, its connection string signs.
 	client, err := signalr.NewClient(mustCS(t, "client-key"), nil)
 	require.NoError(t, err)
-	up3, err := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: &signalr.BindOptions{Sender: client, Settings: signalr.SettingsFunc(func(string) (string, bool) { return "", false })}})
+	up3, err := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: &signalr.BindOptions{Client: client, Settings: signalr.SettingsFunc(func(string) (string, bool) { return "", false })}})
 	require.NoError(t, err)
 	require.NoError(t, up3.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "x"}, h))
 	assert.Equal(t, 200, serve(up3, signalrtest.UpstreamRequests{AccessKeys: []string{"client-key"}}.Send("x")).Code)

@@ -27,6 +27,9 @@ type appConfig struct {
 	bindings bindings
 	// bind tells the bindings where the connection string comes from.
 	bind *signalr.BindOptions
+	// sender, when set, is what the output bindings send through instead
+	// of a Client (tests pass a signalrtest.FakeSender).
+	sender signalr.Sender
 	// outputs tunes the output bindings.
 	outputs signalr.OutputOptions
 	// signalrJS locates the @microsoft/signalr browser client.
@@ -53,14 +56,22 @@ func newApp(cfg appConfig) (*app, error) {
 	if cfg.bind != nil {
 		bind = *cfg.bind
 	}
-	if bind.Sender == nil && bind.ConnectionString != nil {
-		// Every output binding here names the same connection string, so
-		// they share one Client and its connection pool.
-		c, err := signalr.NewClient(bind.ConnectionString, &signalr.ClientOptions{Credential: bind.Credential})
+	if bind.Client == nil && bind.ConnectionString != nil {
+		// Every binding here names the same connection string, so they
+		// share one Client: its connection pool, and with a credential its
+		// Microsoft Entra token and signing key.
+		c, err := signalr.NewClient(bind.ConnectionString, bind.ClientOptions)
 		if err != nil {
 			return nil, err
 		}
-		a.client, bind.Sender = c, c
+		a.client = c
+		bind.Client, bind.ConnectionString, bind.ClientOptions = c, nil, nil
+	}
+	bindOutput := func(ob signalr.OutputBinding) (*signalr.Output, error) {
+		if cfg.sender != nil {
+			return signalr.NewOutput(cfg.sender, ob.HubName, &outOpts)
+		}
+		return ob.Bind(&bind, &outOpts)
 	}
 
 	b := cfg.bindings
@@ -80,7 +91,7 @@ func newApp(cfg appConfig) (*app, error) {
 		fnGroupAdd:      b.GroupAdd,
 		fnGroupRemove:   b.GroupRemove,
 	} {
-		out, err := ob.Bind(&bind, &outOpts)
+		out, err := bindOutput(ob)
 		if err != nil {
 			a.close()
 			return nil, fmt.Errorf("%s: %w", fn, err)
@@ -90,7 +101,13 @@ func newApp(cfg appConfig) (*app, error) {
 
 	// The shared Client can tell whether a user is online; another Sender
 	// (a fake, a wrapper) may not, and then direct messages are not checked.
-	presence, _ := bind.Sender.(userPresence)
+	var presence userPresence
+	switch {
+	case cfg.sender != nil:
+		presence, _ = cfg.sender.(userPresence)
+	case bind.Client != nil:
+		presence = bind.Client
+	}
 	api := apiHandler(byHeader, byQuery, outputs, presence)
 
 	// The hub functions, each with its own output binding, behind the
@@ -101,7 +118,7 @@ func newApp(cfg appConfig) (*app, error) {
 		if hb.Output == nil {
 			continue
 		}
-		out, err := hb.Output.Bind(&bind, &outOpts)
+		out, err := bindOutput(*hb.Output)
 		if err != nil {
 			a.close()
 			return nil, fmt.Errorf("%s: %w", fn, err)

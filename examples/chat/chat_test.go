@@ -106,7 +106,7 @@ func newTestApp(t *testing.T, cs string, clientOpts *signalr.ClientOptions) *app
 		client, err := signalr.NewClient(parsed, clientOpts)
 		require.NoError(t, err)
 		t.Cleanup(client.CloseIdleConnections)
-		cfg.bind.Sender = client
+		cfg.bind = &signalr.BindOptions{Client: client}
 	}
 	a, err := newApp(cfg)
 	require.NoError(t, err)

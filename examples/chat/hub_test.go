@@ -281,7 +281,7 @@ func TestAppServesUpstream(t *testing.T) {
 	b, err := loadBindings(functionsFS)
 	require.NoError(t, err)
 	fake := signalrtest.NewFakeSender()
-	a, err := newApp(appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: cs, Sender: fake}, signalrJS: newSignalRJS(fakeSignalRJS(t))})
+	a, err := newApp(appConfig{bindings: b, bind: &signalr.BindOptions{ConnectionString: cs}, sender: fake, signalrJS: newSignalRJS(fakeSignalRJS(t))})
 	require.NoError(t, err)
 
 	rec := httptest.NewRecorder()

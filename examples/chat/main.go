@@ -74,6 +74,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
 )
@@ -191,9 +192,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		// Every function.json here names this setting: bind them all to it.
 		bind.ConnectionString = cs
-		if bind.Credential, err = credentialFor(cs, o.identityKey); err != nil {
+		cred, err := credentialFor(cs, o.identityKey)
+		if err != nil {
 			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
 		}
+		bind.ClientOptions = &signalr.ClientOptions{Credential: cred}
 		fmt.Fprintf(stdout, "using the SignalR Service at %s (from %s%s)\n", cs.Endpoint(), signalr.DefaultConnectionStringSetting, authNote(cs))
 	default:
 		emu, err := startEmulator(o.emulatorPort, upstreamURL(l.Addr()), o.verbose, o.identity, logger)
@@ -201,9 +204,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer emu.Close()
-		if bind.ConnectionString, bind.Credential, err = embeddedConnection(emu, o.identity); err != nil {
+		var cred azcore.TokenCredential
+		if bind.ConnectionString, cred, err = embeddedConnection(emu, o.identity); err != nil {
 			return err
 		}
+		bind.ClientOptions = &signalr.ClientOptions{Credential: cred}
 		embedded = true
 		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s%s\n", signalr.DefaultConnectionStringSetting, emu.URL, authNote(bind.ConnectionString))
 	}

@@ -52,7 +52,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	bind := &signalr.BindOptions{ConnectionString: cs, Sender: client}
+	bind := &signalr.BindOptions{Client: client}
 	negotiate, err := signalr.ConnectionInfoBinding{HubName: hub, UserID: "{query.userId}"}.Bind(bind)
 	if err != nil {
 		log.Fatal(err)
