@@ -156,7 +156,7 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 	base = rr.srv.URL
 	c := mustClient(t, rr.cs, nil)
 	ctx := context.Background()
-	all, err := c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 3})
+	all, err := c.listGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 3})
 	require.NoError(t, err)
 	require.Len(t, all, 10)
 	assert.Equal(t, "c9", all[9].ConnectionID)
@@ -168,7 +168,7 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 		assert.NoError(t, r.TokenErr)
 	}
 
-	top, err := c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{Top: 4})
+	top, err := c.listGroupMembers(ctx, "chat", "g", &GroupMembersOptions{Top: 4})
 	require.NoError(t, err)
 	assert.Len(t, top, 4)
 	assert.Len(t, rr.requests(), 6, "Top 4 needs two pages of 3")
@@ -178,17 +178,17 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 	}
 	assert.Len(t, rr.requests(), 7, "stopping early sends nothing more")
 
-	_, err = c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 201})
+	_, err = c.listGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 201})
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 
 	for _, other := range []string{"http://other.example", "https://" + strings.TrimPrefix(rr.srv.URL, "http://"), "http://user@" + strings.TrimPrefix(rr.srv.URL, "http://")} {
 		base = other
-		_, err = c.ListGroupMembers(ctx, "chat", "g", nil)
+		_, err = c.listGroupMembers(ctx, "chat", "g", nil)
 		assert.ErrorContains(t, err, "refusing to send the token elsewhere", other)
 	}
 	// The same origin written differently is followed.
 	base = strings.Replace(rr.srv.URL, "127.0.0.1", "127.0.0.1", 1)
-	all, err = c.ListGroupMembers(ctx, "chat", "g", nil)
+	all, err = c.listGroupMembers(ctx, "chat", "g", nil)
 	require.NoError(t, err)
 	assert.Len(t, all, 10)
 

@@ -38,11 +38,19 @@ func ExampleClient_Execute() {
 		signalr.SendMessageCommand{Target: "welcome", Arguments: []any{"hi"}},
 	}, nil)
 	fmt.Println("execute:", err)
-	members, err := client.ListGroupMembers(ctx, "chat", "listeners", &signalr.GroupMembersOptions{MaxPageSize: 10})
-	fmt.Println(len(members), "members,", err) // nobody is connected in this example
+	members := 0
+	for m, err := range client.GroupMembers(ctx, "chat", "listeners", &signalr.GroupMembersOptions{MaxPageSize: 10}) {
+		if err != nil {
+			fmt.Println("listing:", err)
+			return
+		}
+		fmt.Println(m.ConnectionID, m.UserID)
+		members++
+	}
+	fmt.Println(members, "members") // nobody is connected in this example
 	// Output:
 	// execute: <nil>
-	// 0 members, <nil>
+	// 0 members
 }
 
 // ClientTokensFromService lets the service mint the client's token, so the

@@ -23,7 +23,7 @@ type GroupMember struct {
 	UserID string `json:"userId,omitempty"`
 }
 
-// GroupMembersOptions tune GroupMembers and ListGroupMembers. Nil means
+// GroupMembersOptions tune GroupMembers. Nil means
 // pages of the service's default size (200) and no cap.
 type GroupMembersOptions struct {
 	// MaxPageSize is the number of members per request, 1 to
@@ -45,7 +45,8 @@ type groupMembersPage struct {
 // It uses REST API 2024-12-01 whatever ClientOptions.APIVersion says.
 // Each page's request is retried like the other reads. An error ends the
 // sequence: it is yielded once, with a zero GroupMember. Stopping the loop
-// early sends no further request.
+// early sends no further request. To collect a small group, append in the
+// loop; Top caps how many there are.
 //
 //	for m, err := range client.GroupMembers(ctx, "chat", "room1", nil) {
 //		if err != nil { return err }
@@ -113,19 +114,6 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 			}
 		}
 	}
-}
-
-// ListGroupMembers collects GroupMembers into a slice: for small groups,
-// or with Top set.
-func (c *Client) ListGroupMembers(ctx context.Context, hub, group string, opts *GroupMembersOptions) ([]GroupMember, error) {
-	var out []GroupMember
-	for m, err := range c.GroupMembers(ctx, hub, group, opts) {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 // sameOrigin checks that link, an absolute URL from the service, points at

@@ -77,7 +77,7 @@ func swaggerOps(t *testing.T, file string) map[string][]swaggerOp {
 func clientCalls(c *Client) []error {
 	ctx := context.Background()
 	_, invokeErr := c.Invoke(ctx, "chat", "c1", "getAnswer", []any{1}, nil)
-	_, listErr := c.ListGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 7, Top: 9})
+	_, listErr := c.listGroupMembers(ctx, "chat", "g", &GroupMembersOptions{MaxPageSize: 7, Top: 9})
 	_, tokenErr := c.generateClientToken(ctx, "chat", "u", time.Minute)
 	return []error{
 		c.SendMessage(ctx, "chat", Message{Target: "t", Excluded: []string{"x"}}, nil),
