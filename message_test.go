@@ -260,7 +260,7 @@ func FuzzParseOutput(f *testing.F) {
 			if err != nil {
 				t.Fatalf("marshal %#v: %v", it, err)
 			}
-			again, err := ParseOutputItem(b)
+			again, err := parseOutputItem(b)
 			if err != nil {
 				t.Fatalf("re-parse %s: %v", b, err)
 			}

@@ -69,12 +69,8 @@ func ParseOutput(data []byte) ([]OutputItem, error) {
 	}
 }
 
-// ParseOutputItem decodes and validates one JSON object as a Message or a
-// GroupAction, as ParseOutput does for each item.
-func ParseOutputItem(data []byte) (OutputItem, error) {
-	return parseOutputItem(bytes.TrimSpace(data))
-}
-
+// parseOutputItem decodes and validates one JSON object, with no space
+// around it, as a Message or a GroupAction.
 func parseOutputItem(raw []byte) (OutputItem, error) {
 	keys, err := foldFields(raw, "output item", ErrInvalidOutputItem, []string{"target", "action"})
 	if err != nil {
