@@ -126,9 +126,6 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	return in, nil
 }
 
-// ConnectionString returns the connection string the input signs with.
-func (in *Input) ConnectionString() *ConnectionString { return in.cs }
-
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.
 // With an identity-based connection string (see BindOptions.ClientOptions) the
 // first call waits for the signing key, bounded by r's context.

@@ -127,17 +127,17 @@ func TestBindReadsEnvironmentThenLocalSettings(t *testing.T) {
 		[]byte(`{"IsEncrypted":false,"Values":{"signalrfortest":"Endpoint=https://from-file;AccessKey=k"}}`), 0o644))
 	in, err := b.Bind(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "https://from-file", in.ConnectionString().Endpoint())
+	assert.Equal(t, "https://from-file", in.cs.Endpoint())
 
 	t.Setenv("SignalRForTest", "")
 	in, err = b.Bind(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "https://from-file", in.ConnectionString().Endpoint(), "an empty variable counts as unset")
+	assert.Equal(t, "https://from-file", in.cs.Endpoint(), "an empty variable counts as unset")
 
 	t.Setenv("SignalRForTest", "Endpoint=https://from-env;AccessKey=k")
 	in, err = b.Bind(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "https://from-env", in.ConnectionString().Endpoint(), "the environment wins over local.settings.json")
+	assert.Equal(t, "https://from-env", in.cs.Endpoint(), "the environment wins over local.settings.json")
 }
 
 func TestBrokenLocalSettingsIsReported(t *testing.T) {
