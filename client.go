@@ -50,7 +50,10 @@ type ClientOptions struct {
 	// of the access key: REST calls carry its token for EntraScope (kept
 	// until five minutes before it expires, then renewed by one caller
 	// while the others go on using it), and client tokens are signed with
-	// a key fetched from the service (see Client.ConnectionInfo). It is
+	// a key fetched from the service (see Client.ConnectionInfo), fetched
+	// again when it is 55 minutes old, 5 minutes after a failed fetch, and
+	// used for at most 120 minutes after the last success (then minting
+	// fails with ErrNoAccessKey), as in the Azure SignalR SDKs. It is
 	// required for an identity-based connection string (AuthType=azure,
 	// azure.msi, azure.app, aad); package
 	// github.com/funcsignalr/signalr/azidentity makes one from the
@@ -64,7 +67,7 @@ type ClientOptions struct {
 	// are minted locally.
 	ClientTokensFromService bool
 	// Now returns the current time for the renewal of the Microsoft
-	// Entra token and of the key (AccessKeyRefreshAge and the like); nil
+	// Entra token and of the key (see Credential); nil
 	// means time.Now. Tests set it to step through the renewal timings
 	// without waiting. Tokens sent to the service keep the wall clock,
 	// which the service checks them by (ClientTokenOptions.Now sets a

@@ -39,8 +39,8 @@
 // from the connection string) authenticates with Microsoft Entra ID: REST calls carry
 // the credential's token for EntraScope, and client tokens are signed with a
 // key fetched from the service, named in their kid header and renewed on the
-// SDKs' schedule (AccessKeyRefreshAge, AccessKeyRetryDelay,
-// AccessKeyMaxAge), or minted by the service (ClientTokensFromService).
+// SDKs' schedule (see ClientOptions.Credential), or minted by the service
+// (ClientTokensFromService).
 //
 // Collectors send through the Sender interface, so unit tests swap in the
 // recording fake of package signalrtest. Package emulator is a local SignalR

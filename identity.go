@@ -18,16 +18,16 @@ import (
 const EntraScope = "https://signalr.azure.com/.default"
 
 // Timings of the key client tokens are signed with in identity mode, as in
-// the Azure SignalR SDKs.
+// the Azure SignalR SDKs (ClientOptions.Credential documents them).
 const (
-	// AccessKeyRefreshAge is the age after which the key is fetched again.
-	AccessKeyRefreshAge = 55 * time.Minute
-	// AccessKeyRetryDelay is the pause after a failed fetch.
-	AccessKeyRetryDelay = 5 * time.Minute
-	// AccessKeyMaxAge is how long after the last successful fetch the key
+	// accessKeyRefreshAge is the age after which the key is fetched again.
+	accessKeyRefreshAge = 55 * time.Minute
+	// accessKeyRetryDelay is the pause after a failed fetch.
+	accessKeyRetryDelay = 5 * time.Minute
+	// accessKeyMaxAge is how long after the last successful fetch the key
 	// is still used; after that, minting fails with ErrNoAccessKey until a
 	// fetch succeeds.
-	AccessKeyMaxAge = 120 * time.Minute
+	accessKeyMaxAge = 120 * time.Minute
 )
 
 // Renewal of the Microsoft Entra token: renewed from entraRenewBefore
@@ -69,8 +69,8 @@ func (c *Client) newIdentity(cred azcore.TokenCredential) *identity {
 	id.key = renewing[signingKey]{
 		now:          c.now,
 		fetch:        c.fetchAccessKey,
-		keepBackoff:  AccessKeyRetryDelay,
-		emptyBackoff: AccessKeyRetryDelay,
+		keepBackoff:  accessKeyRetryDelay,
+		emptyBackoff: accessKeyRetryDelay,
 		unusable:     keyUnusable,
 	}
 	return id
@@ -138,7 +138,7 @@ func (c *Client) fetchAccessKey(ctx context.Context) (signingKey, time.Time, tim
 		return signingKey{}, time.Time{}, time.Time{}, fmt.Errorf("signalr: GET %s: the answer has no AccessKey", accessKeyPath)
 	}
 	now := c.now()
-	return signingKey{kid: body.KeyID, key: []byte(body.AccessKey)}, now.Add(AccessKeyRefreshAge), now.Add(AccessKeyMaxAge), nil
+	return signingKey{kid: body.KeyID, key: []byte(body.AccessKey)}, now.Add(accessKeyRefreshAge), now.Add(accessKeyMaxAge), nil
 }
 
 // keyUnusable explains why there is no key within the pause after a
@@ -150,7 +150,7 @@ func keyUnusable(st renewState) error {
 			ErrNoAccessKey, st.lastFailure.UTC().Format(layout), st.retryAt.UTC().Format(layout), st.lastErr)
 	}
 	return fmt.Errorf("%w: the last key was fetched at %s, more than %v before, and renewing it failed at %s; the next attempt is after %s: %w",
-		ErrNoAccessKey, st.lastSuccess.UTC().Format(layout), AccessKeyMaxAge, st.lastFailure.UTC().Format(layout), st.retryAt.UTC().Format(layout), st.lastErr)
+		ErrNoAccessKey, st.lastSuccess.UTC().Format(layout), accessKeyMaxAge, st.lastFailure.UTC().Format(layout), st.retryAt.UTC().Format(layout), st.lastErr)
 }
 
 // clientKey returns the key to sign client tokens with; the first call
@@ -168,7 +168,7 @@ func (c *Client) clientKey(ctx context.Context) (signingKey, error) {
 // is minted locally, HS256-signed with the key. With
 // ClientOptions.Credential, it is minted locally with the key from GET
 // /api/v1/auth/accessKey (HS256, the key id in the kid header; the key is
-// fetched again after AccessKeyRefreshAge, see ErrNoAccessKey), and the
+// fetched again after 55 minutes, see ErrNoAccessKey), and the
 // first call waits for that key, bounded by ctx. With
 // ClientOptions.ClientTokensFromService, the service mints it (POST
 // :generateToken, REST API 2023-07-01 or later; the lifetime is rounded up

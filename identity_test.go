@@ -262,7 +262,7 @@ func TestIdentityClientTokenKeyTimings(t *testing.T) {
 	assert.Equal(t, 1, ks.KeyCalls(), "one key fetch for ten tokens")
 	assert.Equal(t, "Bearer entra-1", ks.LastBearer(), "the key is fetched with the Entra token")
 
-	clock.Add(AccessKeyRefreshAge - time.Second)
+	clock.Add(accessKeyRefreshAge - time.Second)
 	ci, err := mint()
 	require.NoError(t, err)
 	assert.Equal(t, "kid-1", kidOf(t, ci.AccessToken, "key-1-0123456789abcdef"))
@@ -277,12 +277,12 @@ func TestIdentityClientTokenKeyTimings(t *testing.T) {
 
 	// The service now refuses: renewal fails, the key in hand stays in use.
 	ks.SetKeyStatus(http.StatusForbidden)
-	clock.Add(AccessKeyRefreshAge)
+	clock.Add(accessKeyRefreshAge)
 	ci, err = mint()
 	require.NoError(t, err)
 	assert.Equal(t, "kid-2", kidOf(t, ci.AccessToken, "key-2-0123456789abcdef"))
 	assert.Equal(t, 3, ks.KeyCalls())
-	clock.Add(AccessKeyRetryDelay - time.Second)
+	clock.Add(accessKeyRetryDelay - time.Second)
 	_, err = mint()
 	require.NoError(t, err)
 	assert.Equal(t, 3, ks.KeyCalls(), "no new attempt within 5 minutes of a failure")
@@ -292,7 +292,7 @@ func TestIdentityClientTokenKeyTimings(t *testing.T) {
 	assert.Equal(t, 4, ks.KeyCalls(), "a new attempt 5 minutes after the failure")
 
 	// 120 minutes after the last success the key is not used any more.
-	clock.Add(lastSuccess.Add(AccessKeyMaxAge).Sub(clock.Now()))
+	clock.Add(lastSuccess.Add(accessKeyMaxAge).Sub(clock.Now()))
 	_, err = mint()
 	require.ErrorIs(t, err, ErrNoAccessKey)
 	assert.Equal(t, 5, ks.KeyCalls(), "the expired key is fetched again at once")
@@ -305,12 +305,12 @@ func TestIdentityClientTokenKeyTimings(t *testing.T) {
 	assert.Equal(t, 5, ks.KeyCalls())
 	assert.Contains(t, err.Error(), "the last key was fetched at "+lastSuccess.Format(time.RFC3339))
 	assert.Contains(t, err.Error(), "more than 2h0m0s before")
-	assert.Contains(t, err.Error(), "the next attempt is after "+clock.Now().Add(AccessKeyRetryDelay).Format(time.RFC3339))
+	assert.Contains(t, err.Error(), "the next attempt is after "+clock.Now().Add(accessKeyRetryDelay).Format(time.RFC3339))
 	assert.Contains(t, err.Error(), "the identity has no role")
 
 	// The service recovers; after the pause, the key comes back.
 	ks.SetKeyStatus(0)
-	clock.Add(AccessKeyRetryDelay)
+	clock.Add(accessKeyRetryDelay)
 	ci, err = mint()
 	require.NoError(t, err)
 	assert.Equal(t, "kid-6", kidOf(t, ci.AccessToken, "key-6-0123456789abcdef"))
