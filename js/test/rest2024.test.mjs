@@ -112,7 +112,7 @@ test('a client that closes before answering, or is gone, gives the documented er
   assert.equal(answer.body.failure, 'connection closed');
   release(1);
   // Once the emulator has let it go, the connection is unknown: a 404, not
-  // an InvocationError.
+  // an InvokeError.
   for (;;) {
     const hub = await (await fetch(`${app}/control/snapshot`)).json();
     if (!(hub.Connections ?? []).some((c) => c.ID === id)) break;
