@@ -24,7 +24,9 @@ func ExampleWithOutput() {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_ = c.AddMessage(signalr.Message{Target: "joined", GroupName: room, Arguments: []any{user}})
+		if err := c.AddMessage(signalr.Message{Target: "joined", GroupName: room, Arguments: []any{user}}); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
 	}))
 
 	rec := httptest.NewRecorder()
@@ -91,9 +93,15 @@ func ExampleClient() {
 	defer client.CloseIdleConnections()
 
 	ctx := context.Background()
-	_ = client.SendMessage(ctx, "Chat", signalr.Message{Target: "newMessage", Arguments: []any{"hi"}, UserID: "ada/lovelace"}, nil)
-	_ = client.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "ada", GroupName: "room 1"}, nil)
-	_ = client.CloseConnection(ctx, "chat", "conn#1", &signalr.CloseConnectionOptions{Reason: "bye"})
+	if err := client.SendMessage(ctx, "Chat", signalr.Message{Target: "newMessage", Arguments: []any{"hi"}, UserID: "ada/lovelace"}, nil); err != nil {
+		fmt.Println(err)
+	}
+	if err := client.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "ada", GroupName: "room 1"}, nil); err != nil {
+		fmt.Println(err)
+	}
+	if err := client.CloseConnection(ctx, "chat", "conn#1", &signalr.CloseConnectionOptions{Reason: "bye"}); err != nil {
+		fmt.Println(err)
+	}
 	// Output:
 	// POST /api/hubs/chat/users/ada%2Flovelace/:send?api-version=2022-06-01 true
 	// PUT /api/hubs/chat/users/ada/groups/room%201?api-version=2022-06-01 true

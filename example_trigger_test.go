@@ -61,7 +61,10 @@ func ExampleUpstream() {
 		return
 	}
 	var result string
-	_ = completion.Result.Decode(&result)
+	if err := completion.Result.Decode(&result); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(rec.Code, completion.InvocationID, result)
 	for _, call := range fake.Calls() {
 		fmt.Println(call)
@@ -75,15 +78,24 @@ func ExampleUpstream() {
 // A connected handler that returns an error rejects the connection: the
 // upstream answers 403 and the service closes the client.
 func ExampleUpstream_connected() {
-	cs, _ := signalr.ParseConnectionString(emulator.ConnectionString("http://localhost", 8888, emulator.DefaultAccessKey))
-	up, _ := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: &signalr.BindOptions{ConnectionString: cs}})
-	_ = up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: signalr.CategoryConnections, Event: signalr.EventConnected},
+	cs, err := signalr.ParseConnectionString(emulator.ConnectionString("http://localhost", 8888, emulator.DefaultAccessKey))
+	if err != nil {
+		panic(err)
+	}
+	up, err := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: &signalr.BindOptions{ConnectionString: cs}})
+	if err != nil {
+		panic(err)
+	}
+	err = up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: signalr.CategoryConnections, Event: signalr.EventConnected},
 		func(_ context.Context, inv *signalr.InvocationContext) (any, error) {
 			if inv.UserID == "" {
 				return nil, fmt.Errorf("anonymous connections are not allowed")
 			}
 			return nil, nil
 		})
+	if err != nil {
+		panic(err)
+	}
 	for _, user := range []string{"ada", ""} {
 		rec := httptest.NewRecorder()
 		up.ServeHTTP(rec, signalrtest.UpstreamRequests{UserID: user}.Connected())
