@@ -102,7 +102,10 @@ func ExampleParseFunctionJSON() {
 	if err != nil {
 		panic(err)
 	}
-	b, _ := f.ConnectionInfoBinding("connectionInfo")
+	b, err := f.ConnectionInfoBinding("connectionInfo")
+	if err != nil {
+		panic(err)
+	}
 	fmt.Printf("hub %s, user %s, %d other bindings\n", b.HubName, b.UserID, len(f.Others))
 	// Output: hub chat, user {headers.x-ms-client-principal-id}, 2 other bindings
 }
