@@ -229,9 +229,6 @@ func (c *Client) String() string {
 // GoString is String, so that %#v hides the secrets too.
 func (c *Client) GoString() string { return c.String() }
 
-// APIVersion returns the REST API version the Client calls.
-func (c *Client) APIVersion() APIVersion { return c.version }
-
 // SendMessageOptions tune SendMessage. Nil means the defaults.
 type SendMessageOptions struct {
 	// AtMostOnce stops the retries once an attempt may have reached the

@@ -71,18 +71,8 @@ type ClientTokenOptions struct {
 	Now func() time.Time
 }
 
-// ClientURL returns the URL a client connects to for hub:
+// clientURL returns the URL a client connects to for hub:
 // <client endpoint with port>/client/?hub=<hub in lower case>.
-func (c *ConnectionString) ClientURL(hub string) (string, error) {
-	if err := c.usable(); err != nil {
-		return "", err
-	}
-	if err := validateHub(hub); err != nil {
-		return "", err
-	}
-	return c.clientURL(hub), nil
-}
-
 func (c *ConnectionString) clientURL(hub string) string {
 	return c.clientEndpoint + "/client/?hub=" + strings.ToLower(hub)
 }

@@ -195,9 +195,7 @@ func fuzzKey(s string) string {
 // used, never a panic.
 func TestZeroConnectionStringIsAnError(t *testing.T) {
 	zero := &ConnectionString{}
-	_, err := zero.ClientURL("chat")
-	assert.ErrorIs(t, err, ErrInvalidConnectionString)
-	_, err = zero.connectionInfo("chat", nil)
+	_, err := zero.connectionInfo("chat", nil)
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
 	_, err = NewClient(zero, nil)
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
