@@ -12,8 +12,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -75,27 +77,30 @@ func main() {
 	tw.Flush()
 }
 
-// countDir parses the non-test Go files in dir. ok is false when the
-// directory holds no library package (no Go files, or package main).
+// countDir parses the non-test Go files of dir that build on this platform
+// (go/build applies the build constraints). ok is false when the directory
+// holds no library package (no Go files, or package main).
 func countDir(dir string) (c counts, name string, ok bool, err error) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.SkipObjectResolution)
+	pkg, err := build.ImportDir(dir, 0)
 	if err != nil {
+		var noGo *build.NoGoError
+		if errors.As(err, &noGo) {
+			return c, "", false, nil
+		}
 		return c, "", false, err
 	}
-	for pname, pkg := range pkgs {
-		if pname == "main" {
-			continue
-		}
-		ok = true
-		name = filepath.ToSlash(dir)
-		for _, f := range pkg.Files {
-			countFile(f, &c)
-		}
+	if pkg.Name == "main" {
+		return c, "", false, nil
 	}
-	return c, name, ok, nil
+	fset := token.NewFileSet()
+	for _, file := range pkg.GoFiles {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, file), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return c, "", false, err
+		}
+		countFile(f, &c)
+	}
+	return c, filepath.ToSlash(dir), true, nil
 }
 
 func countFile(f *ast.File, c *counts) {
