@@ -34,16 +34,18 @@
 //
 // Where access keys are disabled, a connection string with AuthType=azure,
 // azure.msi or azure.app (and no AccessKey) plus an azcore.TokenCredential
-// (ClientOptions.Credential, or BindOptions.NewCredential for bindings that
-// read their connection string from a setting; package azidentity builds one
-// from the connection string) authenticates with Microsoft Entra ID: REST calls carry
-// the credential's token for EntraScope, and client tokens are signed with a
+// (ClientOptions.Credential, or BindOptions.NewCredential for bindings
+// that read their connection string from a setting; package azidentity
+// builds one from the connection string) authenticates with Microsoft Entra
+// ID: REST calls carry the credential's token for EntraScope, and client
+// tokens (Client.ConnectionInfo, the one way to mint them) are signed with a
 // key fetched from the service, named in their kid header and renewed on the
 // SDKs' schedule (see ClientOptions.Credential), or minted by the service
 // (ClientTokensFromService).
 //
-// Collectors send through the Sender interface, so unit tests swap in the
-// recording fake of package signalrtest. Package emulator is a local SignalR
+// Collectors send through the Sender interface, the same call for a Client
+// and for the recording fake of package signalrtest, which unit tests make
+// an Output from with NewOutput. Package emulator is a local SignalR
 // Service that speaks the real client and REST protocols, so the official
 // @microsoft/signalr client and this package's Client work against it on a
 // laptop or in CI; in production the same code talks to Azure SignalR
