@@ -18,31 +18,20 @@ import (
 	"sync"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
-)
-
-// Upstream request headers the service sets.
-const (
-	HeaderConnectionID = "X-ASRS-Connection-Id"
-	HeaderHub          = "X-ASRS-Hub"
-	HeaderCategory     = "X-ASRS-Category"
-	HeaderEvent        = "X-ASRS-Event"
-	HeaderUserID       = "X-ASRS-User-Id"
-	HeaderUserClaims   = "X-ASRS-User-Claims"
-	HeaderClientQuery  = "X-ASRS-Client-Query"
-	HeaderSignature    = "X-ASRS-Signature"
+	"github.com/funcsignalr/signalr/internal/upstreamwire"
 )
 
 // Canonical forms of the headers, for direct lookups in http.Header on the
 // hot path (Header.Get canonicalizes its argument every call).
 var (
-	keyConnectionID = textproto.CanonicalMIMEHeaderKey(HeaderConnectionID)
-	keyHub          = textproto.CanonicalMIMEHeaderKey(HeaderHub)
-	keyCategory     = textproto.CanonicalMIMEHeaderKey(HeaderCategory)
-	keyEvent        = textproto.CanonicalMIMEHeaderKey(HeaderEvent)
-	keyUserID       = textproto.CanonicalMIMEHeaderKey(HeaderUserID)
-	keyUserClaims   = textproto.CanonicalMIMEHeaderKey(HeaderUserClaims)
-	keyClientQuery  = textproto.CanonicalMIMEHeaderKey(HeaderClientQuery)
-	keySignature    = textproto.CanonicalMIMEHeaderKey(HeaderSignature)
+	keyConnectionID = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderConnectionID)
+	keyHub          = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderHub)
+	keyCategory     = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderCategory)
+	keyEvent        = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderEvent)
+	keyUserID       = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderUserID)
+	keyUserClaims   = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderUserClaims)
+	keyClientQuery  = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderClientQuery)
+	keySignature    = textproto.CanonicalMIMEHeaderKey(upstreamwire.HeaderSignature)
 )
 
 // header returns the first value of the canonical key in h.
@@ -52,12 +41,6 @@ func header(h http.Header, key string) string {
 	}
 	return ""
 }
-
-// Content types of upstream bodies.
-const (
-	ContentTypeJSON        = "application/json"
-	ContentTypeMessagePack = "application/x-msgpack"
-)
 
 // DefaultMaxUpstreamBody is the largest upstream body an Upstream reads
 // when UpstreamOptions.MaxBodySize is zero.
@@ -275,16 +258,16 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	contentType := header(r.Header, "Content-Type")
 	media, err := contentType, error(nil)
-	if media != ContentTypeJSON && media != ContentTypeMessagePack {
+	if media != hubproto.ContentTypeJSON && media != hubproto.ContentTypeMessagePack {
 		media, _, err = mime.ParseMediaType(contentType)
 	}
-	msgpackBody := strings.EqualFold(media, ContentTypeMessagePack)
-	if err != nil || !msgpackBody && !strings.EqualFold(media, ContentTypeJSON) {
-		upstreamError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; upstream bodies are %s or %s", r.Header.Get("Content-Type"), ContentTypeJSON, ContentTypeMessagePack))
+	msgpackBody := strings.EqualFold(media, hubproto.ContentTypeMessagePack)
+	if err != nil || !msgpackBody && !strings.EqualFold(media, hubproto.ContentTypeJSON) {
+		upstreamError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; upstream bodies are %s or %s", r.Header.Get("Content-Type"), hubproto.ContentTypeJSON, hubproto.ContentTypeMessagePack))
 		return
 	}
 	hub, category, event := header(r.Header, keyHub), header(r.Header, keyCategory), header(r.Header, keyEvent)
-	for _, h := range [...]struct{ name, value string }{{HeaderHub, hub}, {HeaderCategory, category}, {HeaderEvent, event}} {
+	for _, h := range [...]struct{ name, value string }{{upstreamwire.HeaderHub, hub}, {upstreamwire.HeaderCategory, category}, {upstreamwire.HeaderEvent, event}} {
 		if h.value == "" {
 			upstreamError(w, http.StatusBadRequest, "header "+h.name+" is missing or empty")
 			return
@@ -349,7 +332,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if want == hubproto.TypeInvocation && !strings.EqualFold(msg.Target, event) {
-		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("invocation target %q does not match %s %q", msg.Target, HeaderEvent, event))
+		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("invocation target %q does not match %s %q", msg.Target, upstreamwire.HeaderEvent, event))
 		return
 	}
 	u.dispatch(w, r.Context(), entry, inv, proto)

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/upstreamwire"
 )
 
 // checkSignature checks X-ASRS-Signature: comma-separated "sha256=<hex>"
@@ -13,10 +15,10 @@ import (
 // key or an expected value.
 func checkSignature(header, connectionID string, keys []*accessKey) string {
 	if connectionID == "" {
-		return "header " + HeaderConnectionID + " is missing or empty, so the signature cannot be checked"
+		return "header " + upstreamwire.HeaderConnectionID + " is missing or empty, so the signature cannot be checked"
 	}
 	if strings.TrimSpace(header) == "" {
-		return "header " + HeaderSignature + " is missing; the request must be signed with the service's access key"
+		return "header " + upstreamwire.HeaderSignature + " is missing; the request must be signed with the service's access key"
 	}
 	var given [sha256.Size]byte
 	var want [sha256.Size]byte
@@ -37,9 +39,9 @@ func checkSignature(header, connectionID string, keys []*accessKey) string {
 		}
 	}
 	if !wellFormed {
-		return "header " + HeaderSignature + " holds no sha256=<64 hex digits> value"
+		return "header " + upstreamwire.HeaderSignature + " holds no sha256=<64 hex digits> value"
 	}
-	return "header " + HeaderSignature + " does not match the connection id under any configured access key; check that the app and the service use the same connection string"
+	return "header " + upstreamwire.HeaderSignature + " does not match the connection id under any configured access key; check that the app and the service use the same connection string"
 }
 
 // decodeHex decodes the hex digits src (either case) into dst, which is

@@ -13,6 +13,7 @@ import (
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/internal/upstreamwire"
 	"github.com/funcsignalr/signalr/signalrtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,7 +153,7 @@ func TestUpstreamSignature(t *testing.T) {
 	req := func(signature string) *http.Request {
 		r := signalrtest.UpstreamRequests{ConnectionID: id, AccessKeys: []string{}}.Send("echo")
 		if signature != "" {
-			r.Header.Set(signalr.HeaderSignature, signature)
+			r.Header.Set(upstreamwire.HeaderSignature, signature)
 		}
 		return r
 	}
@@ -186,7 +187,7 @@ func TestUpstreamSignature(t *testing.T) {
 		rec := serve(up, req(sig))
 		assert.Equal(t, 401, rec.Code, name)
 		msg := errorBody(t, rec)
-		assert.Contains(t, msg, signalr.HeaderSignature, name)
+		assert.Contains(t, msg, upstreamwire.HeaderSignature, name)
 		assert.NotContains(t, msg, emulator.DefaultAccessKey)
 		assert.NotContains(t, strings.ToUpper(msg), want[7:], "the expected value is not disclosed")
 	}
@@ -194,11 +195,11 @@ func TestUpstreamSignature(t *testing.T) {
 
 	// A signature over an empty connection id is refused too.
 	r := signalrtest.UpstreamRequests{}.Send("echo")
-	r.Header.Set(signalr.HeaderConnectionID, "")
-	r.Header.Set(signalr.HeaderSignature, signalrtest.Signature("", emulator.DefaultAccessKey))
+	r.Header.Set(upstreamwire.HeaderConnectionID, "")
+	r.Header.Set(upstreamwire.HeaderSignature, signalrtest.Signature("", emulator.DefaultAccessKey))
 	rec := serve(up, r)
 	assert.Equal(t, 401, rec.Code)
-	assert.Contains(t, errorBody(t, rec), signalr.HeaderConnectionID)
+	assert.Contains(t, errorBody(t, rec), upstreamwire.HeaderConnectionID)
 }
 
 func TestUpstreamStatuses(t *testing.T) {
@@ -234,21 +235,21 @@ func TestUpstreamStatuses(t *testing.T) {
 		{"GET", with(u.Send("echo"), func(r *http.Request) { r.Method = http.MethodGet }), 405, "POST"},
 		{"text/plain", with(u.Send("echo"), func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }), 415, `"text/plain"`},
 		{"no content type", with(u.Send("echo"), func(r *http.Request) { r.Header.Del("Content-Type") }), 415, "application/json"},
-		{"no hub", with(u.Send("echo"), func(r *http.Request) { r.Header.Del(signalr.HeaderHub) }), 400, signalr.HeaderHub},
-		{"empty category", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(signalr.HeaderCategory, "") }), 400, signalr.HeaderCategory},
-		{"empty event", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(signalr.HeaderEvent, "") }), 400, signalr.HeaderEvent},
+		{"no hub", with(u.Send("echo"), func(r *http.Request) { r.Header.Del(upstreamwire.HeaderHub) }), 400, upstreamwire.HeaderHub},
+		{"empty category", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(upstreamwire.HeaderCategory, "") }), 400, upstreamwire.HeaderCategory},
+		{"empty event", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(upstreamwire.HeaderEvent, "") }), 400, upstreamwire.HeaderEvent},
 		{"unknown hub", signalrtest.UpstreamRequests{Hub: "game"}.Send("echo"), 404, `hub "game"`},
 		{"unknown event", u.Send("missing"), 404, `"missing"`},
-		{"bad signature", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(signalr.HeaderSignature, "sha256=00") }), 401, signalr.HeaderSignature},
+		{"bad signature", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(upstreamwire.HeaderSignature, "sha256=00") }), 401, upstreamwire.HeaderSignature},
 		{"connected rejected", u.Connected(), 403, "sign in first"},
 		{"disconnected fails", u.Disconnected("fail"), 500, "cleanup failed"},
 		{"send fails", u.Send("fails"), 500, "boom"},
-		{"target mismatch", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(signalr.HeaderEvent, "fails") }), 500, `target "echo" does not match`},
+		{"target mismatch", with(u.Send("echo"), func(r *http.Request) { r.Header.Set(upstreamwire.HeaderEvent, "fails") }), 500, `target "echo" does not match`},
 		{"not JSON", with(u.Send("echo"), func(r *http.Request) { r.Body = http.NoBody; r.ContentLength = 0 }), 500, "not a JSON object"},
 		{"connected body on messages", func() *http.Request {
 			r := u.Connected()
-			r.Header.Set(signalr.HeaderCategory, "messages")
-			r.Header.Set(signalr.HeaderEvent, "echo")
+			r.Header.Set(upstreamwire.HeaderCategory, "messages")
+			r.Header.Set(upstreamwire.HeaderEvent, "echo")
 			return r
 		}(), 500, "message type 10"},
 		{"bad msgpack", with(u.Send("echo"), func(r *http.Request) { r.Header.Set("Content-Type", "application/x-msgpack") }), 500, "MessagePack"},
@@ -325,7 +326,7 @@ func TestUpstreamInvocationContext(t *testing.T) {
 
 	got = nil
 	r := u.Send("say", "hi")
-	r.Header.Set(signalr.HeaderUserClaims, "role: admin, role: user,  name: Bob, broken")
+	r.Header.Set(upstreamwire.HeaderUserClaims, "role: admin, role: user,  name: Bob, broken")
 	require.Equal(t, 200, serve(up, r).Code)
 	assert.Equal(t, map[string]string{"role": "admin", "name": "Bob"}, got.Claims, "first value wins, keys trimmed")
 	assert.Empty(t, got.InvocationID)

@@ -15,6 +15,7 @@ import (
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
 	"github.com/funcsignalr/signalr/internal/hubproto"
+	"github.com/funcsignalr/signalr/internal/upstreamwire"
 )
 
 // UpstreamRequests builds the signed requests SignalR Service sends to an
@@ -77,12 +78,12 @@ func (u UpstreamRequests) request(category, event, contentType string, body []by
 	}
 	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
-	r.Header.Set(signalr.HeaderConnectionID, id)
-	r.Header.Set(signalr.HeaderHub, hub)
-	r.Header.Set(signalr.HeaderCategory, category)
-	r.Header.Set(signalr.HeaderEvent, event)
+	r.Header.Set(upstreamwire.HeaderConnectionID, id)
+	r.Header.Set(upstreamwire.HeaderHub, hub)
+	r.Header.Set(upstreamwire.HeaderCategory, category)
+	r.Header.Set(upstreamwire.HeaderEvent, event)
 	if u.UserID != "" {
-		r.Header.Set(signalr.HeaderUserID, u.UserID)
+		r.Header.Set(upstreamwire.HeaderUserID, u.UserID)
 	}
 	if len(u.Claims) > 0 {
 		types := make([]string, 0, len(u.Claims))
@@ -93,30 +94,30 @@ func (u UpstreamRequests) request(category, event, contentType string, body []by
 		for i, t := range types {
 			types[i] = t + ": " + u.Claims[t]
 		}
-		r.Header.Set(signalr.HeaderUserClaims, strings.Join(types, ", "))
+		r.Header.Set(upstreamwire.HeaderUserClaims, strings.Join(types, ", "))
 	}
 	if u.Query != "" {
-		r.Header.Set(signalr.HeaderClientQuery, u.Query)
+		r.Header.Set(upstreamwire.HeaderClientQuery, u.Query)
 	}
 	keys := u.AccessKeys
 	if keys == nil {
 		keys = []string{emulator.DefaultAccessKey}
 	}
 	if len(keys) > 0 {
-		r.Header.Set(signalr.HeaderSignature, Signature(id, keys...))
+		r.Header.Set(upstreamwire.HeaderSignature, Signature(id, keys...))
 	}
 	return r
 }
 
 // Connected returns the request announcing that the connection opened.
 func (u UpstreamRequests) Connected() *http.Request {
-	return u.request(signalr.CategoryConnections, signalr.EventConnected, signalr.ContentTypeJSON, hubproto.OpenConnectionBody())
+	return u.request(signalr.CategoryConnections, signalr.EventConnected, hubproto.ContentTypeJSON, hubproto.OpenConnectionBody())
 }
 
 // Disconnected returns the request announcing that the connection closed,
 // with errText as the error ("" for a clean close).
 func (u UpstreamRequests) Disconnected(errText string) *http.Request {
-	return u.request(signalr.CategoryConnections, signalr.EventDisconnected, signalr.ContentTypeJSON, hubproto.CloseConnectionBody(errText))
+	return u.request(signalr.CategoryConnections, signalr.EventDisconnected, hubproto.ContentTypeJSON, hubproto.CloseConnectionBody(errText))
 }
 
 // Invoke returns the request of a blocking invocation (the client called
@@ -135,9 +136,9 @@ func (u UpstreamRequests) Send(target string, args ...any) *http.Request {
 
 func (u UpstreamRequests) invocation(id *string, target string, args []any) *http.Request {
 	if u.MessagePack {
-		return u.request(signalr.CategoryMessages, target, signalr.ContentTypeMessagePack, MessagePackInvocation(id, target, args...))
+		return u.request(signalr.CategoryMessages, target, hubproto.ContentTypeMessagePack, MessagePackInvocation(id, target, args...))
 	}
-	return u.request(signalr.CategoryMessages, target, signalr.ContentTypeJSON, invocationBody(hubproto.JSON, id, target, args))
+	return u.request(signalr.CategoryMessages, target, hubproto.ContentTypeJSON, invocationBody(hubproto.JSON, id, target, args))
 }
 
 // MessagePackInvocation returns the MessagePack upstream body of an

@@ -22,6 +22,7 @@ import (
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/internal/upstreamwire"
 	"github.com/funcsignalr/signalr/signalrtest"
 
 	"github.com/stretchr/testify/assert"
@@ -58,7 +59,7 @@ func newChatEnv(t *testing.T) *chatEnv {
 		a.ServeHTTP(w, r)
 		if r.URL.Path == signalr.DefaultUpstreamPath {
 			e.mu.Lock()
-			e.served = append(e.served, r.Header.Get(signalr.HeaderEvent)+" "+r.Header.Get(signalr.HeaderConnectionID))
+			e.served = append(e.served, r.Header.Get(upstreamwire.HeaderEvent)+" "+r.Header.Get(upstreamwire.HeaderConnectionID))
 			e.mu.Unlock()
 		}
 	})

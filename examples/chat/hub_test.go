@@ -14,6 +14,7 @@ import (
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/signalrtest"
 
 	"github.com/stretchr/testify/assert"
@@ -163,7 +164,7 @@ func TestEchoReturnsItsArgument(t *testing.T) {
 	// A MessagePack client gets a MessagePack Completion with the value.
 	rec := f.do(signalrtest.UpstreamRequests{MessagePack: true}.Invoke("8", "echo", "packed"))
 	require.Equal(t, http.StatusOK, rec.Code, "%d %s", rec.Code, rec.Body)
-	require.Equal(t, signalr.ContentTypeMessagePack, rec.Header().Get("Content-Type"))
+	require.Equal(t, hubproto.ContentTypeMessagePack, rec.Header().Get("Content-Type"))
 	mc, err := signalrtest.ReadCompletion(rec.Body.Bytes())
 	require.NoError(t, err)
 	require.True(t, mc.Result.IsMessagePack())
