@@ -182,7 +182,7 @@ func TestGroupMembersPaging1000(t *testing.T) {
 		want[conn.id] = fmt.Sprintf("user%04d", i)
 		require.NoError(t, c.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionAdd, ConnectionID: conn.id, GroupName: "big"}, nil))
 	}
-	require.Len(t, emu.Snapshot("chat").Groups["big"], 1000)
+	require.Len(t, emu.Emulator.Snapshot("chat").Groups["big"], 1000)
 	seen := map[string]int{}
 	for m, err := range c.GroupMembers(ctx, "chat", "big", &signalr.GroupMembersOptions{MaxPageSize: 7}) {
 		require.NoError(t, err)
@@ -207,15 +207,15 @@ func TestExecuteAndTokensThroughEmulator(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cs.ClientEndpoint()+"/client/?hub=chat", info.URL)
 	conn := dialWithInfo(t, info, nil)
-	assert.Equal(t, []string{conn.id}, emu.Snapshot("chat").Users["o'neil"])
+	assert.Equal(t, []string{conn.id}, emu.Emulator.Snapshot("chat").Users["o'neil"])
 
 	other := dialHub(t, cs, "chat", "bob", nil)
 	require.NoError(t, c.Execute(ctx, "chat", signalr.Or(signalr.Eq(signalr.FilterUserID, "o'neil"), signalr.StartsWith(signalr.FilterUserID, "nobody")),
 		[]signalr.Command{signalr.JoinGroup{Group: "quoted"}}, nil))
-	snap := emu.Snapshot("chat")
+	snap := emu.Emulator.Snapshot("chat")
 	assert.Equal(t, []string{conn.id}, snap.Groups["quoted"])
 	require.NoError(t, c.Execute(ctx, "chat", signalr.Not(signalr.InGroup("quoted")), []signalr.Command{signalr.JoinGroup{Group: "rest"}}, nil))
-	assert.Equal(t, []string{other.id}, emu.Snapshot("chat").Groups["rest"])
+	assert.Equal(t, []string{other.id}, emu.Emulator.Snapshot("chat").Groups["rest"])
 
 	err = c.Execute(ctx, "chat", signalr.RawFilter("userId eq"), []signalr.Command{signalr.JoinGroup{Group: "x"}}, nil)
 	var re *signalr.ResponseError

@@ -32,13 +32,13 @@ func TestClientAgainstEmulator(t *testing.T) {
 			for _, id := range hostile {
 				require.NoError(t, c.ApplyGroupAction(ctx, "Chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: id, GroupName: "room " + id}, nil), id)
 			}
-			snap := emu.Snapshot("chat")
+			snap := emu.Emulator.Snapshot("chat")
 			for _, id := range hostile {
 				assert.Contains(t, snap.UserGroups[id], "room "+id, "user %q", id)
 			}
 			require.NoError(t, c.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionRemove, UserID: "a+b", GroupName: "room a+b"}, nil))
 			require.NoError(t, c.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionRemoveAll, UserID: "😀"}, nil))
-			snap = emu.Snapshot("chat")
+			snap = emu.Emulator.Snapshot("chat")
 			assert.NotContains(t, snap.UserGroups["a+b"], "room a+b")
 			assert.Empty(t, snap.UserGroups["😀"])
 

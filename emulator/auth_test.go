@@ -141,7 +141,7 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 		c := &client{t: t, ws: ws, id: n.ConnectionID}
 		c.send(`{"protocol":"json","version":1}`)
 		c.next()
-		got, ok := s.Snapshot("ids").Connection(n.ConnectionID)
+		got, ok := s.Emulator.Snapshot("ids").Connection(n.ConnectionID)
 		require.True(t, ok, "claims %v: not connected", tc.claims)
 		assert.Equal(t, tc.want, got.UserID, "claims %v", tc.claims)
 	}
@@ -150,7 +150,8 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 func TestPrintingNeverShowsTheKey(t *testing.T) {
 	const secret = "MY-OWN-SECRET-KEY-0123456789"
 	opts := &emulator.Options{AccessKey: secret}
-	e := emulator.New(opts)
+	e, err := emulator.New(opts)
+	require.NoError(t, err)
 	defer e.Close()
 	s := emulator.NewServer(opts)
 	defer s.Close()

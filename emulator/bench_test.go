@@ -285,7 +285,7 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 	senders.Wait()
 	close(errs)
 	require.NoError(b, <-errs)
-	emuReaders.wait(b, func() int { return len(srv.Snapshot("bench").Connections) })
+	emuReaders.wait(b, func() int { return len(srv.Emulator.Snapshot("bench").Connections) })
 	emuElapsed := time.Since(emuStart)
 	b.StopTimer()
 	emuReaders.close()

@@ -91,7 +91,7 @@ func benchmarkTransport(b *testing.B, transport, protocol string) {
 		}
 		srv.Emulator.Broadcast("bench", "newMessage", benchArgs)
 	}
-	emu.wait(b, func() int { return len(srv.Snapshot("bench").Connections) })
+	emu.wait(b, func() int { return len(srv.Emulator.Snapshot("bench").Connections) })
 	emuElapsed := time.Since(start)
 	b.StopTimer()
 	emu.close()

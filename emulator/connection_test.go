@@ -59,7 +59,7 @@ func TestHandshakeErrors(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(c.next()), &resp))
 			assert.Contains(t, resp.Error, tc.want)
 			c.wantClosed()
-			assert.Empty(t, s.Snapshot("chat").Connections, "connections registered after a failed handshake")
+			assert.Empty(t, s.Emulator.Snapshot("chat").Connections, "connections registered after a failed handshake")
 		})
 	}
 }
@@ -108,7 +108,7 @@ func TestClientPingsKeepTheConnection(t *testing.T) {
 		c.send(`{"type":6}`)
 		require.Equal(t, `{"type":6}`, c.next(), "only pings while the client pings")
 	}
-	_, ok := s.Snapshot("chat").Connection(c.id)
+	_, ok := s.Emulator.Snapshot("chat").Connection(c.id)
 	assert.True(t, ok, "a pinging client was dropped")
 }
 
@@ -130,7 +130,7 @@ func TestInvocations(t *testing.T) {
 	// A Close from the client ends the connection cleanly.
 	c.send(`{"type":7}`)
 	c.wantClosed()
-	eventually(t, "the connection leaves the hub", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection leaves the hub", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 }
 
 func TestInvalidMessageClosesWithError(t *testing.T) {

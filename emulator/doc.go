@@ -101,7 +101,12 @@
 // keeps the latest 100 group memberships added without a ttl, as the
 // service documents; with one, the membership ends at its ttl.
 //
-// Use NewServer in tests (it listens on a free port of 127.0.0.1, like
-// httptest.NewServer), or New for an http.Handler to serve yourself; the
-// signalr-emulator command serves it on 127.0.0.1:8888.
+// There are three ways to start one. Programs call New, which returns an
+// error for bad Options, and serve the Emulator (an http.Handler) with
+// their own http.Server, or with Serve on a listener of their choosing.
+// Examples call NewServer, which listens on a free port of 127.0.0.1 and,
+// like httptest.NewServer, panics when it cannot. Tests call
+// signalrtest.NewEmulator, which fails the test instead and closes the
+// emulator when the test ends. The signalr-emulator command serves one on
+// 127.0.0.1:8888.
 package emulator

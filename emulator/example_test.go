@@ -44,7 +44,7 @@ func Example() {
 	_ = ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e"))
 	_, handshake, _ := ws.Read(ctx)
 	fmt.Printf("handshake response: %q\n", handshake)
-	fmt.Println("alice connections:", len(srv.Snapshot("chat").Users["alice"]))
+	fmt.Println("alice connections:", len(srv.Emulator.Snapshot("chat").Users["alice"]))
 
 	// Broadcast through the REST API, as the library's output binding does.
 	sendURL := srv.URL + "/api/hubs/chat/:send"

@@ -61,17 +61,17 @@ type identityState struct {
 }
 
 // newIdentityState starts the key ring with kid/key and turns on identity
-// mode when opts asks for it.
-func newIdentityState(opts *IdentityOptions, kid string, key []byte) *identityState {
+// mode when opts asks for it, generating the issuer key if opts has none.
+func newIdentityState(opts *IdentityOptions, kid string, key []byte) (*identityState, error) {
 	s := &identityState{current: kid, keys: map[string][]byte{kid: key}, retired: map[string]bool{}}
 	if opts == nil {
-		return s
+		return s, nil
 	}
 	s.issuerKey, s.issuer = opts.IssuerKey, opts.Issuer
 	if s.issuerKey == nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
-			panic("emulator: generating the test issuer key: " + err.Error())
+			return nil, fmt.Errorf("emulator: generating the identity issuer key: %w", err)
 		}
 		s.issuerKey = k
 	}
@@ -79,26 +79,18 @@ func newIdentityState(opts *IdentityOptions, kid string, key []byte) *identitySt
 		s.issuer = DefaultIdentityIssuer
 	}
 	s.parser = jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired())
-	return s
-}
-
-// identity returns e's identity state, made on first use.
-func (e *Emulator) identity() *identityState {
-	e.identOnce.Do(func() {
-		e.ident = newIdentityState(e.opts.identity, e.accessKeyID, e.dynamicKey)
-	})
-	return e.ident
+	return s, nil
 }
 
 // IdentityMode reports whether the emulator trusts Microsoft Entra-style
 // tokens (Options.Identity is set).
-func (e *Emulator) IdentityMode() bool { return e.identity().issuerKey != nil }
+func (e *Emulator) IdentityMode() bool { return e.ident.issuerKey != nil }
 
 // IdentityIssuerKey returns the key of the local test issuer whose tokens
 // identity mode trusts, and its issuer name; nil without identity mode.
 // Tests mint tokens with it (see signalrtest.NewCredential).
 func (e *Emulator) IdentityIssuerKey() (*ecdsa.PrivateKey, string) {
-	s := e.identity()
+	s := e.ident
 	return s.issuerKey, s.issuer
 }
 
@@ -107,7 +99,7 @@ func (e *Emulator) IdentityIssuerKey() (*ecdsa.PrivateKey, string) {
 // tokens signed with the new key or the one just replaced are accepted,
 // older ones are not. It is a test hook for the renewal paths.
 func (e *Emulator) RotateAccessKey() string {
-	s := e.identity()
+	s := e.ident
 	kid, key := "emulator-"+randomID(9), []byte(randomID(32))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -198,7 +190,7 @@ func truncate(s string) string {
 // caller's token; in identity mode the caller must be a Microsoft Entra
 // one.
 func (e *Emulator) serveAccessKey(w http.ResponseWriter, r *http.Request, version apiVersion) {
-	s := e.identity()
+	s := e.ident
 	if s.issuerKey != nil && !isEntraToken(bearerToken(r, false)) {
 		writeRESTError(w, r, version, http.StatusForbidden, "Error.Forbidden", "the access key is handed out to Microsoft Entra callers only; this caller signs with the access key already")
 		return

@@ -37,7 +37,7 @@ func serveNegotiate(tb testing.TB, e *Emulator, hub string) int {
 // serve hub "quiet". Before each hub had its own locks, negotiate held an
 // emulator-wide lock while it scanned every pending token of every hub.
 func TestOneHubDoesNotWaitForAnother(t *testing.T) {
-	e := New(nil)
+	e := mustNew(t, nil)
 	require.Equal(t, http.StatusOK, serveNegotiate(t, e, "busy"))
 	release := e.holdHub("busy")
 	defer release()
@@ -84,7 +84,7 @@ func TestPendingTokensExpire(t *testing.T) {
 func BenchmarkNegotiatePending(b *testing.B) {
 	for _, pending := range []int{0, 76_000} {
 		b.Run("pending="+strconv.Itoa(pending), func(b *testing.B) {
-			e := New(&Options{NegotiateTimeout: time.Hour})
+			e := mustNew(b, &Options{NegotiateTimeout: time.Hour})
 			for range pending {
 				serveNegotiate(b, e, "chat")
 			}

@@ -225,7 +225,7 @@ func TestExecute(t *testing.T) {
 		`[{"type":"SendMessage","message":{"target":"m","arguments":["in g1"]}},{"type":"LeaveGroup","group":"g1"},{"type":"JoinGroup","group":"g2"}]`), 202, "")
 	alice.wantInvocation("m", "in g1")
 	lst.wantInvocation("m", "in g1")
-	snap := s.Snapshot("chat")
+	snap := s.Emulator.Snapshot("chat")
 	assert.Empty(t, snap.Groups["g1"])
 	assert.ElementsMatch(t, []string{alice.id, lst.id}, snap.Groups["g2"])
 	// No filter: every connection of the hub.
@@ -283,7 +283,7 @@ func TestGenerateTokenIsAcceptedByNegotiate(t *testing.T) {
 	c := &client{t: t, ws: ws, id: n.ConnectionID}
 	c.send(`{"protocol":"json","version":1}`)
 	require.Equal(t, "{}", c.next())
-	eventually(t, "carol is connected", func() bool { return len(s.Snapshot("chat").Users["carol"]) == 1 })
+	eventually(t, "carol is connected", func() bool { return len(s.Emulator.Snapshot("chat").Users["carol"]) == 1 })
 
 	wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/:generateToken?api-version=2023-07-01&minutesToExpire=0", ""), 400, "Error.InvalidArgument")
 }

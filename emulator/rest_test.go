@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/funcsignalr/signalr/emulator"
 )
 
 // TestRESTRoutesAnswerWithTheSpecStatusCodes calls every route of swagger
@@ -191,7 +190,7 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 	carol := connect(t, s, "chat", "carol")
 	dave := connect(t, s, "chat", "dave")
 
-	snap := s.Snapshot("chat")
+	snap := s.Emulator.Snapshot("chat")
 	assert.Equal(t, []string{carol.id}, snap.Groups["vip"], "only carol's connection (ttl=0 applies only to connected users)")
 	assert.Equal(t, []string{"vip"}, snap.UserGroups["carol"])
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
@@ -205,22 +204,22 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 
 	// ttl=0 with dave connected adds his current connection.
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
-	assert.Len(t, s.Snapshot("chat").Groups["vip"], 2, "carol and dave")
+	assert.Len(t, s.Emulator.Snapshot("chat").Groups["vip"], 2, "carol and dave")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/carol/groups/vip", ""), 204, "")
-	snap = s.Snapshot("chat")
+	snap = s.Emulator.Snapshot("chat")
 	assert.Equal(t, []string{dave.id}, snap.Groups["vip"], "after removing carol")
 	assert.Empty(t, snap.UserGroups, "after removing carol")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/dave/groups", ""), 204, "")
-	assert.Empty(t, s.Snapshot("chat").Groups, "groups after removing dave from all")
+	assert.Empty(t, s.Emulator.Snapshot("chat").Groups, "groups after removing dave from all")
 }
 
 func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 	s := newServer(t, nil)
 	erin := connect(t, s, "chat", "erin")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/erin/groups/brief?ttl=1", ""), 200, "")
-	require.Equal(t, []string{erin.id}, s.Snapshot("chat").Groups["brief"])
+	require.Equal(t, []string{erin.id}, s.Emulator.Snapshot("chat").Groups["brief"])
 	eventually(t, "the ttl=1 membership expires", func() bool {
-		return len(s.Snapshot("chat").Groups["brief"]) == 0
+		return len(s.Emulator.Snapshot("chat").Groups["brief"]) == 0
 	})
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/groups/brief", ""), 404, "Warning.Group.NotExisted")
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/erin/groups/brief", ""), 404, "Info.User.NotInGroup")
@@ -229,7 +228,7 @@ func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 	erin.wantInvocation("m", "all")
 	// A later connection of erin does not join an expired group either.
 	connect(t, s, "chat", "erin")
-	assert.Empty(t, s.Snapshot("chat").Groups["brief"], "members after expiry")
+	assert.Empty(t, s.Emulator.Snapshot("chat").Groups["brief"], "members after expiry")
 }
 
 func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
@@ -241,7 +240,7 @@ func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
 			escaped := url.PathEscape(user)
 			wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/"+escaped, ""), 200, "")
 			wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/"+escaped+"/groups/"+escaped, ""), 200, "")
-			require.Equal(t, []string{c.id}, s.Snapshot("chat").Groups[user])
+			require.Equal(t, []string{c.id}, s.Emulator.Snapshot("chat").Groups[user])
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:send", sendBody("m", user)), 202, "")
 			c.wantInvocation("m", user)
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/"+escaped+"/:send", sendBody("g", user)), 202, "")
@@ -265,7 +264,7 @@ func TestCloseConnectionsSendTheReason(t *testing.T) {
 	_, err := leave.read(5 * time.Second)
 	require.Error(t, err, "the socket stayed open after the Close message")
 	eventually(t, "the closed connection leaves the hub", func() bool {
-		snap := s.Snapshot("chat")
+		snap := s.Emulator.Snapshot("chat")
 		_, gone := snap.Connection(leave.id)
 		return !gone && len(snap.Connections) == 1
 	})
@@ -356,7 +355,7 @@ func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
 		assert.Contains(t, string(body), tc.field)
 		assert.Contains(t, string(body), "UTF-8")
 	}
-	assert.Empty(t, s.Snapshot("chat").UserGroups, "nothing was stored")
+	assert.Empty(t, s.Emulator.Snapshot("chat").UserGroups, "nothing was stored")
 }
 
 // TestRESTAnswers503OnceShutdownBegins: a send accepted while connections
@@ -398,7 +397,7 @@ func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
 		wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/g"+itoa(i), ""), 200, "")
 	}
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/timed?ttl=60", ""), 200, "")
-	groups := s.Snapshot("chat").UserGroups["ghost"]
+	groups := s.Emulator.Snapshot("chat").UserGroups["ghost"]
 	assert.Len(t, groups, 101, "the latest 100 without ttl, and the one with a ttl")
 	assert.Contains(t, groups, "g129")
 	assert.Contains(t, groups, "g30")
@@ -419,7 +418,7 @@ func TestEmptyHubsAreDropped(t *testing.T) {
 	c.send(`{"type":7}`)
 	c.wantClosed()
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/lived/users/bo/groups", ""), 204, "")
-	emulator.SetSweepInterval(t, 0)
+	s.Emulator.SetSweepInterval(0)
 	require.Eventually(t, func() bool {
 		// Any request may sweep; this one also drops the expired ttl.
 		rest(t, s, "GET", "/api/hubs/other/users/x", "")

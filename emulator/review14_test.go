@@ -75,7 +75,7 @@ func TestOverflowDropsConnectionHeldByUpstream(t *testing.T) {
 		other.wantInvocation("b", itoa(i))
 	}
 	eventually(t, "the overflowed connection leaves the hub", func() bool {
-		for _, c := range s.Snapshot("chat").Connections {
+		for _, c := range s.Emulator.Snapshot("chat").Connections {
 			if c.ID == held.id {
 				return false
 			}

@@ -106,7 +106,7 @@ func burst(t *testing.T, c *connection, ft *frameTransport) []string {
 
 func newTestConnection(t *testing.T, opts *Options) (*connection, *frameTransport) {
 	t.Helper()
-	e := New(opts)
+	e := mustNew(t, opts)
 	t.Cleanup(func() { e.Shutdown(context.Background()) })
 	ft := &frameTransport{}
 	return newConnection(e, ft, "h", "c1", ""), ft

@@ -59,6 +59,6 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 }
 
 func connected(s *emulator.Server, id string) bool {
-	_, ok := s.Snapshot("chat").Connection(id)
+	_, ok := s.Emulator.Snapshot("chat").Connection(id)
 	return ok
 }

@@ -514,12 +514,12 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 					require.NoError(t, err)
 					assert.Contains(t, resp, "does not support 'Binary' transfer format")
 					c.wantEnded()
-					assert.Empty(t, s.Snapshot(hub).Connections)
+					assert.Empty(t, s.Emulator.Snapshot(hub).Connections)
 					return
 				}
 				c := connectOn(t, s, hub, "alice", transport, protocol)
 				other := connectOn(t, s, hub, "bob", transport, protocol)
-				eventually(t, "both are connected", func() bool { return len(s.Snapshot(hub).Connections) == 2 })
+				eventually(t, "both are connected", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 2 })
 
 				body := `{"target":"newMessage","arguments":` + typedArgs + `}`
 				wantStatus(t, rest(t, s, "POST", "/api/hubs/"+hub+"/:send", body), 202, "")
@@ -562,12 +562,12 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 				assert.Equal(t, "kicked out", m.Error)
 				assert.True(t, m.AllowReconnect)
 				c.wantEnded()
-				eventually(t, "alice is gone", func() bool { return len(s.Snapshot(hub).Connections) == 1 })
+				eventually(t, "alice is gone", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 1 })
 
 				// bob's own Close ends his connection.
 				other.sendMessage(`{"type":7}`, []any{7, nil})
 				other.wantEnded()
-				eventually(t, "bob is gone", func() bool { return len(s.Snapshot(hub).Connections) == 0 })
+				eventually(t, "bob is gone", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 0 })
 			})
 		}
 	}
@@ -735,7 +735,7 @@ func TestLongPollingSecondPollEndsFirst(t *testing.T) {
 	}
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "for the second poll")), 202, "")
 	assert.Contains(t, string((<-waiting).body), "for the second poll")
-	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
+	assert.Len(t, s.Emulator.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
 // TestLongPollingPollTimeout: a poll with nothing to return ends empty
@@ -755,7 +755,7 @@ func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
 	s := newServer(t, &emulator.Options{ClientTimeout: 300 * time.Millisecond})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "never polled")), 202, "")
-	eventually(t, "the connection is dropped", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection is dropped", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 	status, _, err := c.w.(*lpWire).poll(5 * time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusNoContent, status, "a poll of the ended connection says it is closed")
@@ -778,7 +778,7 @@ func TestLongPollingDelete(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
 	assert.Equal(t, http.StatusNoContent, <-polled)
-	eventually(t, "the connection is gone", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection is gone", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 }
 
 // TestLongPollingSlowClientDoesNotStallBroadcast: a Long Polling client
@@ -810,7 +810,7 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 200, got, "the reading client got every broadcast")
 	eventually(t, "the client that stopped polling is dropped", func() bool {
-		for _, conn := range s.Snapshot("chat").Connections {
+		for _, conn := range s.Emulator.Snapshot("chat").Connections {
 			if conn.ID == stuck.id {
 				return false
 			}
@@ -886,7 +886,7 @@ func TestConcurrentSendGets409(t *testing.T) {
 	for range started {
 		<-holders
 	}
-	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
+	assert.Len(t, s.Emulator.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
 // TestNegotiateVersion0OnEveryTransport: a version 0 client has no

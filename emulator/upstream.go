@@ -73,11 +73,6 @@ func newUpstream(o options) *upstream {
 		ctx:         ctx,
 		cancel:      cancel,
 	}
-	for _, r := range u.rules {
-		if r.err != nil {
-			o.logger.Error("invalid upstream template; events it matches fail", "error", r.err.Error())
-		}
-	}
 	return u
 }
 
@@ -297,16 +292,11 @@ func (cu *connUpstream) run() {
 // client's Completion.
 func (cu *connUpstream) deliver(ev upstreamEvent) {
 	c := cu.c
-	target, ok, err := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
+	target, ok := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
 	if !ok {
 		cu.log.Info("upstream event not sent: no upstream template matches", "category", ev.category, "event", ev.event)
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID,
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
-		return
-	}
-	if err != nil {
-		cu.log.Error("upstream event not sent", "event", ev.event, "error", err.Error())
-		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed: "+err.Error()))
 		return
 	}
 	status, body, err := cu.post(target, ev)

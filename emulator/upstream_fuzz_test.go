@@ -18,11 +18,10 @@ func FuzzParseSettings(f *testing.F) {
 		if err != nil {
 			return
 		}
-		rules := compileTemplates(s.UpstreamSettings.Templates)
-		for i, r := range rules {
-			if r.err != nil {
-				t.Fatalf("template %d was accepted but does not compile: %v", i, r.err)
-			}
+		if _, err := New(&Options{Upstream: s.UpstreamSettings.Templates}); err != nil {
+			t.Fatalf("New refuses templates ParseSettings accepted: %v", err)
+		}
+		for _, r := range compileTemplates(s.UpstreamSettings.Templates) {
 			got := expandTemplate(r.url, "h/../x y", "messages", "ev?#&=%")
 			u, err := url.Parse(got)
 			if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {

@@ -91,9 +91,9 @@ func (p pattern) match(s string) bool {
 type upstreamRule struct {
 	url                  string
 	hub, category, event pattern
-	err                  error // why the template is unusable, if it is
 }
 
+// compileTemplates compiles templates that New has validated.
 func compileTemplates(ts []UpstreamTemplate) []upstreamRule {
 	rules := make([]upstreamRule, len(ts))
 	for i, t := range ts {
@@ -103,26 +103,19 @@ func compileTemplates(ts []UpstreamTemplate) []upstreamRule {
 			category: compilePattern(t.CategoryPattern, false),
 			event:    compilePattern(t.EventPattern, false),
 		}
-		if err := t.Validate(); err != nil {
-			rules[i].err = fmt.Errorf("upstream template %d: %w", i, err)
-		}
 	}
 	return rules
 }
 
 // matchUpstream returns the URL of the first rule matching the event, or
-// ok=false when none does. A matching rule whose template is invalid is an
-// error.
-func matchUpstream(rules []upstreamRule, hub, category, event string) (target string, ok bool, err error) {
+// ok=false when none does.
+func matchUpstream(rules []upstreamRule, hub, category, event string) (target string, ok bool) {
 	for _, r := range rules {
 		if r.hub.match(hub) && r.category.match(category) && r.event.match(event) {
-			if r.err != nil {
-				return "", true, r.err
-			}
-			return expandTemplate(r.url, hub, category, event), true, nil
+			return expandTemplate(r.url, hub, category, event), true
 		}
 	}
-	return "", false, nil
+	return "", false
 }
 
 // expandTemplate fills in {hub}, {category} and {event}, each escaped.

@@ -2,7 +2,10 @@ package emulator_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -481,17 +484,43 @@ func TestParseSettings(t *testing.T) {
 	_, err = emulator.LoadSettings(filepath.Join(t.TempDir(), "missing.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 
-	// A bad template given in Options fails the events it matches, loudly.
-	up := newFakeUpstream(t, nil)
-	srv := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: "not a url", EventPattern: "bad"}, {URLTemplate: up.URL}}})
-	c := connect(t, srv, "chat", "")
-	c.send(`{"type":1,"invocationId":"1","target":"bad","arguments":[]}`)
-	m := c.nextCompletion()
-	require.NotNil(t, m.Error)
-	assert.Contains(t, *m.Error, "upstream template 0")
 	assert.Contains(t, emulator.Options{Upstream: everything("http://x")}.String(), "Upstream: 1 template(s)")
 }
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// TestNewRejectsBadOptions: New refuses options it cannot serve with an
+// error that names the field and the fix, instead of failing at run time.
+func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		opts emulator.Options
+		says []string
+	}{
+		{emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: "http://ok"}, {URLTemplate: "not a url?code=secret"}}},
+			[]string{"Options.Upstream[1]", "UrlTemplate", "absolute http:// or https:// URL"}},
+		{emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: " "}}}, []string{"Options.Upstream[0]", "UrlTemplate is empty; set it"}},
+		{emulator.Options{KeepAliveInterval: -time.Second}, []string{"Options.KeepAliveInterval is -1s", "0 for the default"}},
+		{emulator.Options{CloseTimeout: -1}, []string{"Options.CloseTimeout"}},
+		{emulator.Options{PollTimeout: 2 * time.Minute}, []string{"Options.PollTimeout is 2m0s", "100s"}},
+		{emulator.Options{SendQueueSize: -1}, []string{"Options.SendQueueSize is -1"}},
+		{emulator.Options{MaxMessageSize: -5}, []string{"Options.MaxMessageSize is -5"}},
+		{emulator.Options{Identity: &emulator.IdentityOptions{IssuerKey: p384}}, []string{"Options.Identity.IssuerKey is not a P-256 key"}},
+	} {
+		e, err := emulator.New(&tt.opts)
+		require.ErrorIs(t, err, emulator.ErrInvalidOptions, "%v", tt.opts)
+		assert.Nil(t, e)
+		for _, want := range tt.says {
+			assert.Contains(t, err.Error(), want)
+		}
+		assert.NotContains(t, err.Error(), "secret", "the query may hold a key")
+	}
+	e, err := emulator.New(nil)
+	require.NoError(t, err, "nil means every default")
+	require.NoError(t, e.Close())
+	assert.Panics(t, func() { emulator.NewServer(&emulator.Options{SendQueueSize: -1}) }, "NewServer panics as httptest does")
 }

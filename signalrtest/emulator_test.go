@@ -22,7 +22,7 @@ func TestNewEmulatorServesAndHandsOutItsConnectionString(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /api/health = %d, want 200", resp.StatusCode)
 	}
-	if got := s.Snapshot("Chat"); got.Hub != "chat" || len(got.Connections) != 0 {
+	if got := s.Emulator.Snapshot("Chat"); got.Hub != "chat" || len(got.Connections) != 0 {
 		t.Fatalf("Snapshot(Chat) = %+v, want an empty hub named chat", got)
 	}
 }

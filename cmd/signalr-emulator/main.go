@@ -163,7 +163,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts.Identity = &emulator.IdentityOptions{IssuerKey: key}
 		logger.Info("identity mode", "issuer_key", *identityKey, "generated", created)
 	}
-	emu := emulator.New(opts)
+	emu, err := emulator.New(opts)
+	if err != nil {
+		return err
+	}
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
@@ -284,11 +287,8 @@ type upstreamFlag []emulator.UpstreamTemplate
 func (f *upstreamFlag) String() string { return fmt.Sprint(len(*f), " upstream(s)") }
 
 func (f *upstreamFlag) Set(v string) error {
-	t := emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"}
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	*f = append(*f, t)
+	// emulator.New checks the URL and names it in its error.
+	*f = append(*f, emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"})
 	return nil
 }
 

@@ -178,7 +178,9 @@ func TestFailedListenerStopsTheOther(t *testing.T) {
 	require.NoError(t, err)
 	defer bad.Close()
 	logger := slog.New(slog.DiscardHandler)
-	err = serve(context.Background(), emulator.New(nil), []net.Listener{good, failingListener{bad}}, logger)
+	emu, err := emulator.New(nil)
+	require.NoError(t, err)
+	err = serve(context.Background(), emu, []net.Listener{good, failingListener{bad}}, logger)
 	require.ErrorContains(t, err, "broken")
 	// Ask the listener itself rather than dialing its port: once closed, the
 	// port may be taken by another process on a busy machine.

@@ -364,7 +364,7 @@ func TestNegotiateConnectsAsUser(t *testing.T) {
 	e := newChatEnv(t)
 	alice := e.connect("alice", true)
 	bob := e.connect("bob", false)
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	for _, c := range []*hubClient{alice, bob} {
 		conn, ok := snap.Connection(c.id)
 		require.True(t, ok, "connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
@@ -405,7 +405,7 @@ func TestGroupsAddSendRemove(t *testing.T) {
 	const group = "team a/b" // needs escaping in the path
 
 	e.mustCall("PUT", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	require.True(t, slices.Contains(snap.UserGroups["alice"], group), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
 	require.True(t, slices.Equal(snap.Groups[group], []string{alice.id}), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
 
@@ -416,7 +416,7 @@ func TestGroupsAddSendRemove(t *testing.T) {
 	bob.want(`{"text":"marker 1"}`)
 
 	e.mustCall("DELETE", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
-	snap = e.emu.Snapshot("chat")
+	snap = e.emu.Emulator.Snapshot("chat")
 	require.Len(t, snap.UserGroups["alice"], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
 	require.Len(t, snap.Groups[group], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
 	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"too late"}`, http.StatusNoContent)
@@ -658,7 +658,7 @@ func TestHubMethodsReachTheRightClients(t *testing.T) {
 
 	// joinGroup adds the calling connection, not the user's others.
 	alice.mustInvoke("joinGroup", "team a/b")
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	require.Equal(t, []string{alice.id}, snap.Groups["team a/b"], "groups %v", snap.Groups)
 	carol.mustInvoke("sendToGroup", "team a/b", "hi, team") // carol is not a member
 	bob.mustInvoke("broadcast", "marker 2")
