@@ -60,7 +60,7 @@
 // unknown connection 404 Error.Connection.NotExisted. Group listing pages in
 // connection id order with an absolute nextLink, so that paging neither
 // repeats nor skips a member that stays. :execute selects connections with
-// the filter (see filter.go for the grammar; a parse error is a 400 that
+// the filter (see internal/odata for the grammar; a parse error is a 400 that
 // names the character), then applies the commands in order to each. Stream
 // items become StreamItem messages for the stream id and :complete a
 // Completion (see rest2024.go for this reading of the swagger).

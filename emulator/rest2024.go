@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
+	"github.com/funcsignalr/signalr/internal/odata"
 	"github.com/funcsignalr/signalr/internal/restapi"
 	"github.com/funcsignalr/signalr/internal/validate"
 	"github.com/golang-jwt/jwt/v5"
@@ -387,7 +388,7 @@ func parseCommands(body []byte) ([]execCommand, string) {
 // filter matches (all of the hub's when there is none), then applies the
 // commands in order to each of them.
 func (e *Emulator) serveExecute(w http.ResponseWriter, r *http.Request, version apiVersion, h *hub) {
-	filter, err := parseFilter(r.URL.Query().Get("filter"))
+	filter, err := odata.Parse(r.URL.Query().Get("filter"))
 	if err != nil {
 		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, err.Error())
 		return
@@ -411,16 +412,16 @@ func (e *Emulator) serveExecute(w http.ResponseWriter, r *http.Request, version 
 // execute selects the connections filter matches and applies commands to
 // them in order, holding the hub's lock so that the batch is one step for
 // every other REST call.
-func (h *hub) execute(filter filterNode, commands []execCommand) {
+func (h *hub) execute(filter *odata.Filter, commands []execCommand) {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var selected []*connection
 	for _, c := range h.conns {
-		if filter == nil || filter.eval(&filterSubject{
-			connectionID: c.id,
-			userID:       c.user,
-			inGroup: func(g string) bool {
+		if filter.Match(&odata.Subject{
+			ConnectionID: c.id,
+			UserID:       c.user,
+			InGroup: func(g string) bool {
 				expiry, ok := c.groups[g]
 				return ok && !expired(expiry, now)
 			},
