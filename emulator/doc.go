@@ -63,7 +63,7 @@
 // the filter (see internal/odata for the grammar; a parse error is a 400 that
 // names the character), then applies the commands in order to each. Stream
 // items become StreamItem messages for the stream id and :complete a
-// Completion (see rest2024.go for this reading of the swagger).
+// Completion (see rest_stream.go for this reading of the swagger).
 // :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
 // that negotiate accepts. GET /api/auth/accessKey, for a caller with a valid
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header

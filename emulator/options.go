@@ -281,3 +281,7 @@ func (o *Options) withDefaults() options {
 	}
 	return out
 }
+
+// DefaultInvokeTimeout is how long a REST :invoke waits for the client's
+// answer when Options.InvokeTimeout is zero.
+const DefaultInvokeTimeout = 60 * time.Second
