@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -158,7 +159,7 @@ func (s *identityState) verifyEntra(raw string) (jwt.MapClaims, error) {
 		return nil, &tokenError{"Microsoft Entra token is malformed"}
 	}
 	if iss, _ := claims.GetIssuer(); iss != s.issuer {
-		return nil, &tokenError{fmt.Sprintf("Microsoft Entra token issuer %q is not trusted; want %q", truncate(iss), s.issuer)}
+		return nil, &tokenError{fmt.Sprintf("Microsoft Entra token issuer %q is not trusted; want %q", textutil.Truncate(iss, maxEchoedClaim), s.issuer)}
 	}
 	auds, _ := claims.GetAudience()
 	for _, aud := range auds {
@@ -166,13 +167,8 @@ func (s *identityState) verifyEntra(raw string) (jwt.MapClaims, error) {
 			return claims, nil
 		}
 	}
-	return nil, &tokenError{fmt.Sprintf("Microsoft Entra token audience %q is wrong; want %s (ask the credential for scope %s/.default)", truncate(strings.Join(auds, ",")), EntraAudience, EntraAudience)}
+	return nil, &tokenError{fmt.Sprintf("Microsoft Entra token audience %q is wrong; want %s (ask the credential for scope %s/.default)", textutil.Truncate(strings.Join(auds, ","), maxEchoedClaim), EntraAudience, EntraAudience)}
 }
 
-// truncate shortens a claim echoed in an error.
-func truncate(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
-}
+// maxEchoedClaim bounds a claim echoed in an error.
+const maxEchoedClaim = 100
