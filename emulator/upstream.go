@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -301,12 +302,12 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 	}
 	status, body, err := cu.post(target, ev)
 	if err != nil {
-		cu.log.Warn("upstream call failed", "url", redactURL(target), "event", ev.event, "error", err.Error())
+		cu.log.Warn("upstream call failed", "url", textutil.RedactQuery(target), "event", ev.event, "error", err.Error())
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
 		return
 	}
 	if status != http.StatusOK && status != http.StatusNoContent {
-		cu.log.Warn("upstream answered an error", "url", redactURL(target), "category", ev.category, "event", ev.event, "status", status)
+		cu.log.Warn("upstream answered an error", "url", textutil.RedactQuery(target), "category", ev.category, "event", ev.event, "status", status)
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
 		return
 	}

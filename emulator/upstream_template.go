@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // UpstreamTemplate is one upstream setting: where to POST the events whose
@@ -42,7 +44,7 @@ func (t UpstreamTemplate) Validate() error {
 	for _, v := range []string{"x", "a b/?#%"} {
 		u, err := url.Parse(expandTemplate(t.URLTemplate, v, v, v))
 		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("UrlTemplate %q is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query", redactURL(t.URLTemplate))
+			return fmt.Errorf("UrlTemplate %q is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query", textutil.RedactQuery(t.URLTemplate))
 		}
 	}
 	return nil
@@ -143,13 +145,4 @@ func escapeDataString(s string) string {
 		b.WriteByte(hexDigits[c&15])
 	}
 	return b.String()
-}
-
-// redactURL drops the query of a URL for logs and errors: Functions
-// upstream URLs carry the system key as ?code=.
-func redactURL(raw string) string {
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		return raw[:i] + "?…"
-	}
-	return raw
 }

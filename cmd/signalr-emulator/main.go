@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 func main() {
@@ -177,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, emu.AccessKey()))
 	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
 	for _, t := range templates {
-		logger.Info("upstream", "url", redactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
+		logger.Info("upstream", "url", textutil.RedactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
 	}
 	return serve(ctx, emu, listeners, logger)
 }
@@ -290,14 +291,6 @@ func (f *upstreamFlag) Set(v string) error {
 	// emulator.New checks the URL and names it in its error.
 	*f = append(*f, emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"})
 	return nil
-}
-
-// redactQuery hides a URL's query, which may hold a Functions system key.
-func redactQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i] + "?…"
-	}
-	return u
 }
 
 func orAll(p string) string {
