@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -184,7 +185,7 @@ func FuzzParseConnectionString(f *testing.F) {
 func fuzzKey(s string) string {
 	for _, seg := range strings.Split(s, ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(seg), "=")
-		if ok && asciiLower(strings.TrimSpace(k)) == "accesskey" {
+		if ok && textutil.LowerASCII(strings.TrimSpace(k)) == "accesskey" {
 			return strings.TrimSpace(v)
 		}
 	}
