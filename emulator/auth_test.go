@@ -26,6 +26,7 @@ func noneToken(t *testing.T, aud string) string {
 }
 
 func TestRESTTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	port := s.URL[strings.LastIndex(s.URL, ":"):]
 	noPort := strings.TrimSuffix(s.URL, port)
@@ -72,6 +73,7 @@ func TestRESTTokens(t *testing.T) {
 }
 
 func TestClientTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	port := s.URL[strings.LastIndex(s.URL, ":"):]
 	noPort := strings.TrimSuffix(s.URL, port)
@@ -122,6 +124,7 @@ func TestClientTokens(t *testing.T) {
 }
 
 func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	cases := []struct {
 		claims jwt.MapClaims
@@ -148,6 +151,7 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 }
 
 func TestPrintingNeverShowsTheKey(t *testing.T) {
+	t.Parallel()
 	const secret = "MY-OWN-SECRET-KEY-0123456789"
 	opts := &emulator.Options{AccessKey: secret}
 	e, err := emulator.New(opts)

@@ -53,3 +53,26 @@ func (e *Emulator) HubNames() []string {
 
 // SetSweepInterval sets how often e sweeps its hubs.
 func (e *Emulator) SetSweepInterval(d time.Duration) { e.sweepInterval.Store(int64(d)) }
+
+// PollWaiting reports whether the Long Polling connection id of hub has a
+// poll waiting on the emulator, so that a test can act on a waiting poll
+// without sleeping first.
+func (e *Emulator) PollWaiting(hubName, id string) bool {
+	h := e.hub(hubName, false)
+	if h == nil {
+		return false
+	}
+	h.mu.RLock()
+	c := h.conns[id]
+	h.mu.RUnlock()
+	if c == nil {
+		return false
+	}
+	lp, ok := c.t.(*lpTransport)
+	if !ok {
+		return false
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return lp.poll != nil
+}

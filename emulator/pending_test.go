@@ -37,6 +37,7 @@ func serveNegotiate(tb testing.TB, e *Emulator, hub string) int {
 // serve hub "quiet". Before each hub had its own locks, negotiate held an
 // emulator-wide lock while it scanned every pending token of every hub.
 func TestOneHubDoesNotWaitForAnother(t *testing.T) {
+	t.Parallel()
 	e := mustNew(t, nil)
 	require.Equal(t, http.StatusOK, serveNegotiate(t, e, "busy"))
 	release := e.holdHub("busy")
@@ -57,6 +58,7 @@ func TestOneHubDoesNotWaitForAnother(t *testing.T) {
 // TestPendingTokensExpire checks that expired tokens are forgotten, and that
 // the bookkeeping shrinks with them.
 func TestPendingTokensExpire(t *testing.T) {
+	t.Parallel()
 	p := newPendingSet()
 	start := time.Now()
 	for i := range 10_000 {

@@ -20,6 +20,7 @@ import (
 // V20220601.json (under /api) and v1.json (under /api/v1) against a hub
 // where user alice has one connection, {conn}, which is in group members.
 func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
+	t.Parallel()
 	body := sendBody("newMessage", "hi")
 	type routeCase struct {
 		method, path, body string
@@ -131,6 +132,7 @@ func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
 }
 
 func TestSendsReachExactlyTheirTargets(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	alice := connect(t, s, "Chat", "alice")
 	bob := connect(t, s, "chat", "bob")
@@ -171,6 +173,7 @@ func TestSendsReachExactlyTheirTargets(t *testing.T) {
 }
 
 func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"Target":"newMessage","Arguments":["pascal"]}`), 202, "")
@@ -183,6 +186,7 @@ func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
 }
 
 func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
@@ -213,6 +217,7 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 }
 
 func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	erin := connect(t, s, "chat", "erin")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/erin/groups/brief?ttl=1", ""), 200, "")
@@ -231,6 +236,7 @@ func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 }
 
 func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	hostile := []string{"a/../b?c#d%", "..", ":send", "groups", "sp ace+plus", "ünï/cødé", "%2F"}
 	for _, user := range hostile {
@@ -252,6 +258,7 @@ func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
 }
 
 func TestCloseConnectionsSendTheReason(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	stay := connect(t, s, "chat", "stay")
 	leave := connect(t, s, "chat", "leave")
@@ -274,6 +281,7 @@ func TestCloseConnectionsSendTheReason(t *testing.T) {
 }
 
 func TestRESTErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	resp := rest(t, s, "POST", "/api/hubs/chat/:send", `{"arguments":[]}`)
 	wantStatus(t, resp, 400, "Error.InvalidArgument")
@@ -316,6 +324,7 @@ func wantErrorBody(t *testing.T, resp *http.Response, code string) {
 // TestRESTTokenAudiencePathIsExact: scheme and host of a REST token's aud
 // compare in any case, the path exactly, because ids are case-sensitive.
 func TestRESTTokenAudiencePathIsExact(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, tc := range []struct {
 		aud, path string
@@ -338,6 +347,7 @@ func TestRESTTokenAudiencePathIsExact(t *testing.T) {
 // TestRESTRejectsIDsThatAreNotUTF8: a token carries ids as JSON strings,
 // which cannot hold such bytes, so the id could never be reached.
 func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, tc := range []struct{ method, path, body, field string }{
 		{"POST", "/api/hubs/chat/users/%FF/:send", sendBody("m", "x"), "user id"},
@@ -361,6 +371,7 @@ func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
 // close could never be delivered, so the REST API says the service is
 // unavailable instead of 202.
 func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	alice := connect(t, s, "chat", "alice")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x")), 202, "")
@@ -391,6 +402,7 @@ func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
 // a user's latest 100 memberships without a ttl are kept, which bounds
 // what a user who never connects holds.
 func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for i := range 130 {
 		wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/g"+itoa(i), ""), 200, "")
@@ -408,6 +420,7 @@ func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
 // no pending token is forgotten, so hub names used once do not stay in
 // memory for the emulator's lifetime.
 func TestEmptyHubsAreDropped(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "short", "amy")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/lived/users/bo/groups/g", ""), 200, "")

@@ -23,6 +23,7 @@ func wakeTokens(q *sendQueue) int {
 }
 
 func TestSendQueueOneWakeUpPerBurstAndOrder(t *testing.T) {
+	t.Parallel()
 	q := newSendQueue(8, 1<<10, nil)
 	for _, r := range []string{"a", "b", "c"} {
 		require.True(t, q.push([]byte(r)))
@@ -55,6 +56,7 @@ func recordsOf(qs []queued) []string {
 }
 
 func TestSendQueueOverflowByCount(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	q := newSendQueue(2, 1<<10, func() { calls++ })
 	require.True(t, q.push([]byte("a")))
@@ -73,6 +75,7 @@ func TestSendQueueOverflowByCount(t *testing.T) {
 }
 
 func TestSendQueueOverflowByBytes(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	q := newSendQueue(100, 4, func() { calls++ })
 	require.True(t, q.push([]byte("abc")))
@@ -113,6 +116,7 @@ func newTestConnection(t *testing.T, opts *Options) (*connection, *frameTranspor
 }
 
 func TestBroadcastsAndOwnRecordsGoOutInSendOrder(t *testing.T) {
+	t.Parallel()
 	c, ft := newTestConnection(t, nil)
 	log := newBroadcastLog()
 	log.append([]byte("before;")) // sent before the connection joined
@@ -134,6 +138,7 @@ func TestBroadcastsAndOwnRecordsGoOutInSendOrder(t *testing.T) {
 }
 
 func TestBroadcastLogRunsAcrossChunks(t *testing.T) {
+	t.Parallel()
 	c, ft := newTestConnection(t, nil)
 	log := newBroadcastLog()
 	c.queue.attach(log)
@@ -156,6 +161,7 @@ func TestBroadcastLogRunsAcrossChunks(t *testing.T) {
 }
 
 func TestBroadcastLogRunsCannotBeAppendedInto(t *testing.T) {
+	t.Parallel()
 	log := newBroadcastLog()
 	start := log.end()
 	m := log.append([]byte("one;"))
@@ -168,6 +174,7 @@ func TestBroadcastLogRunsCannotBeAppendedInto(t *testing.T) {
 }
 
 func TestBroadcastLagCountsTowardTheBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		count    int

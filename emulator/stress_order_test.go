@@ -24,7 +24,12 @@ import (
 // get exactly what was addressed to it, each caller's calls in the order
 // they completed.
 func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
-	s := newServer(t, &emulator.Options{KeepAliveInterval: 50 * time.Millisecond})
+	t.Parallel()
+	// The clients are read one after the other while the senders run, so
+	// a client may wait its turn with a full socket: the write and client
+	// timeouts are long enough that only a lost or reordered message fails
+	// the test, however slow the machine.
+	s := newServer(t, &emulator.Options{KeepAliveInterval: 50 * time.Millisecond, WriteTimeout: 5 * time.Minute, ClientTimeout: 5 * time.Minute})
 	type spec struct{ transport, protocol string }
 	specs := []spec{
 		{webSockets, "json"}, {webSockets, "messagepack"}, {serverSentEvents, "json"},

@@ -502,6 +502,7 @@ func (c *hubClient) wantTypedArgs(args []any) {
 // MessagePack is refused at the handshake (the client refuses it first,
 // from negotiate).
 func TestEveryTransportAndProtocol(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{KeepAliveInterval: 200 * time.Millisecond})
 	for _, transport := range allTransportNames {
 		for _, protocol := range []string{"json", "messagepack"} {
@@ -577,6 +578,7 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 // a message over MaxMessageSize ends the connection with a Close that says
 // why.
 func TestOversizedMessageClosedWithReason(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{MaxMessageSize: 1024})
 	for _, transport := range allTransportNames {
 		for _, protocol := range []string{"json", "messagepack"} {
@@ -599,6 +601,7 @@ func TestOversizedMessageClosedWithReason(t *testing.T) {
 // TestMessagePackPrefixOverLimitRefusedEarly: a length prefix announcing
 // more than MaxMessageSize closes the connection before the body arrives.
 func TestMessagePackPrefixOverLimitRefusedEarly(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{MaxMessageSize: 1024})
 	c := connectOn(t, s, "big", "", webSockets, "messagepack")
 	require.NoError(t, c.w.send(varint(1<<20)))
@@ -610,6 +613,7 @@ func TestMessagePackPrefixOverLimitRefusedEarly(t *testing.T) {
 // TestMessagePackHandshakeFollowedByMessages: the handshake request and
 // MessagePack messages in one frame, and a message split across frames.
 func TestMessagePackHandshakeFollowedByMessages(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	w, _, _ := openWire(t, s, "chat", "", webSockets)
 	ws := w.(*wsWire)
@@ -631,6 +635,7 @@ func TestMessagePackHandshakeFollowedByMessages(t *testing.T) {
 // TestMessagePackFramesAreBinary: a MessagePack connection gets binary
 // WebSocket messages, the handshake response included; JSON gets text.
 func TestMessagePackFramesAreBinary(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for protocol, want := range map[string]websocket.MessageType{"json": websocket.MessageText, "messagepack": websocket.MessageBinary} {
 		token := mint(t, testKey, clientURL(s, "chat"), nil)
@@ -652,6 +657,7 @@ func TestMessagePackFramesAreBinary(t *testing.T) {
 // TestTransportsCheckTokens: every request of SSE and Long Polling is
 // authorized, and belongs to the connection's user.
 func TestTransportsCheckTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	w, _, token := openWire(t, s, "chat", "alice", longPolling)
 	lp := w.(*lpWire)
@@ -694,6 +700,7 @@ func TestTransportsCheckTokens(t *testing.T) {
 // TestLongPollingSecondPollEndsFirst: one poll at a time; a second ends
 // the first with 204, and the second gets the messages.
 func TestLongPollingSecondPollEndsFirst(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
@@ -741,6 +748,7 @@ func TestLongPollingSecondPollEndsFirst(t *testing.T) {
 // TestLongPollingPollTimeout: a poll with nothing to return ends empty
 // with 200 after PollTimeout, and the client polls again.
 func TestLongPollingPollTimeout(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{PollTimeout: 100 * time.Millisecond})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	status, body, err := c.w.(*lpWire).poll(5 * time.Second)
@@ -752,6 +760,7 @@ func TestLongPollingPollTimeout(t *testing.T) {
 // TestLongPollingDropsClientThatStopsPolling: with no poll for
 // ClientTimeout, the connection is dropped, even with messages waiting.
 func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{ClientTimeout: 300 * time.Millisecond})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "never polled")), 202, "")
@@ -764,6 +773,7 @@ func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
 // TestLongPollingDelete: DELETE ends the connection and the waiting poll
 // gets 204.
 func TestLongPollingDelete(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", longPolling, "messagepack")
 	lp := c.w.(*lpWire)
@@ -772,7 +782,7 @@ func TestLongPollingDelete(t *testing.T) {
 		status, _, _ := lp.poll(10 * time.Second)
 		polled <- status
 	}()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the poll waits on the emulator", func() bool { return s.Emulator.PollWaiting("chat", c.id) })
 	resp, err := lp.request(context.Background(), http.MethodDelete, nil)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -785,6 +795,7 @@ func TestLongPollingDelete(t *testing.T) {
 // that stops polling is dropped when its queue overflows, while the
 // others keep receiving.
 func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{SendQueueSize: 16, ClientTimeout: time.Minute, WriteTimeout: time.Minute})
 	stuck := connectOn(t, s, "chat", "stuck", longPolling, "json")
 	reader := connectOn(t, s, "chat", "reader", webSockets, "json")
@@ -822,6 +833,7 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 // TestServerSentEventsConcurrentSendGets409OrOK: sends on SSE are POSTs;
 // the stream carries what the emulator sends as data: lines.
 func TestServerSentEventsMultilineFrame(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", serverSentEvents, "json")
 	// A send whose argument holds a newline is escaped by JSON, so the
@@ -834,6 +846,7 @@ func TestServerSentEventsMultilineFrame(t *testing.T) {
 // TestShutdownEndsEveryTransport: Shutdown sends each client its Close
 // message and ends SSE streams and Long Polling connections too.
 func TestShutdownEndsEveryTransport(t *testing.T) {
+	t.Parallel()
 	s := emulator.NewServer(&emulator.Options{AccessKey: testKey})
 	defer s.Close()
 	var clients []*hubClient
@@ -857,6 +870,7 @@ func TestShutdownEndsEveryTransport(t *testing.T) {
 // The connection is kept busy by writes to a Long Polling client that does
 // not poll, so the POSTs queue up.
 func TestConcurrentSendGets409(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{WriteTimeout: time.Minute})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
@@ -893,6 +907,7 @@ func TestConcurrentSendGets409(t *testing.T) {
 // connectionToken and connects with the connectionId, on every transport;
 // a version 1 connection id is not a token.
 func TestNegotiateVersion0OnEveryTransport(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 	for _, transport := range allTransportNames {

@@ -35,6 +35,7 @@ func FuzzParseSettings(f *testing.F) {
 }
 
 func TestEscapeDataString(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"chat":        "chat",
 		"a b/c?d":     "a%20b%2Fc%3Fd",

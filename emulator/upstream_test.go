@@ -131,6 +131,7 @@ func hmacHex(key, data string) string {
 }
 
 func TestUpstreamEventsCarryHeadersAndSignature(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		if call.Header.Get("X-ASRS-Event") == "greet" {
 			_, _ = io.WriteString(w, "{\"type\":3,\"invocationId\":\"1\",\"result\":\"hello ada\"}\x1e")
@@ -192,6 +193,7 @@ func TestUpstreamEventsCarryHeadersAndSignature(t *testing.T) {
 }
 
 func TestUpstreamCompletionRelayRules(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		var inv struct {
 			InvocationID string `json:"invocationId"`
@@ -256,6 +258,7 @@ func TestUpstreamCompletionRelayRules(t *testing.T) {
 }
 
 func TestUpstreamResponseTooLarge(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		_, _ = fmt.Fprintf(w, "{\"type\":3,\"invocationId\":\"1\",\"result\":%q}\x1e", strings.Repeat("x", 20000))
 	})
@@ -272,6 +275,7 @@ func TestUpstreamResponseTooLarge(t *testing.T) {
 }
 
 func TestUpstreamUnreachableAndSlow(t *testing.T) {
+	t.Parallel()
 	// A port nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -318,6 +322,7 @@ func TestUpstreamUnreachableAndSlow(t *testing.T) {
 }
 
 func TestUpstreamHeldCallBlocksNoOtherConnection(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
@@ -353,6 +358,7 @@ func TestUpstreamHeldCallBlocksNoOtherConnection(t *testing.T) {
 }
 
 func TestUpstreamKeepsOrderPerConnection(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	delay := 3 * time.Millisecond
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
@@ -389,6 +395,7 @@ func TestUpstreamKeepsOrderPerConnection(t *testing.T) {
 }
 
 func TestUpstreamTemplatesMatchInOrderAndEscape(t *testing.T) {
+	t.Parallel()
 	first := newFakeUpstream(t, nil)
 	second := newFakeUpstream(t, nil)
 	s := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{
@@ -412,6 +419,7 @@ func TestUpstreamTemplatesMatchInOrderAndEscape(t *testing.T) {
 }
 
 func TestUpstreamNoMatchAndStreamInvocations(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, nil)
 	s := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: up.URL, HubPattern: "other"}}})
 	c := connect(t, s, "chat", "")
@@ -434,6 +442,7 @@ func TestUpstreamNoMatchAndStreamInvocations(t *testing.T) {
 }
 
 func TestUpstreamShutdownWithCallInFlight(t *testing.T) {
+	t.Parallel()
 	stuck := make(chan struct{})
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		if call.Header.Get("X-ASRS-Event") == "hang" {
@@ -457,6 +466,7 @@ func TestUpstreamShutdownWithCallInFlight(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
+	t.Parallel()
 	s, err := emulator.ParseSettings([]byte(`{"upstreamsettings":{"templates":[
 		{"urltemplate":"http://localhost:7071/runtime/webhooks/signalr","eventpattern":"*","HubPattern":"chat","categoryPattern":"messages"}]},
 		"Logging":{"LogLevel":{"Default":"Warning"}}}`))
