@@ -28,6 +28,7 @@ func request(target string, headers map[string]string) *http.Request {
 }
 
 func TestBindingExpressions(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS, "HubSetting": "lobby"})
 	tests := []struct {
 		name    string
@@ -82,6 +83,7 @@ func TestBindingExpressions(t *testing.T) {
 }
 
 func TestBindErrors(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS, "Bad": "Endpoint=https://x"})
 	tests := []struct {
 		name    string
@@ -150,6 +152,7 @@ func TestBrokenLocalSettingsIsReported(t *testing.T) {
 }
 
 func TestLocalSettingsConnectionStringsSection(t *testing.T) {
+	t.Parallel()
 	s := &LocalSettings{ConnectionStrings: map[string]string{"AzureSignalRConnectionString": "cs"}}
 	in := ChainSettings(nil, s)
 	v, ok := in.LookupSetting("ConnectionStrings:AzureSignalRConnectionString")
@@ -175,6 +178,7 @@ func fakeIDToken(payload string) string {
 }
 
 func TestIDTokenClaims(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})
 	in, err := ConnectionInfoBinding{
 		HubName: "chat", UserID: "{headers.x-user}", IDToken: "{headers.authorization}",

@@ -14,6 +14,7 @@ import (
 // The Client against the project's emulator: routes, escaping, tokens and
 // expected 404s must agree end to end, for both API versions.
 func TestClientAgainstEmulator(t *testing.T) {
+	t.Parallel()
 	for _, version := range []signalr.APIVersion{signalr.APIVersion20220601, signalr.APIVersionV1} {
 		t.Run(string(version), func(t *testing.T) {
 			emu := signalrtest.NewEmulator(t, nil)

@@ -13,6 +13,7 @@ import (
 const testClientSecret = "Sup3r~Secret.Value_0123456789"
 
 func TestParseIdentityConnectionStrings(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                         string
 		in                           string
@@ -71,6 +72,7 @@ func TestParseIdentityConnectionStrings(t *testing.T) {
 }
 
 func TestParseIdentityConnectionStringsRejects(t *testing.T) {
+	t.Parallel()
 	sp := "Endpoint=https://x;AuthType=azure.app;ClientId=c;TenantId=t;"
 	tests := []struct{ name, in, says string }{
 		{"app without ClientId", "Endpoint=https://x;AuthType=azure.app;TenantId=t;ClientSecret=" + testClientSecret, "ClientId is missing"},

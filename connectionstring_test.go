@@ -16,6 +16,7 @@ import (
 const testKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
 func TestParseConnectionStringAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                  string
 		in                    string
@@ -54,6 +55,7 @@ func TestParseConnectionStringAccepts(t *testing.T) {
 }
 
 func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
+	t.Parallel()
 	cs, err := ParseConnectionString("Endpoint=https://x;AccessKey=abc=def==")
 	require.NoError(t, err)
 	info, err := cs.ConnectionInfo("chat", nil)
@@ -62,6 +64,7 @@ func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
 }
 
 func TestParseConnectionStringRejects(t *testing.T) {
+	t.Parallel()
 	const secret = "SECRETKEY0123456789"
 	tests := []struct {
 		name   string
@@ -109,6 +112,7 @@ func TestParseConnectionStringRejects(t *testing.T) {
 }
 
 func TestConnectionStringNeverPrintsKey(t *testing.T) {
+	t.Parallel()
 	cs, err := ParseConnectionString("Endpoint=https://x;Port=444;ClientEndpoint=https://c;AccessKey=" + testKey + ";Version=1.0")
 	require.NoError(t, err)
 	for _, s := range []string{
@@ -195,6 +199,7 @@ func fuzzKey(s string) string {
 // A zero ConnectionString, or one left nil, is an error wherever it is
 // used, never a panic.
 func TestZeroConnectionStringIsAnError(t *testing.T) {
+	t.Parallel()
 	zero := &ConnectionString{}
 	_, err := zero.ClientURL("chat")
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
@@ -223,6 +228,7 @@ func TestZeroConnectionStringIsAnError(t *testing.T) {
 // whose byte length differs from the original's when lower-casing changes
 // a character's length (Ⱥ → ⱥ) or replaces invalid UTF-8 with U+FFFD.
 func TestParseConnectionStringRedactsOnTheOriginalBytes(t *testing.T) {
+	t.Parallel()
 	const secret = "SUPERSECRETKEYBYTES0123456789"
 	tests := []struct{ name, in string }{
 		{"lower-casing grows the string", "Endpoint=" + strings.Repeat("Ⱥ", 20) + "accesskey;AccessKey=k"},
@@ -248,6 +254,7 @@ func TestParseConnectionStringRedactsOnTheOriginalBytes(t *testing.T) {
 // Only ASCII letters fold in key names, as in the .NET SDKs' ordinal
 // comparison: "Access\u212Aey" (with a Kelvin sign) is not AccessKey.
 func TestParseConnectionStringKeyNamesFoldASCIIOnly(t *testing.T) {
+	t.Parallel()
 	_, err := ParseConnectionString("Endpoint=https://x;Access\u212aey=k")
 	require.ErrorIs(t, err, ErrInvalidConnectionString)
 	assert.Contains(t, err.Error(), "AccessKey is missing")

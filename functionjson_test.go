@@ -12,6 +12,7 @@ import (
 )
 
 func TestLoadFunctionJSONSamples(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		dir    string
 		input  *ConnectionInfoBinding
@@ -61,6 +62,7 @@ func TestLoadFunctionJSONSamples(t *testing.T) {
 }
 
 func TestLoadFunctionJSONTriggers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		dir     string
 		trigger TriggerBinding
@@ -101,12 +103,14 @@ func TestLoadFunctionJSONTriggers(t *testing.T) {
 }
 
 func TestParseFunctionJSONCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFunctionJSON([]byte(`{"bindings":[{"Type":"SignalRConnectionInfo","Name":"c","HUBNAME":"chat","UserId":"{query.u}","Direction":"IN","claimTypeList":["name"],"idToken":"{headers.authorization}"}]}`))
 	require.NoError(t, err)
 	assert.Equal(t, ConnectionInfoBinding{Name: "c", HubName: "chat", UserID: "{query.u}", ClaimTypeList: []string{"name"}, IDToken: "{headers.authorization}"}, f.ConnectionInfo[0])
 }
 
 func TestParseFunctionJSONRejects(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"unknown-property.json":        `unknown property "hubNmae"`,
 		"wrong-direction.json":         `"direction": "out", not "in"`,

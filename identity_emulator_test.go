@@ -137,6 +137,7 @@ func (r *receiver) next(t *testing.T) string {
 // REST sends and group actions reach it, the credential is called once
 // per token lifetime, and a rotated key is picked up at the renewal.
 func TestIdentityThroughEmulator(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	clock := &movableClock{}
 	// The credential keeps the wall clock (the emulator checks its tokens
@@ -228,6 +229,7 @@ func TestIdentityThroughEmulator(t *testing.T) {
 // Microsoft Entra token is refused with 401 and a reason naming the
 // problem; the access key keeps working beside identity mode.
 func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	ctx := context.Background()
 	for _, tt := range []struct {
@@ -293,6 +295,7 @@ func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
 // identity connection string with BindOptions.Credential, and an output
 // binding sharing its Client, work against the emulator.
 func TestIdentityNegotiateThroughBindings(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	cred, err := signalrtest.NewCredential(emu.Emulator, nil)
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestMessageJSONNames(t *testing.T) {
+	t.Parallel()
 	m := Message{Target: "newMessage", Arguments: []any{"hi", 1}, UserID: "u1"}
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
@@ -28,6 +29,7 @@ func TestMessageJSONNames(t *testing.T) {
 }
 
 func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -50,6 +52,7 @@ func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
 }
 
 func TestMessageUnmarshalErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, field string
 	}{
@@ -71,6 +74,7 @@ func TestMessageUnmarshalErrors(t *testing.T) {
 }
 
 func TestMessageValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		m     Message
@@ -108,6 +112,7 @@ func TestMessageValidate(t *testing.T) {
 }
 
 func TestGroupActionJSON(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(GroupAction{Action: GroupActionRemoveAll, UserID: "u"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"action":"removeAll","userId":"u"}`, string(b))
@@ -145,6 +150,7 @@ func TestGroupActionJSON(t *testing.T) {
 }
 
 func TestGroupActionValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		a     GroupAction
@@ -182,6 +188,7 @@ func TestGroupActionValidate(t *testing.T) {
 }
 
 func TestParseOutput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -207,6 +214,7 @@ func TestParseOutput(t *testing.T) {
 }
 
 func TestParseOutputErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in       string
 		sentinel error
@@ -273,6 +281,7 @@ func FuzzParseOutput(f *testing.F) {
 }
 
 func TestGroupActionTypeUnmarshalText(t *testing.T) {
+	t.Parallel()
 	var got struct {
 		A GroupActionType `json:"a"`
 	}
@@ -304,6 +313,7 @@ func FuzzSendBodyMatchesMarshal(f *testing.F) {
 }
 
 func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
+	t.Parallel()
 	m, body, err := snapshotMessage(Message{Target: "newMessage", Arguments: []any{"<hi>", 1, map[string]any{"k": []int{1}}}})
 	require.NoError(t, err)
 	b, ok := appendSendBody(nil, m.Target, m.Arguments)
@@ -317,6 +327,7 @@ func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
 // A snapshot without arguments sends an empty array; a target that JSON
 // escapes leaves the body to SendMessage.
 func TestSnapshotBody(t *testing.T) {
+	t.Parallel()
 	m, body, err := snapshotMessage(Message{Target: "ping"})
 	require.NoError(t, err)
 	assert.Nil(t, m.Arguments)

@@ -60,6 +60,7 @@ func errorBody(t *testing.T, rec *httptest.ResponseRecorder) string {
 }
 
 func TestUpstreamDispatchCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	var got []string
 	record := func(name string) func(context.Context, *signalr.InvocationContext) (any, error) {
@@ -94,6 +95,7 @@ func TestUpstreamDispatchCaseInsensitive(t *testing.T) {
 }
 
 func TestUpstreamHandleRejectsBadBindings(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	h := func(context.Context, *signalr.InvocationContext) (any, error) { return nil, nil }
 	for _, tt := range []struct {
@@ -138,6 +140,7 @@ func TestUpstreamHandleRejectsBadBindings(t *testing.T) {
 }
 
 func TestUpstreamSignature(t *testing.T) {
+	t.Parallel()
 	// The reference vector: the emulator key over a connection id.
 	const id = "IuNnVj3N7qRmQxEaOyNL3wAl4YXrEX1"
 	const want = "sha256=62A9FBCA2CCC22661D349F62F51C60B1F8202B12F7F87F206B47FF66BA9959E0"
@@ -297,6 +300,7 @@ func TestUpstreamStatuses(t *testing.T) {
 }
 
 func TestUpstreamInvocationContext(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	var got *signalr.InvocationContext
 	capture := func(_ context.Context, inv *signalr.InvocationContext) (any, error) { got = inv; return nil, nil }
@@ -350,6 +354,7 @@ type point struct {
 }
 
 func TestUpstreamArgumentsAndCompletion(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	require.NoError(t, up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "move", ParameterNames: []string{"who", "to"}},
 		func(_ context.Context, inv *signalr.InvocationContext) (any, error) {
@@ -452,6 +457,7 @@ func TestUpstreamArgumentsAndCompletion(t *testing.T) {
 }
 
 func TestUpstreamCompletionBytes(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	require.NoError(t, up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "hi"},
 		func(context.Context, *signalr.InvocationContext) (any, error) { return "ok", nil }))
@@ -499,6 +505,7 @@ func TestUpstreamCompletionBytes(t *testing.T) {
 }
 
 func TestArgumentConversions(t *testing.T) {
+	t.Parallel()
 	j := signalr.JSONArgument([]byte(`{"x":1,"y":2}`))
 	b, err := j.MarshalMsgpack()
 	require.NoError(t, err)

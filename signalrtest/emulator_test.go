@@ -9,6 +9,7 @@ import (
 )
 
 func TestNewEmulatorServesAndHandsOutItsConnectionString(t *testing.T) {
+	t.Parallel()
 	s := signalrtest.NewEmulator(t, nil)
 
 	if !strings.HasPrefix(s.ConnectionString(), "Endpoint=http://127.0.0.1;Port=") {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRunRejectsBadUpstreamSettings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"localhost:7071"}]}}`), 0o600); err != nil {
@@ -35,6 +36,7 @@ func TestRunRejectsBadUpstreamSettings(t *testing.T) {
 // The -upstream templates come first, then those of -config, in order; the
 // startup log lists them without the query (which may hold a key).
 func TestRunUpstreamOrder(t *testing.T) {
+	t.Parallel()
 	config := filepath.Join(t.TempDir(), "settings.json")
 	if err := os.WriteFile(config, []byte(`{"upstreamSettings":{"templates":[{"urlTemplate":"http://127.0.0.1:7072/{hub}/api/{category}/{event}","hubPattern":"game"}]}}`), 0o600); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 // the ones it declares in Go, so -bindings functions and -bindings go run
 // the same app.
 func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
+	t.Parallel()
 	loaded, err := loadBindings(functionsFS)
 	require.NoError(t, err)
 	declared := declaredBindings()
@@ -64,6 +65,7 @@ type httpTrigger struct {
 // does), with an http output as in the seed; a hub function has a
 // signalRTrigger and no HTTP binding.
 func TestRoutesMatchHTTPTriggers(t *testing.T) {
+	t.Parallel()
 	dirs, err := fs.ReadDir(functionsFS, "functions")
 	require.NoError(t, err)
 	byFunction := map[string]route{}
@@ -118,6 +120,7 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 // A broken or incomplete function.json stops the example with an error that
 // names the function.
 func TestLoadBindingsErrors(t *testing.T) {
+	t.Parallel()
 	good := func() fstest.MapFS {
 		m := fstest.MapFS{}
 		err := fs.WalkDir(functionsFS, ".", func(p string, d fs.DirEntry, err error) error {

@@ -361,6 +361,7 @@ func (c *hubClient) mustInvoke(target string, args ...any) json.RawMessage {
 // TestNegotiateConnectsAsUser: the token from each negotiate path connects to
 // the service as the right user.
 func TestNegotiateConnectsAsUser(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", true)
 	bob := e.connect("bob", false)
@@ -377,6 +378,7 @@ func TestNegotiateConnectsAsUser(t *testing.T) {
 
 // A broadcast reaches every connection, with the body as the argument.
 func TestBroadcastReachesEveryone(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob := e.connect("alice", false), e.connect("bob", false)
 	body := `{"from":"bob","text":"hello, all"}`
@@ -387,6 +389,7 @@ func TestBroadcastReachesEveryone(t *testing.T) {
 
 // A message to a user reaches only that user's connections, all of them.
 func TestSendToUserReachesOnlyThatUser(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice1, alice2, bob := e.connect("alice", false), e.connect("alice", true), e.connect("bob", false)
 	e.mustCall("POST", "/api/users/alice/messages", `{"text":"psst"}`, http.StatusNoContent)
@@ -400,6 +403,7 @@ func TestSendToUserReachesOnlyThatUser(t *testing.T) {
 // Group membership follows PUT and DELETE, and a group message reaches the
 // members only.
 func TestGroupsAddSendRemove(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob := e.connect("alice", false), e.connect("bob", false)
 	const group = "team a/b" // needs escaping in the path
@@ -435,6 +439,7 @@ func TestGroupsAddSendRemove(t *testing.T) {
 
 // Bad bodies are refused before anything reaches the service.
 func TestBadJSONIsBadRequest(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	for _, target := range []string{"/api/messages", "/api/users/alice/messages", "/api/groups/g1/messages"} {
@@ -461,6 +466,7 @@ type failure struct {
 
 // A service that refuses the request gives 502 with its status and reason.
 func TestServiceRefusalIsBadGateway(t *testing.T) {
+	t.Parallel()
 	// The emulator checks tokens with another key than the app signs with.
 	emu := signalrtest.NewEmulator(t, &emulator.Options{AccessKey: "a-different-key-0123456789abcdefghijklmnopq"})
 	srv := serveApp(t, emulator.ConnectionString("http://127.0.0.1", emu.Port(), emulator.DefaultAccessKey), nil)
@@ -483,6 +489,7 @@ func TestServiceRefusalIsBadGateway(t *testing.T) {
 
 // A service that cannot be reached gives 502 with the transport error.
 func TestUnreachableServiceIsBadGateway(t *testing.T) {
+	t.Parallel()
 	emu := emulator.NewServer(nil)
 	cs := emu.ConnectionString()
 	emu.Close() // nothing listens there any more
@@ -498,6 +505,7 @@ func TestUnreachableServiceIsBadGateway(t *testing.T) {
 // The API answers CORS preflights, so a page on another origin can use it
 // (without credentials: no origins are listed); the page itself is not an API.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/api/groups/g1/users/alice", nil)
 	req.Header.Set("Origin", "https://elsewhere.example")
@@ -525,6 +533,7 @@ func TestCORS(t *testing.T) {
 // The page, its script and style, and the vendored client are served; the
 // page forbids inline script.
 func TestPageAndAssets(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	resp, err := httpClient.Get(e.srv.URL + "/")
 	require.NoError(t, err)
@@ -557,6 +566,7 @@ func TestPageAndAssets(t *testing.T) {
 
 // Without the npm package, the client's URL is a 404 that says what to run.
 func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
+	t.Parallel()
 	js := newSignalRJS(filepath.Join(t.TempDir(), "signalr.min.js"))
 	rec := httptest.NewRecorder()
 	js.ServeHTTP(rec, httptest.NewRequest("GET", "/vendor/signalr.min.js", nil))
@@ -567,6 +577,7 @@ func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
 // newSignalRJS without an override looks where npm installs the package,
 // below the working directory and the source tree.
 func TestSignalRJSCandidates(t *testing.T) {
+	t.Parallel()
 	js := newSignalRJS("")
 	wd, err := os.Getwd()
 	require.NoError(t, err)
@@ -582,6 +593,7 @@ func TestSignalRJSCandidates(t *testing.T) {
 // A direct message to a user with no connection is not sent: the answer says
 // nobody of that name is online. Once the user connects, it goes through.
 func TestSendToOfflineUserSaysSo(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	status, data := e.call("POST", "/api/users/carol/messages", `{"text":"anyone there?"}`, nil)
@@ -602,6 +614,7 @@ func TestSendToOfflineUserSaysSo(t *testing.T) {
 // A 502 is logged at the default level with the service's status and
 // reason, and without the user or group names of the path.
 func TestBadGatewayIsLogged(t *testing.T) {
+	t.Parallel()
 	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -637,6 +650,7 @@ func TestBadGatewayIsLogged(t *testing.T) {
 // reach exactly the right connections: each step ends with a broadcast
 // marker, so a message that went astray would arrive before it.
 func TestHubMethodsReachTheRightClients(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob, carol := e.connect("alice", false), e.connect("bob", false), e.connect("carol", true)
 	alice2 := e.connect("alice", false) // alice's second tab
@@ -679,6 +693,7 @@ func TestHubMethodsReachTheRightClients(t *testing.T) {
 // echo's result, a hub method the app lacks and a hub function's error come
 // back to the caller as Completions.
 func TestHubInvocationResults(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	got := alice.mustInvoke("echo", map[string]any{"a": []any{1, "x", nil}})
@@ -694,6 +709,7 @@ func TestHubInvocationResults(t *testing.T) {
 
 // Everyone hears when a user's first connection opens and last one closes.
 func TestPresenceReachesEveryone(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	alice.wantPresence("alice", true) // her own, first

@@ -90,6 +90,7 @@ func TestRunIdentityKeyWithExternalEmulator(t *testing.T) {
 }
 
 func TestParseFlagsIdentity(t *testing.T) {
+	t.Parallel()
 	_, err := parseFlags([]string{"-identity", "-identity-key", "k.pem"}, func(string) string { return "" }, io.Discard)
 	require.ErrorContains(t, err, "exclude each other")
 	o, err := parseFlags([]string{"-identity"}, func(string) string { return "" }, io.Discard)

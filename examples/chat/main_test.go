@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestParseFlags(t *testing.T) {
+	t.Parallel()
 	env := func(vars map[string]string) func(string) string {
 		return func(k string) string { return vars[k] }
 	}
@@ -291,6 +292,7 @@ func TestRunErrors(t *testing.T) {
 
 // The URL printed for a server on every interface is one a browser opens.
 func TestPageURL(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"127.0.0.1:7071": "http://127.0.0.1:7071/",
 		"0.0.0.0:8080":   "http://localhost:8080/",
@@ -307,6 +309,7 @@ func TestPageURL(t *testing.T) {
 // The embedded emulator calls the app on a loopback address, also when the
 // app listens on every interface.
 func TestUpstreamURL(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"127.0.0.1:7071": "http://127.0.0.1:7071/runtime/webhooks/signalr",
 		"0.0.0.0:8080":   "http://127.0.0.1:8080/runtime/webhooks/signalr",

@@ -7,6 +7,7 @@ import (
 )
 
 func TestHubName(t *testing.T) {
+	t.Parallel()
 	valid := []string{"a", "Chat", "chat_1", "h`,.[]", "h" + strings.Repeat("x", 127)}
 	for _, h := range valid {
 		if err := HubName(h); err != nil {
@@ -31,6 +32,7 @@ func TestHubName(t *testing.T) {
 }
 
 func TestGroupName(t *testing.T) {
+	t.Parallel()
 	valid := []string{"g", " g ", "group/with?odd#chars%", "日本語", strings.Repeat("g", MaxGroupNameLength)}
 	for _, g := range valid {
 		if err := GroupName(g); err != nil {
