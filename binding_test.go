@@ -3,6 +3,7 @@ package signalr
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -213,9 +214,7 @@ func FuzzBindingExpression(f *testing.F) {
 	f.Fuzz(func(t *testing.T, expr, value string) {
 		e, err := parseExpression("userId", expr, mapSettings(map[string]string{"x": "X"}))
 		if err != nil {
-			if !errors.Is(err, ErrInvalidBinding) && !errors.Is(err, ErrMissingSetting) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+			require.False(t, !errors.Is(err, ErrInvalidBinding) && !errors.Is(err, ErrMissingSetting), "error %v wraps no sentinel", err)
 			return
 		}
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -230,7 +229,7 @@ func FuzzBindingExpression(f *testing.F) {
 			}
 		}
 		if _, err := e.eval(r); err != nil {
-			t.Fatalf("eval with every reference present: %v", err)
+			require.FailNow(t, fmt.Sprintf("eval with every reference present: %v", err))
 		}
 	})
 }

@@ -140,16 +140,12 @@ func FuzzParseConnectionString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		cs, err := ParseConnectionString(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidConnectionString) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+			require.True(t, errors.Is(err, ErrInvalidConnectionString), "error %v wraps no sentinel", err)
 			// Whatever the input, an error never repeats the key.
 			if key := fuzzKey(s); len(key) >= 16 && strings.Contains(err.Error(), key) {
-				t.Fatalf("error %q contains the access key %q", err, key)
+				require.FailNow(t, fmt.Sprintf("error %q contains the access key %q", err, key))
 			}
-			if cs != nil {
-				t.Fatal("non-nil result with an error")
-			}
+			require.Nil(t, cs, "non-nil result with an error")
 			return
 		}
 		key := fuzzKey(s)
@@ -157,30 +153,22 @@ func FuzzParseConnectionString(f *testing.F) {
 			// No key is kept or printed; the secret is hidden; local
 			// minting says it needs a key.
 			if secret := cs.ClientSecret(); secret != "" && strings.Contains(cs.String(), secret) {
-				t.Fatalf("String() %q shows the client secret", cs.String())
+				require.FailNow(t, fmt.Sprintf("String() %q shows the client secret", cs.String()))
 			}
-			if strings.Contains(cs.String(), "AccessKey") {
-				t.Fatalf("String() %q mentions an access key", cs.String())
-			}
+			require.False(t, strings.Contains(cs.String(), "AccessKey"), "String() %q mentions an access key", cs.String())
 			if _, err := cs.ConnectionInfo("hub", nil); !errors.Is(err, ErrUnsupportedAuthType) {
-				t.Fatalf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err)
+				require.FailNow(t, fmt.Sprintf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err))
 			}
 			return
 		}
-		if key == "" {
-			t.Fatal("parsed without an access key")
-		}
+		require.NotEmpty(t, key, "parsed without an access key")
 		for _, u := range []string{cs.Endpoint(), cs.ClientEndpoint(), cs.ServerEndpoint()} {
-			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-				t.Fatalf("endpoint %q is not http(s)", u)
-			}
+			require.False(t, !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://"), "endpoint %q is not http(s)", u)
 		}
-		if !strings.Contains(cs.String(), "AccessKey=***;") || key != "***" && strings.Contains(cs.String(), "AccessKey="+key+";") {
-			t.Fatalf("String() %q does not hide the key", cs.String())
-		}
+		require.False(t, !strings.Contains(cs.String(), "AccessKey=***;") || key != "***" && strings.Contains(cs.String(), "AccessKey="+key+";"), "String() %q does not hide the key", cs.String())
 		// A parsed connection string mints a token that names its client URL.
 		if _, err := cs.ConnectionInfo("hub", nil); err != nil {
-			t.Fatalf("ConnectionInfo: %v", err)
+			require.FailNow(t, fmt.Sprintf("ConnectionInfo: %v", err))
 		}
 	})
 }
@@ -296,13 +284,9 @@ func FuzzParseConnectionStringHidesKey(f *testing.F) {
 		key := unseenSecret(t, a+b)
 		cs, err := ParseConnectionString(a + "AccessKey=" + key + b)
 		if err == nil {
-			if strings.Contains(cs.String(), key[:4]) || strings.Contains(fmt.Sprintf("%v %+v %#v", cs, *cs, cs), key[:4]) {
-				t.Fatalf("String() %q shows the key", cs)
-			}
+			require.False(t, strings.Contains(cs.String(), key[:4]) || strings.Contains(fmt.Sprintf("%v %+v %#v", cs, *cs, cs), key[:4]), "String() %q shows the key", cs)
 			return
 		}
-		if strings.Contains(err.Error(), key[:4]) {
-			t.Fatalf("error %q shows key bytes", err)
-		}
+		require.False(t, strings.Contains(err.Error(), key[:4]), "error %q shows key bytes", err)
 	})
 }

@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -152,24 +153,18 @@ func FuzzParseFunctionJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fn, err := ParseFunctionJSON(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidBinding) {
-				t.Fatalf("error %v does not wrap ErrInvalidBinding", err)
-			}
+			require.True(t, errors.Is(err, ErrInvalidBinding), "error %v does not wrap ErrInvalidBinding", err)
 			return
 		}
 		for _, b := range fn.ConnectionInfo {
-			if b.HubName == "" {
-				t.Fatal("a connection info binding without a hub was accepted")
-			}
+			require.NotEmpty(t, b.HubName, "a connection info binding without a hub was accepted")
 		}
 		for _, b := range fn.Outputs {
-			if b.HubName == "" {
-				t.Fatal("an output binding without a hub was accepted")
-			}
+			require.NotEmpty(t, b.HubName, "an output binding without a hub was accepted")
 		}
 		for _, b := range fn.Triggers {
 			if _, err := b.check(); err != nil {
-				t.Fatalf("an invalid trigger was accepted: %v", err)
+				require.FailNow(t, fmt.Sprintf("an invalid trigger was accepted: %v", err))
 			}
 		}
 	})

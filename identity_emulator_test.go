@@ -127,7 +127,7 @@ func (r *receiver) next(t *testing.T) string {
 	case m := <-r.messages:
 		return m
 	case <-time.After(10 * time.Second):
-		t.Fatal("no message arrived")
+		require.FailNow(t, "no message arrived")
 		return ""
 	}
 }

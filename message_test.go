@@ -3,6 +3,7 @@ package signalr
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -254,28 +255,20 @@ func FuzzParseOutput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		items, err := ParseOutput(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidOutputItem) && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrInvalidGroupAction) {
-				t.Fatalf("error %v wraps no output sentinel", err)
-			}
+			require.False(t, !errors.Is(err, ErrInvalidOutputItem) && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrInvalidGroupAction), "error %v wraps no output sentinel", err)
 			return
 		}
 		for _, it := range items {
 			if err := it.Validate(); err != nil {
-				t.Fatalf("ParseOutput returned an invalid item %#v: %v", it, err)
+				require.FailNow(t, fmt.Sprintf("ParseOutput returned an invalid item %#v: %v", it, err))
 			}
 			// What we write, we read back the same.
 			b, err := json.Marshal(it)
-			if err != nil {
-				t.Fatalf("marshal %#v: %v", it, err)
-			}
+			require.NoError(t, err, "marshal %#v: %v", it, err)
 			again, err := ParseOutputItem(b)
-			if err != nil {
-				t.Fatalf("re-parse %s: %v", b, err)
-			}
+			require.NoError(t, err, "re-parse %s: %v", b, err)
 			b2, _ := json.Marshal(again)
-			if string(b) != string(b2) {
-				t.Fatalf("round trip changed %s into %s", b, b2)
-			}
+			require.False(t, string(b) != string(b2), "round trip changed %s into %s", b, b2)
 		}
 	})
 }

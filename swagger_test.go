@@ -161,9 +161,7 @@ func TestClientRequestsMatchSwagger(t *testing.T) {
 				} else {
 					require.Len(t, q["api-version"], 1, "%s %s?%s", r.Method, r.Path, r.Query)
 					reqVersion = q["api-version"][0]
-					if apiVersionOrder[version] > apiVersionOrder[APIVersion(reqVersion)] {
-						t.Errorf("%s %s went out with %s, older than the Client's %s", r.Method, r.Path, reqVersion, version)
-					}
+					assert.False(t, apiVersionOrder[version] > apiVersionOrder[APIVersion(reqVersion)], "%s %s went out with %s, older than the Client's %s", r.Method, r.Path, reqVersion, version)
 				}
 				var match *swaggerOp
 				for i, o := range ops[reqVersion][r.Method] {

@@ -2,9 +2,11 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParseCommands: the :execute body parser never panics, and every
@@ -19,31 +21,21 @@ func FuzzParseCommands(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		commands, problem := parseCommands(body)
 		if problem != "" {
-			if commands != nil {
-				t.Fatalf("%q: commands with a problem", body)
-			}
+			require.Nil(t, commands, "%q: commands with a problem", body)
 			return
 		}
-		if len(commands) == 0 {
-			t.Fatalf("%q: accepted an empty list", body)
-		}
+		require.NotEmpty(t, commands, "%q: accepted an empty list", body)
 		for _, c := range commands {
 			switch c.kind {
 			case "SendMessage":
 				record := c.msg.record(hubproto.JSON)
-				if len(record) == 0 || record[len(record)-1] != hubproto.RecordSeparator {
-					t.Fatalf("%q: bad record %q", body, record)
-				}
-				if len(c.msg.record(hubproto.MessagePack)) == 0 {
-					t.Fatalf("%q: no MessagePack encoding", body)
-				}
+				require.False(t, len(record) == 0 || record[len(record)-1] != hubproto.RecordSeparator, "%q: bad record %q", body, record)
+				require.False(t, len(c.msg.record(hubproto.MessagePack)) == 0, "%q: no MessagePack encoding", body)
 			case "JoinGroup", "LeaveGroup":
-				if c.group == "" {
-					t.Fatalf("%q: empty group", body)
-				}
+				require.NotEmpty(t, c.group, "%q: empty group", body)
 			case "CloseConnection":
 			default:
-				t.Fatalf("%q: kind %q", body, c.kind)
+				require.FailNow(t, fmt.Sprintf("%q: kind %q", body, c.kind))
 			}
 		}
 	})
@@ -66,11 +58,7 @@ func FuzzCompletion(f *testing.F) {
 		table.complete(c, msg, record)
 		table.complete(c, msg, record) // a second Completion is ignored
 		a := <-p.answer
-		if !a.failed && a.result != nil && !json.Valid(a.result) {
-			t.Fatalf("%q: result %q is not JSON", record, a.result)
-		}
-		if len(table.byID) != 0 {
-			t.Fatal("the invocation is still pending")
-		}
+		require.False(t, !a.failed && a.result != nil && !json.Valid(a.result), "%q: result %q is not JSON", record, a.result)
+		require.Empty(t, table.byID, "the invocation is still pending")
 	})
 }

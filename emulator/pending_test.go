@@ -95,9 +95,7 @@ func BenchmarkNegotiatePending(b *testing.B) {
 			for range b.N {
 				w := httptest.NewRecorder()
 				e.ServeHTTP(w, r)
-				if w.Code != http.StatusOK {
-					b.Fatal(w.Code)
-				}
+				require.False(b, w.Code != http.StatusOK, w.Code)
 			}
 		})
 	}

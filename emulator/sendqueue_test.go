@@ -67,7 +67,7 @@ func TestSendQueueOverflowByCount(t *testing.T) {
 	select {
 	case <-q.overflowed:
 	default:
-		t.Fatal("overflowed is not closed")
+		require.FailNow(t, "overflowed is not closed")
 	}
 	// Emptying it does not make an overflowed queue usable again.
 	q.take(nil)

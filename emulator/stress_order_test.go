@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
@@ -113,7 +115,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 					"aud": s.URL + base, "exp": time.Now().Add(time.Hour).Unix(),
 				}).SignedString([]byte(testKey))
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err)
 					return
 				}
 				req, _ := http.NewRequest(c.method, s.URL+c.path, strings.NewReader(c.body))
@@ -121,12 +123,12 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := httpClient.Do(req)
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err)
 					return
 				}
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusAccepted {
-					t.Errorf("%s %s: status %d", c.method, c.path, resp.StatusCode)
+					assert.Fail(t, fmt.Sprintf("%s %s: status %d", c.method, c.path, resp.StatusCode))
 					return
 				}
 			}
@@ -154,7 +156,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 			if !equalStrings(want[i][k], got[k]) {
 				w, _ := json.Marshal(trimmed(want[i][k]))
 				g, _ := json.Marshal(trimmed(got[k]))
-				t.Fatalf("client %d (%s) from sender %d:\nwant %s\ngot  %s", i, c.protocol, k, w, g)
+				require.FailNow(t, fmt.Sprintf("client %d (%s) from sender %d:\nwant %s\ngot  %s", i, c.protocol, k, w, g))
 			}
 		}
 	}

@@ -251,7 +251,7 @@ func openWire(t testing.TB, s *emulator.Server, hub, user, transport string) (w 
 		})
 		return sw, n.ConnectionID, token
 	}
-	t.Fatalf("unknown transport %q", transport)
+	require.FailNow(t, fmt.Sprintf("unknown transport %q", transport))
 	return nil, "", ""
 }
 
@@ -418,7 +418,7 @@ func toInt64(t testing.TB, v any) int64 {
 	case uint64:
 		return int64(n)
 	}
-	t.Fatalf("%v (%T) is not an integer", v, v)
+	require.FailNow(t, fmt.Sprintf("%v (%T) is not an integer", v, v))
 	return 0
 }
 
@@ -734,11 +734,11 @@ func TestLongPollingSecondPollEndsFirst(t *testing.T) {
 		case p := <-first:
 			assert.Equal(t, http.StatusNoContent, p.status, "the waiting poll ends when the next arrives")
 		case <-time.After(5 * time.Second):
-			t.Fatal("the waiting poll was not ended by the next one")
+			require.FailNow(t, "the waiting poll was not ended by the next one")
 		}
 		waiting = third
 	case <-time.After(5 * time.Second):
-		t.Fatal("neither poll was ended by the other")
+		require.FailNow(t, "neither poll was ended by the other")
 	}
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "for the second poll")), 202, "")
 	assert.Contains(t, string((<-waiting).body), "for the second poll")

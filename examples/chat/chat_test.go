@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -260,7 +261,7 @@ func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 		case 1:
 			return m.Target, m.Arguments
 		default:
-			c.t.Fatalf("%s: unexpected record %s", c.user, r)
+			require.FailNow(c.t, fmt.Sprintf("%s: unexpected record %s", c.user, r))
 		}
 	}
 }
@@ -345,7 +346,7 @@ func (c *hubClient) invoke(target string, args ...any) completion {
 		case m.Type == 1:
 			c.held = append(c.held, r)
 		case m.Type != 6:
-			c.t.Fatalf("%s: unexpected record %s while invoking %s", c.user, r, target)
+			require.FailNow(c.t, fmt.Sprintf("%s: unexpected record %s while invoking %s", c.user, r, target))
 		}
 	}
 }
@@ -518,7 +519,7 @@ func TestCORS(t *testing.T) {
 		resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" ||
 		resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-ms-client-principal-id") {
-		t.Fatalf("preflight = %d %v", resp.StatusCode, resp.Header)
+		require.FailNow(t, fmt.Sprintf("preflight = %d %v", resp.StatusCode, resp.Header))
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/api/negotiate?userId=carol", nil)

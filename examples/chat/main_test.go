@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -124,7 +125,7 @@ func start(t *testing.T, args ...string) *running {
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+			require.FailNow(t, fmt.Sprintf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr))
 		case <-time.After(10 * time.Millisecond):
 		}
 		require.False(t, time.Now().After(deadline), "no URL printed; stdout: %s", r.stdout)
@@ -179,10 +180,10 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			got := negotiateURL(t, r.url, "alice")
 			require.Equal(t, m[1]+"/client/?hub=chat", got, "negotiate points at %s, want the embedded emulator %s", got, m[1])
 			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
-				t.Fatalf("send = %d %s", status, data)
+				require.FailNow(t, fmt.Sprintf("send = %d %s", status, data))
 			}
 			if status, _ := call(t, "GET", r.url, "", nil); status != http.StatusOK {
-				t.Fatalf("GET / = %d", status)
+				require.FailNow(t, fmt.Sprintf("GET / = %d", status))
 			}
 			// The embedded emulator hands hub calls to the app.
 			c := connectTo(t, strings.TrimSuffix(r.url, "/"), "alice", false)
@@ -190,7 +191,7 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			require.NoError(t, r.stop(), "run returned")
 			require.True(t, strings.HasSuffix(r.stdout.String(), "chat stopped\n"), "stdout after stop:\n%s", r.stdout)
 			if _, err := http.Get(m[1] + "/api/health"); err == nil {
-				t.Fatal("the embedded emulator still answers after stop")
+				require.FailNow(t, "the embedded emulator still answers after stop")
 			}
 		})
 	}
@@ -227,7 +228,7 @@ func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
 	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 	// Sends reach that service: it accepts only tokens signed with key.
 	if status, data := call(t, "POST", r.url+"api/groups/g1/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
-		t.Fatalf("send = %d %s", status, data)
+		require.FailNow(t, fmt.Sprintf("send = %d %s", status, data))
 	}
 	require.NoError(t, r.stop())
 	for name, out := range map[string]string{"stdout": r.stdout.String(), "stderr": r.stderr.String()} {
