@@ -221,6 +221,20 @@ func connectTo(t *testing.T, base, user string, viaHeader bool) *hubClient {
 	return c
 }
 
+// answerGoodbye reads in the background until the connection ends, as a
+// browser does: the emulator's Close message and close handshake are then
+// answered at once, instead of the emulator waiting out its CloseTimeout
+// for a client that stopped reading.
+func (c *hubClient) answerGoodbye() {
+	go func() {
+		for {
+			if _, _, err := c.ws.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // next returns the next record, pings included.
 func (c *hubClient) next() string {
 	c.t.Helper()

@@ -55,6 +55,8 @@ func TestRunIdentityEmbeddedEmulator(t *testing.T) {
 	bob.want(`{"text":"g1 only"}`)
 	env.mustCall("POST", "/api/users/alice/messages", `{"text":"to alice"}`, http.StatusNoContent)
 	alice.want(`{"text":"to alice"}`)
+	alice.answerGoodbye()
+	bob.answerGoodbye()
 	require.NoError(t, r.stop())
 }
 

@@ -188,6 +188,7 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			// The embedded emulator hands hub calls to the app.
 			c := connectTo(t, strings.TrimSuffix(r.url, "/"), "alice", false)
 			require.JSONEq(t, `{"ok":true}`, string(c.mustInvoke("echo", map[string]bool{"ok": true})))
+			c.answerGoodbye()
 			require.NoError(t, r.stop(), "run returned")
 			require.True(t, strings.HasSuffix(r.stdout.String(), "chat stopped\n"), "stdout after stop:\n%s", r.stdout)
 			if _, err := http.Get(m[1] + "/api/health"); err == nil {
