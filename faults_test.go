@@ -62,12 +62,12 @@ func TestMaybeAppliedAndAtMostOnce(t *testing.T) {
 				tt.steps[min(n, len(tt.steps)-1)](w, r)
 			})
 			// the recorder read the body already; the steps see an empty one.
-			// Only a stall should run into the attempt timeout: on a busy
-			// machine an answer can take longer than the short one that
-			// keeps the stalls quick.
+			// Only a stall may run into the attempt timeout: the cases
+			// without one wait a minute per attempt, and those with one a
+			// second, far more than a busy machine takes to answer.
 			attemptTimeout := time.Minute
 			if strings.Contains(tt.name, "stall") {
-				attemptTimeout = 200 * time.Millisecond
+				attemptTimeout = time.Second
 			}
 			c := mustClient(t, rr.cs, &ClientOptions{Retry: fastRetry(), AttemptTimeout: attemptTimeout})
 			defer c.CloseIdleConnections()

@@ -49,7 +49,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 		}
 	}
 
-	const senders, perSender = 4, 120
+	const senders, perSender = 4, 60
 	// want[i] lists what client i must receive from each sender, in order.
 	want := make([][senders][]string, n)
 	type call struct{ method, path, body string }

@@ -797,6 +797,9 @@ func TestLongPollingDelete(t *testing.T) {
 func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, &emulator.Options{SendQueueSize: 16, ClientTimeout: time.Minute, WriteTimeout: time.Minute})
+	// Twice what fills the stuck client's 64 KiB poll buffer and its queue
+	// of 16.
+	const broadcasts = 60
 	stuck := connectOn(t, s, "chat", "stuck", longPolling, "json")
 	reader := connectOn(t, s, "chat", "reader", webSockets, "json")
 	var wg sync.WaitGroup
@@ -804,7 +807,7 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 	got := 0
 	go func() {
 		defer wg.Done()
-		for got < 200 {
+		for got < broadcasts {
 			m, err := reader.read(5 * time.Second)
 			if err != nil {
 				return
@@ -815,11 +818,11 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 		}
 	}()
 	big := strings.Repeat("y", 8<<10)
-	for i := 0; i < 200; i++ {
+	for i := 0; i < broadcasts; i++ {
 		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", big)), 202, "")
 	}
 	wg.Wait()
-	assert.Equal(t, 200, got, "the reading client got every broadcast")
+	assert.Equal(t, broadcasts, got, "the reading client got every broadcast")
 	eventually(t, "the client that stopped polling is dropped", func() bool {
 		for _, conn := range s.Emulator.Snapshot("chat").Connections {
 			if conn.ID == stuck.id {
