@@ -20,7 +20,9 @@ import (
 // client gets every message.
 func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 	t.Parallel()
-	s := newSmallBufferServer(t, &emulator.Options{SendQueueSize: 2})
+	// Not a newSmallBufferServer: the reading client's small send buffer
+	// would then overflow its queue of 2 as well.
+	s := newServer(t, &emulator.Options{SendQueueSize: 2})
 	stuck := connect(t, s, "chat", "stuck")
 	reader := connect(t, s, "chat", "reader")
 
@@ -39,7 +41,7 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 		}
 	}()
 
-	body := sendBody("big", strings.Repeat("x", 64<<10))
+	body := sendBody("big", strings.Repeat("x", 256<<10))
 	sent := 0
 	for ; sent < 400 && connected(s, stuck.id); sent++ {
 		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", body), 202, "")
