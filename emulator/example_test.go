@@ -98,8 +98,8 @@ func ExampleNew() {
 	}
 	defer emu.Close()
 	// emu is the http.Handler to give an http.Server, or emulator.Serve.
-	var handler http.Handler = emu
-	fmt.Println(handler != nil, emu.AccessKey() == emulator.DefaultAccessKey)
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Println(srv.Handler == http.Handler(emu), emu.AccessKey() == emulator.DefaultAccessKey)
 	// Output:
 	// true
 	// emulator: invalid options: Options.Upstream[0]: UrlTemplate "localhost:7071/runtime/webhooks/signalr" is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query
