@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,6 +30,7 @@ func request(target string, headers map[string]string) *http.Request {
 }
 
 func TestBindingExpressions(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS, "HubSetting": "lobby"})
 	tests := []struct {
 		name    string
@@ -83,6 +85,7 @@ func TestBindingExpressions(t *testing.T) {
 }
 
 func TestBindErrors(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS, "Bad": "Endpoint=https://x"})
 	tests := []struct {
 		name    string
@@ -151,6 +154,7 @@ func TestBrokenLocalSettingsIsReported(t *testing.T) {
 }
 
 func TestLocalSettingsConnectionStringsSection(t *testing.T) {
+	t.Parallel()
 	s := &LocalSettings{ConnectionStrings: map[string]string{"AzureSignalRConnectionString": "cs"}}
 	in := ChainSettings(nil, s)
 	v, ok := in.LookupSetting("ConnectionStrings:AzureSignalRConnectionString")
@@ -176,6 +180,7 @@ func fakeIDToken(payload string) string {
 }
 
 func TestIDTokenClaims(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})
 	in, err := ConnectionInfoBinding{
 		HubName: "chat", UserID: "{headers.x-user}", IDToken: "{headers.authorization}",
@@ -210,9 +215,7 @@ func FuzzBindingExpression(f *testing.F) {
 	f.Fuzz(func(t *testing.T, expr, value string) {
 		e, err := parseExpression("userId", expr, mapSettings(map[string]string{"x": "X"}))
 		if err != nil {
-			if !errors.Is(err, ErrInvalidBinding) && !errors.Is(err, ErrMissingSetting) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+			require.False(t, !errors.Is(err, ErrInvalidBinding) && !errors.Is(err, ErrMissingSetting), "error %v wraps no sentinel", err)
 			return
 		}
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -227,7 +230,7 @@ func FuzzBindingExpression(f *testing.F) {
 			}
 		}
 		if _, err := e.eval(r); err != nil {
-			t.Fatalf("eval with every reference present: %v", err)
+			require.FailNow(t, fmt.Sprintf("eval with every reference present: %v", err))
 		}
 	})
 }

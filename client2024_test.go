@@ -15,6 +15,7 @@ import (
 )
 
 func TestFilterRendering(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		f    Filter
 		want string
@@ -40,6 +41,7 @@ func TestFilterRendering(t *testing.T) {
 }
 
 func TestNewOperationsNeedADatedVersion(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, &ClientOptions{APIVersion: APIVersionV1})
 	ctx := context.Background()
@@ -54,6 +56,7 @@ func TestNewOperationsNeedADatedVersion(t *testing.T) {
 }
 
 func TestExecuteBody(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, nil)
 	err := c.Execute(context.Background(), "Chat", StartsWith(FilterUserID, "a b"), []Command{
@@ -75,6 +78,7 @@ func TestExecuteBody(t *testing.T) {
 }
 
 func TestInvokeErrorsAreTypedAndNotRetried(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		status  int
 		code    string
@@ -141,6 +145,7 @@ func TestInvokeErrorsAreTypedAndNotRetried(t *testing.T) {
 // the Client follows nextLink as given, stops at Top, stops when the loop
 // stops, and refuses a nextLink to another host.
 func TestGroupMembersFollowsNextLink(t *testing.T) {
+	t.Parallel()
 	var base string
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
 		start, _ := strconv.Atoi(r.URL.Query().Get("continuationToken"))
@@ -197,6 +202,7 @@ func TestGroupMembersFollowsNextLink(t *testing.T) {
 }
 
 func TestSameOriginNormalizesDefaultPorts(t *testing.T) {
+	t.Parallel()
 	cs, err := ParseConnectionString("Endpoint=https://x.service.signalr.net;AccessKey=" + testAccessKey + ";Version=1.0;")
 	require.NoError(t, err)
 	c := mustClient(t, cs, nil)

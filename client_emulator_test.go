@@ -14,6 +14,7 @@ import (
 // The Client against the project's emulator: routes, escaping, tokens and
 // expected 404s must agree end to end, for both API versions.
 func TestClientAgainstEmulator(t *testing.T) {
+	t.Parallel()
 	for _, version := range []signalr.APIVersion{signalr.APIVersion20220601, signalr.APIVersionV1} {
 		t.Run(string(version), func(t *testing.T) {
 			emu := signalrtest.NewEmulator(t, nil)
@@ -32,13 +33,13 @@ func TestClientAgainstEmulator(t *testing.T) {
 			for _, id := range hostile {
 				require.NoError(t, c.ApplyGroupAction(ctx, "Chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: id, GroupName: "room " + id}, nil), id)
 			}
-			snap := emu.Snapshot("chat")
+			snap := emu.Emulator.Snapshot("chat")
 			for _, id := range hostile {
 				assert.Contains(t, snap.UserGroups[id], "room "+id, "user %q", id)
 			}
 			require.NoError(t, c.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionRemove, UserID: "a+b", GroupName: "room a+b"}, nil))
 			require.NoError(t, c.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionRemoveAll, UserID: "😀"}, nil))
-			snap = emu.Snapshot("chat")
+			snap = emu.Emulator.Snapshot("chat")
 			assert.NotContains(t, snap.UserGroups["a+b"], "room a+b")
 			assert.Empty(t, snap.UserGroups["😀"])
 

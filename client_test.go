@@ -109,6 +109,7 @@ func fastRetry() RetryOptions {
 }
 
 func TestClientRoutes(t *testing.T) {
+	t.Parallel()
 	ttl := 90 * time.Second
 	type call func(ctx context.Context, c *Client) error
 	tests := []struct {
@@ -255,6 +256,7 @@ func exists(ok bool, err error) error {
 }
 
 func TestEscapeSegmentLikeEscapeDataString(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"plain-._~AZaz09": "plain-._~AZaz09",
 		"a/../b?c#d%":     "a%2F..%2Fb%3Fc%23d%25",
@@ -275,6 +277,7 @@ func TestEscapeSegmentLikeEscapeDataString(t *testing.T) {
 }
 
 func TestClientHostileIDs(t *testing.T) {
+	t.Parallel()
 	ids := []string{
 		"a/../b?c#d%", "with space", "a+b", "ünïcødé", "😀 emoji", "..", ".", "%2F", "semi;colon=eq&amp",
 		"tab\there", "日本語のユーザー", "Ω≈ç√", "back\\slash", "q?x=1#frag",
@@ -307,6 +310,7 @@ func TestClientHostileIDs(t *testing.T) {
 }
 
 func TestClientArgumentErrors(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
@@ -341,6 +345,7 @@ func TestClientArgumentErrors(t *testing.T) {
 }
 
 func TestClientExpected404s(t *testing.T) {
+	t.Parallel()
 	code := ""
 	rr := newRestRecorder(t, func(_ int, r *http.Request, w http.ResponseWriter) {
 		if code != "" {
@@ -390,6 +395,7 @@ func TestClientExpected404s(t *testing.T) {
 }
 
 func TestResponseError(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 2000)
 	var tokenSeen string
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
@@ -435,6 +441,7 @@ func TestResponseError(t *testing.T) {
 }
 
 func TestClientPrintsNoSecrets(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, nil)
 	defer c.CloseIdleConnections()
@@ -453,6 +460,7 @@ func TestClientPrintsNoSecrets(t *testing.T) {
 // A token is minted per request URL and reused for it: two sends to one
 // user carry the same token, a send to another user another one.
 func TestClientReusesTokenPerURL(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var auth []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -489,6 +497,7 @@ func mustClient(t testing.TB, cs *ConnectionString, opts *ClientOptions) *Client
 // A ClientTrace the caller put in the context still hears about its own
 // request, and only its own: the Client's pooled traces never carry it on.
 func TestClientKeepsCallersClientTrace(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	c, err := NewClient(rr.cs, nil)
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 // Issue 9, item 5: DeliveryErrors follows wrapping of both shapes, as
 // errors.As does.
 func TestDeliveryErrorsFollowsWrappedErrors(t *testing.T) {
+	t.Parallel()
 	out, err := NewOutput(&failingSender{}, "chat", nil)
 	require.NoError(t, err)
 	col := out.NewCollector()
@@ -76,6 +77,7 @@ func (r *recordingSender) ApplyGroupAction(context.Context, string, GroupAction,
 // Changing the arguments (or the excluded list) after AddMessage changes
 // nothing.
 func TestCollectorSnapshotsAtAddForEverySender(t *testing.T) {
+	t.Parallel()
 	type payload struct{ Text string }
 	add := func(t *testing.T, col *Collector) {
 		args := []any{"before", map[string]any{"k": "before"}, &payload{Text: "before"}}
@@ -162,6 +164,7 @@ func FuzzSnapshotArguments(f *testing.F) {
 }
 
 func TestSplitJSONArrayRejectsWrongCounts(t *testing.T) {
+	t.Parallel()
 	assert.False(t, splitJSONArray([]byte(`[1,2]`), make([]any, 1)))
 	assert.False(t, splitJSONArray([]byte(`[1,2]`), make([]any, 3)))
 	assert.False(t, splitJSONArray([]byte(`[]`), make([]any, 1)))
@@ -173,6 +176,7 @@ func TestSplitJSONArrayRejectsWrongCounts(t *testing.T) {
 
 // An argument that cannot be encoded is still named by its index.
 func TestSnapshotNamesTheBadArgument(t *testing.T) {
+	t.Parallel()
 	_, body, err := snapshotMessage(Message{Target: "t", Arguments: []any{1, make(chan int)}})
 	assert.Nil(t, body)
 	require.ErrorIs(t, err, ErrInvalidMessage)
@@ -200,6 +204,7 @@ func (r *argsSender) ApplyGroupAction(context.Context, string, GroupAction, *App
 // get the snapshot's arguments as json.RawMessage, nil arguments staying
 // nil, whichever way the message was encoded.
 func TestSnapshotArgumentsReachSendersAndErrors(t *testing.T) {
+	t.Parallel()
 	msgs := []Message{
 		{Target: "plain", UserID: "u1", Arguments: []any{"hi", 2, 2.5, true, nil}},
 		{Target: "none", UserID: "u2"},

@@ -40,6 +40,7 @@ func verify(t *testing.T, tok, key, aud string, at time.Time) jwt.MapClaims {
 }
 
 func TestConnectionInfoGolden(t *testing.T) {
+	t.Parallel()
 	emulator := mustParse(t, "Endpoint=http://localhost;Port=8888;AccessKey="+testKey+";Version=1.0;")
 	azure := mustParse(t, "Endpoint=https://demo.service.signalr.net;AccessKey="+testKey+";Version=1.0;")
 	tests := []struct {
@@ -99,6 +100,7 @@ func TestConnectionInfoGolden(t *testing.T) {
 }
 
 func TestConnectionInfoCustomClaims(t *testing.T) {
+	t.Parallel()
 	cs := mustParse(t, "Endpoint=https://demo.service.signalr.net;AccessKey="+testKey)
 	info, err := cs.connectionInfo("chat", &ClientTokenOptions{Now: fixedClock, UserID: "u1", Claims: []Claim{
 		{"name", "Alice"}, {"role", "admin"}, {"role", []string{"ops", "dev"}}, {"aud", "evil"}, {"exp", 1},
@@ -117,6 +119,7 @@ func TestConnectionInfoCustomClaims(t *testing.T) {
 }
 
 func TestConnectionInfoErrors(t *testing.T) {
+	t.Parallel()
 	cs := mustParse(t, "Endpoint=https://x;AccessKey=k")
 	_, err := cs.connectionInfo("", nil)
 	assert.ErrorIs(t, err, ErrInvalidHubName)
@@ -145,6 +148,7 @@ func TestConnectionInfoErrors(t *testing.T) {
 }
 
 func TestConnectionInfoJSONAndString(t *testing.T) {
+	t.Parallel()
 	cs := mustParse(t, "Endpoint=https://x;AccessKey="+testKey)
 	info, err := cs.connectionInfo("chat", &ClientTokenOptions{UserID: "u"})
 	require.NoError(t, err)
@@ -159,6 +163,7 @@ func TestConnectionInfoJSONAndString(t *testing.T) {
 }
 
 func TestServerToken(t *testing.T) {
+	t.Parallel()
 	cs := mustParse(t, "Endpoint=https://x;AccessKey="+testKey)
 	aud := "https://x/api/hubs/chat/:send"
 	tok, err := cs.serverToken(aud, fixedNow)

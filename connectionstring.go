@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // ConnectionString is a parsed Azure SignalR Service connection string such
@@ -204,7 +206,7 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 			// if it was a misplaced key, the missing-key error follows.
 			continue
 		}
-		k = asciiLower(strings.TrimSpace(k))
+		k = textutil.LowerASCII(strings.TrimSpace(k))
 		if k == "" {
 			return nil, fmt.Errorf("%w: segment %d has an empty key before '='", ErrInvalidConnectionString, i+1)
 		}
@@ -220,7 +222,7 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 	show := func(v string) string { return redact(v, props["accesskey"], props["clientsecret"]) }
 
 	var authType AuthType
-	switch a := AuthType(asciiLower(props["authtype"])); a {
+	switch a := AuthType(textutil.LowerASCII(props["authtype"])); a {
 	case AuthTypeAAD, AuthTypeAzure, AuthTypeAzureApp, AuthTypeAzureMSI:
 		authType = a
 	}
@@ -377,24 +379,6 @@ func canonicalKey(lower string) string {
 	return lower
 }
 
-// asciiLower lower-cases the ASCII letters of a key name and nothing else,
-// so that key names match as the SDKs' ordinal case-insensitive comparison
-// matches them (no Unicode folding: "Access\u212Aey" is not AccessKey).
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // redact hides the secrets, and anything from an "AccessKey" or
 // "ClientSecret" on, in a value that is about to be echoed in an error. It
 // works on the bytes of v itself: an offset found in a transformed copy
@@ -404,7 +388,7 @@ func asciiLower(s string) string {
 func redact(v string, secrets ...string) string {
 	for _, marker := range [...]string{"accesskey", "clientsecret"} {
 		for i := 0; i+len(marker) <= len(v); i++ {
-			if asciiLower(v[i:i+len(marker)]) == marker {
+			if textutil.LowerASCII(v[i:i+len(marker)]) == marker {
 				v = v[:i] + "***"
 				break
 			}

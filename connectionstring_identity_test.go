@@ -13,6 +13,7 @@ import (
 const testClientSecret = "Sup3r~Secret.Value_0123456789"
 
 func TestParseIdentityConnectionStrings(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                         string
 		in                           string
@@ -71,6 +72,7 @@ func TestParseIdentityConnectionStrings(t *testing.T) {
 }
 
 func TestParseIdentityConnectionStringsRejects(t *testing.T) {
+	t.Parallel()
 	sp := "Endpoint=https://x;AuthType=azure.app;ClientId=c;TenantId=t;"
 	tests := []struct{ name, in, says string }{
 		{"app without ClientId", "Endpoint=https://x;AuthType=azure.app;TenantId=t;ClientSecret=" + testClientSecret, "ClientId is missing"},
@@ -120,16 +122,10 @@ func FuzzParseConnectionStringHidesSecret(f *testing.F) {
 		secret := unseenSecret(t, a+b)
 		cs, err := ParseConnectionString(a + "ClientSecret=" + secret + b)
 		if err == nil {
-			if strings.Contains(fmt.Sprintf("%s %v %+v %#v", cs.String(), cs, *cs, cs), secret[:4]) {
-				t.Fatalf("String() %q shows the secret", cs)
-			}
+			require.False(t, strings.Contains(fmt.Sprintf("%s %v %+v %#v", cs.String(), cs, *cs, cs), secret[:4]), "String() %q shows the secret", cs)
 			return
 		}
-		if !errors.Is(err, ErrInvalidConnectionString) {
-			t.Fatalf("error %v wraps no sentinel", err)
-		}
-		if strings.Contains(err.Error(), secret[:4]) {
-			t.Fatalf("error %q shows secret bytes", err)
-		}
+		require.True(t, errors.Is(err, ErrInvalidConnectionString), "error %v wraps no sentinel", err)
+		require.False(t, strings.Contains(err.Error(), secret[:4]), "error %q shows secret bytes", err)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,6 +16,7 @@ import (
 const testKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
 func TestParseConnectionStringAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                  string
 		in                    string
@@ -53,6 +55,7 @@ func TestParseConnectionStringAccepts(t *testing.T) {
 }
 
 func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
+	t.Parallel()
 	cs, err := ParseConnectionString("Endpoint=https://x;AccessKey=abc=def==")
 	require.NoError(t, err)
 	info, err := cs.connectionInfo("chat", nil)
@@ -61,6 +64,7 @@ func TestParseConnectionStringKeepsKeyBytes(t *testing.T) {
 }
 
 func TestParseConnectionStringRejects(t *testing.T) {
+	t.Parallel()
 	const secret = "SECRETKEY0123456789"
 	tests := []struct {
 		name   string
@@ -108,6 +112,7 @@ func TestParseConnectionStringRejects(t *testing.T) {
 }
 
 func TestConnectionStringNeverPrintsKey(t *testing.T) {
+	t.Parallel()
 	cs, err := ParseConnectionString("Endpoint=https://x;Port=444;ClientEndpoint=https://c;AccessKey=" + testKey + ";Version=1.0")
 	require.NoError(t, err)
 	for _, s := range []string{
@@ -135,16 +140,12 @@ func FuzzParseConnectionString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		cs, err := ParseConnectionString(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidConnectionString) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+			require.True(t, errors.Is(err, ErrInvalidConnectionString), "error %v wraps no sentinel", err)
 			// Whatever the input, an error never repeats the key.
 			if key := fuzzKey(s); len(key) >= 16 && strings.Contains(err.Error(), key) {
-				t.Fatalf("error %q contains the access key %q", err, key)
+				require.FailNow(t, fmt.Sprintf("error %q contains the access key %q", err, key))
 			}
-			if cs != nil {
-				t.Fatal("non-nil result with an error")
-			}
+			require.Nil(t, cs, "non-nil result with an error")
 			return
 		}
 		key := fuzzKey(s)
@@ -152,30 +153,22 @@ func FuzzParseConnectionString(f *testing.F) {
 			// No key is kept or printed; the secret is hidden; local
 			// minting says it needs a key.
 			if secret := cs.ClientSecret(); secret != "" && strings.Contains(cs.String(), secret) {
-				t.Fatalf("String() %q shows the client secret", cs.String())
+				require.FailNow(t, fmt.Sprintf("String() %q shows the client secret", cs.String()))
 			}
-			if strings.Contains(cs.String(), "AccessKey") {
-				t.Fatalf("String() %q mentions an access key", cs.String())
-			}
+			require.False(t, strings.Contains(cs.String(), "AccessKey"), "String() %q mentions an access key", cs.String())
 			if _, err := cs.connectionInfo("hub", nil); !errors.Is(err, ErrMissingCredential) {
-				t.Fatalf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err)
+				require.FailNow(t, fmt.Sprintf("ConnectionInfo on AuthType=%s: %v", cs.AuthType(), err))
 			}
 			return
 		}
-		if key == "" {
-			t.Fatal("parsed without an access key")
-		}
+		require.NotEmpty(t, key, "parsed without an access key")
 		for _, u := range []string{cs.Endpoint(), cs.ClientEndpoint(), cs.ServerEndpoint()} {
-			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-				t.Fatalf("endpoint %q is not http(s)", u)
-			}
+			require.False(t, !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://"), "endpoint %q is not http(s)", u)
 		}
-		if !strings.Contains(cs.String(), "AccessKey=***;") || key != "***" && strings.Contains(cs.String(), "AccessKey="+key+";") {
-			t.Fatalf("String() %q does not hide the key", cs.String())
-		}
+		require.False(t, !strings.Contains(cs.String(), "AccessKey=***;") || key != "***" && strings.Contains(cs.String(), "AccessKey="+key+";"), "String() %q does not hide the key", cs.String())
 		// A parsed connection string mints a token that names its client URL.
 		if _, err := cs.connectionInfo("hub", nil); err != nil {
-			t.Fatalf("ConnectionInfo: %v", err)
+			require.FailNow(t, fmt.Sprintf("ConnectionInfo: %v", err))
 		}
 	})
 }
@@ -184,7 +177,7 @@ func FuzzParseConnectionString(f *testing.F) {
 func fuzzKey(s string) string {
 	for _, seg := range strings.Split(s, ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(seg), "=")
-		if ok && asciiLower(strings.TrimSpace(k)) == "accesskey" {
+		if ok && textutil.LowerASCII(strings.TrimSpace(k)) == "accesskey" {
 			return strings.TrimSpace(v)
 		}
 	}
@@ -194,6 +187,7 @@ func fuzzKey(s string) string {
 // A zero ConnectionString, or one left nil, is an error wherever it is
 // used, never a panic.
 func TestZeroConnectionStringIsAnError(t *testing.T) {
+	t.Parallel()
 	zero := &ConnectionString{}
 	_, err := zero.connectionInfo("chat", nil)
 	assert.ErrorIs(t, err, ErrInvalidConnectionString)
@@ -220,6 +214,7 @@ func TestZeroConnectionStringIsAnError(t *testing.T) {
 // whose byte length differs from the original's when lower-casing changes
 // a character's length (Ⱥ → ⱥ) or replaces invalid UTF-8 with U+FFFD.
 func TestParseConnectionStringRedactsOnTheOriginalBytes(t *testing.T) {
+	t.Parallel()
 	const secret = "SUPERSECRETKEYBYTES0123456789"
 	tests := []struct{ name, in string }{
 		{"lower-casing grows the string", "Endpoint=" + strings.Repeat("Ⱥ", 20) + "accesskey;AccessKey=k"},
@@ -245,6 +240,7 @@ func TestParseConnectionStringRedactsOnTheOriginalBytes(t *testing.T) {
 // Only ASCII letters fold in key names, as in the .NET SDKs' ordinal
 // comparison: "Access\u212Aey" (with a Kelvin sign) is not AccessKey.
 func TestParseConnectionStringKeyNamesFoldASCIIOnly(t *testing.T) {
+	t.Parallel()
 	_, err := ParseConnectionString("Endpoint=https://x;Access\u212aey=k")
 	require.ErrorIs(t, err, ErrInvalidConnectionString)
 	assert.Contains(t, err.Error(), "AccessKey is missing")
@@ -286,13 +282,9 @@ func FuzzParseConnectionStringHidesKey(f *testing.F) {
 		key := unseenSecret(t, a+b)
 		cs, err := ParseConnectionString(a + "AccessKey=" + key + b)
 		if err == nil {
-			if strings.Contains(cs.String(), key[:4]) || strings.Contains(fmt.Sprintf("%v %+v %#v", cs, *cs, cs), key[:4]) {
-				t.Fatalf("String() %q shows the key", cs)
-			}
+			require.False(t, strings.Contains(cs.String(), key[:4]) || strings.Contains(fmt.Sprintf("%v %+v %#v", cs, *cs, cs), key[:4]), "String() %q shows the key", cs)
 			return
 		}
-		if strings.Contains(err.Error(), key[:4]) {
-			t.Fatalf("error %q shows key bytes", err)
-		}
+		require.False(t, strings.Contains(err.Error(), key[:4]), "error %q shows key bytes", err)
 	})
 }

@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 )
 
 func TestLoadFunctionJSONSamples(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		dir    string
 		input  *ConnectionInfoBinding
@@ -61,6 +63,7 @@ func TestLoadFunctionJSONSamples(t *testing.T) {
 }
 
 func TestLoadFunctionJSONTriggers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		dir     string
 		trigger TriggerBinding
@@ -101,12 +104,14 @@ func TestLoadFunctionJSONTriggers(t *testing.T) {
 }
 
 func TestParseFunctionJSONCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFunctionJSON([]byte(`{"bindings":[{"Type":"SignalRConnectionInfo","Name":"c","HUBNAME":"chat","UserId":"{query.u}","Direction":"IN","claimTypeList":["name"],"idToken":"{headers.authorization}"}]}`))
 	require.NoError(t, err)
 	assert.Equal(t, ConnectionInfoBinding{Name: "c", HubName: "chat", UserID: "{query.u}", ClaimTypeList: []string{"name"}, IDToken: "{headers.authorization}"}, f.ConnectionInfo[0])
 }
 
 func TestParseFunctionJSONRejects(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"unknown-property.json":        `unknown property "hubNmae"`,
 		"wrong-direction.json":         `"direction": "out", not "in"`,
@@ -148,24 +153,18 @@ func FuzzParseFunctionJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fn, err := ParseFunctionJSON(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidBinding) {
-				t.Fatalf("error %v does not wrap ErrInvalidBinding", err)
-			}
+			require.True(t, errors.Is(err, ErrInvalidBinding), "error %v does not wrap ErrInvalidBinding", err)
 			return
 		}
 		for _, b := range fn.ConnectionInfo {
-			if b.HubName == "" {
-				t.Fatal("a connection info binding without a hub was accepted")
-			}
+			require.NotEmpty(t, b.HubName, "a connection info binding without a hub was accepted")
 		}
 		for _, b := range fn.Outputs {
-			if b.HubName == "" {
-				t.Fatal("an output binding without a hub was accepted")
-			}
+			require.NotEmpty(t, b.HubName, "an output binding without a hub was accepted")
 		}
 		for _, b := range fn.Triggers {
 			if _, err := b.check(); err != nil {
-				t.Fatalf("an invalid trigger was accepted: %v", err)
+				require.FailNow(t, fmt.Sprintf("an invalid trigger was accepted: %v", err))
 			}
 		}
 	})

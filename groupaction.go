@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // GroupActionType is what a GroupAction does. It marshals as "add",
@@ -113,7 +115,7 @@ func (a *GroupAction) UnmarshalJSON(data []byte) error {
 	if raw, ok := fields["ttl"]; ok && !isJSONNull(raw) {
 		var secs int64
 		if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 {
-			return outErrorf(ErrInvalidGroupAction, "ttl must be a whole, non-negative number of seconds, got %s", truncateForError(string(raw)))
+			return outErrorf(ErrInvalidGroupAction, "ttl must be a whole, non-negative number of seconds, got %s", textutil.Truncate(string(raw), maxEchoedChars))
 		}
 		out.TTL = time.Duration(secs) * time.Second
 	}
@@ -148,7 +150,7 @@ func (a GroupAction) Validate() error {
 	}
 	if action == GroupActionRemoveAll {
 		if a.GroupName != "" {
-			return outErrorf(ErrInvalidGroupAction, "groupName %q is set on a removeAll action, which leaves every group; remove groupName, or use action \"remove\" to leave only that group", truncateForError(a.GroupName))
+			return outErrorf(ErrInvalidGroupAction, "groupName %q is set on a removeAll action, which leaves every group; remove groupName, or use action \"remove\" to leave only that group", textutil.Truncate(a.GroupName, maxEchoedChars))
 		}
 	} else if err := validateGroup(a.GroupName); err != nil {
 		return fmt.Errorf("%w: groupName: %w", ErrInvalidGroupAction, err)
@@ -164,9 +166,5 @@ func (a GroupAction) Validate() error {
 	return nil
 }
 
-func truncateForError(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+// maxEchoedChars bounds a value echoed back in an error message.
+const maxEchoedChars = 64

@@ -127,7 +127,7 @@ func (r *receiver) next(t *testing.T) string {
 	case m := <-r.messages:
 		return m
 	case <-time.After(10 * time.Second):
-		t.Fatal("no message arrived")
+		require.FailNow(t, "no message arrived")
 		return ""
 	}
 }
@@ -137,6 +137,7 @@ func (r *receiver) next(t *testing.T) string {
 // REST sends and group actions reach it, the credential is called once
 // per token lifetime, and a rotated key is picked up at the renewal.
 func TestIdentityThroughEmulator(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	clock := &movableClock{}
 	// The credential keeps the wall clock (the emulator checks its tokens
@@ -159,14 +160,14 @@ func TestIdentityThroughEmulator(t *testing.T) {
 	require.NoError(t, client.SendMessage(ctx, "chat", signalr.Message{Target: "direct", UserID: "alice", Arguments: []any{"hi alice"}}, nil))
 	assert.Equal(t, `direct:"hi alice"`, alice.next(t))
 	require.NoError(t, client.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "alice", GroupName: "room"}, nil))
-	assert.Equal(t, []string{"room"}, emu.Snapshot("chat").UserGroups["alice"])
+	assert.Equal(t, []string{"room"}, emu.Emulator.Snapshot("chat").UserGroups["alice"])
 	require.NoError(t, client.SendMessage(ctx, "chat", signalr.Message{Target: "room", GroupName: "room", Arguments: []any{1}}, nil))
 	assert.Equal(t, "room:1", alice.next(t))
 	in, err := client.UserInGroup(ctx, "chat", "room", "alice", nil)
 	require.NoError(t, err)
 	assert.True(t, in)
 	require.NoError(t, client.ApplyGroupAction(ctx, "chat", signalr.GroupAction{Action: signalr.GroupActionRemove, UserID: "alice", GroupName: "room"}, nil))
-	assert.Empty(t, emu.Snapshot("chat").UserGroups["alice"])
+	assert.Empty(t, emu.Emulator.Snapshot("chat").UserGroups["alice"])
 	require.NoError(t, client.SendMessage(ctx, "chat", signalr.Message{Target: "all", Arguments: []any{"everyone"}}, nil))
 	assert.Equal(t, `all:"everyone"`, alice.next(t))
 	for i := 0; i < 5; i++ {
@@ -228,6 +229,7 @@ func TestIdentityThroughEmulator(t *testing.T) {
 // Microsoft Entra token is refused with 401 and a reason naming the
 // problem; the access key keeps working beside identity mode.
 func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	ctx := context.Background()
 	for _, tt := range []struct {
@@ -293,6 +295,7 @@ func TestIdentityEmulatorRefusesBadEntraTokens(t *testing.T) {
 // identity connection string through a Client with a credential, and an output
 // binding sharing its Client, work against the emulator.
 func TestIdentityNegotiateThroughBindings(t *testing.T) {
+	t.Parallel()
 	emu, cs := identityEmulator(t)
 	cred, err := signalrtest.NewCredential(emu.Emulator, nil)
 	require.NoError(t, err)

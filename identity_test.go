@@ -167,6 +167,7 @@ func kidOf(t *testing.T, token string, key string) string {
 }
 
 func TestIdentityRESTCarriesEntraTokenOncePerLifetime(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	cred := &fakeCredential{clock: clock, lifetime: time.Hour}
@@ -198,6 +199,7 @@ func TestIdentityRESTCarriesEntraTokenOncePerLifetime(t *testing.T) {
 
 // While one caller renews the token, the others go on with the current one.
 func TestIdentityRenewalDoesNotBlockOtherCalls(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -226,6 +228,7 @@ func TestIdentityRenewalDoesNotBlockOtherCalls(t *testing.T) {
 }
 
 func TestIdentityCredentialFailureIsReported(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	cred := &fakeCredential{clock: clock, lifetime: time.Hour, err: errors.New("ManagedIdentityCredential: no identity endpoint")}
@@ -244,6 +247,7 @@ func TestIdentityCredentialFailureIsReported(t *testing.T) {
 // renewal retried after 5 minutes; unusable 120 minutes after the last
 // success, with an error that says so.
 func TestIdentityClientTokenKeyTimings(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	cred := &fakeCredential{clock: clock, lifetime: 24 * time.Hour}
@@ -320,6 +324,7 @@ func TestIdentityClientTokenKeyTimings(t *testing.T) {
 // The first negotiate waits for the first key, bounded by its context; a
 // caller that gives up is not counted as a failure of the service.
 func TestIdentityFirstKeyWaitsWithContext(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	arrived, release := make(chan struct{}, 4), make(chan struct{})
@@ -352,6 +357,7 @@ func TestIdentityFirstKeyWaitsWithContext(t *testing.T) {
 }
 
 func TestIdentityClientTokensFromService(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	cred := &fakeCredential{clock: clock, lifetime: time.Hour}
@@ -370,6 +376,7 @@ func TestIdentityClientTokensFromService(t *testing.T) {
 // BindOptions gives directly (ClientOptions.Credential) or through a
 // constructor; a shared Client shares its key with negotiate.
 func TestIdentityBindings(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	ks := newKeyService(t)
 	cred := &fakeCredential{clock: clock, lifetime: time.Hour}

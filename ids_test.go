@@ -15,6 +15,7 @@ import (
 // never be reached. Every id is checked before any I/O, and the error
 // names the field.
 func TestIDsMustBeValidUTF8(t *testing.T) {
+	t.Parallel()
 	const bad = "al\xffice"
 	rr := newRestRecorder(t, nil)
 	c := mustClient(t, rr.cs, nil)

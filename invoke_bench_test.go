@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/signalrtest"
@@ -42,20 +43,14 @@ func BenchmarkInvokeRoundTrip(b *testing.B) {
 
 	ours := func() {
 		raw, err := c.Invoke(ctx, "chat", conn.id, "getAnswer", nil, nil)
-		if err != nil || string(raw) != "42" {
-			b.Fatalf("Invoke: %s, %v", raw, err)
-		}
+		require.False(b, err != nil || string(raw) != "42", "Invoke: %s, %v", raw, err)
 	}
 	bareCall := func() {
 		resp, err := hc.Post(bareURL, "application/json; charset=utf-8", bytes.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		data, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || string(data) != `{"result":42}` {
-			b.Fatalf("bare: %d %s", resp.StatusCode, data)
-		}
+		require.False(b, resp.StatusCode != 200 || string(data) != `{"result":42}`, "bare: %d %s", resp.StatusCode, data)
 	}
 	ours()
 	bareCall()
@@ -84,13 +79,9 @@ func benchEmulatorClient(b *testing.B) (any, *signalr.ConnectionString, *signalr
 	b.Helper()
 	emu := newBenchEmulator(b)
 	cs, err := signalr.ParseConnectionString(emu)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	c, err := signalr.NewClient(cs, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.Cleanup(c.CloseIdleConnections)
 	return nil, cs, c
 }
@@ -130,9 +121,7 @@ func bareEcho(b *testing.B) (func(), string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

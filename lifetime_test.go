@@ -15,6 +15,7 @@ import (
 // errors naming the field, and a fraction of a second is rounded up, never
 // down (a token is never born expired, a TTL never shorter than asked).
 func TestLifetimesAreValidated(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})
 	binding := ConnectionInfoBinding{HubName: "chat"}
 

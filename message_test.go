@@ -3,6 +3,7 @@ package signalr
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 )
 
 func TestMessageJSONNames(t *testing.T) {
+	t.Parallel()
 	m := Message{Target: "newMessage", Arguments: []any{"hi", 1}, UserID: "u1"}
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
@@ -28,6 +30,7 @@ func TestMessageJSONNames(t *testing.T) {
 }
 
 func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -50,6 +53,7 @@ func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
 }
 
 func TestMessageUnmarshalErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, field string
 	}{
@@ -71,6 +75,7 @@ func TestMessageUnmarshalErrors(t *testing.T) {
 }
 
 func TestMessageValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		m     Message
@@ -108,6 +113,7 @@ func TestMessageValidate(t *testing.T) {
 }
 
 func TestGroupActionJSON(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(GroupAction{Action: GroupActionRemoveAll, UserID: "u"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"action":"removeAll","userId":"u"}`, string(b))
@@ -145,6 +151,7 @@ func TestGroupActionJSON(t *testing.T) {
 }
 
 func TestGroupActionValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		a     GroupAction
@@ -182,6 +189,7 @@ func TestGroupActionValidate(t *testing.T) {
 }
 
 func TestParseOutput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -207,6 +215,7 @@ func TestParseOutput(t *testing.T) {
 }
 
 func TestParseOutputErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in       string
 		sentinel error
@@ -246,33 +255,26 @@ func FuzzParseOutput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		items, err := ParseOutput(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidOutputItem) && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrInvalidGroupAction) {
-				t.Fatalf("error %v wraps no output sentinel", err)
-			}
+			require.False(t, !errors.Is(err, ErrInvalidOutputItem) && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrInvalidGroupAction), "error %v wraps no output sentinel", err)
 			return
 		}
 		for _, it := range items {
 			if err := it.Validate(); err != nil {
-				t.Fatalf("ParseOutput returned an invalid item %#v: %v", it, err)
+				require.FailNow(t, fmt.Sprintf("ParseOutput returned an invalid item %#v: %v", it, err))
 			}
 			// What we write, we read back the same.
 			b, err := json.Marshal(it)
-			if err != nil {
-				t.Fatalf("marshal %#v: %v", it, err)
-			}
+			require.NoError(t, err, "marshal %#v: %v", it, err)
 			again, err := parseOutputItem(b)
-			if err != nil {
-				t.Fatalf("re-parse %s: %v", b, err)
-			}
+			require.NoError(t, err, "re-parse %s: %v", b, err)
 			b2, _ := json.Marshal(again)
-			if string(b) != string(b2) {
-				t.Fatalf("round trip changed %s into %s", b, b2)
-			}
+			require.False(t, string(b) != string(b2), "round trip changed %s into %s", b, b2)
 		}
 	})
 }
 
 func TestGroupActionTypeUnmarshalText(t *testing.T) {
+	t.Parallel()
 	var got struct {
 		A GroupActionType `json:"a"`
 	}
@@ -304,6 +306,7 @@ func FuzzSendBodyMatchesMarshal(f *testing.F) {
 }
 
 func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
+	t.Parallel()
 	m, body, err := snapshotMessage(Message{Target: "newMessage", Arguments: []any{"<hi>", 1, map[string]any{"k": []int{1}}}})
 	require.NoError(t, err)
 	b, ok := appendSendBody(nil, m.Target, m.Arguments)
@@ -317,6 +320,7 @@ func TestSendBodyFastPathTakesSnapshots(t *testing.T) {
 // A snapshot without arguments sends an empty array; a target that JSON
 // escapes leaves the body to SendMessage.
 func TestSnapshotBody(t *testing.T) {
+	t.Parallel()
 	m, body, err := snapshotMessage(Message{Target: "ping"})
 	require.NoError(t, err)
 	assert.Nil(t, m.Arguments)

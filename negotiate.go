@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/funcsignalr/signalr/internal/httpjson"
 )
 
 // NegotiateHandler returns the negotiate endpoint for in: it answers POST (and
@@ -24,12 +26,12 @@ func NegotiateHandler(in *Input) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodGet {
 			w.Header().Set("Allow", "POST, GET")
-			writeJSONError(w, http.StatusMethodNotAllowed, "negotiate accepts POST and GET")
+			httpjson.WriteError(w, http.StatusMethodNotAllowed, "negotiate accepts POST and GET")
 			return
 		}
 		info, err := in.Resolve(r)
 		if err != nil {
-			writeJSONError(w, negotiateStatus(err), err.Error())
+			httpjson.WriteError(w, negotiateStatus(err), err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -56,14 +58,4 @@ func negotiateStatus(err error) int {
 	default:
 		return http.StatusInternalServerError
 	}
-}
-
-// writeJSONError writes {"error": msg} with status.
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
 }

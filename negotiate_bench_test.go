@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/internal/benchhub"
 )
@@ -39,9 +41,7 @@ func BenchmarkNegotiateHTTP(b *testing.B) {
 	)
 	in, err := ConnectionInfoBinding{HubName: "chat", UserID: "{headers.x-ms-client-principal-id}"}.
 		Bind(&BindOptions{Settings: mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ours := httptest.NewServer(NegotiateHandler(in))
 	defer ours.Close()
 	key := []byte(testKey)
@@ -98,14 +98,12 @@ func BenchmarkNegotiateHTTP(b *testing.B) {
 					req.Header.Set("X-Ms-Client-Principal-Id", user)
 					resp, err := hc.Do(req)
 					if err != nil {
-						b.Error(err)
+						assert.NoError(b, err)
 						return
 					}
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						b.Errorf("status %d", resp.StatusCode)
-					}
+					assert.False(b, resp.StatusCode != http.StatusOK, "status %d", resp.StatusCode)
 				}
 			}()
 		}

@@ -24,6 +24,7 @@ func negotiateServer(t *testing.T, b ConnectionInfoBinding, cors *CORSOptions) *
 }
 
 func TestNegotiateHandler(t *testing.T) {
+	t.Parallel()
 	srv := negotiateServer(t, ConnectionInfoBinding{HubName: "chat", UserID: "{headers.x-ms-client-principal-id}"}, nil)
 
 	for _, method := range []string{http.MethodPost, http.MethodGet} {
@@ -45,6 +46,7 @@ func TestNegotiateHandler(t *testing.T) {
 }
 
 func TestNegotiateHandlerErrors(t *testing.T) {
+	t.Parallel()
 	srv := negotiateServer(t, ConnectionInfoBinding{HubName: "{query.hub}", UserID: "{headers.x-ms-client-principal-id}"}, nil)
 	tests := []struct {
 		name   string
@@ -78,6 +80,7 @@ func TestNegotiateHandlerErrors(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	any := negotiateServer(t, ConnectionInfoBinding{HubName: "chat"}, nil)
 	only := negotiateServer(t, ConnectionInfoBinding{HubName: "chat"}, &CORSOptions{AllowedOrigins: []string{"https://app.example/"}})
 

@@ -18,6 +18,7 @@ import (
 // Issue 9, item 9: Bind keeps its own copy of ClaimTypeList, so changing
 // the caller's slice later (from another goroutine, say) changes nothing.
 func TestBindCopiesClaimTypeList(t *testing.T) {
+	t.Parallel()
 	settings := mapSettings(map[string]string{"AzureSignalRConnectionString": emulatorCS})
 	types := []string{"name"}
 	in, err := ConnectionInfoBinding{HubName: "chat", IDToken: "{headers.authorization}", ClaimTypeList: types}.
@@ -35,6 +36,7 @@ func TestBindCopiesClaimTypeList(t *testing.T) {
 // the Client's transport kept 30s dial and 10s TLS limits. Every attempt
 // has a bound, so it is now an error naming the field.
 func TestNegativeAttemptTimeoutIsRejected(t *testing.T) {
+	t.Parallel()
 	cs := mustParse(t, emulatorCS)
 	_, err := NewClient(cs, &ClientOptions{AttemptTimeout: -time.Second})
 	require.ErrorIs(t, err, ErrInvalidArgument)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/internal/benchhub"
@@ -81,17 +82,11 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	srv.Start()
 	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=" + benchAccessKey + ";Version=1.0;")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	client, err := signalr.NewClient(cs, &signalr.ClientOptions{AttemptTimeout: benchAttemptTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	out, err := signalr.NewOutput(client, "chat", &signalr.OutputOptions{MaxConcurrency: benchConcurrency})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	// The same transport settings as the Client's own (proxy from the
 	// environment, dialer, idle pool): the same http.Client path.
 	tr := signalr.NewTransportForBench()
@@ -102,9 +97,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 			Target    string `json:"target"`
 			Arguments []any  `json:"arguments"`
 		}{m.Target, m.Arguments})
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		e.msgs = append(e.msgs, m)
 		e.bodies = append(e.bodies, body)
 		aud := srv.URL + "/api/hubs/chat/users/" + m.UserID + "/:send"
@@ -113,9 +106,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "aud": aud,
 		}).SignedString([]byte(benchAccessKey))
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		e.auths = append(e.auths, "Bearer "+tok)
 	}
 	e.cleanup = func() {
@@ -130,13 +121,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 func (e *benchEnv) collector(b *testing.B, from, n int) {
 	c := e.out.NewCollector()
 	for i := from; i < from+n; i++ {
-		if err := c.AddMessage(e.msgs[i%benchUsers]); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, c.AddMessage(e.msgs[i%benchUsers]))
 	}
-	if err := c.Flush(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, c.Flush(context.Background()))
 }
 
 // inParallel runs do(i) for i in [from, from+n) on benchConcurrency
@@ -164,7 +151,7 @@ func inParallel(b *testing.B, from, n int, do func(i int) error) {
 	}
 	wg.Wait()
 	if err, ok := failed.Load().(error); ok {
-		b.Fatal(err)
+		require.NoError(b, err)
 	}
 }
 

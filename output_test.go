@@ -138,8 +138,10 @@ func randomItems(r *rand.Rand, n int) []OutputItem {
 }
 
 func TestCollectorKeepsOrderUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, seed))
 			var delayMu sync.Mutex
 			rr := newRestRecorder(t, func(n int, req *http.Request, w http.ResponseWriter) {
@@ -217,6 +219,7 @@ func (b *blockingSender) ApplyGroupAction(_ context.Context, _ string, a GroupAc
 }
 
 func TestCollectorRunsIndependentItemsConcurrently(t *testing.T) {
+	t.Parallel()
 	bs := &blockingSender{started: make(chan string, 4), release: make(chan struct{})}
 	out, err := NewOutput(bs, "chat", nil)
 	require.NoError(t, err)
@@ -256,6 +259,7 @@ func (f *failingSender) ApplyGroupAction(context.Context, string, GroupAction, *
 }
 
 func TestCollectorFlushReportsEveryFailure(t *testing.T) {
+	t.Parallel()
 	fs := &failingSender{}
 	out, err := NewOutput(fs, "chat", nil)
 	require.NoError(t, err)
@@ -296,6 +300,7 @@ func TestCollectorFlushReportsEveryFailure(t *testing.T) {
 }
 
 func TestCollectorValidatesOnAdd(t *testing.T) {
+	t.Parallel()
 	out, err := NewOutput(&failingSender{}, "chat", nil)
 	require.NoError(t, err)
 	col := out.NewCollector()
@@ -316,6 +321,7 @@ func TestCollectorValidatesOnAdd(t *testing.T) {
 }
 
 func TestCollectorFlushCancelled(t *testing.T) {
+	t.Parallel()
 	fs := &failingSender{}
 	out, err := NewOutput(fs, "chat", nil)
 	require.NoError(t, err)
@@ -331,6 +337,7 @@ func TestCollectorFlushCancelled(t *testing.T) {
 }
 
 func TestWithOutput(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
 		if strings.Contains(r.URL.Path, "/groups/down/") {
 			w.Header().Set("x-ms-error-code", "Error.Service.Down")
@@ -388,6 +395,7 @@ func TestWithOutput(t *testing.T) {
 }
 
 func TestWithOutputFlushSurvivesClientGone(t *testing.T) {
+	t.Parallel()
 	rr := newRestRecorder(t, nil)
 	client := mustClient(t, rr.cs, nil)
 	defer client.CloseIdleConnections()
@@ -405,6 +413,7 @@ func TestWithOutputFlushSurvivesClientGone(t *testing.T) {
 }
 
 func TestWithOutputReportsFailureWhenClientGone(t *testing.T) {
+	t.Parallel()
 	var hookErr error
 	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
 	require.NoError(t, err)
@@ -420,6 +429,7 @@ func TestWithOutputReportsFailureWhenClientGone(t *testing.T) {
 }
 
 func TestOutputBindingBind(t *testing.T) {
+	t.Parallel()
 	settings := SettingsFunc(func(name string) (string, bool) {
 		switch name {
 		case "MySignalR":
@@ -462,6 +472,7 @@ func TestOutputBindingBind(t *testing.T) {
 }
 
 func TestWithOutputHandlerThatFlushes(t *testing.T) {
+	t.Parallel()
 	var hookErr error
 	out, err := NewOutput(&failingSender{}, "chat", &OutputOptions{OnError: func(r *http.Request, err error) { hookErr = err }})
 	require.NoError(t, err)
@@ -480,6 +491,7 @@ func TestWithOutputHandlerThatFlushes(t *testing.T) {
 }
 
 func TestCollectorIndependentItems(t *testing.T) {
+	t.Parallel()
 	// No item shares a key with another, so the flush takes the path
 	// without a dependency graph; it must still send each item once,
 	// concurrently, and report every failure with its index.

@@ -16,6 +16,7 @@ import (
 // item: what it does, and for a message the REST body it sends. Each
 // invalid/*.json must fail with the text in its .want file.
 func TestParseOutputFixtures(t *testing.T) {
+	t.Parallel()
 	valid, err := filepath.Glob("testdata/output/valid/*.json")
 	require.NoError(t, err)
 	require.NotEmpty(t, valid)

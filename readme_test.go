@@ -65,6 +65,7 @@ func exportedNames(t *testing.T, dir string) map[string]bool {
 // a value is a method of the package, so the tour cannot drift from the
 // API unnoticed.
 func TestREADMEUsesTheAPI(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	var code strings.Builder

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/signalr/internal/restapi"
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // do runs op with retries and returns the final status: 2xx, or 404 when
@@ -466,7 +467,7 @@ func readResponseError(resp *http.Response, method, url, token string) *Response
 	if len(msg) > maxErrorMessageLength {
 		msg = strings.ToValidUTF8(msg[:maxErrorMessageLength], "") + "…"
 	}
-	re.ErrorCode = truncateForError(strings.ReplaceAll(re.ErrorCode, token, "[token]"))
+	re.ErrorCode = textutil.Truncate(strings.ReplaceAll(re.ErrorCode, token, "[token]"), maxEchoedChars)
 	re.Message = msg
 	return re
 }

@@ -26,6 +26,7 @@ func hijackReset(w http.ResponseWriter) {
 }
 
 func TestClientRetries(t *testing.T) {
+	t.Parallel()
 	type step func(w http.ResponseWriter)
 	status := func(code int, hdr ...string) step {
 		return func(w http.ResponseWriter) {
@@ -128,6 +129,7 @@ func TestClientRetries(t *testing.T) {
 }
 
 func TestClientRetryAttemptTimeout(t *testing.T) {
+	t.Parallel()
 	t.Run("own transport", func(t *testing.T) { testAttemptTimeout(t, nil) })
 	t.Run("HTTPClient", func(t *testing.T) {
 		hc := &http.Client{Transport: &http.Transport{}}
@@ -170,6 +172,7 @@ func (c cancelAfterResponse) RoundTrip(r *http.Request) (*http.Response, error) 
 }
 
 func TestClientRetryHonoursContext(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
 		calls.Add(1)
@@ -190,6 +193,7 @@ func TestClientRetryHonoursContext(t *testing.T) {
 }
 
 func TestRetryOptions(t *testing.T) {
+	t.Parallel()
 	o := RetryOptions{}.withDefaults()
 	assert.Equal(t, RetryOptions{MaxRetries: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}, o)
 	assert.Equal(t, 0, RetryOptions{MaxRetries: -1}.withDefaults().MaxRetries)
@@ -213,6 +217,7 @@ func TestRetryOptions(t *testing.T) {
 }
 
 func TestClientRetryWaits(t *testing.T) {
+	t.Parallel()
 	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {
 		switch n {
@@ -245,6 +250,7 @@ func TestClientRetryWaits(t *testing.T) {
 }
 
 func TestClientBodyStallIsBounded(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
 	rr := newRestRecorder(t, func(n int, r *http.Request, w http.ResponseWriter) {

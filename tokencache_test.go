@@ -20,6 +20,7 @@ import (
 // tokenCacheSize audiences it starts again, and a token past tokenReuse is
 // minted anew.
 func TestTokenCacheReusesAndStaysBounded(t *testing.T) {
+	t.Parallel()
 	c, err := NewClientFromConnectionString(emulatorCS, nil)
 	require.NoError(t, err)
 	first, err := c.bearer(t.Context(), "http://localhost:8888/api/hubs/chat/:send")
@@ -49,6 +50,7 @@ func TestTokenCacheReusesAndStaysBounded(t *testing.T) {
 // A send to a route seen before reuses its URL and token until the token
 // is due for renewal; the route cache stays bounded.
 func TestRouteCacheReusesURLAndToken(t *testing.T) {
+	t.Parallel()
 	var (
 		mu           sync.Mutex
 		sent, routes []string

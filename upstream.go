@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/funcsignalr/signalr/internal/httpjson"
 	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/upstreamwire"
 )
@@ -236,24 +237,15 @@ func (u *Upstream) HandleFunc(b TriggerBinding, f func(ctx context.Context, inv 
 	return u.Handle(b, TriggerHandlerFunc(f))
 }
 
-// upstreamError answers status with {"error": message}.
-func upstreamError(w http.ResponseWriter, status int, message string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	buf := hubproto.AppendJSONString([]byte(`{"error":`), message)
-	_, _ = w.Write(append(buf, "}\n"...))
-}
-
 // ServeHTTP dispatches one upstream request; see Upstream.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
-		upstreamError(w, http.StatusInternalServerError, "signalr: the Upstream is nil; create it with NewUpstream")
+		httpjson.WriteError(w, http.StatusInternalServerError, "signalr: the Upstream is nil; create it with NewUpstream")
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		upstreamError(w, http.StatusMethodNotAllowed, "upstream requests use POST, not "+r.Method)
+		httpjson.WriteError(w, http.StatusMethodNotAllowed, "upstream requests use POST, not "+r.Method)
 		return
 	}
 	contentType := header(r.Header, "Content-Type")
@@ -263,13 +255,13 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	msgpackBody := strings.EqualFold(media, hubproto.ContentTypeMessagePack)
 	if err != nil || !msgpackBody && !strings.EqualFold(media, hubproto.ContentTypeJSON) {
-		upstreamError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; upstream bodies are %s or %s", r.Header.Get("Content-Type"), hubproto.ContentTypeJSON, hubproto.ContentTypeMessagePack))
+		httpjson.WriteError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; upstream bodies are %s or %s", r.Header.Get("Content-Type"), hubproto.ContentTypeJSON, hubproto.ContentTypeMessagePack))
 		return
 	}
 	hub, category, event := header(r.Header, keyHub), header(r.Header, keyCategory), header(r.Header, keyEvent)
 	for _, h := range [...]struct{ name, value string }{{upstreamwire.HeaderHub, hub}, {upstreamwire.HeaderCategory, category}, {upstreamwire.HeaderEvent, event}} {
 		if h.value == "" {
-			upstreamError(w, http.StatusBadRequest, "header "+h.name+" is missing or empty")
+			httpjson.WriteError(w, http.StatusBadRequest, "header "+h.name+" is missing or empty")
 			return
 		}
 	}
@@ -279,22 +271,22 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	keys, unsigned := u.keys, u.identityEndpoint
 	u.mu.RUnlock()
 	if entry == nil {
-		upstreamError(w, http.StatusNotFound, fmt.Sprintf("no trigger handler for hub %q, category %q, event %q", hub, category, event))
+		httpjson.WriteError(w, http.StatusNotFound, fmt.Sprintf("no trigger handler for hub %q, category %q, event %q", hub, category, event))
 		return
 	}
 	connID := header(r.Header, keyConnectionID)
 	if problem := checkSignature(header(r.Header, keySignature), connID, keys); problem != "" && !unsigned {
-		upstreamError(w, http.StatusUnauthorized, problem)
+		httpjson.WriteError(w, http.StatusUnauthorized, problem)
 		return
 	}
 	body, err := u.readBody(w, r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			upstreamError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", u.maxBody()))
+			httpjson.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", u.maxBody()))
 			return
 		}
-		upstreamError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
 	proto := hubproto.JSON
@@ -303,7 +295,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := decodeBody(proto, body)
 	if err != nil {
-		upstreamError(w, http.StatusInternalServerError, err.Error())
+		httpjson.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	inv := &InvocationContext{
@@ -328,11 +320,11 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if msg.Type != want {
-		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("body has message type %d; %s/%s takes type %d", msg.Type, category, event, want))
+		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("body has message type %d; %s/%s takes type %d", msg.Type, category, event, want))
 		return
 	}
 	if want == hubproto.TypeInvocation && !strings.EqualFold(msg.Target, event) {
-		upstreamError(w, http.StatusInternalServerError, fmt.Sprintf("invocation target %q does not match %s %q", msg.Target, upstreamwire.HeaderEvent, event))
+		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("invocation target %q does not match %s %q", msg.Target, upstreamwire.HeaderEvent, event))
 		return
 	}
 	u.dispatch(w, r.Context(), entry, inv, proto)
@@ -391,17 +383,17 @@ func (u *Upstream) dispatch(w http.ResponseWriter, ctx context.Context, entry *t
 			return
 		}
 		if strings.EqualFold(inv.Event, EventConnected) {
-			upstreamError(w, http.StatusForbidden, "connection rejected: "+err.Error())
+			httpjson.WriteError(w, http.StatusForbidden, "connection rejected: "+err.Error())
 			return
 		}
 		u.logger().Error("signalr: disconnected handler failed", "hub", inv.Hub, "connection", inv.ConnectionID, "error", err)
-		upstreamError(w, http.StatusInternalServerError, "disconnected handler failed: "+err.Error())
+		httpjson.WriteError(w, http.StatusInternalServerError, "disconnected handler failed: "+err.Error())
 		return
 	}
 	if inv.InvocationID == "" {
 		if err != nil {
 			u.logger().Error("signalr: hub method failed", "hub", inv.Hub, "method", inv.Event, "connection", inv.ConnectionID, "error", err)
-			upstreamError(w, http.StatusInternalServerError, inv.Event+" failed: "+err.Error())
+			httpjson.WriteError(w, http.StatusInternalServerError, inv.Event+" failed: "+err.Error())
 			return
 		}
 		w.WriteHeader(http.StatusOK)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/signalrtest"
+	"github.com/stretchr/testify/require"
 )
 
 // benchUpstream returns an Upstream with a "broadcast" handler that decodes
@@ -29,14 +30,10 @@ func benchUpstream(b *testing.B) (*signalr.Upstream, *http.Request, []byte) {
 			}
 			return n, nil
 		})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	r := signalrtest.UpstreamRequests{ConnectionID: "IuNnVj3N7qRmQxEaOyNL3wAl4YXrEX1", UserID: "ada", Query: "?hub=chat"}.Invoke("3", "broadcast", "hello, everyone", 42)
 	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	return up, r, body
 }
 
@@ -67,9 +64,7 @@ func serveBody(b *testing.B, h http.Handler, r *http.Request, body *bytes.Reader
 	r.Body = io.NopCloser(body)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
-	if rec.Code != http.StatusOK {
-		b.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
+	require.False(b, rec.Code != http.StatusOK, "status %d: %s", rec.Code, rec.Body)
 }
 
 // BenchmarkUpstreamDispatch times one JSON invocation through Upstream:

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
+	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -39,22 +41,16 @@ func FuzzUpstreamBody(f *testing.F) {
 		for _, p := range []hubproto.Protocol{hubproto.JSON, hubproto.MessagePack} {
 			m, err := decodeBody(p, body)
 			if err != nil {
-				if !errors.Is(err, hubproto.ErrNotUpstream) {
-					t.Fatalf("error %v does not wrap hubproto.ErrNotUpstream", err)
-				}
+				require.True(t, errors.Is(err, hubproto.ErrNotUpstream), "error %v does not wrap hubproto.ErrNotUpstream", err)
 				continue
 			}
 			switch m.Type {
 			case hubproto.TypeOpenConnection, hubproto.TypeCloseConnection:
-				if len(m.Arguments) != 0 || m.Target != "" {
-					t.Fatalf("a connection message carries an invocation: %+v", m)
-				}
+				require.False(t, len(m.Arguments) != 0 || m.Target != "", "a connection message carries an invocation: %+v", m)
 			case hubproto.TypeInvocation:
-				if m.Target == "" {
-					t.Fatal("an invocation without a target was accepted")
-				}
+				require.NotEmpty(t, m.Target, "an invocation without a target was accepted")
 			default:
-				t.Fatalf("type %d was accepted", m.Type)
+				require.FailNow(t, fmt.Sprintf("type %d was accepted", m.Type))
 			}
 			for i, a := range m.Arguments {
 				var v any
@@ -62,22 +58,22 @@ func FuzzUpstreamBody(f *testing.F) {
 				// what has no generic Go form (an unknown extension
 				// type): its Decode may fail, but must not panic.
 				if err := a.Decode(&v); err != nil && !a.IsMessagePack() {
-					t.Fatalf("argument %d (%x) was accepted but does not decode: %v", i, a.Raw(), err)
+					require.FailNow(t, fmt.Sprintf("argument %d (%x) was accepted but does not decode: %v", i, a.Raw(), err))
 				}
 				if a.IsMessagePack() {
 					if _, err := msgpack.Marshal(a); err != nil {
-						t.Fatalf("argument %d does not re-encode: %v", i, err)
+						require.FailNow(t, fmt.Sprintf("argument %d does not re-encode: %v", i, err))
 					}
 				} else if raw, err := json.Marshal(a); err != nil || !json.Valid(raw) {
-					t.Fatalf("argument %d does not re-encode: %v", i, err)
+					require.FailNow(t, fmt.Sprintf("argument %d does not re-encode: %v", i, err))
 				}
 			}
 			// The Completion for it is framed in either protocol.
 			if js := encodeCompletion(hubproto.JSON, m.InvocationID, m.Arguments, nil); js[len(js)-1] != hubproto.RecordSeparator || !json.Valid(js[:len(js)-1]) {
-				t.Fatalf("JSON completion %q is not framed JSON", js)
+				require.FailNow(t, fmt.Sprintf("JSON completion %q is not framed JSON", js))
 			}
 			if mp := encodeCompletion(hubproto.MessagePack, m.InvocationID, m.Arguments, nil); len(mp) < 2 || bytes.IndexByte(mp, 0x95) < 0 && bytes.IndexByte(mp, 0x94) < 0 {
-				t.Fatalf("MessagePack completion %x is not an array", mp)
+				require.FailNow(t, fmt.Sprintf("MessagePack completion %x is not an array", mp))
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package signalr
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/funcsignalr/signalr/internal/upstreamwire"
@@ -28,7 +29,7 @@ func checkSignature(header, connectionID string, keys []*accessKey) string {
 		if len(entry) != len("sha256=")+2*sha256.Size || !strings.EqualFold(entry[:len("sha256=")], "sha256=") {
 			continue
 		}
-		if !decodeHex(given[:], entry[len("sha256="):]) {
+		if n, err := hex.Decode(given[:], []byte(entry[len("sha256="):])); err != nil || n != len(given) {
 			continue
 		}
 		wellFormed = true
@@ -42,33 +43,4 @@ func checkSignature(header, connectionID string, keys []*accessKey) string {
 		return "header " + upstreamwire.HeaderSignature + " holds no sha256=<64 hex digits> value"
 	}
 	return "header " + upstreamwire.HeaderSignature + " does not match the connection id under any configured access key; check that the app and the service use the same connection string"
-}
-
-// decodeHex decodes the hex digits src (either case) into dst, which is
-// exactly half as long; it reports false for anything else.
-func decodeHex(dst []byte, src string) bool {
-	if len(src) != 2*len(dst) {
-		return false
-	}
-	for i := range dst {
-		hi, ok1 := hexValue(src[2*i])
-		lo, ok2 := hexValue(src[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
-	}
-	return true
-}
-
-func hexValue(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

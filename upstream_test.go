@@ -61,6 +61,7 @@ func errorBody(t *testing.T, rec *httptest.ResponseRecorder) string {
 }
 
 func TestUpstreamDispatchCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	var got []string
 	record := func(name string) func(context.Context, *signalr.InvocationContext) (any, error) {
@@ -95,6 +96,7 @@ func TestUpstreamDispatchCaseInsensitive(t *testing.T) {
 }
 
 func TestUpstreamHandleRejectsBadBindings(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	h := func(context.Context, *signalr.InvocationContext) (any, error) { return nil, nil }
 	for _, tt := range []struct {
@@ -139,6 +141,7 @@ func TestUpstreamHandleRejectsBadBindings(t *testing.T) {
 }
 
 func TestUpstreamSignature(t *testing.T) {
+	t.Parallel()
 	// The reference vector: the emulator key over a connection id.
 	const id = "IuNnVj3N7qRmQxEaOyNL3wAl4YXrEX1"
 	const want = "sha256=62A9FBCA2CCC22661D349F62F51C60B1F8202B12F7F87F206B47FF66BA9959E0"
@@ -298,6 +301,7 @@ func TestUpstreamStatuses(t *testing.T) {
 }
 
 func TestUpstreamInvocationContext(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	var got *signalr.InvocationContext
 	capture := func(_ context.Context, inv *signalr.InvocationContext) (any, error) { got = inv; return nil, nil }
@@ -351,6 +355,7 @@ type point struct {
 }
 
 func TestUpstreamArgumentsAndCompletion(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	require.NoError(t, up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "move", ParameterNames: []string{"who", "to"}},
 		func(_ context.Context, inv *signalr.InvocationContext) (any, error) {
@@ -453,6 +458,7 @@ func TestUpstreamArgumentsAndCompletion(t *testing.T) {
 }
 
 func TestUpstreamCompletionBytes(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	require.NoError(t, up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "hi"},
 		func(context.Context, *signalr.InvocationContext) (any, error) { return "ok", nil }))
@@ -500,6 +506,7 @@ func TestUpstreamCompletionBytes(t *testing.T) {
 }
 
 func TestArgumentConversions(t *testing.T) {
+	t.Parallel()
 	j := signalr.JSONArgument([]byte(`{"x":1,"y":2}`))
 	b, err := j.MarshalMsgpack()
 	require.NoError(t, err)

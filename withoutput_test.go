@@ -20,6 +20,7 @@ import (
 // flush failure goes to OnError and nothing is written onto the
 // connection (net/http would log a write on a hijacked connection).
 func TestWithOutputAfterHijack(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"ResponseController", "type assertion"} {
 		t.Run(how, func(t *testing.T) {
 			var mu sync.Mutex

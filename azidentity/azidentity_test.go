@@ -75,6 +75,7 @@ func TestNewCredentialPerAuthType(t *testing.T) {
 }
 
 func TestNewCredentialErrors(t *testing.T) {
+	t.Parallel()
 	_, err := NewCredential(parse(t, "Endpoint=https://x;AccessKey=k"))
 	assert.ErrorIs(t, err, ErrNotIdentityBased)
 	_, err = NewCredential(nil)

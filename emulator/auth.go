@@ -43,7 +43,7 @@ func bearerToken(r *http.Request, allowQuery bool) string {
 // Entra-style token of the test issuer (see IdentityOptions), told apart
 // by its algorithm.
 func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
-	if s := e.identity(); s.issuerKey != nil && isEntraToken(raw) {
+	if s := e.ident; s.issuerKey != nil && isEntraToken(raw) {
 		return s.verifyEntra(raw)
 	}
 	return e.verifyTokenKeys(raw, audienceOK, false)
@@ -66,7 +66,7 @@ func (e *Emulator) verifyTokenKeys(raw string, audienceOK func(aud string) bool,
 			// A kid of the ring names its key; one rotated out is refused
 			// with a reason. Any other kid is the access key's (the .NET
 			// SDK puts an arbitrary one there).
-			key, known, retired := e.identity().keyByID(kid)
+			key, known, retired := e.ident.keyByID(kid)
 			if known {
 				return key, nil
 			}

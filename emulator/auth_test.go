@@ -26,6 +26,7 @@ func noneToken(t *testing.T, aud string) string {
 }
 
 func TestRESTTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	port := s.URL[strings.LastIndex(s.URL, ":"):]
 	noPort := strings.TrimSuffix(s.URL, port)
@@ -72,6 +73,7 @@ func TestRESTTokens(t *testing.T) {
 }
 
 func TestClientTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	port := s.URL[strings.LastIndex(s.URL, ":"):]
 	noPort := strings.TrimSuffix(s.URL, port)
@@ -122,6 +124,7 @@ func TestClientTokens(t *testing.T) {
 }
 
 func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	cases := []struct {
 		claims jwt.MapClaims
@@ -141,16 +144,18 @@ func TestUserIDComesFromUIDThenNameIDThenSub(t *testing.T) {
 		c := &client{t: t, ws: ws, id: n.ConnectionID}
 		c.send(`{"protocol":"json","version":1}`)
 		c.next()
-		got, ok := s.Snapshot("ids").Connection(n.ConnectionID)
+		got, ok := s.Emulator.Snapshot("ids").Connection(n.ConnectionID)
 		require.True(t, ok, "claims %v: not connected", tc.claims)
 		assert.Equal(t, tc.want, got.UserID, "claims %v", tc.claims)
 	}
 }
 
 func TestPrintingNeverShowsTheKey(t *testing.T) {
+	t.Parallel()
 	const secret = "MY-OWN-SECRET-KEY-0123456789"
 	opts := &emulator.Options{AccessKey: secret}
-	e := emulator.New(opts)
+	e, err := emulator.New(opts)
+	require.NoError(t, err)
 	defer e.Close()
 	s := emulator.NewServer(opts)
 	defer s.Close()

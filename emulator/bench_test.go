@@ -127,7 +127,7 @@ func (rs *readers) wait(b *testing.B, connected func() int) {
 			if n := connected(); n < len(rs.closers) {
 				rs.close()
 				<-all
-				b.Fatalf("only %d of %d clients still connected: some were closed as slow consumers", n, len(rs.closers))
+				require.FailNow(b, fmt.Sprintf("only %d of %d clients still connected: some were closed as slow consumers", n, len(rs.closers)))
 			}
 		}
 	}
@@ -229,7 +229,7 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 		require.NoError(b, err)
 		require.NoError(b, ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")))
 		if _, hs, err := ws.Read(ctx); err != nil || string(hs) != "{}\x1e" {
-			b.Fatalf("handshake: %q %v", hs, err)
+			require.FailNow(b, fmt.Sprintf("handshake: %q %v", hs, err))
 		}
 		emuReaders.start(ws)
 	}
@@ -285,7 +285,7 @@ func benchmarkBroadcast(b *testing.B, viaREST bool) {
 	senders.Wait()
 	close(errs)
 	require.NoError(b, <-errs)
-	emuReaders.wait(b, func() int { return len(srv.Snapshot("bench").Connections) })
+	emuReaders.wait(b, func() int { return len(srv.Emulator.Snapshot("bench").Connections) })
 	emuElapsed := time.Since(emuStart)
 	b.StopTimer()
 	emuReaders.close()

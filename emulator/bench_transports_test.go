@@ -84,14 +84,12 @@ func benchmarkTransport(b *testing.B, transport, protocol string) {
 	start := time.Now()
 	for i := int64(0); i < messages; i++ {
 		for emu.slowest() < i-window {
-			if emu.ended.Load() > 0 {
-				b.Fatal("a client was closed: the emulator dropped it as a slow consumer")
-			}
+			require.False(b, emu.ended.Load() > 0, "a client was closed: the emulator dropped it as a slow consumer")
 			time.Sleep(50 * time.Microsecond)
 		}
 		srv.Emulator.Broadcast("bench", "newMessage", benchArgs)
 	}
-	emu.wait(b, func() int { return len(srv.Snapshot("bench").Connections) })
+	emu.wait(b, func() int { return len(srv.Emulator.Snapshot("bench").Connections) })
 	emuElapsed := time.Since(start)
 	b.StopTimer()
 	emu.close()
@@ -179,7 +177,7 @@ func benchConnect(b *testing.B, srv *emulator.Server, client *http.Client, trans
 		require.Equal(b, "{}\x1e", string(hs))
 		return next, func() { cancel(); resp.Body.Close() }
 	}
-	b.Fatalf("unknown transport %s", transport)
+	require.FailNow(b, fmt.Sprintf("unknown transport %s", transport))
 	return nil, nil
 }
 
@@ -360,6 +358,6 @@ func runBare(b *testing.B, transport, protocol string, record []byte, messages i
 		rs.close()
 		return elapsed
 	}
-	b.Fatalf("unknown transport %s", transport)
+	require.FailNow(b, fmt.Sprintf("unknown transport %s", transport))
 	return 0
 }

@@ -18,11 +18,6 @@ import (
 // coder/websocket's) working.
 const maxBatchBytes = 16 << 10
 
-// closeHandshakeTimeout bounds the goodbye: writing the Close message, and
-// waiting for the client to answer the transport's close, each get this
-// long. During Shutdown it also bounds a write already under way.
-const closeHandshakeTimeout = 2 * time.Second
-
 // closeRequest asks a connection to send a Close message and hang up.
 type closeRequest struct {
 	errorText      string
@@ -150,10 +145,10 @@ func (c *connection) write(p []byte) error {
 }
 
 // hangUp sends a Close message, when there is one and the transport takes
-// it within closeHandshakeTimeout, and then closes the transport.
+// it within Options.CloseTimeout, and then closes the transport.
 func (c *connection) hangUp(closeRecord []byte, kind closeKind) {
 	if closeRecord != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), min(closeHandshakeTimeout, c.e.opts.writeTimeout))
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.e.opts.closeTimeout, c.e.opts.writeTimeout))
 		_ = c.t.writeFrame(ctx, closeRecord)
 		cancel()
 	}
@@ -161,9 +156,9 @@ func (c *connection) hangUp(closeRecord []byte, kind closeKind) {
 }
 
 // closeTransport closes the transport, cutting it if the client does not
-// acknowledge within closeHandshakeTimeout.
+// acknowledge within Options.CloseTimeout.
 func (c *connection) closeTransport(kind closeKind) {
-	ctx, cancel := context.WithTimeout(context.Background(), closeHandshakeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.e.opts.closeTimeout)
 	defer cancel()
 	c.t.close(ctx, kind)
 }

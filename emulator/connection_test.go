@@ -38,6 +38,7 @@ func (c *client) wantClosed() websocket.StatusCode {
 }
 
 func TestHandshakeErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		request string
 		want    string
@@ -59,12 +60,13 @@ func TestHandshakeErrors(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(c.next()), &resp))
 			assert.Contains(t, resp.Error, tc.want)
 			c.wantClosed()
-			assert.Empty(t, s.Snapshot("chat").Connections, "connections registered after a failed handshake")
+			assert.Empty(t, s.Emulator.Snapshot("chat").Connections, "connections registered after a failed handshake")
 		})
 	}
 }
 
 func TestHandshakeMayArriveInPiecesAndWithMessages(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := dialNoHandshake(t, s, "chat")
 	ctx := context.Background()
@@ -79,6 +81,7 @@ func TestHandshakeMayArriveInPiecesAndWithMessages(t *testing.T) {
 }
 
 func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{HandshakeTimeout: 50 * time.Millisecond})
 	c := dialNoHandshake(t, s, "chat")
 	assert.Contains(t, c.next(), "Handshake was canceled")
@@ -86,6 +89,7 @@ func TestHandshakeTimeout(t *testing.T) {
 }
 
 func TestPingsWhenIdleAndClosesSilentClients(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{KeepAliveInterval: 20 * time.Millisecond, ClientTimeout: 300 * time.Millisecond})
 	c := connect(t, s, "chat", "")
 	// Nothing is sent to the client, so what comes is a ping...
@@ -99,6 +103,7 @@ func TestPingsWhenIdleAndClosesSilentClients(t *testing.T) {
 }
 
 func TestClientPingsKeepTheConnection(t *testing.T) {
+	t.Parallel()
 	// The client answers every ping for three client timeouts. The timeout
 	// is wide so a loaded machine's scheduling pauses cannot fake silence.
 	s := newServer(t, &emulator.Options{KeepAliveInterval: 10 * time.Millisecond, ClientTimeout: time.Second})
@@ -108,11 +113,12 @@ func TestClientPingsKeepTheConnection(t *testing.T) {
 		c.send(`{"type":6}`)
 		require.Equal(t, `{"type":6}`, c.next(), "only pings while the client pings")
 	}
-	_, ok := s.Snapshot("chat").Connection(c.id)
+	_, ok := s.Emulator.Snapshot("chat").Connection(c.id)
 	assert.True(t, ok, "a pinging client was dropped")
 }
 
 func TestInvocations(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	c.send(
@@ -130,10 +136,11 @@ func TestInvocations(t *testing.T) {
 	// A Close from the client ends the connection cleanly.
 	c.send(`{"type":7}`)
 	c.wantClosed()
-	eventually(t, "the connection leaves the hub", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection leaves the hub", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 }
 
 func TestInvalidMessageClosesWithError(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	c.send(`{"type":`)
@@ -144,6 +151,7 @@ func TestInvalidMessageClosesWithError(t *testing.T) {
 }
 
 func TestNegotiate(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 	urlSafe := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -207,6 +215,7 @@ func TestNegotiate(t *testing.T) {
 }
 
 func TestConnectIDs(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 
@@ -243,6 +252,7 @@ func TestConnectIDs(t *testing.T) {
 }
 
 func TestNegotiatedTokenExpires(t *testing.T) {
+	t.Parallel()
 	// A timeout of 1ns has passed by the time the client connects.
 	s := newServer(t, &emulator.Options{NegotiateTimeout: time.Nanosecond})
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
@@ -253,6 +263,7 @@ func TestNegotiatedTokenExpires(t *testing.T) {
 }
 
 func TestShutdownSendsCloseAndRefusesNewConnections(t *testing.T) {
+	t.Parallel()
 	s := emulator.NewServer(&emulator.Options{AccessKey: testKey})
 	defer s.Close()
 	c := connect(t, s, "chat", "")
@@ -273,6 +284,7 @@ func TestShutdownSendsCloseAndRefusesNewConnections(t *testing.T) {
 }
 
 func TestShutdownDeadlineClosesStuckSockets(t *testing.T) {
+	t.Parallel()
 	s := emulator.NewServer(&emulator.Options{AccessKey: testKey})
 	defer s.Close()
 	c := connect(t, s, "chat", "")
@@ -280,4 +292,40 @@ func TestShutdownDeadlineClosesStuckSockets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, s.Emulator.Shutdown(ctx), context.DeadlineExceeded)
+}
+
+// A REST close reaches the client after what was sent to it before: the
+// :execute example sends a message and then closes, and the message must
+// not be dropped in favour of the Close.
+func TestCloseComesAfterWhatWasSentBefore(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	var clients []*client
+	for range 20 {
+		clients = append(clients, connect(t, s, "chat", "bob"))
+	}
+	wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/:execute?api-version=2023-07-01",
+		`[{"type":"SendMessage","message":{"target":"last","arguments":["words"]}},{"type":"CloseConnection","reason":"bye"}]`), 202, "")
+	for _, c := range clients {
+		m := c.nextMessage()
+		require.Equal(t, 1, m.Type, "got %+v before the Close, want the message sent before it", m)
+		require.Equal(t, "last", m.Target)
+		m = c.nextMessage()
+		require.Equal(t, 7, m.Type)
+		require.Equal(t, "bye", m.Error)
+	}
+	// The same with separate calls: a send to the user, then a close of
+	// the user's connections.
+	clients = clients[:0]
+	for range 20 {
+		clients = append(clients, connect(t, s, "chat", "carol"))
+	}
+	wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/users/carol", sendBody("last", "words")), 202, "")
+	wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/users/carol/:closeConnections?reason=bye", ""), 204, "")
+	for _, c := range clients {
+		m := c.nextMessage()
+		require.Equal(t, 1, m.Type, "got %+v before the Close, want the message sent before it", m)
+		m = c.nextMessage()
+		require.Equal(t, 7, m.Type)
+	}
 }

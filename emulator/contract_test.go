@@ -221,6 +221,7 @@ func answeringClient(t *testing.T, s *emulator.Server, hub, user string) *client
 // body that matches the file's schema for that status (no body where the
 // file gives no schema).
 func TestRESTContract(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{InvokeTimeout: 5 * time.Second})
 	files, err := filepath.Glob(filepath.Join("..", "testdata", "rest-api", "*.json"))
 	require.NoError(t, err)

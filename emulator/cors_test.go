@@ -9,6 +9,7 @@ import (
 )
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, path := range []string{"/client/negotiate?hub=chat&negotiateVersion=1", "/client/?hub=chat", "/api/hubs/chat/:send", "/api/v1/health"} {
 		t.Run(path, func(t *testing.T) {

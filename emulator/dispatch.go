@@ -13,7 +13,7 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 		}
 		switch msg.Type {
 		case hubproto.TypeCompletion:
-			// The answer to a REST :invoke (see invoke.go).
+			// The answer to a REST :invoke (see invocations.go).
 			c.e.invocations.complete(c, msg, record)
 		case hubproto.TypePing, hubproto.TypeStreamItem, hubproto.TypeCancelInvocation:
 			// Nothing to do: pings only reset the client timeout, and the

@@ -60,10 +60,10 @@
 // unknown connection 404 Error.Connection.NotExisted. Group listing pages in
 // connection id order with an absolute nextLink, so that paging neither
 // repeats nor skips a member that stays. :execute selects connections with
-// the filter (see filter.go for the grammar; a parse error is a 400 that
+// the filter (see internal/odata for the grammar; a parse error is a 400 that
 // names the character), then applies the commands in order to each. Stream
 // items become StreamItem messages for the stream id and :complete a
-// Completion (see rest2024.go for this reading of the swagger).
+// Completion (see rest_stream.go for this reading of the swagger).
 // :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
 // that negotiate accepts. GET /api/auth/accessKey, for a caller with a valid
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
@@ -101,7 +101,12 @@
 // keeps the latest 100 group memberships added without a ttl, as the
 // service documents; with one, the membership ends at its ttl.
 //
-// Use NewServer in tests (it listens on a free port of 127.0.0.1, like
-// httptest.NewServer), or New for an http.Handler to serve yourself; the
-// signalr-emulator command serves it on 127.0.0.1:8888.
+// There are three ways to start one. Programs call New, which returns an
+// error for bad Options, and serve the Emulator (an http.Handler) with
+// their own http.Server, or with Serve on a listener of their choosing.
+// Examples call NewServer, which listens on a free port of 127.0.0.1 and,
+// like httptest.NewServer, panics when it cannot. Tests call
+// signalrtest.NewEmulator, which fails the test instead and closes the
+// emulator when the test ends. The signalr-emulator command serves one on
+// 127.0.0.1:8888.
 package emulator

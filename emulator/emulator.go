@@ -35,6 +35,9 @@ type Emulator struct {
 	hubsMu    sync.RWMutex
 	hubs      map[string]*hub
 	lastSweep atomic.Int64 // unix nanoseconds of the last sweep
+	// sweepInterval is defaultSweepInterval in nanoseconds; tests of
+	// the sweep shorten it.
+	sweepInterval atomic.Int64
 
 	// sessions finds the SSE and Long Polling connections by token.
 	sessionsMu    sync.Mutex
@@ -48,7 +51,7 @@ type Emulator struct {
 	conns   sync.WaitGroup
 
 	// drain is the parent of every connection's writes. Shutdown cancels
-	// it closeHandshakeTimeout after it begins, which bounds a write stuck
+	// it Options.CloseTimeout after it begins, which bounds a write stuck
 	// on a client whose socket is full.
 	drain     context.Context
 	stopDrain context.CancelFunc
@@ -62,12 +65,17 @@ type Emulator struct {
 	invocations invocationTable
 
 	// ident holds the signing keys by kid and identity mode (identity.go).
-	identOnce sync.Once
-	ident     *identityState
+	ident *identityState
 }
 
-// New returns an Emulator configured by opts; nil means all defaults.
-func New(opts *Options) *Emulator {
+// New returns an Emulator configured by opts; nil means all defaults. Bad
+// options, such as an upstream template that is not an absolute http(s)
+// URL, a negative duration or an identity issuer key that is not P-256,
+// are an error wrapping ErrInvalidOptions that names the field and the fix.
+func New(opts *Options) (*Emulator, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	o := opts.withDefaults()
 	drain, stopDrain := context.WithCancel(context.Background())
 	e := &Emulator{
@@ -88,8 +96,14 @@ func New(opts *Options) *Emulator {
 		dynamicKey:  []byte(randomID(32)),
 		invocations: invocationTable{byID: make(map[string]*pendingInvocation)},
 	}
+	e.sweepInterval.Store(int64(defaultSweepInterval))
+	ident, err := newIdentityState(o.identity, e.accessKeyID, e.dynamicKey)
+	if err != nil {
+		return nil, err
+	}
+	e.ident = ident
 	e.upstream = newUpstream(o)
-	return e
+	return e, nil
 }
 
 // AccessKey returns the key the emulator signs and checks tokens with.
@@ -148,7 +162,7 @@ func (e *Emulator) Snapshot(hubName string) HubSnapshot {
 // reconnect), closes the transports and waits until every connection's
 // goroutines have ended. From the start, new connections are refused and
 // negotiate and the REST API answer 503. A write already under way, such as
-// one to a client whose socket is full, gets closeHandshakeTimeout (2s) to
+// one to a client whose socket is full, gets Options.CloseTimeout (default 2s) to
 // finish, the Close message as long again, and the close handshake as long
 // again. If ctx ends first, the remaining transports are cut and ctx's
 // error is returned once their goroutines have ended.
@@ -166,7 +180,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		c.queue.signal()
 	}
 	e.liveMu.Unlock()
-	drainTimer := time.AfterFunc(closeHandshakeTimeout, e.stopDrain)
+	drainTimer := time.AfterFunc(e.opts.closeTimeout, e.stopDrain)
 	defer func() {
 		drainTimer.Stop()
 		e.stopDrain()
@@ -256,18 +270,15 @@ func (e *Emulator) dropIfEmpty(h *hub, now time.Time) {
 	}
 }
 
-// sweepInterval is how often, in nanoseconds, expired memberships and
-// pending tokens are swept from every hub and empty hubs dropped. Tests
-// shorten it.
-var sweepInterval atomic.Int64
-
-func init() { sweepInterval.Store(int64(time.Minute)) }
+// defaultSweepInterval is how often expired memberships and pending
+// tokens are swept from every hub and empty hubs dropped.
+const defaultSweepInterval = time.Minute
 
 // maybeSweep sweeps every hub when sweepInterval has passed since the last
 // sweep. Requests call it, so an idle emulator needs no goroutine for it.
 func (e *Emulator) maybeSweep(now time.Time) {
 	last := e.lastSweep.Load()
-	if now.UnixNano()-last < sweepInterval.Load() || !e.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < e.sweepInterval.Load() || !e.lastSweep.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	e.hubsMu.RLock()

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -44,7 +45,7 @@ func Example() {
 	_ = ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e"))
 	_, handshake, _ := ws.Read(ctx)
 	fmt.Printf("handshake response: %q\n", handshake)
-	fmt.Println("alice connections:", len(srv.Snapshot("chat").Users["alice"]))
+	fmt.Println("alice connections:", len(srv.Emulator.Snapshot("chat").Users["alice"]))
 
 	// Broadcast through the REST API, as the library's output binding does.
 	sendURL := srv.URL + "/api/hubs/chat/:send"
@@ -77,4 +78,30 @@ func ExampleServer_ConnectionString() {
 	cs := srv.ConnectionString()
 	fmt.Println(strings.HasPrefix(cs, "Endpoint=http://127.0.0.1;Port="), strings.HasSuffix(cs, ";AccessKey=my-local-key;Version=1.0;"))
 	// Output: true true
+}
+
+// A program makes the Emulator with New, which names a bad option in its
+// error, and serves it as any http.Handler.
+func ExampleNew() {
+	_, err := emulator.New(&emulator.Options{
+		Upstream: []emulator.UpstreamTemplate{{URLTemplate: "localhost:7071/runtime/webhooks/signalr"}},
+	})
+	fmt.Println(errors.Is(err, emulator.ErrInvalidOptions))
+	fmt.Println(err)
+
+	emu, err := emulator.New(&emulator.Options{
+		Upstream: []emulator.UpstreamTemplate{{URLTemplate: "http://localhost:7071/runtime/webhooks/signalr"}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer emu.Close()
+	// emu is the http.Handler to give an http.Server, or emulator.Serve.
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Println(srv.Handler == http.Handler(emu), emu.AccessKey() == emulator.DefaultAccessKey)
+	// Output:
+	// true
+	// emulator: invalid options: Options.Upstream[0]: UrlTemplate "localhost:7071/runtime/webhooks/signalr" is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query
+	// true true
 }

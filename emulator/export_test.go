@@ -1,6 +1,19 @@
 package emulator
 
-import "time"
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// mustNew is New for the package's own tests, which fail on its error.
+func mustNew(t testing.TB, opts *Options) *Emulator {
+	t.Helper()
+	e, err := New(opts)
+	require.NoError(t, err)
+	return e
+}
 
 // Broadcast sends target(arguments) to every connection of hub, as a REST
 // broadcast does but without the HTTP round trip; the benchmark uses it to
@@ -38,8 +51,28 @@ func (e *Emulator) HubNames() []string {
 	return names
 }
 
-// SetSweepInterval sets how often hubs are swept, until the test ends.
-func SetSweepInterval(t interface{ Cleanup(func()) }, d time.Duration) {
-	old := sweepInterval.Swap(int64(d))
-	t.Cleanup(func() { sweepInterval.Store(old) })
+// SetSweepInterval sets how often e sweeps its hubs.
+func (e *Emulator) SetSweepInterval(d time.Duration) { e.sweepInterval.Store(int64(d)) }
+
+// PollWaiting reports whether the Long Polling connection id of hub has a
+// poll waiting on the emulator, so that a test can act on a waiting poll
+// without sleeping first.
+func (e *Emulator) PollWaiting(hubName, id string) bool {
+	h := e.hub(hubName, false)
+	if h == nil {
+		return false
+	}
+	h.mu.RLock()
+	c := h.conns[id]
+	h.mu.RUnlock()
+	if c == nil {
+		return false
+	}
+	lp, ok := c.t.(*lpTransport)
+	if !ok {
+		return false
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return lp.poll != nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
 	"github.com/funcsignalr/signalr/internal/benchhub"
@@ -72,9 +73,7 @@ func benchReader(b *testing.B) string {
 		}
 		readerBin, readerErr = benchhub.BuildReader(dir)
 	})
-	if readerErr != nil {
-		b.Fatal(readerErr)
-	}
+	require.NoError(b, readerErr)
 	return readerBin
 }
 
@@ -106,9 +105,7 @@ func goMemory() float64 {
 
 func listen(b *testing.B, h http.Handler) (url string, stop func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	return "http://" + l.Addr().String(), func() { srv.Close() }
@@ -217,9 +214,7 @@ func BenchmarkFanout(b *testing.B) {
 		defer stop()
 		opts.Clients = clients
 		rd, err := benchhub.StartReaders(bin, opts, 2*time.Minute)
-		if err != nil {
-			b.Fatalf("%s: %v", side.name, err)
-		}
+		require.NoError(b, err, "%s: %v", side.name, err)
 		defer rd.Close()
 		// Every connection is registered once the reader has its
 		// handshake answer; give the server's goroutines a moment to park.
@@ -263,19 +258,17 @@ func BenchmarkFanout(b *testing.B) {
 			wg.Wait()
 			close(errs)
 			if err := <-errs; err != nil {
-				b.Fatalf("%s: %v", side.name, err)
+				require.FailNow(b, fmt.Sprintf("%s: %v", side.name, err))
 			}
 		}
 		if err := rd.WaitLeast(n, 2*time.Minute); err != nil {
-			b.Fatalf("%s: %v", side.name, err)
+			require.FailNow(b, fmt.Sprintf("%s: %v", side.name, err))
 		}
 		out.rate = float64(n*int64(clients)) / time.Since(start).Seconds()
 		out.readerCPU = rd.CPU() - cpu0
 		out.serverCPU = benchhub.ProcessCPU(os.Getpid()) - self0
 		frames, records, err := rd.Stats()
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		out.perFrame = float64(records) / float64(frames)
 		return out
 	}
@@ -393,9 +386,7 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		defer stop()
 		opts.Clients = clients
 		rd, err := benchhub.StartReaders(bin, opts, time.Minute)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		defer rd.Close()
 		sides[name] = &side{rd: rd, send: send}
 	}
@@ -422,18 +413,16 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		}
 		wg.Wait()
 		if err, _ := failed.Load().(error); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 		s.target += n
-		if err := s.rd.WaitLeast(s.target, time.Minute); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, s.rd.WaitLeast(s.target, time.Minute))
 	}
 	n := int64(rate * seconds)
 	for _, s := range sides { // warm-up, not counted
 		steady(s, n/4)
 		if _, _, _, err := s.rd.Latency(); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 	}
 	b.ResetTimer()
@@ -450,12 +439,8 @@ func BenchmarkFanoutLatency(b *testing.B) {
 			s := sides[name]
 			steady(s, n)
 			count, p50, p99, err := s.rd.Latency()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if count != n*int64(clients) {
-				b.Fatalf("%s: %d latencies, want %d", name, count, n*int64(clients))
-			}
+			require.NoError(b, err)
+			require.False(b, count != n*int64(clients), "%s: %d latencies, want %d", name, count, n*int64(clients))
 			lat[name] = [2]time.Duration{p50, p99}
 		}
 		e, h := lat["emulator"], lat["hub"]

@@ -4,18 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -61,17 +56,17 @@ type identityState struct {
 }
 
 // newIdentityState starts the key ring with kid/key and turns on identity
-// mode when opts asks for it.
-func newIdentityState(opts *IdentityOptions, kid string, key []byte) *identityState {
+// mode when opts asks for it, generating the issuer key if opts has none.
+func newIdentityState(opts *IdentityOptions, kid string, key []byte) (*identityState, error) {
 	s := &identityState{current: kid, keys: map[string][]byte{kid: key}, retired: map[string]bool{}}
 	if opts == nil {
-		return s
+		return s, nil
 	}
 	s.issuerKey, s.issuer = opts.IssuerKey, opts.Issuer
 	if s.issuerKey == nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
-			panic("emulator: generating the test issuer key: " + err.Error())
+			return nil, fmt.Errorf("emulator: generating the identity issuer key: %w", err)
 		}
 		s.issuerKey = k
 	}
@@ -79,26 +74,18 @@ func newIdentityState(opts *IdentityOptions, kid string, key []byte) *identitySt
 		s.issuer = DefaultIdentityIssuer
 	}
 	s.parser = jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired())
-	return s
-}
-
-// identity returns e's identity state, made on first use.
-func (e *Emulator) identity() *identityState {
-	e.identOnce.Do(func() {
-		e.ident = newIdentityState(e.opts.identity, e.accessKeyID, e.dynamicKey)
-	})
-	return e.ident
+	return s, nil
 }
 
 // IdentityMode reports whether the emulator trusts Microsoft Entra-style
 // tokens (Options.Identity is set).
-func (e *Emulator) IdentityMode() bool { return e.identity().issuerKey != nil }
+func (e *Emulator) IdentityMode() bool { return e.ident.issuerKey != nil }
 
 // IdentityIssuerKey returns the key of the local test issuer whose tokens
 // identity mode trusts, and its issuer name; nil without identity mode.
 // Tests mint tokens with it (see signalrtest.NewCredential).
 func (e *Emulator) IdentityIssuerKey() (*ecdsa.PrivateKey, string) {
-	s := e.identity()
+	s := e.ident
 	return s.issuerKey, s.issuer
 }
 
@@ -107,7 +94,7 @@ func (e *Emulator) IdentityIssuerKey() (*ecdsa.PrivateKey, string) {
 // tokens signed with the new key or the one just replaced are accepted,
 // older ones are not. It is a test hook for the renewal paths.
 func (e *Emulator) RotateAccessKey() string {
-	s := e.identity()
+	s := e.ident
 	kid, key := "emulator-"+randomID(9), []byte(randomID(32))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,7 +159,7 @@ func (s *identityState) verifyEntra(raw string) (jwt.MapClaims, error) {
 		return nil, &tokenError{"Microsoft Entra token is malformed"}
 	}
 	if iss, _ := claims.GetIssuer(); iss != s.issuer {
-		return nil, &tokenError{fmt.Sprintf("Microsoft Entra token issuer %q is not trusted; want %q", truncate(iss), s.issuer)}
+		return nil, &tokenError{fmt.Sprintf("Microsoft Entra token issuer %q is not trusted; want %q", textutil.Truncate(iss, maxEchoedClaim), s.issuer)}
 	}
 	auds, _ := claims.GetAudience()
 	for _, aud := range auds {
@@ -180,82 +167,8 @@ func (s *identityState) verifyEntra(raw string) (jwt.MapClaims, error) {
 			return claims, nil
 		}
 	}
-	return nil, &tokenError{fmt.Sprintf("Microsoft Entra token audience %q is wrong; want %s (ask the credential for scope %s/.default)", truncate(strings.Join(auds, ",")), EntraAudience, EntraAudience)}
+	return nil, &tokenError{fmt.Sprintf("Microsoft Entra token audience %q is wrong; want %s (ask the credential for scope %s/.default)", textutil.Truncate(strings.Join(auds, ","), maxEchoedClaim), EntraAudience, EntraAudience)}
 }
 
-// truncate shortens a claim echoed in an error.
-func truncate(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
-}
-
-// serveAccessKey answers GET /api/auth/accessKey (and /api/v1/auth/accessKey,
-// which the SDKs call) with the current signing key and its id: client
-// tokens signed with it, naming KeyId in their kid header, are accepted by
-// negotiate and the client endpoint. The REST gate has accepted the
-// caller's token; in identity mode the caller must be a Microsoft Entra
-// one.
-func (e *Emulator) serveAccessKey(w http.ResponseWriter, r *http.Request, version apiVersion) {
-	s := e.identity()
-	if s.issuerKey != nil && !isEntraToken(bearerToken(r, false)) {
-		writeRESTError(w, r, version, http.StatusForbidden, "Error.Forbidden", "the access key is handed out to Microsoft Entra callers only; this caller signs with the access key already")
-		return
-	}
-	kid, key := s.currentKey()
-	w.Header().Set("Content-Type", contentTypeJSON)
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(struct {
-		KeyID     string `json:"KeyId"`
-		AccessKey string `json:"AccessKey"`
-	}{kid, string(key)})
-}
-
-// LoadIssuerKey reads the test issuer key from path (a PEM "EC PRIVATE
-// KEY" or PKCS#8 "PRIVATE KEY" block holding a P-256 key). When the file
-// does not exist and create is set, it generates a key and writes it there
-// (mode 0600), reporting created. The signalr-emulator command's
-// -identity-key flag and the chat example use it, so that an app and an
-// emulator in separate processes share the issuer.
-func LoadIssuerKey(path string, create bool) (key *ecdsa.PrivateKey, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && create {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, false, err
-		}
-		der, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return nil, false, err
-		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, false, fmt.Errorf("writing the test issuer key: %w", err)
-		}
-		return key, true, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, false, fmt.Errorf("%s holds no PEM block; it should hold the test issuer's EC private key", path)
-	}
-	var parsed any
-	switch block.Type {
-	case "EC PRIVATE KEY":
-		parsed, err = x509.ParseECPrivateKey(block.Bytes)
-	case "PRIVATE KEY":
-		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	default:
-		return nil, false, fmt.Errorf("%s holds a %q PEM block; want EC PRIVATE KEY or PRIVATE KEY", path, block.Type)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", path, err)
-	}
-	k, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok || k.Curve != elliptic.P256() {
-		return nil, false, fmt.Errorf("%s: the key is not a P-256 EC key (ES256 needs one)", path)
-	}
-	return k, false, nil
-}
+// maxEchoedClaim bounds a claim echoed in an error.
+const maxEchoedClaim = 100

@@ -44,6 +44,7 @@ func readKey(t *testing.T, resp *http.Response) (kid, key string) {
 }
 
 func TestIdentityMode(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{Identity: &emulator.IdentityOptions{}})
 	require.True(t, s.Emulator.IdentityMode())
 	assert.Contains(t, (&emulator.Options{Identity: &emulator.IdentityOptions{}}).String(), "Identity: true")
@@ -116,6 +117,7 @@ func TestIdentityMode(t *testing.T) {
 // Without identity mode, Entra-style tokens are refused and the access
 // key still fetches the signing key, as before.
 func TestIdentityModeOff(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	assert.False(t, s.Emulator.IdentityMode())
 	key, _ := s.Emulator.IdentityIssuerKey()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/signalr/internal/benchhub"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkIdleConnections connects IDLE_CLIENTS (default 1,000) readers to
@@ -45,9 +46,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		rss0 := benchhub.RSS()
 		opts.Clients = clients
 		rd, err := benchhub.StartReaders(bin, opts, 2*time.Minute)
-		if err != nil {
-			b.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(b, err, "%s: %v", name, err)
 		defer rd.Close()
 		time.Sleep(100 * time.Millisecond)
 		runtime.GC()
@@ -73,13 +72,9 @@ func BenchmarkIdleConnections(b *testing.B) {
 		s.rssReturned = float64(benchhub.RSS()-rss0) / n
 		if profile != "" {
 			f, err := os.Create(profile)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer f.Close()
-			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, pprof.Lookup("heap").WriteTo(f, 0))
 		}
 		return s
 	}

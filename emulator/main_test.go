@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,11 @@ const testKey = "test-access-key-0123456789abcdefghijklmnopq"
 // httpClient keeps no idle connections, so no client goroutine lingers.
 var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 
+// shortCloseTimeout is the CloseTimeout of the test servers: the clients
+// of most tests never answer the close handshake, so a short goodbye keeps
+// them from waiting out the 2s default.
+const shortCloseTimeout = 250 * time.Millisecond
+
 // newServer starts an emulator with testKey and the given options, closed
 // at the end of the test.
 func newServer(t testing.TB, opts *emulator.Options) *emulator.Server {
@@ -40,6 +46,9 @@ func newServer(t testing.TB, opts *emulator.Options) *emulator.Server {
 	}
 	if opts.AccessKey == "" {
 		opts.AccessKey = testKey
+	}
+	if opts.CloseTimeout == 0 {
+		opts.CloseTimeout = shortCloseTimeout
 	}
 	s := emulator.NewServer(opts)
 	t.Cleanup(s.Close)
@@ -265,4 +274,35 @@ func sendBody(target, arg string) string {
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 5*time.Second, 5*time.Millisecond, "timed out waiting until %s", what)
+}
+
+// smallBufferListener shrinks the send buffer of each connection the
+// emulator accepts. With loopback autotuning the kernel buffers up to 4 MiB
+// between the emulator and a client that stopped reading; with 4 KiB each
+// way, a few hundred KiB fill them, so the tests of clients that stop
+// reading need a tenth of the data to reach the state they test.
+type smallBufferListener struct{ net.Listener }
+
+func (l smallBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// newSmallBufferServer is newServer on a smallBufferListener.
+func newSmallBufferServer(t *testing.T, opts *emulator.Options) *emulator.Server {
+	t.Helper()
+	opts.AccessKey = testKey
+	if opts.CloseTimeout == 0 {
+		opts.CloseTimeout = shortCloseTimeout
+	}
+	e, err := emulator.New(opts)
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := emulator.Serve(smallBufferListener{l}, e)
+	t.Cleanup(s.Close)
+	return s
 }

@@ -1,10 +1,20 @@
 package emulator
 
 import (
+	"crypto/elliptic"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 )
+
+// ErrInvalidOptions is wrapped by the error New returns for bad Options;
+// the message names the field and how to fix it.
+var ErrInvalidOptions = errors.New("emulator: invalid options")
+
+// maxPollTimeout is the request timeout of the official clients: a poll
+// held longer than this is cut by the client before it returns.
+const maxPollTimeout = 100 * time.Second
 
 // DefaultAccessKey is the access key of Microsoft's Azure SignalR emulator.
 // Using it by default means existing local.settings.json files that point at
@@ -62,6 +72,12 @@ type Options struct {
 	// half-written frame cannot be completed. Default: 10s.
 	WriteTimeout time.Duration
 
+	// CloseTimeout bounds the goodbye to a client: writing its Close
+	// message, and waiting for it to answer the transport's close, each
+	// get this long, and during Shutdown a write already under way gets
+	// as long to finish. Default: 2s.
+	CloseTimeout time.Duration
+
 	// InvokeTimeout is how long a REST :invoke waits for the client's
 	// Completion before answering 504 Error.Invocation.Timeout. Default:
 	// 60s.
@@ -116,6 +132,7 @@ type options struct {
 	sendQueueSize     int
 	sendQueueBytes    int64
 	writeTimeout      time.Duration
+	closeTimeout      time.Duration
 	invokeTimeout     time.Duration
 	maxMessageSize    int64
 	logger            *slog.Logger
@@ -131,12 +148,65 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v, Identity: %t}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout, o.Identity != nil)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, CloseTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v, Identity: %t}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.CloseTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout, o.Identity != nil)
 }
 
 // GoString is String, for %#v.
 func (o Options) GoString() string { return o.String() }
+
+// validate reports the first bad field of o, if any. Zero means the
+// default everywhere, so only values no default can mend are errors.
+func (o *Options) validate() error {
+	if o == nil {
+		return nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"KeepAliveInterval", o.KeepAliveInterval},
+		{"ClientTimeout", o.ClientTimeout},
+		{"PollTimeout", o.PollTimeout},
+		{"HandshakeTimeout", o.HandshakeTimeout},
+		{"NegotiateTimeout", o.NegotiateTimeout},
+		{"WriteTimeout", o.WriteTimeout},
+		{"InvokeTimeout", o.InvokeTimeout},
+		{"UpstreamTimeout", o.UpstreamTimeout},
+		{"CloseTimeout", o.CloseTimeout},
+	} {
+		if d.value < 0 {
+			return bad("Options.%s is %v; use a positive duration, or 0 for the default", d.name, d.value)
+		}
+	}
+	if o.PollTimeout >= maxPollTimeout {
+		return bad("Options.PollTimeout is %v, but the clients give up on a poll after 100s; use less, or 0 for the default (90s)", o.PollTimeout)
+	}
+	for _, n := range []struct {
+		name  string
+		value int64
+	}{
+		{"SendQueueSize", int64(o.SendQueueSize)},
+		{"SendQueueBytes", o.SendQueueBytes},
+		{"MaxMessageSize", o.MaxMessageSize},
+	} {
+		if n.value < 0 {
+			return bad("Options.%s is %d; use a positive number, or 0 for the default", n.name, n.value)
+		}
+	}
+	for i, t := range o.Upstream {
+		if err := t.Validate(); err != nil {
+			return bad("Options.Upstream[%d]: %v", i, err)
+		}
+	}
+	if id := o.Identity; id != nil && id.IssuerKey != nil && id.IssuerKey.Curve != elliptic.P256() {
+		return bad("Options.Identity.IssuerKey is not a P-256 key, which ES256 tokens need; generate one with ecdsa.GenerateKey(elliptic.P256(), rand.Reader), or leave it nil for a new one")
+	}
+	return nil
+}
 
 func (o *Options) withDefaults() options {
 	var in Options
@@ -153,6 +223,7 @@ func (o *Options) withDefaults() options {
 		sendQueueSize:     in.SendQueueSize,
 		sendQueueBytes:    in.SendQueueBytes,
 		writeTimeout:      in.WriteTimeout,
+		closeTimeout:      in.CloseTimeout,
 		invokeTimeout:     in.InvokeTimeout,
 		maxMessageSize:    in.MaxMessageSize,
 		logger:            in.Logger,
@@ -199,6 +270,9 @@ func (o *Options) withDefaults() options {
 	if out.invokeTimeout <= 0 {
 		out.invokeTimeout = DefaultInvokeTimeout
 	}
+	if out.closeTimeout <= 0 {
+		out.closeTimeout = 2 * time.Second
+	}
 	if out.writeTimeout <= 0 {
 		out.writeTimeout = 10 * time.Second
 	}
@@ -207,3 +281,7 @@ func (o *Options) withDefaults() options {
 	}
 	return out
 }
+
+// DefaultInvokeTimeout is how long a REST :invoke waits for the client's
+// answer when Options.InvokeTimeout is zero.
+const DefaultInvokeTimeout = 60 * time.Second

@@ -37,7 +37,8 @@ func serveNegotiate(tb testing.TB, e *Emulator, hub string) int {
 // serve hub "quiet". Before each hub had its own locks, negotiate held an
 // emulator-wide lock while it scanned every pending token of every hub.
 func TestOneHubDoesNotWaitForAnother(t *testing.T) {
-	e := New(nil)
+	t.Parallel()
+	e := mustNew(t, nil)
 	require.Equal(t, http.StatusOK, serveNegotiate(t, e, "busy"))
 	release := e.holdHub("busy")
 	defer release()
@@ -57,6 +58,7 @@ func TestOneHubDoesNotWaitForAnother(t *testing.T) {
 // TestPendingTokensExpire checks that expired tokens are forgotten, and that
 // the bookkeeping shrinks with them.
 func TestPendingTokensExpire(t *testing.T) {
+	t.Parallel()
 	p := newPendingSet()
 	start := time.Now()
 	for i := range 10_000 {
@@ -84,7 +86,7 @@ func TestPendingTokensExpire(t *testing.T) {
 func BenchmarkNegotiatePending(b *testing.B) {
 	for _, pending := range []int{0, 76_000} {
 		b.Run("pending="+strconv.Itoa(pending), func(b *testing.B) {
-			e := New(&Options{NegotiateTimeout: time.Hour})
+			e := mustNew(b, &Options{NegotiateTimeout: time.Hour})
 			for range pending {
 				serveNegotiate(b, e, "chat")
 			}
@@ -93,9 +95,7 @@ func BenchmarkNegotiatePending(b *testing.B) {
 			for range b.N {
 				w := httptest.NewRecorder()
 				e.ServeHTTP(w, r)
-				if w.Code != http.StatusOK {
-					b.Fatal(w.Code)
-				}
+				require.False(b, w.Code != http.StatusOK, w.Code)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 // TestOutMessageEncodedOncePerProtocol: however many connections get a
 // message, each protocol's encoding is made once and shared.
 func TestOutMessageEncodedOncePerProtocol(t *testing.T) {
+	t.Parallel()
 	m := newOutMessage("t", json.RawMessage(`[1]`))
 	a, b := m.record(hubproto.MessagePack), m.record(hubproto.MessagePack)
 	require.NotEmpty(t, a)

@@ -364,3 +364,16 @@ func parseSendBody(body []byte) (target string, arguments json.RawMessage, probl
 	}
 	return target, compact.Bytes(), ""
 }
+
+// writeSuccess answers a successful operation. The dated APIs describe a
+// ServiceResponse body for their 200 and 202 answers; the emulator sends
+// the empty one, {}. v1 describes none.
+func writeSuccess(w http.ResponseWriter, version apiVersion, status int) {
+	if version == apiV1 || (status != http.StatusOK && status != http.StatusAccepted) {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte("{}"))
+}

@@ -49,6 +49,7 @@ func invokeAsync(t *testing.T, s *emulator.Server, id, target, arg string) <-cha
 }
 
 func TestInvokeMatchesCompletionsByID(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "u1")
 	other := connect(t, s, "chat", "u2")
@@ -76,6 +77,7 @@ func TestInvokeMatchesCompletionsByID(t *testing.T) {
 }
 
 func TestInvokeFailures(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{InvokeTimeout: 300 * time.Millisecond})
 	t.Run("client error", func(t *testing.T) {
 		c := connect(t, s, "chat", "")
@@ -138,6 +140,7 @@ func getPage(t *testing.T, s *emulator.Server, link string) listPage {
 // connections join and leave it: every member that stays is listed exactly
 // once, and nextLink is absolute.
 func TestGroupPagingUnderConcurrentJoins(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	var stable []string
 	for i := 0; i < 30; i++ {
@@ -211,6 +214,7 @@ func TestGroupPagingUnderConcurrentJoins(t *testing.T) {
 }
 
 func TestExecute(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	alice := connect(t, s, "chat", "alice")
 	bob := connect(t, s, "chat", "bob")
@@ -225,7 +229,7 @@ func TestExecute(t *testing.T) {
 		`[{"type":"SendMessage","message":{"target":"m","arguments":["in g1"]}},{"type":"LeaveGroup","group":"g1"},{"type":"JoinGroup","group":"g2"}]`), 202, "")
 	alice.wantInvocation("m", "in g1")
 	lst.wantInvocation("m", "in g1")
-	snap := s.Snapshot("chat")
+	snap := s.Emulator.Snapshot("chat")
 	assert.Empty(t, snap.Groups["g1"])
 	assert.ElementsMatch(t, []string{alice.id, lst.id}, snap.Groups["g2"])
 	// No filter: every connection of the hub.
@@ -250,6 +254,7 @@ func TestExecute(t *testing.T) {
 }
 
 func TestStreams(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	base := "/api/hubs/chat/connections/" + c.id + "/streams/7/"
@@ -266,6 +271,7 @@ func TestStreams(t *testing.T) {
 }
 
 func TestGenerateTokenIsAcceptedByNegotiate(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	resp := rest(t, s, http.MethodPost, "/api/hubs/Chat/:generateToken?api-version=2023-07-01&userId=carol&minutesToExpire=2", "")
 	require.Equal(t, 200, resp.StatusCode)
@@ -283,12 +289,13 @@ func TestGenerateTokenIsAcceptedByNegotiate(t *testing.T) {
 	c := &client{t: t, ws: ws, id: n.ConnectionID}
 	c.send(`{"protocol":"json","version":1}`)
 	require.Equal(t, "{}", c.next())
-	eventually(t, "carol is connected", func() bool { return len(s.Snapshot("chat").Users["carol"]) == 1 })
+	eventually(t, "carol is connected", func() bool { return len(s.Emulator.Snapshot("chat").Users["carol"]) == 1 })
 
 	wantStatus(t, rest(t, s, http.MethodPost, "/api/hubs/chat/:generateToken?api-version=2023-07-01&minutesToExpire=0", ""), 400, "Error.InvalidArgument")
 }
 
 func TestAccessKey(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, path := range []string{"/api/v1/auth/accessKey", "/api/auth/accessKey?api-version=2024-12-01"} {
 		wantStatus(t, restWithToken(t, s, http.MethodGet, path, "", ""), 401, "Error.Unauthorized")

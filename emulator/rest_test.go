@@ -14,14 +14,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/funcsignalr/signalr/emulator"
 )
 
 // TestRESTRoutesAnswerWithTheSpecStatusCodes calls every route of swagger
 // V20220601.json (under /api) and v1.json (under /api/v1) against a hub
 // where user alice has one connection, {conn}, which is in group members.
 func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
+	t.Parallel()
 	body := sendBody("newMessage", "hi")
 	type routeCase struct {
 		method, path, body string
@@ -133,6 +132,7 @@ func TestRESTRoutesAnswerWithTheSpecStatusCodes(t *testing.T) {
 }
 
 func TestSendsReachExactlyTheirTargets(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	alice := connect(t, s, "Chat", "alice")
 	bob := connect(t, s, "chat", "bob")
@@ -173,6 +173,7 @@ func TestSendsReachExactlyTheirTargets(t *testing.T) {
 }
 
 func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "chat", "")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"Target":"newMessage","Arguments":["pascal"]}`), 202, "")
@@ -185,13 +186,14 @@ func TestSendBodyPropertyNamesAreCaseInsensitive(t *testing.T) {
 }
 
 func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
 	carol := connect(t, s, "chat", "carol")
 	dave := connect(t, s, "chat", "dave")
 
-	snap := s.Snapshot("chat")
+	snap := s.Emulator.Snapshot("chat")
 	assert.Equal(t, []string{carol.id}, snap.Groups["vip"], "only carol's connection (ttl=0 applies only to connected users)")
 	assert.Equal(t, []string{"vip"}, snap.UserGroups["carol"])
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/carol/groups/vip", ""), 200, "")
@@ -205,22 +207,23 @@ func TestUserGroupMembershipAppliesToLaterConnections(t *testing.T) {
 
 	// ttl=0 with dave connected adds his current connection.
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/dave/groups/vip?ttl=0", ""), 200, "")
-	assert.Len(t, s.Snapshot("chat").Groups["vip"], 2, "carol and dave")
+	assert.Len(t, s.Emulator.Snapshot("chat").Groups["vip"], 2, "carol and dave")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/carol/groups/vip", ""), 204, "")
-	snap = s.Snapshot("chat")
+	snap = s.Emulator.Snapshot("chat")
 	assert.Equal(t, []string{dave.id}, snap.Groups["vip"], "after removing carol")
 	assert.Empty(t, snap.UserGroups, "after removing carol")
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/users/dave/groups", ""), 204, "")
-	assert.Empty(t, s.Snapshot("chat").Groups, "groups after removing dave from all")
+	assert.Empty(t, s.Emulator.Snapshot("chat").Groups, "groups after removing dave from all")
 }
 
 func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	erin := connect(t, s, "chat", "erin")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/erin/groups/brief?ttl=1", ""), 200, "")
-	require.Equal(t, []string{erin.id}, s.Snapshot("chat").Groups["brief"])
+	require.Equal(t, []string{erin.id}, s.Emulator.Snapshot("chat").Groups["brief"])
 	eventually(t, "the ttl=1 membership expires", func() bool {
-		return len(s.Snapshot("chat").Groups["brief"]) == 0
+		return len(s.Emulator.Snapshot("chat").Groups["brief"]) == 0
 	})
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/groups/brief", ""), 404, "Warning.Group.NotExisted")
 	wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/erin/groups/brief", ""), 404, "Info.User.NotInGroup")
@@ -229,10 +232,11 @@ func TestUserGroupMembershipExpiresAfterTTL(t *testing.T) {
 	erin.wantInvocation("m", "all")
 	// A later connection of erin does not join an expired group either.
 	connect(t, s, "chat", "erin")
-	assert.Empty(t, s.Snapshot("chat").Groups["brief"], "members after expiry")
+	assert.Empty(t, s.Emulator.Snapshot("chat").Groups["brief"], "members after expiry")
 }
 
 func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	hostile := []string{"a/../b?c#d%", "..", ":send", "groups", "sp ace+plus", "ünï/cødé", "%2F"}
 	for _, user := range hostile {
@@ -241,7 +245,7 @@ func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
 			escaped := url.PathEscape(user)
 			wantStatus(t, rest(t, s, "HEAD", "/api/hubs/chat/users/"+escaped, ""), 200, "")
 			wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/"+escaped+"/groups/"+escaped, ""), 200, "")
-			require.Equal(t, []string{c.id}, s.Snapshot("chat").Groups[user])
+			require.Equal(t, []string{c.id}, s.Emulator.Snapshot("chat").Groups[user])
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/users/"+escaped+"/:send", sendBody("m", user)), 202, "")
 			c.wantInvocation("m", user)
 			wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/"+escaped+"/:send", sendBody("g", user)), 202, "")
@@ -254,6 +258,7 @@ func TestHostileIDsMapToExactlyOneRoute(t *testing.T) {
 }
 
 func TestCloseConnectionsSendTheReason(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	stay := connect(t, s, "chat", "stay")
 	leave := connect(t, s, "chat", "leave")
@@ -265,7 +270,7 @@ func TestCloseConnectionsSendTheReason(t *testing.T) {
 	_, err := leave.read(5 * time.Second)
 	require.Error(t, err, "the socket stayed open after the Close message")
 	eventually(t, "the closed connection leaves the hub", func() bool {
-		snap := s.Snapshot("chat")
+		snap := s.Emulator.Snapshot("chat")
 		_, gone := snap.Connection(leave.id)
 		return !gone && len(snap.Connections) == 1
 	})
@@ -276,6 +281,7 @@ func TestCloseConnectionsSendTheReason(t *testing.T) {
 }
 
 func TestRESTErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	resp := rest(t, s, "POST", "/api/hubs/chat/:send", `{"arguments":[]}`)
 	wantStatus(t, resp, 400, "Error.InvalidArgument")
@@ -318,6 +324,7 @@ func wantErrorBody(t *testing.T, resp *http.Response, code string) {
 // TestRESTTokenAudiencePathIsExact: scheme and host of a REST token's aud
 // compare in any case, the path exactly, because ids are case-sensitive.
 func TestRESTTokenAudiencePathIsExact(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, tc := range []struct {
 		aud, path string
@@ -340,6 +347,7 @@ func TestRESTTokenAudiencePathIsExact(t *testing.T) {
 // TestRESTRejectsIDsThatAreNotUTF8: a token carries ids as JSON strings,
 // which cannot hold such bytes, so the id could never be reached.
 func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, tc := range []struct{ method, path, body, field string }{
 		{"POST", "/api/hubs/chat/users/%FF/:send", sendBody("m", "x"), "user id"},
@@ -356,13 +364,14 @@ func TestRESTRejectsIDsThatAreNotUTF8(t *testing.T) {
 		assert.Contains(t, string(body), tc.field)
 		assert.Contains(t, string(body), "UTF-8")
 	}
-	assert.Empty(t, s.Snapshot("chat").UserGroups, "nothing was stored")
+	assert.Empty(t, s.Emulator.Snapshot("chat").UserGroups, "nothing was stored")
 }
 
 // TestRESTAnswers503OnceShutdownBegins: a send accepted while connections
 // close could never be delivered, so the REST API says the service is
 // unavailable instead of 202.
 func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	alice := connect(t, s, "chat", "alice")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", "x")), 202, "")
@@ -393,12 +402,13 @@ func TestRESTAnswers503OnceShutdownBegins(t *testing.T) {
 // a user's latest 100 memberships without a ttl are kept, which bounds
 // what a user who never connects holds.
 func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for i := range 130 {
 		wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/g"+itoa(i), ""), 200, "")
 	}
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/ghost/groups/timed?ttl=60", ""), 200, "")
-	groups := s.Snapshot("chat").UserGroups["ghost"]
+	groups := s.Emulator.Snapshot("chat").UserGroups["ghost"]
 	assert.Len(t, groups, 101, "the latest 100 without ttl, and the one with a ttl")
 	assert.Contains(t, groups, "g129")
 	assert.Contains(t, groups, "g30")
@@ -410,6 +420,7 @@ func TestUserGroupsWithoutTTLKeepTheLatest100(t *testing.T) {
 // no pending token is forgotten, so hub names used once do not stay in
 // memory for the emulator's lifetime.
 func TestEmptyHubsAreDropped(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connect(t, s, "short", "amy")
 	wantStatus(t, rest(t, s, "PUT", "/api/hubs/lived/users/bo/groups/g", ""), 200, "")
@@ -419,7 +430,7 @@ func TestEmptyHubsAreDropped(t *testing.T) {
 	c.send(`{"type":7}`)
 	c.wantClosed()
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/lived/users/bo/groups", ""), 204, "")
-	emulator.SetSweepInterval(t, 0)
+	s.Emulator.SetSweepInterval(0)
 	require.Eventually(t, func() bool {
 		// Any request may sweep; this one also drops the expired ttl.
 		rest(t, s, "GET", "/api/hubs/other/users/x", "")

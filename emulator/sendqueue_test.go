@@ -23,6 +23,7 @@ func wakeTokens(q *sendQueue) int {
 }
 
 func TestSendQueueOneWakeUpPerBurstAndOrder(t *testing.T) {
+	t.Parallel()
 	q := newSendQueue(8, 1<<10, nil)
 	for _, r := range []string{"a", "b", "c"} {
 		require.True(t, q.push([]byte(r)))
@@ -55,6 +56,7 @@ func recordsOf(qs []queued) []string {
 }
 
 func TestSendQueueOverflowByCount(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	q := newSendQueue(2, 1<<10, func() { calls++ })
 	require.True(t, q.push([]byte("a")))
@@ -65,7 +67,7 @@ func TestSendQueueOverflowByCount(t *testing.T) {
 	select {
 	case <-q.overflowed:
 	default:
-		t.Fatal("overflowed is not closed")
+		require.FailNow(t, "overflowed is not closed")
 	}
 	// Emptying it does not make an overflowed queue usable again.
 	q.take(nil)
@@ -73,6 +75,7 @@ func TestSendQueueOverflowByCount(t *testing.T) {
 }
 
 func TestSendQueueOverflowByBytes(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	q := newSendQueue(100, 4, func() { calls++ })
 	require.True(t, q.push([]byte("abc")))
@@ -106,13 +109,14 @@ func burst(t *testing.T, c *connection, ft *frameTransport) []string {
 
 func newTestConnection(t *testing.T, opts *Options) (*connection, *frameTransport) {
 	t.Helper()
-	e := New(opts)
+	e := mustNew(t, opts)
 	t.Cleanup(func() { e.Shutdown(context.Background()) })
 	ft := &frameTransport{}
 	return newConnection(e, ft, "h", "c1", ""), ft
 }
 
 func TestBroadcastsAndOwnRecordsGoOutInSendOrder(t *testing.T) {
+	t.Parallel()
 	c, ft := newTestConnection(t, nil)
 	log := newBroadcastLog()
 	log.append([]byte("before;")) // sent before the connection joined
@@ -134,6 +138,7 @@ func TestBroadcastsAndOwnRecordsGoOutInSendOrder(t *testing.T) {
 }
 
 func TestBroadcastLogRunsAcrossChunks(t *testing.T) {
+	t.Parallel()
 	c, ft := newTestConnection(t, nil)
 	log := newBroadcastLog()
 	c.queue.attach(log)
@@ -156,6 +161,7 @@ func TestBroadcastLogRunsAcrossChunks(t *testing.T) {
 }
 
 func TestBroadcastLogRunsCannotBeAppendedInto(t *testing.T) {
+	t.Parallel()
 	log := newBroadcastLog()
 	start := log.end()
 	m := log.append([]byte("one;"))
@@ -168,6 +174,7 @@ func TestBroadcastLogRunsCannotBeAppendedInto(t *testing.T) {
 }
 
 func TestBroadcastLagCountsTowardTheBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		count    int

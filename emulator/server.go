@@ -17,7 +17,8 @@ type Server struct {
 	// URL is the base URL of the server, http://127.0.0.1:<port>, with no
 	// trailing slash.
 	URL string
-	// Emulator is the handler being served; use it for Snapshot.
+	// Emulator is the handler being served: its Snapshot shows what a hub
+	// holds.
 	Emulator *Emulator
 
 	listener net.Listener
@@ -26,13 +27,20 @@ type Server struct {
 }
 
 // NewServer starts an Emulator configured by opts (nil means defaults) on a
-// free port of 127.0.0.1. It panics if it cannot listen, as httptest does.
+// free port of 127.0.0.1, for tests and examples. As httptest.NewServer
+// does, it panics when it cannot: when it cannot listen, or with New's
+// error for bad options. Programs call New, which returns that error, and
+// serve the Emulator themselves or with Serve.
 func NewServer(opts *Options) *Server {
+	e, err := New(opts)
+	if err != nil {
+		panic(err.Error())
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("emulator: failed to listen on a port: %v", err))
 	}
-	return Serve(l, New(opts))
+	return Serve(l, e)
 }
 
 // Serve starts serving e on l in a new goroutine and returns the running
@@ -80,9 +88,6 @@ func (s *Server) ConnectionString() string {
 func ConnectionString(endpoint string, port int, accessKey string) string {
 	return "Endpoint=" + endpoint + ";Port=" + strconv.Itoa(port) + ";AccessKey=" + accessKey + ";Version=1.0;"
 }
-
-// Snapshot returns what hub holds now; see Emulator.Snapshot.
-func (s *Server) Snapshot(hub string) HubSnapshot { return s.Emulator.Snapshot(hub) }
 
 // Close sends every client a Close message, waits (up to five seconds) for
 // the connections to end, then stops the HTTP server and waits for its

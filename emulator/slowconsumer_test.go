@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ import (
 // fills and it is closed; the broadcast calls never block, and the reading
 // client gets every message.
 func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
+	t.Parallel()
+	// Not a newSmallBufferServer: the reading client's small send buffer
+	// would then overflow its queue of 2 as well.
 	s := newServer(t, &emulator.Options{SendQueueSize: 2})
 	stuck := connect(t, s, "chat", "stuck")
 	reader := connect(t, s, "chat", "reader")
@@ -59,6 +63,46 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 }
 
 func connected(s *emulator.Server, id string) bool {
-	_, ok := s.Snapshot("chat").Connection(id)
+	_, ok := s.Emulator.Snapshot("chat").Connection(id)
 	return ok
+}
+
+// A connection whose reads are held back by a stuck upstream (its client
+// invoked more than the upstream queue holds) is still dropped once
+// broadcasts overflow its send queue: until it leaves, it would keep every
+// broadcast appended since in memory.
+func TestOverflowDropsConnectionHeldByUpstream(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
+		if call.Header.Get("X-ASRS-Event") == "held" {
+			<-release
+		}
+	})
+	s := newServer(t, &emulator.Options{Upstream: everything(up.URL), UpstreamTimeout: time.Hour, SendQueueSize: 4})
+	t.Cleanup(func() { close(release) }) // before the emulator shuts down
+	held := connect(t, s, "chat", "held")
+	other := connect(t, s, "chat", "other")
+
+	// More invocations than the upstream queue holds: the connection's
+	// writer waits for room.
+	var records []string
+	for range 100 {
+		records = append(records, `{"type":1,"target":"held","arguments":[]}`)
+	}
+	held.send(records...)
+	eventually(t, "the first call reaches the upstream", func() bool { return len(up.eventsOf(held.id)) >= 2 })
+
+	for i := range 10 {
+		wantStatus(t, rest(t, s, http.MethodPost, "/api/v1/hubs/chat", sendBody("b", itoa(i))), http.StatusAccepted, "")
+		other.wantInvocation("b", itoa(i))
+	}
+	eventually(t, "the overflowed connection leaves the hub", func() bool {
+		for _, c := range s.Emulator.Snapshot("chat").Connections {
+			if c.ID == held.id {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/funcsignalr/signalr/emulator"
@@ -24,7 +26,12 @@ import (
 // get exactly what was addressed to it, each caller's calls in the order
 // they completed.
 func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
-	s := newServer(t, &emulator.Options{KeepAliveInterval: 50 * time.Millisecond})
+	t.Parallel()
+	// The clients are read one after the other while the senders run, so
+	// a client may wait its turn with a full socket: the write and client
+	// timeouts are long enough that only a lost or reordered message fails
+	// the test, however slow the machine.
+	s := newServer(t, &emulator.Options{KeepAliveInterval: 50 * time.Millisecond, WriteTimeout: 5 * time.Minute, ClientTimeout: 5 * time.Minute})
 	type spec struct{ transport, protocol string }
 	specs := []spec{
 		{webSockets, "json"}, {webSockets, "messagepack"}, {serverSentEvents, "json"},
@@ -42,7 +49,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 		}
 	}
 
-	const senders, perSender = 4, 120
+	const senders, perSender = 4, 60
 	// want[i] lists what client i must receive from each sender, in order.
 	want := make([][senders][]string, n)
 	type call struct{ method, path, body string }
@@ -108,7 +115,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 					"aud": s.URL + base, "exp": time.Now().Add(time.Hour).Unix(),
 				}).SignedString([]byte(testKey))
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err)
 					return
 				}
 				req, _ := http.NewRequest(c.method, s.URL+c.path, strings.NewReader(c.body))
@@ -116,12 +123,12 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := httpClient.Do(req)
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err)
 					return
 				}
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusAccepted {
-					t.Errorf("%s %s: status %d", c.method, c.path, resp.StatusCode)
+					assert.Fail(t, fmt.Sprintf("%s %s: status %d", c.method, c.path, resp.StatusCode))
 					return
 				}
 			}
@@ -149,7 +156,7 @@ func TestConcurrentSendersKeepEachSendersOrder(t *testing.T) {
 			if !equalStrings(want[i][k], got[k]) {
 				w, _ := json.Marshal(trimmed(want[i][k]))
 				g, _ := json.Marshal(trimmed(got[k]))
-				t.Fatalf("client %d (%s) from sender %d:\nwant %s\ngot  %s", i, c.protocol, k, w, g)
+				require.FailNow(t, fmt.Sprintf("client %d (%s) from sender %d:\nwant %s\ngot  %s", i, c.protocol, k, w, g))
 			}
 		}
 	}

@@ -46,9 +46,9 @@ func connectStuck(t *testing.T, s *emulator.Server, hub, user string) *client {
 	return c
 }
 
-// fill sends n messages of size bytes to connection id; 48 of 256 KiB is
-// three times what the kernel buffers between a stuck client and the
-// emulator can hold on loopback (4 MiB send buffer at most).
+// fill sends n messages of size bytes to connection id. With a
+// newSmallBufferServer, 16 of 48 KiB are many times what the kernel buffers
+// between the emulator and a stuck client.
 func fill(t *testing.T, s *emulator.Server, id string, n, size int) {
 	t.Helper()
 	body := sendBody("big", strings.Repeat("x", size))
@@ -63,24 +63,26 @@ func fill(t *testing.T, s *emulator.Server, id string, n, size int) {
 // close (or the client timeout, or pings) is not left waiting behind the
 // write. The queue is large enough that only the write timeout can act.
 func TestStuckWriteEndsAfterWriteTimeout(t *testing.T) {
-	s := newServer(t, &emulator.Options{WriteTimeout: 200 * time.Millisecond, SendQueueBytes: 64 << 20})
+	t.Parallel()
+	s := newSmallBufferServer(t, &emulator.Options{WriteTimeout: 200 * time.Millisecond, SendQueueBytes: 64 << 20})
 	stuck := connectStuck(t, s, "chat", "stuck")
-	fill(t, s, stuck.id, 48, 256<<10)
+	fill(t, s, stuck.id, 16, 48<<10)
 	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/connections/"+stuck.id, ""), 200, "")
 	require.Eventually(t, func() bool { return !connected(s, stuck.id) }, 5*time.Second, 5*time.Millisecond,
 		"the client whose socket is full is still connected: the write has no deadline")
 }
 
-// TestSendQueueIsBoundedByBytes: 48 messages of 256 KiB are far fewer than
+// TestSendQueueIsBoundedByBytes: 16 messages of 48 KiB are far fewer than
 // SendQueueSize, but more bytes than SendQueueBytes (plus what the kernel
 // buffers), so the client that does not read is dropped rather than the
 // emulator's memory growing. The write timeout is long, so only the byte
 // bound can act.
 func TestSendQueueIsBoundedByBytes(t *testing.T) {
-	s := newServer(t, &emulator.Options{WriteTimeout: time.Minute, SendQueueBytes: 2 << 20})
+	t.Parallel()
+	s := newSmallBufferServer(t, &emulator.Options{WriteTimeout: time.Minute, MaxMessageSize: 64 << 10, SendQueueBytes: 128 << 10})
 	stuck := connectStuck(t, s, "chat", "stuck")
 	other := connect(t, s, "chat", "other")
-	fill(t, s, stuck.id, 48, 256<<10)
+	fill(t, s, stuck.id, 16, 48<<10)
 	require.Eventually(t, func() bool { return !connected(s, stuck.id) }, 5*time.Second, 5*time.Millisecond,
 		"the client stayed connected with more than SendQueueBytes queued")
 	assert.True(t, connected(s, other.id), "only the slow client is dropped")
@@ -88,13 +90,13 @@ func TestSendQueueIsBoundedByBytes(t *testing.T) {
 
 // TestShutdownWithFullSocketsIsBounded: clients whose sockets are full do
 // not hold Shutdown for its whole grace period: the write under way is cut
-// after two seconds, and a client that reads gets its Close message.
+// after Options.CloseTimeout, and a client that reads gets its Close message.
 func TestShutdownWithFullSocketsIsBounded(t *testing.T) {
-	s := emulator.NewServer(&emulator.Options{AccessKey: testKey, WriteTimeout: time.Minute, SendQueueBytes: 64 << 20})
-	defer s.Close()
+	t.Parallel()
+	s := newSmallBufferServer(t, &emulator.Options{WriteTimeout: time.Minute, SendQueueBytes: 64 << 20})
 	stuck := connectStuck(t, s, "chat", "stuck")
 	reader := connect(t, s, "chat", "reader")
-	fill(t, s, stuck.id, 48, 256<<10)
+	fill(t, s, stuck.id, 16, 48<<10)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -21,6 +21,7 @@ import (
 // the swagger lists, or a 404 that names the missing connection, group or
 // user.
 func TestRESTAnswersEverySwaggerOperation(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	param := regexp.MustCompile(`\{[^}]*\}`)
 	for _, file := range []string{"V20220601.json", "v1.json"} {

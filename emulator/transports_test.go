@@ -251,7 +251,7 @@ func openWire(t testing.TB, s *emulator.Server, hub, user, transport string) (w 
 		})
 		return sw, n.ConnectionID, token
 	}
-	t.Fatalf("unknown transport %q", transport)
+	require.FailNow(t, fmt.Sprintf("unknown transport %q", transport))
 	return nil, "", ""
 }
 
@@ -418,7 +418,7 @@ func toInt64(t testing.TB, v any) int64 {
 	case uint64:
 		return int64(n)
 	}
-	t.Fatalf("%v (%T) is not an integer", v, v)
+	require.FailNow(t, fmt.Sprintf("%v (%T) is not an integer", v, v))
 	return 0
 }
 
@@ -502,6 +502,7 @@ func (c *hubClient) wantTypedArgs(args []any) {
 // MessagePack is refused at the handshake (the client refuses it first,
 // from negotiate).
 func TestEveryTransportAndProtocol(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{KeepAliveInterval: 200 * time.Millisecond})
 	for _, transport := range allTransportNames {
 		for _, protocol := range []string{"json", "messagepack"} {
@@ -514,12 +515,12 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 					require.NoError(t, err)
 					assert.Contains(t, resp, "does not support 'Binary' transfer format")
 					c.wantEnded()
-					assert.Empty(t, s.Snapshot(hub).Connections)
+					assert.Empty(t, s.Emulator.Snapshot(hub).Connections)
 					return
 				}
 				c := connectOn(t, s, hub, "alice", transport, protocol)
 				other := connectOn(t, s, hub, "bob", transport, protocol)
-				eventually(t, "both are connected", func() bool { return len(s.Snapshot(hub).Connections) == 2 })
+				eventually(t, "both are connected", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 2 })
 
 				body := `{"target":"newMessage","arguments":` + typedArgs + `}`
 				wantStatus(t, rest(t, s, "POST", "/api/hubs/"+hub+"/:send", body), 202, "")
@@ -562,12 +563,12 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 				assert.Equal(t, "kicked out", m.Error)
 				assert.True(t, m.AllowReconnect)
 				c.wantEnded()
-				eventually(t, "alice is gone", func() bool { return len(s.Snapshot(hub).Connections) == 1 })
+				eventually(t, "alice is gone", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 1 })
 
 				// bob's own Close ends his connection.
 				other.sendMessage(`{"type":7}`, []any{7, nil})
 				other.wantEnded()
-				eventually(t, "bob is gone", func() bool { return len(s.Snapshot(hub).Connections) == 0 })
+				eventually(t, "bob is gone", func() bool { return len(s.Emulator.Snapshot(hub).Connections) == 0 })
 			})
 		}
 	}
@@ -577,6 +578,7 @@ func TestEveryTransportAndProtocol(t *testing.T) {
 // a message over MaxMessageSize ends the connection with a Close that says
 // why.
 func TestOversizedMessageClosedWithReason(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{MaxMessageSize: 1024})
 	for _, transport := range allTransportNames {
 		for _, protocol := range []string{"json", "messagepack"} {
@@ -599,6 +601,7 @@ func TestOversizedMessageClosedWithReason(t *testing.T) {
 // TestMessagePackPrefixOverLimitRefusedEarly: a length prefix announcing
 // more than MaxMessageSize closes the connection before the body arrives.
 func TestMessagePackPrefixOverLimitRefusedEarly(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{MaxMessageSize: 1024})
 	c := connectOn(t, s, "big", "", webSockets, "messagepack")
 	require.NoError(t, c.w.send(varint(1<<20)))
@@ -610,6 +613,7 @@ func TestMessagePackPrefixOverLimitRefusedEarly(t *testing.T) {
 // TestMessagePackHandshakeFollowedByMessages: the handshake request and
 // MessagePack messages in one frame, and a message split across frames.
 func TestMessagePackHandshakeFollowedByMessages(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	w, _, _ := openWire(t, s, "chat", "", webSockets)
 	ws := w.(*wsWire)
@@ -631,6 +635,7 @@ func TestMessagePackHandshakeFollowedByMessages(t *testing.T) {
 // TestMessagePackFramesAreBinary: a MessagePack connection gets binary
 // WebSocket messages, the handshake response included; JSON gets text.
 func TestMessagePackFramesAreBinary(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for protocol, want := range map[string]websocket.MessageType{"json": websocket.MessageText, "messagepack": websocket.MessageBinary} {
 		token := mint(t, testKey, clientURL(s, "chat"), nil)
@@ -652,6 +657,7 @@ func TestMessagePackFramesAreBinary(t *testing.T) {
 // TestTransportsCheckTokens: every request of SSE and Long Polling is
 // authorized, and belongs to the connection's user.
 func TestTransportsCheckTokens(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	w, _, token := openWire(t, s, "chat", "alice", longPolling)
 	lp := w.(*lpWire)
@@ -694,6 +700,7 @@ func TestTransportsCheckTokens(t *testing.T) {
 // TestLongPollingSecondPollEndsFirst: one poll at a time; a second ends
 // the first with 204, and the second gets the messages.
 func TestLongPollingSecondPollEndsFirst(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
@@ -727,20 +734,21 @@ func TestLongPollingSecondPollEndsFirst(t *testing.T) {
 		case p := <-first:
 			assert.Equal(t, http.StatusNoContent, p.status, "the waiting poll ends when the next arrives")
 		case <-time.After(5 * time.Second):
-			t.Fatal("the waiting poll was not ended by the next one")
+			require.FailNow(t, "the waiting poll was not ended by the next one")
 		}
 		waiting = third
 	case <-time.After(5 * time.Second):
-		t.Fatal("neither poll was ended by the other")
+		require.FailNow(t, "neither poll was ended by the other")
 	}
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "for the second poll")), 202, "")
 	assert.Contains(t, string((<-waiting).body), "for the second poll")
-	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
+	assert.Len(t, s.Emulator.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
 // TestLongPollingPollTimeout: a poll with nothing to return ends empty
 // with 200 after PollTimeout, and the client polls again.
 func TestLongPollingPollTimeout(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{PollTimeout: 100 * time.Millisecond})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	status, body, err := c.w.(*lpWire).poll(5 * time.Second)
@@ -752,10 +760,11 @@ func TestLongPollingPollTimeout(t *testing.T) {
 // TestLongPollingDropsClientThatStopsPolling: with no poll for
 // ClientTimeout, the connection is dropped, even with messages waiting.
 func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{ClientTimeout: 300 * time.Millisecond})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/connections/"+c.id+"/:send", sendBody("m", "never polled")), 202, "")
-	eventually(t, "the connection is dropped", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection is dropped", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 	status, _, err := c.w.(*lpWire).poll(5 * time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusNoContent, status, "a poll of the ended connection says it is closed")
@@ -764,6 +773,7 @@ func TestLongPollingDropsClientThatStopsPolling(t *testing.T) {
 // TestLongPollingDelete: DELETE ends the connection and the waiting poll
 // gets 204.
 func TestLongPollingDelete(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", longPolling, "messagepack")
 	lp := c.w.(*lpWire)
@@ -772,20 +782,24 @@ func TestLongPollingDelete(t *testing.T) {
 		status, _, _ := lp.poll(10 * time.Second)
 		polled <- status
 	}()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the poll waits on the emulator", func() bool { return s.Emulator.PollWaiting("chat", c.id) })
 	resp, err := lp.request(context.Background(), http.MethodDelete, nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
 	assert.Equal(t, http.StatusNoContent, <-polled)
-	eventually(t, "the connection is gone", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	eventually(t, "the connection is gone", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 }
 
 // TestLongPollingSlowClientDoesNotStallBroadcast: a Long Polling client
 // that stops polling is dropped when its queue overflows, while the
 // others keep receiving.
 func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{SendQueueSize: 16, ClientTimeout: time.Minute, WriteTimeout: time.Minute})
+	// Twice what fills the stuck client's 64 KiB poll buffer and its queue
+	// of 16.
+	const broadcasts = 60
 	stuck := connectOn(t, s, "chat", "stuck", longPolling, "json")
 	reader := connectOn(t, s, "chat", "reader", webSockets, "json")
 	var wg sync.WaitGroup
@@ -793,7 +807,7 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 	got := 0
 	go func() {
 		defer wg.Done()
-		for got < 200 {
+		for got < broadcasts {
 			m, err := reader.read(5 * time.Second)
 			if err != nil {
 				return
@@ -804,13 +818,13 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 		}
 	}()
 	big := strings.Repeat("y", 8<<10)
-	for i := 0; i < 200; i++ {
+	for i := 0; i < broadcasts; i++ {
 		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("m", big)), 202, "")
 	}
 	wg.Wait()
-	assert.Equal(t, 200, got, "the reading client got every broadcast")
+	assert.Equal(t, broadcasts, got, "the reading client got every broadcast")
 	eventually(t, "the client that stopped polling is dropped", func() bool {
-		for _, conn := range s.Snapshot("chat").Connections {
+		for _, conn := range s.Emulator.Snapshot("chat").Connections {
 			if conn.ID == stuck.id {
 				return false
 			}
@@ -822,6 +836,7 @@ func TestLongPollingSlowClientDoesNotStallBroadcast(t *testing.T) {
 // TestServerSentEventsConcurrentSendGets409OrOK: sends on SSE are POSTs;
 // the stream carries what the emulator sends as data: lines.
 func TestServerSentEventsMultilineFrame(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	c := connectOn(t, s, "chat", "", serverSentEvents, "json")
 	// A send whose argument holds a newline is escaped by JSON, so the
@@ -834,6 +849,7 @@ func TestServerSentEventsMultilineFrame(t *testing.T) {
 // TestShutdownEndsEveryTransport: Shutdown sends each client its Close
 // message and ends SSE streams and Long Polling connections too.
 func TestShutdownEndsEveryTransport(t *testing.T) {
+	t.Parallel()
 	s := emulator.NewServer(&emulator.Options{AccessKey: testKey})
 	defer s.Close()
 	var clients []*hubClient
@@ -857,6 +873,7 @@ func TestShutdownEndsEveryTransport(t *testing.T) {
 // The connection is kept busy by writes to a Long Polling client that does
 // not poll, so the POSTs queue up.
 func TestConcurrentSendGets409(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, &emulator.Options{WriteTimeout: time.Minute})
 	c := connectOn(t, s, "chat", "", longPolling, "json")
 	lp := c.w.(*lpWire)
@@ -886,13 +903,14 @@ func TestConcurrentSendGets409(t *testing.T) {
 	for range started {
 		<-holders
 	}
-	assert.Len(t, s.Snapshot("chat").Connections, 1, "the connection lives on")
+	assert.Len(t, s.Emulator.Snapshot("chat").Connections, 1, "the connection lives on")
 }
 
 // TestNegotiateVersion0OnEveryTransport: a version 0 client has no
 // connectionToken and connects with the connectionId, on every transport;
 // a version 1 connection id is not a token.
 func TestNegotiateVersion0OnEveryTransport(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	token := mint(t, testKey, clientURL(s, "chat"), nil)
 	for _, transport := range allTransportNames {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/textutil"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -72,11 +73,6 @@ func newUpstream(o options) *upstream {
 		key:         []byte(o.accessKey),
 		ctx:         ctx,
 		cancel:      cancel,
-	}
-	for _, r := range u.rules {
-		if r.err != nil {
-			o.logger.Error("invalid upstream template; events it matches fail", "error", r.err.Error())
-		}
 	}
 	return u
 }
@@ -297,26 +293,21 @@ func (cu *connUpstream) run() {
 // client's Completion.
 func (cu *connUpstream) deliver(ev upstreamEvent) {
 	c := cu.c
-	target, ok, err := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
+	target, ok := matchUpstream(cu.u.rules, c.hubName, ev.category, ev.event)
 	if !ok {
 		cu.log.Info("upstream event not sent: no upstream template matches", "category", ev.category, "event", ev.event)
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID,
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
 		return
 	}
-	if err != nil {
-		cu.log.Error("upstream event not sent", "event", ev.event, "error", err.Error())
-		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed: "+err.Error()))
-		return
-	}
 	status, body, err := cu.post(target, ev)
 	if err != nil {
-		cu.log.Warn("upstream call failed", "url", redactURL(target), "event", ev.event, "error", err.Error())
+		cu.log.Warn("upstream call failed", "url", textutil.RedactQuery(target), "event", ev.event, "error", err.Error())
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
 		return
 	}
 	if status != http.StatusOK && status != http.StatusNoContent {
-		cu.log.Warn("upstream answered an error", "url", redactURL(target), "category", ev.category, "event", ev.event, "status", status)
+		cu.log.Warn("upstream answered an error", "url", textutil.RedactQuery(target), "category", ev.category, "event", ev.event, "status", status)
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, fmt.Sprintf("Invocation failed, status code %d", status)))
 		return
 	}

@@ -1,9 +1,13 @@
 package emulator
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParseSettings: the settings parser never panics, and every template
@@ -18,24 +22,20 @@ func FuzzParseSettings(f *testing.F) {
 		if err != nil {
 			return
 		}
-		rules := compileTemplates(s.UpstreamSettings.Templates)
-		for i, r := range rules {
-			if r.err != nil {
-				t.Fatalf("template %d was accepted but does not compile: %v", i, r.err)
-			}
+		if _, err := New(&Options{Upstream: s.UpstreamSettings.Templates}); err != nil {
+			require.FailNow(t, fmt.Sprintf("New refuses templates ParseSettings accepted: %v", err))
+		}
+		for _, r := range compileTemplates(s.UpstreamSettings.Templates) {
 			got := expandTemplate(r.url, "h/../x y", "messages", "ev?#&=%")
 			u, err := url.Parse(got)
-			if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {
-				t.Fatalf("template %q expands to %q, not an absolute http(s) URL", r.url, got)
-			}
-			if strings.Contains(r.url, "{event}") && strings.Contains(got, "ev?#") {
-				t.Fatalf("event was not escaped in %q", got)
-			}
+			require.False(t, err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https"), "template %q expands to %q, not an absolute http(s) URL", r.url, got)
+			require.False(t, strings.Contains(r.url, "{event}") && strings.Contains(got, "ev?#"), "event was not escaped in %q", got)
 		}
 	})
 }
 
 func TestEscapeDataString(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"chat":        "chat",
 		"a b/c?d":     "a%20b%2Fc%3Fd",
@@ -44,10 +44,10 @@ func TestEscapeDataString(t *testing.T) {
 		"{hub}&x=1+2": "%7Bhub%7D%26x%3D1%2B2",
 	} {
 		if got := escapeDataString(in); got != want {
-			t.Errorf("escapeDataString(%q) = %q, want %q", in, got, want)
+			assert.Fail(t, fmt.Sprintf("escapeDataString(%q) = %q, want %q", in, got, want))
 		}
 	}
 	if got := expandTemplate("http://h/{hub}/{category}/{event}?hub={hub}", "chat", "messages", "a b"); got != "http://h/chat/messages/a%20b?hub=chat" {
-		t.Errorf("expandTemplate = %q", got)
+		assert.Fail(t, fmt.Sprintf("expandTemplate = %q", got))
 	}
 }

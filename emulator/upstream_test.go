@@ -2,7 +2,10 @@ package emulator_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -128,6 +131,7 @@ func hmacHex(key, data string) string {
 }
 
 func TestUpstreamEventsCarryHeadersAndSignature(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		if call.Header.Get("X-ASRS-Event") == "greet" {
 			_, _ = io.WriteString(w, "{\"type\":3,\"invocationId\":\"1\",\"result\":\"hello ada\"}\x1e")
@@ -189,6 +193,7 @@ func TestUpstreamEventsCarryHeadersAndSignature(t *testing.T) {
 }
 
 func TestUpstreamCompletionRelayRules(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		var inv struct {
 			InvocationID string `json:"invocationId"`
@@ -253,6 +258,7 @@ func TestUpstreamCompletionRelayRules(t *testing.T) {
 }
 
 func TestUpstreamResponseTooLarge(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		_, _ = fmt.Fprintf(w, "{\"type\":3,\"invocationId\":\"1\",\"result\":%q}\x1e", strings.Repeat("x", 20000))
 	})
@@ -269,6 +275,7 @@ func TestUpstreamResponseTooLarge(t *testing.T) {
 }
 
 func TestUpstreamUnreachableAndSlow(t *testing.T) {
+	t.Parallel()
 	// A port nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -315,6 +322,7 @@ func TestUpstreamUnreachableAndSlow(t *testing.T) {
 }
 
 func TestUpstreamHeldCallBlocksNoOtherConnection(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
@@ -350,6 +358,7 @@ func TestUpstreamHeldCallBlocksNoOtherConnection(t *testing.T) {
 }
 
 func TestUpstreamKeepsOrderPerConnection(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	delay := 3 * time.Millisecond
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
@@ -386,6 +395,7 @@ func TestUpstreamKeepsOrderPerConnection(t *testing.T) {
 }
 
 func TestUpstreamTemplatesMatchInOrderAndEscape(t *testing.T) {
+	t.Parallel()
 	first := newFakeUpstream(t, nil)
 	second := newFakeUpstream(t, nil)
 	s := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{
@@ -409,6 +419,7 @@ func TestUpstreamTemplatesMatchInOrderAndEscape(t *testing.T) {
 }
 
 func TestUpstreamNoMatchAndStreamInvocations(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, nil)
 	s := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: up.URL, HubPattern: "other"}}})
 	c := connect(t, s, "chat", "")
@@ -431,6 +442,7 @@ func TestUpstreamNoMatchAndStreamInvocations(t *testing.T) {
 }
 
 func TestUpstreamShutdownWithCallInFlight(t *testing.T) {
+	t.Parallel()
 	stuck := make(chan struct{})
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		if call.Header.Get("X-ASRS-Event") == "hang" {
@@ -454,6 +466,7 @@ func TestUpstreamShutdownWithCallInFlight(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
+	t.Parallel()
 	s, err := emulator.ParseSettings([]byte(`{"upstreamsettings":{"templates":[
 		{"urltemplate":"http://localhost:7071/runtime/webhooks/signalr","eventpattern":"*","HubPattern":"chat","categoryPattern":"messages"}]},
 		"Logging":{"LogLevel":{"Default":"Warning"}}}`))
@@ -481,17 +494,43 @@ func TestParseSettings(t *testing.T) {
 	_, err = emulator.LoadSettings(filepath.Join(t.TempDir(), "missing.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 
-	// A bad template given in Options fails the events it matches, loudly.
-	up := newFakeUpstream(t, nil)
-	srv := newServer(t, &emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: "not a url", EventPattern: "bad"}, {URLTemplate: up.URL}}})
-	c := connect(t, srv, "chat", "")
-	c.send(`{"type":1,"invocationId":"1","target":"bad","arguments":[]}`)
-	m := c.nextCompletion()
-	require.NotNil(t, m.Error)
-	assert.Contains(t, *m.Error, "upstream template 0")
 	assert.Contains(t, emulator.Options{Upstream: everything("http://x")}.String(), "Upstream: 1 template(s)")
 }
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// TestNewRejectsBadOptions: New refuses options it cannot serve with an
+// error that names the field and the fix, instead of failing at run time.
+func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		opts emulator.Options
+		says []string
+	}{
+		{emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: "http://ok"}, {URLTemplate: "not a url?code=secret"}}},
+			[]string{"Options.Upstream[1]", "UrlTemplate", "absolute http:// or https:// URL"}},
+		{emulator.Options{Upstream: []emulator.UpstreamTemplate{{URLTemplate: " "}}}, []string{"Options.Upstream[0]", "UrlTemplate is empty; set it"}},
+		{emulator.Options{KeepAliveInterval: -time.Second}, []string{"Options.KeepAliveInterval is -1s", "0 for the default"}},
+		{emulator.Options{CloseTimeout: -1}, []string{"Options.CloseTimeout"}},
+		{emulator.Options{PollTimeout: 2 * time.Minute}, []string{"Options.PollTimeout is 2m0s", "100s"}},
+		{emulator.Options{SendQueueSize: -1}, []string{"Options.SendQueueSize is -1"}},
+		{emulator.Options{MaxMessageSize: -5}, []string{"Options.MaxMessageSize is -5"}},
+		{emulator.Options{Identity: &emulator.IdentityOptions{IssuerKey: p384}}, []string{"Options.Identity.IssuerKey is not a P-256 key"}},
+	} {
+		e, err := emulator.New(&tt.opts)
+		require.ErrorIs(t, err, emulator.ErrInvalidOptions, "%v", tt.opts)
+		assert.Nil(t, e)
+		for _, want := range tt.says {
+			assert.Contains(t, err.Error(), want)
+		}
+		assert.NotContains(t, err.Error(), "secret", "the query may hold a key")
+	}
+	e, err := emulator.New(nil)
+	require.NoError(t, err, "nil means every default")
+	require.NoError(t, e.Close())
+	assert.Panics(t, func() { emulator.NewServer(&emulator.Options{SendQueueSize: -1}) }, "NewServer panics as httptest does")
 }

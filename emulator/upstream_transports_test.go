@@ -21,6 +21,7 @@ import (
 // emulator's own Completions (an error status, an empty answer) are
 // MessagePack too.
 func TestUpstreamMessagePackInvocations(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, func(w http.ResponseWriter, call upstreamCall) {
 		if call.Header.Get("X-ASRS-Category") != "messages" {
 			return
@@ -101,6 +102,7 @@ func TestUpstreamMessagePackInvocations(t *testing.T) {
 // Polling client that stops polling is dropped after ClientTimeout, and
 // the upstream hears it disconnected, with the reason.
 func TestUpstreamDisconnectedWhenLongPollingClientStopsPolling(t *testing.T) {
+	t.Parallel()
 	up := newFakeUpstream(t, nil)
 	s := newServer(t, &emulator.Options{Upstream: everything(up.URL), ClientTimeout: 300 * time.Millisecond})
 	c := connectOn(t, s, "chat", "u1", longPolling, "json")
@@ -120,6 +122,7 @@ func TestUpstreamDisconnectedWhenLongPollingClientStopsPolling(t *testing.T) {
 // Completion's result as JSON; stream items and :execute's SendMessage
 // reach it as MessagePack too; on Long Polling as on WebSockets.
 func TestRest2024WithMessagePackClients(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	for _, transport := range []string{webSockets, longPolling} {
 		t.Run(transport, func(t *testing.T) {

@@ -62,6 +62,7 @@ func readServerFrame(t *testing.T, r *bufio.Reader) (opcode byte, payload []byte
 // larger than the emulator's read and write buffers, so that reads and
 // writes past them are covered too.
 func TestWebSocketFramesSentWithTheUpgrade(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, nil)
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.URL, "http://"), 5*time.Second)
 	require.NoError(t, err)

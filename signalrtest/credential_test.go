@@ -16,6 +16,7 @@ import (
 )
 
 func TestCredentialMintsWhatTheEmulatorTrusts(t *testing.T) {
+	t.Parallel()
 	emu := signalrtest.NewEmulator(t, &emulator.Options{Identity: &emulator.IdentityOptions{}})
 	now := time.Unix(1_800_000_000, 0)
 	cred, err := signalrtest.NewCredential(emu.Emulator, &signalrtest.CredentialOptions{Now: func() time.Time { return now }})

@@ -18,6 +18,7 @@ import (
 )
 
 func TestFakeSenderRecords(t *testing.T) {
+	t.Parallel()
 	f := signalrtest.NewFakeSender()
 	ctx := context.Background()
 	require.NoError(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "all", Arguments: []any{1}}, nil))
@@ -42,6 +43,7 @@ func TestFakeSenderRecords(t *testing.T) {
 }
 
 func TestFakeSenderValidatesAndFails(t *testing.T) {
+	t.Parallel()
 	f := signalrtest.NewFakeSender()
 	ctx := context.Background()
 	assert.ErrorIs(t, f.SendMessage(ctx, "chat", signalr.Message{Target: "t", UserID: "u", GroupName: "g"}, nil), signalr.ErrInvalidMessage)
@@ -68,6 +70,7 @@ func TestFakeSenderValidatesAndFails(t *testing.T) {
 }
 
 func TestFakeSenderConcurrentUse(t *testing.T) {
+	t.Parallel()
 	f := signalrtest.NewFakeSender()
 	boom := errors.New("boom")
 	var (
@@ -98,6 +101,7 @@ func TestFakeSenderConcurrentUse(t *testing.T) {
 }
 
 func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
+	t.Parallel()
 	out, f := signalrtest.NewOutput("chat")
 	h := signalr.WithOutputFunc(out, func(w http.ResponseWriter, r *http.Request, c *signalr.Collector) {
 		_ = c.AddGroupAction(signalr.GroupAction{Action: signalr.GroupActionAdd, UserID: "u1", GroupName: "room"})
@@ -119,6 +123,7 @@ func TestFakeSenderWithCollectorAndWrapper(t *testing.T) {
 }
 
 func TestNewOutputPanicsOnBadHub(t *testing.T) {
+	t.Parallel()
 	assert.PanicsWithValue(t, "signalrtest.NewOutput: signalr: invalid hub name: hub name \"1hub\" must start with an ASCII letter", func() {
 		signalrtest.NewOutput("1hub")
 	})
@@ -129,6 +134,7 @@ func TestNewOutputPanicsOnBadHub(t *testing.T) {
 // what they point to) afterwards changes neither what the fake records
 // nor what a Client would send.
 func TestFakeSenderGetsWhatWasAdded(t *testing.T) {
+	t.Parallel()
 	type note struct{ Text string }
 	out, f := signalrtest.NewOutput("chat")
 	col := out.NewCollector()

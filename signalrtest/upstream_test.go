@@ -48,6 +48,7 @@ func ExampleUpstreamRequests() {
 }
 
 func TestUpstreamRequestsHeaders(t *testing.T) {
+	t.Parallel()
 	r := signalrtest.UpstreamRequests{}.Connected()
 	assert.Equal(t, "POST", r.Method)
 	assert.Equal(t, signalr.DefaultUpstreamPath, r.URL.Path)
@@ -75,6 +76,7 @@ func TestUpstreamRequestsHeaders(t *testing.T) {
 }
 
 func TestReadCompletionRejects(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"empty":            "",
 		"no separator":     `{"type":3,"invocationId":"1"}`,

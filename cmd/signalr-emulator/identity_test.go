@@ -18,6 +18,7 @@ import (
 // -identity-key generates the issuer key when missing, reuses it after,
 // and the emulator trusts tokens signed with it.
 func TestIdentityKeyFlag(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "issuer.pem")
 	r := start(t, "-identity-key", path)
 	assert.Contains(t, r.stderr.String(), "identity mode")

@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/signalr/emulator"
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 func main() {
@@ -163,7 +164,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts.Identity = &emulator.IdentityOptions{IssuerKey: key}
 		logger.Info("identity mode", "issuer_key", *identityKey, "generated", created)
 	}
-	emu := emulator.New(opts)
+	emu, err := emulator.New(opts)
+	if err != nil {
+		return err
+	}
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
@@ -174,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, emu.AccessKey()))
 	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
 	for _, t := range templates {
-		logger.Info("upstream", "url", redactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
+		logger.Info("upstream", "url", textutil.RedactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
 	}
 	return serve(ctx, emu, listeners, logger)
 }
@@ -284,20 +288,9 @@ type upstreamFlag []emulator.UpstreamTemplate
 func (f *upstreamFlag) String() string { return fmt.Sprint(len(*f), " upstream(s)") }
 
 func (f *upstreamFlag) Set(v string) error {
-	t := emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"}
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	*f = append(*f, t)
+	// emulator.New checks the URL and names it in its error.
+	*f = append(*f, emulator.UpstreamTemplate{URLTemplate: v, HubPattern: "*", CategoryPattern: "*", EventPattern: "*"})
 	return nil
-}
-
-// redactQuery hides a URL's query, which may hold a Functions system key.
-func redactQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i] + "?…"
-	}
-	return u
 }
 
 func orAll(p string) string {

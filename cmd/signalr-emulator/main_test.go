@@ -105,6 +105,7 @@ func (r *running) get(t *testing.T, path, key string) int {
 }
 
 func TestRunPrintsTheConnectionStringServesAndStops(t *testing.T) {
+	t.Parallel()
 	r := start(t, "-key", "local-key")
 	assert.Equal(t, "local-key", r.key)
 	assert.Equal(t, http.StatusOK, r.get(t, "/api/health", "local-key"))
@@ -115,6 +116,7 @@ func TestRunPrintsTheConnectionStringServesAndStops(t *testing.T) {
 }
 
 func TestHelpExitsZeroWithDescriptionAndExample(t *testing.T) {
+	t.Parallel()
 	for _, arg := range []string{"-h", "-help", "--help"} {
 		var out bytes.Buffer
 		require.NoError(t, run(context.Background(), []string{arg}, io.Discard, &out), arg)
@@ -129,6 +131,7 @@ func TestHelpExitsZeroWithDescriptionAndExample(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
+	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("k\n"), 0o600))
 	for _, args := range [][]string{
@@ -143,6 +146,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 // TestEmptyKeyPrintsTheKeyInUse: -key "" means the default key, and the
 // connection string says so instead of AccessKey=;.
 func TestEmptyKeyPrintsTheKeyInUse(t *testing.T) {
+	t.Parallel()
 	r := start(t, "-key", "")
 	assert.Equal(t, emulator.DefaultAccessKey, r.key)
 	assert.Equal(t, http.StatusNotFound, r.get(t, "/api/hubs/chat/users/u", r.key), "the printed key is the one in use")
@@ -172,13 +176,16 @@ func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("acce
 // TestFailedListenerStopsTheOther: when one of the two listeners fails, the
 // other stops serving too instead of running on alone.
 func TestFailedListenerStopsTheOther(t *testing.T) {
+	t.Parallel()
 	good, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	bad, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer bad.Close()
 	logger := slog.New(slog.DiscardHandler)
-	err = serve(context.Background(), emulator.New(nil), []net.Listener{good, failingListener{bad}}, logger)
+	emu, err := emulator.New(nil)
+	require.NoError(t, err)
+	err = serve(context.Background(), emu, []net.Listener{good, failingListener{bad}}, logger)
 	require.ErrorContains(t, err, "broken")
 	// Ask the listener itself rather than dialing its port: once closed, the
 	// port may be taken by another process on a busy machine.
@@ -188,6 +195,7 @@ func TestFailedListenerStopsTheOther(t *testing.T) {
 }
 
 func TestEndpointHost(t *testing.T) {
+	t.Parallel()
 	for host, want := range map[string]string{"127.0.0.1": "localhost", "0.0.0.0": "localhost", "10.0.0.5": "10.0.0.5", "fe80::1": "[fe80::1]", "myhost": "myhost"} {
 		assert.Equal(t, want, endpointHost(host), "endpointHost(%q)", host)
 	}

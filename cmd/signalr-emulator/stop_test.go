@@ -21,6 +21,7 @@ import (
 // full do not make a stop wait for the whole shutdown grace, and a client
 // that reads gets a Close message.
 func TestSIGTERMWithFullSocketsEndsWithinTheGrace(t *testing.T) {
+	t.Parallel()
 	r := start(t)
 	base := "127.0.0.1:" + r.port
 	dialClient(t, base, r.key, "stuck", 4096) // never reads

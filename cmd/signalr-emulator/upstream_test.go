@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRunRejectsBadUpstreamSettings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"localhost:7071"}]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bad, []byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"localhost:7071"}]}}`), 0o600))
 	for _, tt := range []struct {
 		args []string
 		says string
@@ -26,19 +28,16 @@ func TestRunRejectsBadUpstreamSettings(t *testing.T) {
 		{[]string{"-upstream-timeout", "0s"}, "-upstream-timeout"},
 	} {
 		err := run(context.Background(), append([]string{"-port", "0"}, tt.args...), io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tt.says) {
-			t.Errorf("run(%q) = %v, want an error naming %q", tt.args, err, tt.says)
-		}
+		assert.False(t, err == nil || !strings.Contains(err.Error(), tt.says), "run(%q) = %v, want an error naming %q", tt.args, err, tt.says)
 	}
 }
 
 // The -upstream templates come first, then those of -config, in order; the
 // startup log lists them without the query (which may hold a key).
 func TestRunUpstreamOrder(t *testing.T) {
+	t.Parallel()
 	config := filepath.Join(t.TempDir(), "settings.json")
-	if err := os.WriteFile(config, []byte(`{"upstreamSettings":{"templates":[{"urlTemplate":"http://127.0.0.1:7072/{hub}/api/{category}/{event}","hubPattern":"game"}]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(config, []byte(`{"upstreamSettings":{"templates":[{"urlTemplate":"http://127.0.0.1:7072/{hub}/api/{category}/{event}","hubPattern":"game"}]}}`), 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stderrR, stderrW := io.Pipe()
@@ -56,18 +55,10 @@ func TestRunUpstreamOrder(t *testing.T) {
 	}
 	cancel()
 	go io.Copy(io.Discard, stderrR)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if len(upstreams) != 3 {
-		t.Fatalf("logged upstreams %q, want 3", upstreams)
-	}
+	require.NoError(t, <-done)
+	require.False(t, len(upstreams) != 3, "logged upstreams %q, want 3", upstreams)
 	for i, want := range []string{"7071/runtime/webhooks/signalr?…", "7073/b", "7072/{hub}/api/{category}/{event} hubs=game"} {
-		if !strings.Contains(upstreams[i], want) {
-			t.Errorf("upstream %d: %q does not contain %q", i, upstreams[i], want)
-		}
+		assert.True(t, strings.Contains(upstreams[i], want), "upstream %d: %q does not contain %q", i, upstreams[i], want)
 	}
-	if strings.Contains(strings.Join(upstreams, "\n"), "secret") {
-		t.Error("the key in the upstream URL was logged")
-	}
+	assert.False(t, strings.Contains(strings.Join(upstreams, "\n"), "secret"), "the key in the upstream URL was logged")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 // the ones it declares in Go, so -bindings functions and -bindings go run
 // the same app.
 func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
+	t.Parallel()
 	loaded, err := loadBindings(functionsFS)
 	require.NoError(t, err)
 	declared := declaredBindings()
@@ -64,6 +66,7 @@ type httpTrigger struct {
 // does), with an http output as in the seed; a hub function has a
 // signalRTrigger and no HTTP binding.
 func TestRoutesMatchHTTPTriggers(t *testing.T) {
+	t.Parallel()
 	dirs, err := fs.ReadDir(functionsFS, "functions")
 	require.NoError(t, err)
 	byFunction := map[string]route{}
@@ -101,11 +104,11 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 		}
 		rt, ok := byFunction[d.Name()]
 		if !ok {
-			t.Errorf("functions/%s has no route and is not a hub function", d.Name())
+			assert.Fail(t, fmt.Sprintf("functions/%s has no route and is not a hub function", d.Name()))
 			continue
 		}
 		if trigger == nil || !hasHTTPOut {
-			t.Errorf("%s: want an httpTrigger and an http output binding", d.Name())
+			assert.Fail(t, fmt.Sprintf("%s: want an httpTrigger and an http output binding", d.Name()))
 			continue
 		}
 		got := "/api/" + trigger.Route
@@ -118,6 +121,7 @@ func TestRoutesMatchHTTPTriggers(t *testing.T) {
 // A broken or incomplete function.json stops the example with an error that
 // names the function.
 func TestLoadBindingsErrors(t *testing.T) {
+	t.Parallel()
 	good := func() fstest.MapFS {
 		m := fstest.MapFS{}
 		err := fs.WalkDir(functionsFS, ".", func(p string, d fs.DirEntry, err error) error {
@@ -132,7 +136,7 @@ func TestLoadBindingsErrors(t *testing.T) {
 		return m
 	}
 	if _, err := loadBindings(good()); err != nil {
-		t.Fatalf("a copy of the embedded files: %v", err)
+		require.FailNow(t, fmt.Sprintf("a copy of the embedded files: %v", err))
 	}
 
 	tests := []struct {
@@ -165,9 +169,7 @@ func TestLoadBindingsErrors(t *testing.T) {
 			}
 			_, err := loadBindings(m)
 			require.Error(t, err, "no error")
-			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
-			}
+			assert.False(t, tt.wantIs != nil && !errors.Is(err, tt.wantIs), "error %v does not wrap %v", err, tt.wantIs)
 			assert.Contains(t, err.Error(), tt.wantText, "error %q does not name %q", err, tt.wantText)
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -221,6 +222,20 @@ func connectTo(t *testing.T, base, user string, viaHeader bool) *hubClient {
 	return c
 }
 
+// answerGoodbye reads in the background until the connection ends, as a
+// browser does: the emulator's Close message and close handshake are then
+// answered at once, instead of the emulator waiting out its CloseTimeout
+// for a client that stopped reading.
+func (c *hubClient) answerGoodbye() {
+	go func() {
+		for {
+			if _, _, err := c.ws.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // next returns the next record, pings included.
 func (c *hubClient) next() string {
 	c.t.Helper()
@@ -261,7 +276,7 @@ func (c *hubClient) nextMessage() (string, []json.RawMessage) {
 		case 1:
 			return m.Target, m.Arguments
 		default:
-			c.t.Fatalf("%s: unexpected record %s", c.user, r)
+			require.FailNow(c.t, fmt.Sprintf("%s: unexpected record %s", c.user, r))
 		}
 	}
 }
@@ -346,7 +361,7 @@ func (c *hubClient) invoke(target string, args ...any) completion {
 		case m.Type == 1:
 			c.held = append(c.held, r)
 		case m.Type != 6:
-			c.t.Fatalf("%s: unexpected record %s while invoking %s", c.user, r, target)
+			require.FailNow(c.t, fmt.Sprintf("%s: unexpected record %s while invoking %s", c.user, r, target))
 		}
 	}
 }
@@ -362,10 +377,11 @@ func (c *hubClient) mustInvoke(target string, args ...any) json.RawMessage {
 // TestNegotiateConnectsAsUser: the token from each negotiate path connects to
 // the service as the right user.
 func TestNegotiateConnectsAsUser(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", true)
 	bob := e.connect("bob", false)
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	for _, c := range []*hubClient{alice, bob} {
 		conn, ok := snap.Connection(c.id)
 		require.True(t, ok, "connection %s: %+v (connected %v), want user %s", c.id, conn, ok, c.user)
@@ -378,6 +394,7 @@ func TestNegotiateConnectsAsUser(t *testing.T) {
 
 // A broadcast reaches every connection, with the body as the argument.
 func TestBroadcastReachesEveryone(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob := e.connect("alice", false), e.connect("bob", false)
 	body := `{"from":"bob","text":"hello, all"}`
@@ -388,6 +405,7 @@ func TestBroadcastReachesEveryone(t *testing.T) {
 
 // A message to a user reaches only that user's connections, all of them.
 func TestSendToUserReachesOnlyThatUser(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice1, alice2, bob := e.connect("alice", false), e.connect("alice", true), e.connect("bob", false)
 	e.mustCall("POST", "/api/users/alice/messages", `{"text":"psst"}`, http.StatusNoContent)
@@ -401,12 +419,13 @@ func TestSendToUserReachesOnlyThatUser(t *testing.T) {
 // Group membership follows PUT and DELETE, and a group message reaches the
 // members only.
 func TestGroupsAddSendRemove(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob := e.connect("alice", false), e.connect("bob", false)
 	const group = "team a/b" // needs escaping in the path
 
 	e.mustCall("PUT", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	require.True(t, slices.Contains(snap.UserGroups["alice"], group), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
 	require.True(t, slices.Equal(snap.Groups[group], []string{alice.id}), "after add: user groups %v, group members %v; want alice (%s) in %q", snap.UserGroups, snap.Groups, alice.id, group)
 
@@ -417,7 +436,7 @@ func TestGroupsAddSendRemove(t *testing.T) {
 	bob.want(`{"text":"marker 1"}`)
 
 	e.mustCall("DELETE", "/api/groups/"+url.PathEscape(group)+"/users/alice", "", http.StatusNoContent)
-	snap = e.emu.Snapshot("chat")
+	snap = e.emu.Emulator.Snapshot("chat")
 	require.Len(t, snap.UserGroups["alice"], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
 	require.Len(t, snap.Groups[group], 0, "after remove: user groups %v, groups %v", snap.UserGroups, snap.Groups)
 	e.mustCall("POST", "/api/groups/"+url.PathEscape(group)+"/messages", `{"text":"too late"}`, http.StatusNoContent)
@@ -436,6 +455,7 @@ func TestGroupsAddSendRemove(t *testing.T) {
 
 // Bad bodies are refused before anything reaches the service.
 func TestBadJSONIsBadRequest(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	for _, target := range []string{"/api/messages", "/api/users/alice/messages", "/api/groups/g1/messages"} {
@@ -462,6 +482,7 @@ type failure struct {
 
 // A service that refuses the request gives 502 with its status and reason.
 func TestServiceRefusalIsBadGateway(t *testing.T) {
+	t.Parallel()
 	// The emulator checks tokens with another key than the app signs with.
 	emu := signalrtest.NewEmulator(t, &emulator.Options{AccessKey: "a-different-key-0123456789abcdefghijklmnopq"})
 	srv := serveApp(t, emulator.ConnectionString("http://127.0.0.1", emu.Port(), emulator.DefaultAccessKey), nil)
@@ -484,6 +505,7 @@ func TestServiceRefusalIsBadGateway(t *testing.T) {
 
 // A service that cannot be reached gives 502 with the transport error.
 func TestUnreachableServiceIsBadGateway(t *testing.T) {
+	t.Parallel()
 	emu := emulator.NewServer(nil)
 	cs := emu.ConnectionString()
 	emu.Close() // nothing listens there any more
@@ -499,6 +521,7 @@ func TestUnreachableServiceIsBadGateway(t *testing.T) {
 // The API answers CORS preflights, so a page on another origin can use it
 // (without credentials: no origins are listed); the page itself is not an API.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/api/groups/g1/users/alice", nil)
 	req.Header.Set("Origin", "https://elsewhere.example")
@@ -511,7 +534,7 @@ func TestCORS(t *testing.T) {
 		resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" ||
 		resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-ms-client-principal-id") {
-		t.Fatalf("preflight = %d %v", resp.StatusCode, resp.Header)
+		require.FailNow(t, fmt.Sprintf("preflight = %d %v", resp.StatusCode, resp.Header))
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/api/negotiate?userId=carol", nil)
@@ -526,6 +549,7 @@ func TestCORS(t *testing.T) {
 // The page, its script and style, and the vendored client are served; the
 // page forbids inline script.
 func TestPageAndAssets(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	resp, err := httpClient.Get(e.srv.URL + "/")
 	require.NoError(t, err)
@@ -558,6 +582,7 @@ func TestPageAndAssets(t *testing.T) {
 
 // Without the npm package, the client's URL is a 404 that says what to run.
 func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
+	t.Parallel()
 	js := newSignalRJS(filepath.Join(t.TempDir(), "signalr.min.js"))
 	rec := httptest.NewRecorder()
 	js.ServeHTTP(rec, httptest.NewRequest("GET", "/vendor/signalr.min.js", nil))
@@ -568,6 +593,7 @@ func TestMissingSignalRJSSaysHowToInstall(t *testing.T) {
 // newSignalRJS without an override looks where npm installs the package,
 // below the working directory and the source tree.
 func TestSignalRJSCandidates(t *testing.T) {
+	t.Parallel()
 	js := newSignalRJS("")
 	wd, err := os.Getwd()
 	require.NoError(t, err)
@@ -583,6 +609,7 @@ func TestSignalRJSCandidates(t *testing.T) {
 // A direct message to a user with no connection is not sent: the answer says
 // nobody of that name is online. Once the user connects, it goes through.
 func TestSendToOfflineUserSaysSo(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	status, data := e.call("POST", "/api/users/carol/messages", `{"text":"anyone there?"}`, nil)
@@ -603,6 +630,7 @@ func TestSendToOfflineUserSaysSo(t *testing.T) {
 // A 502 is logged at the default level with the service's status and
 // reason, and without the user or group names of the path.
 func TestBadGatewayIsLogged(t *testing.T) {
+	t.Parallel()
 	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -638,6 +666,7 @@ func TestBadGatewayIsLogged(t *testing.T) {
 // reach exactly the right connections: each step ends with a broadcast
 // marker, so a message that went astray would arrive before it.
 func TestHubMethodsReachTheRightClients(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice, bob, carol := e.connect("alice", false), e.connect("bob", false), e.connect("carol", true)
 	alice2 := e.connect("alice", false) // alice's second tab
@@ -659,7 +688,7 @@ func TestHubMethodsReachTheRightClients(t *testing.T) {
 
 	// joinGroup adds the calling connection, not the user's others.
 	alice.mustInvoke("joinGroup", "team a/b")
-	snap := e.emu.Snapshot("chat")
+	snap := e.emu.Emulator.Snapshot("chat")
 	require.Equal(t, []string{alice.id}, snap.Groups["team a/b"], "groups %v", snap.Groups)
 	carol.mustInvoke("sendToGroup", "team a/b", "hi, team") // carol is not a member
 	bob.mustInvoke("broadcast", "marker 2")
@@ -680,6 +709,7 @@ func TestHubMethodsReachTheRightClients(t *testing.T) {
 // echo's result, a hub method the app lacks and a hub function's error come
 // back to the caller as Completions.
 func TestHubInvocationResults(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	got := alice.mustInvoke("echo", map[string]any{"a": []any{1, "x", nil}})
@@ -695,6 +725,7 @@ func TestHubInvocationResults(t *testing.T) {
 
 // Everyone hears when a user's first connection opens and last one closes.
 func TestPresenceReachesEveryone(t *testing.T) {
+	t.Parallel()
 	e := newChatEnv(t)
 	alice := e.connect("alice", false)
 	alice.wantPresence("alice", true) // her own, first

@@ -85,6 +85,7 @@ func jsonError(t *testing.T, rec *httptest.ResponseRecorder) string {
 // Each send function sends exactly one newMessage to its audience, with the
 // body as the only argument, and answers 204.
 func TestSendHandlersWithFake(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		function, target string
 		want             signalr.Message
@@ -134,6 +135,7 @@ func jsonEqual(t *testing.T, a []byte, b string) bool {
 
 // Any JSON value is a valid message body, not only objects.
 func TestSendHandlersAcceptAnyJSONValue(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{`"just text"`, `42`, `[1, "two", null]`, `null`, `true`, " \n{\"a\":[]}\n "} {
 		api := newFakeAPI(t)
 		rec := api.do("POST", "/api/messages", body, nil)
@@ -146,6 +148,7 @@ func TestSendHandlersAcceptAnyJSONValue(t *testing.T) {
 // A body that is not exactly one JSON value is a 400 with a JSON error, and
 // nothing is sent.
 func TestSendHandlersRejectBadBodies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, body, want string
 		status           int
@@ -175,6 +178,7 @@ func TestSendHandlersRejectBadBodies(t *testing.T) {
 
 // A group name the service would refuse is a 400 before any I/O.
 func TestInvalidGroupNameIsBadRequest(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ method, target, body string }{
 		{"POST", "/api/groups/%20%20/messages", `{}`},
 		{"PUT", "/api/groups/%09/users/alice", ""},
@@ -191,6 +195,7 @@ func TestInvalidGroupNameIsBadRequest(t *testing.T) {
 
 // PUT adds the user to the group, DELETE removes it: one group action each.
 func TestGroupActionHandlersWithFake(t *testing.T) {
+	t.Parallel()
 	api := newFakeAPI(t)
 	rec := api.do("PUT", "/api/groups/team%20a%2Fb/users/alice", "", nil)
 	require.Equal(t, http.StatusNoContent, rec.Code, "PUT: %d %s", rec.Code, rec.Body)
@@ -212,6 +217,7 @@ func TestGroupActionHandlersWithFake(t *testing.T) {
 
 // A delivery the service refuses becomes a 502 naming the item and the reason.
 func TestDeliveryFailureWithFake(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ function, method, target, body string }{
 		{fnMessages, "POST", "/api/messages", `{"text":"hi"}`},
 		{fnUserMessages, "POST", "/api/users/alice/messages", `{"text":"hi"}`},
@@ -252,6 +258,7 @@ func tokenUser(t *testing.T, info signalr.ConnectionInfo) string {
 // Negotiate takes the user from the App Service header, else from ?userId=,
 // and refuses a caller with neither.
 func TestNegotiateUserID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		target   string

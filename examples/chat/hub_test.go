@@ -106,6 +106,7 @@ const sentAt = "2026-05-01T12:30:00Z"
 // to the right audience, with the caller's user id as the sender, and
 // completes the invocation without a result.
 func TestHubMethodsWithFake(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		method   string
 		args     []any
@@ -137,6 +138,7 @@ func TestHubMethodsWithFake(t *testing.T) {
 // Method names match case-insensitively, as in Azure Functions, and a
 // fire-and-forget send runs the method too, answering 200 with no body.
 func TestHubMethodNamesAndSend(t *testing.T) {
+	t.Parallel()
 	f := newFakeHub(t)
 	c := f.invoke("alice", "BROADCAST", "loud")
 	require.Equal(t, "", c.Error)
@@ -152,6 +154,7 @@ func TestHubMethodNamesAndSend(t *testing.T) {
 
 // echo returns its argument as the result, in the client's protocol.
 func TestEchoReturnsItsArgument(t *testing.T) {
+	t.Parallel()
 	f := newFakeHub(t)
 	value := map[string]any{"text": "héllo", "n": []any{1.0, 2.5, nil, true}}
 	c := f.invoke("alice", "echo", value)
@@ -177,6 +180,7 @@ func TestEchoReturnsItsArgument(t *testing.T) {
 // Bad arguments fail the invocation with an error that names the method and
 // the argument, and nothing is sent.
 func TestHubMethodArgumentErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		user, method string
 		args         []any
@@ -210,6 +214,7 @@ func TestHubMethodArgumentErrors(t *testing.T) {
 // A direct message to a user with no connection is not sent, and the
 // invocation says so; when the check fails, the message is sent anyway.
 func TestSendToUserChecksPresence(t *testing.T) {
+	t.Parallel()
 	f := newFakeHub(t)
 	c := f.invoke("alice", "sendToUser", "dave", "are you there?")
 	require.Equal(t, "nobody named dave is online", c.Error)
@@ -225,6 +230,7 @@ func TestSendToUserChecksPresence(t *testing.T) {
 // connected announces the user to everyone; disconnected announces the
 // user's last connection closing, not one of several.
 func TestPresenceWithFake(t *testing.T) {
+	t.Parallel()
 	f := newFakeHub(t)
 	req := signalrtest.UpstreamRequests{ConnectionID: "c1", UserID: "alice"}
 	rec := f.do(req.Connected())
@@ -256,6 +262,7 @@ func TestPresenceWithFake(t *testing.T) {
 // status and reason, and is logged without the group's name; a failed
 // presence announcement does not reject the connection.
 func TestHubDeliveryFailureWithFake(t *testing.T) {
+	t.Parallel()
 	f := newFakeHub(t)
 	refusal := &signalr.ResponseError{Method: "POST", URL: "http://localhost:8888/api/hubs/chat/groups/secret-group/:send",
 		StatusCode: http.StatusForbidden, Message: "the hub is closed for maintenance"}
@@ -277,6 +284,7 @@ func TestHubDeliveryFailureWithFake(t *testing.T) {
 // The app serves the hub at the Functions upstream path, and only for
 // requests signed with its access key.
 func TestAppServesUpstream(t *testing.T) {
+	t.Parallel()
 	cs, err := signalr.ParseConnectionString(emulator.ConnectionString("http://localhost", 8888, emulator.DefaultAccessKey))
 	require.NoError(t, err)
 	b, err := loadBindings(functionsFS)

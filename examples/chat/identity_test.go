@@ -55,6 +55,8 @@ func TestRunIdentityEmbeddedEmulator(t *testing.T) {
 	bob.want(`{"text":"g1 only"}`)
 	env.mustCall("POST", "/api/users/alice/messages", `{"text":"to alice"}`, http.StatusNoContent)
 	alice.want(`{"text":"to alice"}`)
+	alice.answerGoodbye()
+	bob.answerGoodbye()
 	require.NoError(t, r.stop())
 }
 
@@ -90,6 +92,7 @@ func TestRunIdentityKeyWithExternalEmulator(t *testing.T) {
 }
 
 func TestParseFlagsIdentity(t *testing.T) {
+	t.Parallel()
 	_, err := parseFlags([]string{"-identity", "-identity-key", "k.pem"}, func(string) string { return "" }, io.Discard)
 	require.ErrorContains(t, err, "exclude each other")
 	o, err := parseFlags([]string{"-identity"}, func(string) string { return "" }, io.Discard)

@@ -258,10 +258,6 @@ const embeddedUpstreamTimeout = 15 * time.Second
 // sends every hub's connection events and client invocations to upstream,
 // in identity mode when identity is set.
 func startEmulator(port int, upstream string, verbose, identity bool, logger *slog.Logger) (*emulator.Server, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
-	}
 	opts := &emulator.Options{
 		Upstream:        []emulator.UpstreamTemplate{{URLTemplate: upstream}},
 		UpstreamTimeout: embeddedUpstreamTimeout,
@@ -272,7 +268,15 @@ func startEmulator(port int, upstream string, verbose, identity bool, logger *sl
 	if verbose {
 		opts.Logger = logger.With("component", "emulator")
 	}
-	return emulator.Serve(l, emulator.New(opts)), nil
+	emu, err := emulator.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("embedded SignalR emulator: %w", err)
+	}
+	return emulator.Serve(l, emu), nil
 }
 
 // pageURL is the URL to open for a server listening on addr.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestParseFlags(t *testing.T) {
+	t.Parallel()
 	env := func(vars map[string]string) func(string) string {
 		return func(k string) string { return vars[k] }
 	}
@@ -123,7 +125,7 @@ func start(t *testing.T, args ...string) *running {
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+			require.FailNow(t, fmt.Sprintf("run ended before printing the URL: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr))
 		case <-time.After(10 * time.Millisecond):
 		}
 		require.False(t, time.Now().After(deadline), "no URL printed; stdout: %s", r.stdout)
@@ -178,18 +180,19 @@ func TestRunStartsEmbeddedEmulator(t *testing.T) {
 			got := negotiateURL(t, r.url, "alice")
 			require.Equal(t, m[1]+"/client/?hub=chat", got, "negotiate points at %s, want the embedded emulator %s", got, m[1])
 			if status, data := call(t, "POST", r.url+"api/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
-				t.Fatalf("send = %d %s", status, data)
+				require.FailNow(t, fmt.Sprintf("send = %d %s", status, data))
 			}
 			if status, _ := call(t, "GET", r.url, "", nil); status != http.StatusOK {
-				t.Fatalf("GET / = %d", status)
+				require.FailNow(t, fmt.Sprintf("GET / = %d", status))
 			}
 			// The embedded emulator hands hub calls to the app.
 			c := connectTo(t, strings.TrimSuffix(r.url, "/"), "alice", false)
 			require.JSONEq(t, `{"ok":true}`, string(c.mustInvoke("echo", map[string]bool{"ok": true})))
+			c.answerGoodbye()
 			require.NoError(t, r.stop(), "run returned")
 			require.True(t, strings.HasSuffix(r.stdout.String(), "chat stopped\n"), "stdout after stop:\n%s", r.stdout)
 			if _, err := http.Get(m[1] + "/api/health"); err == nil {
-				t.Fatal("the embedded emulator still answers after stop")
+				require.FailNow(t, "the embedded emulator still answers after stop")
 			}
 		})
 	}
@@ -226,7 +229,7 @@ func TestRunUsesConnectionStringFromEnvironment(t *testing.T) {
 	require.Equal(t, emu.URL+"/client/?hub=chat", got, "negotiate points at %s", got)
 	// Sends reach that service: it accepts only tokens signed with key.
 	if status, data := call(t, "POST", r.url+"api/groups/g1/messages", `{"text":"hi"}`, nil); status != http.StatusNoContent {
-		t.Fatalf("send = %d %s", status, data)
+		require.FailNow(t, fmt.Sprintf("send = %d %s", status, data))
 	}
 	require.NoError(t, r.stop())
 	for name, out := range map[string]string{"stdout": r.stdout.String(), "stderr": r.stderr.String()} {
@@ -291,6 +294,7 @@ func TestRunErrors(t *testing.T) {
 
 // The URL printed for a server on every interface is one a browser opens.
 func TestPageURL(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"127.0.0.1:7071": "http://127.0.0.1:7071/",
 		"0.0.0.0:8080":   "http://localhost:8080/",
@@ -307,6 +311,7 @@ func TestPageURL(t *testing.T) {
 // The embedded emulator calls the app on a loopback address, also when the
 // app listens on every interface.
 func TestUpstreamURL(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"127.0.0.1:7071": "http://127.0.0.1:7071/runtime/webhooks/signalr",
 		"0.0.0.0:8080":   "http://127.0.0.1:8080/runtime/webhooks/signalr",

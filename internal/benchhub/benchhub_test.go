@@ -15,6 +15,7 @@ import (
 )
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, Summary{Median: 2, Min: 1, Max: 9, N: 3}, Summarize([]float64{9, 1, 2}))
 	assert.Equal(t, Summary{Median: 2.5, Min: 1, Max: 4, N: 4}, Summarize([]float64{4, 1, 3, 2}))
 	assert.Equal(t, Summary{}, Summarize(nil))
@@ -36,6 +37,7 @@ func dialHandshake(t *testing.T, url string) *websocket.Conn {
 // The hub delivers every broadcast, in order, to a client, and a POST with
 // a bad body is refused.
 func TestHubBroadcasts(t *testing.T) {
+	t.Parallel()
 	h := &Hub{}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -72,6 +74,7 @@ func TestHubBroadcasts(t *testing.T) {
 // The bare loop writes n records, k to a frame, the last frame holding the
 // rest.
 func TestBareWritesKRecordsPerFrame(t *testing.T) {
+	t.Parallel()
 	s := &Bare{}
 	srv := httptest.NewServer(s)
 	defer srv.Close()

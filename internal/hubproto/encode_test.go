@@ -30,6 +30,7 @@ func must(t *testing.T) func([]byte, error) []byte {
 }
 
 func TestEncodeJSON(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	for name, tc := range map[string]struct{ got, want string }{
 		"ping":                    {string(JSON.Ping()), "{\"type\":6}\x1e"},
@@ -65,6 +66,7 @@ func TestEncodeJSON(t *testing.T) {
 }
 
 func TestEncodeMessagePack(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	type point struct {
 		X int `json:"x"`
@@ -112,6 +114,7 @@ func TestEncodeMessagePack(t *testing.T) {
 }
 
 func TestJSONToMessagePack(t *testing.T) {
+	t.Parallel()
 	got, err := JSONToMessagePack([]byte(`[42,-7,3.5,1e3,18446744073709551615,true,null,{"b":1,"a":[]}]`))
 	require.NoError(t, err)
 	want := "98" + // an array of 8
@@ -130,6 +133,7 @@ func TestJSONToMessagePack(t *testing.T) {
 }
 
 func TestMessagePackToJSON(t *testing.T) {
+	t.Parallel()
 	for h, want := range map[string]string{
 		"82a16201a161c2":             `{"b":1,"a":false}`, // keys keep their order
 		"93c0a178cb3ff8000000000000": `[null,"x",1.5]`,

@@ -10,6 +10,7 @@ import (
 )
 
 func TestRecordSplitterRefusesHugeTails(t *testing.T) {
+	t.Parallel()
 	s := recordSplitter{limit: 4}
 	_, err := s.Split([]byte("12345"))
 	require.ErrorIs(t, err, ErrTooLarge, "a 5-byte unterminated record passed a 4-byte limit")

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,45 +44,34 @@ func FuzzUpstreamBody(f *testing.F) {
 				Error        string            `json:"error"`
 			}{Type: -1}
 			if err := json.Unmarshal(body, &slow); err != nil {
-				t.Fatalf("scanner accepted %q, encoding/json rejects it: %v", body, err)
+				require.FailNow(t, fmt.Sprintf("scanner accepted %q, encoding/json rejects it: %v", body, err))
 			}
-			if slow.Type != typ || slow.InvocationID != id || slow.Target != target || slow.Error != errText || len(slow.Arguments) != len(args) {
-				t.Fatalf("scanner read %d %q %q %q %d args, encoding/json %d %q %q %q %d args from %q",
-					typ, id, target, errText, len(args), slow.Type, slow.InvocationID, slow.Target, slow.Error, len(slow.Arguments), body)
-			}
+			require.False(t, slow.Type != typ || slow.InvocationID != id || slow.Target != target || slow.Error != errText || len(slow.Arguments) != len(args),
+				"scanner read %d %q %q %q %d args, encoding/json %d %q %q %q %d args from %q",
+				typ, id, target, errText, len(args), slow.Type, slow.InvocationID, slow.Target, slow.Error, len(slow.Arguments), body)
 			for i := range args {
-				if !bytes.Equal(args[i], slow.Arguments[i]) {
-					t.Fatalf("argument %d: scanner %q, encoding/json %q", i, args[i], slow.Arguments[i])
-				}
+				require.True(t, bytes.Equal(args[i], slow.Arguments[i]), "argument %d: scanner %q, encoding/json %q", i, args[i], slow.Arguments[i])
 			}
 		}
 		for _, p := range []Protocol{JSON, MessagePack} {
 			m, err := DecodeUpstream(p, body, raw)
 			if err != nil {
-				if !errors.Is(err, ErrNotUpstream) {
-					t.Fatalf("error %v does not wrap ErrNotUpstream", err)
-				}
+				require.True(t, errors.Is(err, ErrNotUpstream), "error %v does not wrap ErrNotUpstream", err)
 				continue
 			}
 			switch m.Type {
 			case TypeOpenConnection, TypeCloseConnection:
-				if p == MessagePack || len(m.Arguments) != 0 || m.Target != "" {
-					t.Fatalf("%v: a connection message carries an invocation: %+v", p, m)
-				}
+				require.False(t, p == MessagePack || len(m.Arguments) != 0 || m.Target != "", "%v: a connection message carries an invocation: %+v", p, m)
 			case TypeInvocation:
-				if m.Target == "" {
-					t.Fatal("an invocation without a target was accepted")
-				}
+				require.NotEmpty(t, m.Target, "an invocation without a target was accepted")
 			default:
-				t.Fatalf("type %d was accepted", m.Type)
+				require.FailNow(t, fmt.Sprintf("type %d was accepted", m.Type))
 			}
 			for i, a := range m.Arguments {
-				if p == JSON && !json.Valid(a) {
-					t.Fatalf("JSON argument %d (%q) is not valid JSON", i, a)
-				}
+				require.False(t, p == JSON && !json.Valid(a), "JSON argument %d (%q) is not valid JSON", i, a)
 				if p == MessagePack {
 					if end, err := skipMessagePack(a, 0); err != nil || end != len(a) {
-						t.Fatalf("MessagePack argument %d (%x) is not one value: %v", i, a, err)
+						require.FailNow(t, fmt.Sprintf("MessagePack argument %d (%x) is not one value: %v", i, a, err))
 					}
 				}
 			}

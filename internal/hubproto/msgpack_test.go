@@ -32,6 +32,7 @@ func msgpackBody(n int) []byte {
 // 127 takes one byte, 128 two, 16383 two, 16384 three, and that messages
 // of those sizes come back whole.
 func TestVarIntBoundaries(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		size, prefixBytes int
 	}{{0, 1}, {127, 1}, {128, 2}, {16383, 2}, {16384, 3}, {2097151, 3}, {2097152, 4}} {
@@ -64,6 +65,7 @@ func TestVarIntBoundaries(t *testing.T) {
 // cut at every kind of point: inside the prefix, right after it, inside
 // the body, and several messages in one read.
 func TestLengthPrefixedReaderSplitReads(t *testing.T) {
+	t.Parallel()
 	var stream []byte
 	var want [][]byte
 	for _, size := range []int{3, 127, 128, 16383, 16384, 5} {
@@ -88,6 +90,7 @@ func TestLengthPrefixedReaderSplitReads(t *testing.T) {
 }
 
 func TestLengthPrefixedReaderRefusals(t *testing.T) {
+	t.Parallel()
 	r := &lengthPrefixedReader{limit: 16384}
 	_, err := r.Split(appendVarInt(nil, 16385))
 	assert.ErrorIs(t, err, ErrTooLarge, "a prefix over the limit is refused before the body arrives")
@@ -104,6 +107,7 @@ func TestLengthPrefixedReaderRefusals(t *testing.T) {
 }
 
 func TestParseMessagePackMessage(t *testing.T) {
+	t.Parallel()
 	enc := func(v ...any) []byte {
 		b, err := msgpack.Marshal(v)
 		require.NoError(t, err)
@@ -156,6 +160,7 @@ func TestParseMessagePackMessage(t *testing.T) {
 // TestSkipMessagePackDeepNesting: a message nested a million arrays deep
 // is walked without recursion.
 func TestSkipMessagePackDeepNesting(t *testing.T) {
+	t.Parallel()
 	deep := bytes.Repeat([]byte{0x91}, 1<<20)
 	deep = append(deep, 0xc0)
 	end, err := skipMessagePack(deep, 0)
@@ -166,6 +171,7 @@ func TestSkipMessagePackDeepNesting(t *testing.T) {
 // TestMessagePackInvocationKeepsTypes converts the arguments of a REST
 // send to MessagePack and decodes them back.
 func TestMessagePackInvocationKeepsTypes(t *testing.T) {
+	t.Parallel()
 	args := json.RawMessage(`[42,-7,3.5,1e3,18446744073709551615,"héllo ✓ 😀",true,null,{"b":1,"a":[1,{"c":null}]},[],9007199254740993]`)
 	framed, err := MessagePack.Invocation("", "newMessage", args)
 	require.NoError(t, err)
@@ -197,6 +203,7 @@ func TestMessagePackInvocationKeepsTypes(t *testing.T) {
 }
 
 func TestParseHandshakeProtocols(t *testing.T) {
+	t.Parallel()
 	p, problem := ParseHandshake([]byte(`{"protocol":"messagepack","version":1}`), true)
 	assert.Empty(t, problem)
 	assert.Equal(t, MessagePack, p)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseJSON(t *testing.T) {
+	t.Parallel()
 	m, err := JSON.Parse([]byte(`{"type":1,"invocationId":"7","target":"echo","arguments":[1]}`))
 	require.NoError(t, err)
 	require.NotNil(t, m.InvocationID)
@@ -27,6 +28,7 @@ func TestParseJSON(t *testing.T) {
 }
 
 func TestParseCompletion(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		p      Protocol
 		msg    []byte
@@ -69,6 +71,7 @@ func TestParseCompletion(t *testing.T) {
 func ptr(s string) *string { return &s }
 
 func TestUnframe(t *testing.T) {
+	t.Parallel()
 	body, err := JSON.Unframe([]byte("{\"type\":6}\x1e"))
 	require.NoError(t, err)
 	assert.Equal(t, `{"type":6}`, string(body))
@@ -94,6 +97,7 @@ func TestUnframe(t *testing.T) {
 }
 
 func TestDecodeUpstream(t *testing.T) {
+	t.Parallel()
 	raw := func(b []byte) string { return string(b) }
 	m, err := DecodeUpstream(JSON, []byte(`{"type":1,"invocationId":"3","target":"echo","arguments":["hi",{"a":1}]}`), raw)
 	require.NoError(t, err)
@@ -142,6 +146,7 @@ func TestDecodeUpstream(t *testing.T) {
 }
 
 func TestProtocolNames(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "json", JSON.String())
 	assert.Equal(t, "messagepack", MessagePack.String())
 	assert.Equal(t, "Protocol(7)", Protocol(7).String())

@@ -1,5 +1,7 @@
 package hubproto
 
+import "github.com/funcsignalr/signalr/internal/textutil"
+
 // A fast path for the upstream JSON body. Every invocation goes through it,
 // and encoding/json (reflection, a validation pass, then a decoding pass)
 // costs as much as everything else in a dispatch together. scanJSONBody
@@ -73,7 +75,7 @@ func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocat
 			}
 			// Keys that differ only in case would be matched by
 			// encoding/json; leave them to it.
-			switch lower(key) {
+			switch textutil.LowerASCII(key) {
 			case "type", "invocationid", "target", "error", "arguments":
 				return -1, "", "", "", nil, false
 			}
@@ -87,16 +89,6 @@ func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocat
 		}
 		return -1, "", "", "", nil, false
 	}
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 type scanner struct {

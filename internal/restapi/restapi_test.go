@@ -55,6 +55,7 @@ func key(method, path string) string {
 // published swagger of its API version, and that no swagger operation is
 // missing from the table.
 func TestRoutesMatchSwagger(t *testing.T) {
+	t.Parallel()
 	// path returns the route's template in a dated version, or "" when
 	// the version predates the operation.
 	dated := func(version string) func(*Route) string {
@@ -112,6 +113,7 @@ func TestRoutesMatchSwagger(t *testing.T) {
 }
 
 func TestRelative(t *testing.T) {
+	t.Parallel()
 	r := Routes[AddConnectionToGroup]
 	assert.Equal(t, []string{"hubs/{hub}/groups/{group}/connections/{connection}", "hubs/{hub}/connections/{connection}/groups/{group}"}, r.Relative())
 	r = Routes[Broadcast]

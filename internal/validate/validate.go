@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // MaxGroupNameLength is the longest group name accepted, as the Azure
@@ -24,21 +26,21 @@ func HubName(hub string) error {
 		return fmt.Errorf("%w: hub name is empty; set it to a name such as \"chat\"", ErrInvalidName)
 	}
 	if len(hub) > 128 {
-		return fmt.Errorf("%w: hub name %q is %d characters long; the limit is 128", ErrInvalidName, truncate(hub), len(hub))
+		return fmt.Errorf("%w: hub name %q is %d characters long; the limit is 128", ErrInvalidName, textutil.Truncate(hub, maxEchoedName), len(hub))
 	}
 	for i := 0; i < len(hub); i++ {
 		c := hub[i]
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		if i == 0 {
 			if !letter {
-				return fmt.Errorf("%w: hub name %q must start with an ASCII letter", ErrInvalidName, truncate(hub))
+				return fmt.Errorf("%w: hub name %q must start with an ASCII letter", ErrInvalidName, textutil.Truncate(hub, maxEchoedName))
 			}
 			continue
 		}
 		if letter || c >= '0' && c <= '9' || strings.IndexByte("_`,.[]", c) >= 0 {
 			continue
 		}
-		return fmt.Errorf("%w: hub name %q contains %q; only ASCII letters, digits and _`,.[] are allowed", ErrInvalidName, truncate(hub), rune(c))
+		return fmt.Errorf("%w: hub name %q contains %q; only ASCII letters, digits and _`,.[] are allowed", ErrInvalidName, textutil.Truncate(hub, maxEchoedName), rune(c))
 	}
 	return nil
 }
@@ -61,9 +63,5 @@ func GroupName(group string) error {
 	return nil
 }
 
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+// maxEchoedName bounds a name echoed in an error.
+const maxEchoedName = 40

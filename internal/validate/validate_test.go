@@ -2,15 +2,19 @@ package validate
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestHubName(t *testing.T) {
+	t.Parallel()
 	valid := []string{"a", "Chat", "chat_1", "h`,.[]", "h" + strings.Repeat("x", 127)}
 	for _, h := range valid {
 		if err := HubName(h); err != nil {
-			t.Errorf("HubName(%q) = %v, want nil", h, err)
+			assert.Fail(t, fmt.Sprintf("HubName(%q) = %v, want nil", h, err))
 		}
 	}
 	invalid := map[string]string{
@@ -24,17 +28,16 @@ func TestHubName(t *testing.T) {
 	}
 	for h, says := range invalid {
 		err := HubName(h)
-		if !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says) {
-			t.Errorf("HubName(%q) = %v, want ErrInvalidName saying %q", h, err, says)
-		}
+		assert.False(t, !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says), "HubName(%q) = %v, want ErrInvalidName saying %q", h, err, says)
 	}
 }
 
 func TestGroupName(t *testing.T) {
+	t.Parallel()
 	valid := []string{"g", " g ", "group/with?odd#chars%", "日本語", strings.Repeat("g", MaxGroupNameLength)}
 	for _, g := range valid {
 		if err := GroupName(g); err != nil {
-			t.Errorf("GroupName(%q) = %v, want nil", g, err)
+			assert.Fail(t, fmt.Sprintf("GroupName(%q) = %v, want nil", g, err))
 		}
 	}
 	invalid := map[string]string{
@@ -46,8 +49,6 @@ func TestGroupName(t *testing.T) {
 	}
 	for g, says := range invalid {
 		err := GroupName(g)
-		if !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says) {
-			t.Errorf("GroupName(%q) = %v, want ErrInvalidName saying %q", g, err, says)
-		}
+		assert.False(t, !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), says), "GroupName(%q) = %v, want ErrInvalidName saying %q", g, err, says)
 	}
 }

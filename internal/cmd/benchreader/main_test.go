@@ -7,6 +7,7 @@ import (
 )
 
 func TestLastNumber(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		record string
 		want   int64
@@ -29,6 +30,7 @@ func TestLastNumber(t *testing.T) {
 }
 
 func TestQuantile(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, int64(0), quantile(nil, 0.5))
 	s := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	assert.Equal(t, int64(6), quantile(s, 0.5))

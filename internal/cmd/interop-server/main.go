@@ -84,7 +84,7 @@ func main() {
 	registerREST2024(mux, client)
 	mux.HandleFunc("GET /control/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(emu.Snapshot(hub))
+		_ = json.NewEncoder(w).Encode(emu.Emulator.Snapshot(hub))
 	})
 
 	l, err := net.Listen("tcp", *addr)

@@ -1,13 +1,12 @@
 package emulator
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/textutil"
 )
 
 // UpstreamTemplate is one upstream setting: where to POST the events whose
@@ -45,7 +44,7 @@ func (t UpstreamTemplate) Validate() error {
 	for _, v := range []string{"x", "a b/?#%"} {
 		u, err := url.Parse(expandTemplate(t.URLTemplate, v, v, v))
 		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("UrlTemplate %q is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query", redactURL(t.URLTemplate))
+			return fmt.Errorf("UrlTemplate %q is not an absolute http:// or https:// URL with {hub}, {category} and {event} only in its path or query", textutil.RedactQuery(t.URLTemplate))
 		}
 	}
 	return nil
@@ -91,9 +90,9 @@ func (p pattern) match(s string) bool {
 type upstreamRule struct {
 	url                  string
 	hub, category, event pattern
-	err                  error // why the template is unusable, if it is
 }
 
+// compileTemplates compiles templates that New has validated.
 func compileTemplates(ts []UpstreamTemplate) []upstreamRule {
 	rules := make([]upstreamRule, len(ts))
 	for i, t := range ts {
@@ -103,26 +102,19 @@ func compileTemplates(ts []UpstreamTemplate) []upstreamRule {
 			category: compilePattern(t.CategoryPattern, false),
 			event:    compilePattern(t.EventPattern, false),
 		}
-		if err := t.Validate(); err != nil {
-			rules[i].err = fmt.Errorf("upstream template %d: %w", i, err)
-		}
 	}
 	return rules
 }
 
 // matchUpstream returns the URL of the first rule matching the event, or
-// ok=false when none does. A matching rule whose template is invalid is an
-// error.
-func matchUpstream(rules []upstreamRule, hub, category, event string) (target string, ok bool, err error) {
+// ok=false when none does.
+func matchUpstream(rules []upstreamRule, hub, category, event string) (target string, ok bool) {
 	for _, r := range rules {
 		if r.hub.match(hub) && r.category.match(category) && r.event.match(event) {
-			if r.err != nil {
-				return "", true, r.err
-			}
-			return expandTemplate(r.url, hub, category, event), true, nil
+			return expandTemplate(r.url, hub, category, event), true
 		}
 	}
-	return "", false, nil
+	return "", false
 }
 
 // expandTemplate fills in {hub}, {category} and {event}, each escaped.
@@ -153,71 +145,4 @@ func escapeDataString(s string) string {
 		b.WriteByte(hexDigits[c&15])
 	}
 	return b.String()
-}
-
-// redactURL drops the query of a URL for logs and errors: Functions
-// upstream URLs carry the system key as ?code=.
-func redactURL(raw string) string {
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		return raw[:i] + "?…"
-	}
-	return raw
-}
-
-// Settings is the content of a settings file in the shape of Microsoft's
-// Azure SignalR emulator settings.json:
-//
-//	{"UpstreamSettings": {"Templates": [{"UrlTemplate": "http://localhost:7071/runtime/webhooks/signalr",
-//	  "EventPattern": "*", "HubPattern": "*", "CategoryPattern": "*"}]}}
-//
-// Keys are case-insensitive; other keys are ignored.
-type Settings struct {
-	// UpstreamSettings holds the upstream templates.
-	UpstreamSettings struct {
-		// Templates are checked in order; the first match wins. Use
-		// them as Options.Upstream.
-		Templates []UpstreamTemplate `json:"Templates"`
-	} `json:"UpstreamSettings"`
-}
-
-// ParseSettings parses a settings file. A template with an explicit null
-// pattern, or an invalid URL, is an error naming it (Microsoft's emulator
-// silently never matches a null pattern).
-func ParseSettings(data []byte) (*Settings, error) {
-	var s Settings
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("settings are not valid JSON: %v", err)
-	}
-	var raw struct {
-		UpstreamSettings struct {
-			Templates []map[string]json.RawMessage `json:"Templates"`
-		} `json:"UpstreamSettings"`
-	}
-	_ = json.Unmarshal(data, &raw)
-	for i, t := range raw.UpstreamSettings.Templates {
-		for k, v := range t {
-			if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-				return nil, fmt.Errorf("UpstreamSettings.Templates[%d].%s is null; use \"*\" to match everything or remove the template", i, k)
-			}
-		}
-	}
-	for i, t := range s.UpstreamSettings.Templates {
-		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("UpstreamSettings.Templates[%d]: %w", i, err)
-		}
-	}
-	return &s, nil
-}
-
-// LoadSettings reads and parses a settings file; see ParseSettings.
-func LoadSettings(path string) (*Settings, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := ParseSettings(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
 }

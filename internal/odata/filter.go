@@ -1,13 +1,9 @@
-package emulator
-
-import (
-	"fmt"
-	"strings"
-	"unicode/utf8"
-)
-
-// The :execute filter: the OData subset of Web PubSub's filter reference,
-// which is what the SignalR swagger points at ("OData filter syntax").
+// Package odata parses and evaluates the OData filter subset that selects
+// connections for the REST API's :execute call: the language of Web
+// PubSub's filter reference, which the SignalR swagger points at ("OData
+// filter syntax").
+//
+// The grammar:
 //
 //	expr       = or
 //	or         = and *("or" and)
@@ -23,77 +19,90 @@ import (
 // Identifiers and keywords are case-insensitive. userId is null for an
 // anonymous connection. "groups" is the connection's groups and may only
 // follow "in".
+package odata
 
-// maxFilterLength and maxFilterDepth bound the work of one filter.
-const (
-	maxFilterLength = 4096
-	maxFilterDepth  = 32
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
-// filterError says where a filter stopped making sense. Pos counts
-// characters from 1.
-type filterError struct {
+// maxLength and maxDepth bound the work of one filter.
+const (
+	maxLength = 4096
+	maxDepth  = 32
+)
+
+// SyntaxError says where a filter stopped making sense.
+type SyntaxError struct {
+	// Pos is the character (not byte) position, counted from 1; one past
+	// the end for a filter that ends too soon.
 	Pos int
+	// Msg says what was wrong and what was expected there.
 	Msg string
 }
 
-func (e *filterError) Error() string {
+func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("filter: at character %d: %s", e.Pos, e.Msg)
 }
 
-// filterSubject is what a filter is evaluated against.
-type filterSubject struct {
-	connectionID string
-	userID       string
-	inGroup      func(group string) bool
+// Subject is what a filter is evaluated against.
+type Subject struct {
+	// ConnectionID is the connection's id.
+	ConnectionID string
+	// UserID is the connection's user id; "" is an anonymous connection,
+	// which the filter sees as null.
+	UserID string
+	// InGroup reports whether the connection is in group.
+	InGroup func(group string) bool
 }
 
-// filterNode is a parsed filter.
-type filterNode interface {
-	eval(s *filterSubject) bool
+// node is a parsed filter.
+type node interface {
+	eval(s *Subject) bool
 }
 
 type (
-	filterAnd struct{ l, r filterNode }
-	filterOr  struct{ l, r filterNode }
-	filterNot struct{ x filterNode }
-	filterCmp struct {
+	andNode struct{ l, r node }
+	orNode  struct{ l, r node }
+	notNode struct{ x node }
+	cmpNode struct {
 		op   string
-		l, r filterValue
+		l, r operand
 	}
-	filterFunc struct {
+	funcNode struct {
 		name string
-		l, r filterValue
+		l, r operand
 	}
-	filterInGroups struct{ v filterValue }
-	filterInList   struct {
-		v    filterValue
-		list []filterValue
+	inGroupsNode struct{ v operand }
+	inListNode   struct {
+		v    operand
+		list []operand
 	}
 )
 
-// filterValue is a literal or a connection property.
-type filterValue struct {
+// operand is a literal or a connection property.
+type operand struct {
 	field string // "userId", "connectionId", or "" for a literal
 	lit   string
 	null  bool
 }
 
-func (v filterValue) get(s *filterSubject) (string, bool) {
+func (v operand) get(s *Subject) (string, bool) {
 	switch v.field {
 	case "userId":
-		return s.userID, s.userID != ""
+		return s.UserID, s.UserID != ""
 	case "connectionId":
-		return s.connectionID, true
+		return s.ConnectionID, true
 	}
 	return v.lit, !v.null
 }
 
-func (n filterAnd) eval(s *filterSubject) bool { return n.l.eval(s) && n.r.eval(s) }
-func (n filterOr) eval(s *filterSubject) bool  { return n.l.eval(s) || n.r.eval(s) }
-func (n filterNot) eval(s *filterSubject) bool { return !n.x.eval(s) }
+func (n andNode) eval(s *Subject) bool { return n.l.eval(s) && n.r.eval(s) }
+func (n orNode) eval(s *Subject) bool  { return n.l.eval(s) || n.r.eval(s) }
+func (n notNode) eval(s *Subject) bool { return !n.x.eval(s) }
 
-func (n filterCmp) eval(s *filterSubject) bool {
+func (n cmpNode) eval(s *Subject) bool {
 	a, aok := n.l.get(s)
 	b, bok := n.r.get(s)
 	switch n.op {
@@ -118,7 +127,7 @@ func (n filterCmp) eval(s *filterSubject) bool {
 	}
 }
 
-func (n filterFunc) eval(s *filterSubject) bool {
+func (n funcNode) eval(s *Subject) bool {
 	a, aok := n.l.get(s)
 	b, bok := n.r.get(s)
 	if !aok || !bok {
@@ -134,12 +143,12 @@ func (n filterFunc) eval(s *filterSubject) bool {
 	}
 }
 
-func (n filterInGroups) eval(s *filterSubject) bool {
+func (n inGroupsNode) eval(s *Subject) bool {
 	g, ok := n.v.get(s)
-	return ok && s.inGroup(g)
+	return ok && s.InGroup(g)
 }
 
-func (n filterInList) eval(s *filterSubject) bool {
+func (n inListNode) eval(s *Subject) bool {
 	a, aok := n.v.get(s)
 	for _, item := range n.list {
 		if b, bok := item.get(s); aok == bok && a == b {
@@ -149,34 +158,54 @@ func (n filterInList) eval(s *filterSubject) bool {
 	return false
 }
 
-// filterToken is one lexical token; off is its byte offset (errors turn
+// token is one lexical token; off is its byte offset (errors turn
 // it into a character position).
-type filterToken struct {
+type token struct {
 	kind byte // 'i' identifier, 's' string, '(' ')' ',', 0 end
 	text string
 	off  int
 }
 
-type filterParser struct {
+type parser struct {
 	src   string
 	i     int // byte offset
-	tok   filterToken
+	tok   token
 	depth int
 }
 
-// parseFilter parses an :execute filter. The empty filter (or one of only
-// white space) selects everything and parses to nil.
-func parseFilter(src string) (filterNode, error) {
-	if !utf8.ValidString(src) {
-		return nil, &filterError{1, "the filter is not valid UTF-8"}
+// Filter is a parsed filter. The nil *Filter, which Parse returns for an
+// empty filter, matches every connection.
+type Filter struct {
+	root node
+}
+
+// Match reports whether the connection s describes is selected.
+func (f *Filter) Match(s *Subject) bool {
+	return f == nil || f.root.eval(s)
+}
+
+// Parse parses a filter of at most 4096 characters nesting at most 32
+// levels. The empty filter (or one of only white space) selects everything
+// and parses to nil. Every error is a *SyntaxError.
+func Parse(src string) (*Filter, error) {
+	n, err := parse(src)
+	if err != nil || n == nil {
+		return nil, err
 	}
-	if utf8.RuneCountInString(src) > maxFilterLength {
-		return nil, &filterError{maxFilterLength + 1, fmt.Sprintf("the filter is longer than %d characters", maxFilterLength)}
+	return &Filter{root: n}, nil
+}
+
+func parse(src string) (node, error) {
+	if !utf8.ValidString(src) {
+		return nil, &SyntaxError{1, "the filter is not valid UTF-8"}
+	}
+	if utf8.RuneCountInString(src) > maxLength {
+		return nil, &SyntaxError{maxLength + 1, fmt.Sprintf("the filter is longer than %d characters", maxLength)}
 	}
 	if strings.TrimSpace(src) == "" {
 		return nil, nil
 	}
-	p := &filterParser{src: src}
+	p := &parser{src: src}
 	if err := p.next(); err != nil {
 		return nil, err
 	}
@@ -191,13 +220,13 @@ func parseFilter(src string) (filterNode, error) {
 }
 
 // pos is the character position of byte offset i, from 1.
-func (p *filterParser) pos(i int) int { return utf8.RuneCountInString(p.src[:i]) + 1 }
+func (p *parser) pos(i int) int { return utf8.RuneCountInString(p.src[:i]) + 1 }
 
-func (p *filterParser) errorf(format string, args ...any) error {
-	return &filterError{p.pos(p.tok.off), fmt.Sprintf(format, args...)}
+func (p *parser) errorf(format string, args ...any) error {
+	return &SyntaxError{p.pos(p.tok.off), fmt.Sprintf(format, args...)}
 }
 
-func (p *filterParser) describe() string {
+func (p *parser) describe() string {
 	switch p.tok.kind {
 	case 0:
 		return "end of filter"
@@ -208,12 +237,12 @@ func (p *filterParser) describe() string {
 }
 
 // next reads the next token into p.tok.
-func (p *filterParser) next() error {
+func (p *parser) next() error {
 	for p.i < len(p.src) && strings.IndexByte(" \t\r\n", p.src[p.i]) >= 0 {
 		p.i++
 	}
 	start := p.i
-	p.tok = filterToken{off: start}
+	p.tok = token{off: start}
 	if p.i >= len(p.src) {
 		return nil
 	}
@@ -227,7 +256,7 @@ func (p *filterParser) next() error {
 		p.i++
 		for {
 			if p.i >= len(p.src) {
-				return &filterError{p.pos(start), "the string is not closed; end it with ' (write a ' inside it as '')"}
+				return &SyntaxError{p.pos(start), "the string is not closed; end it with ' (write a ' inside it as '')"}
 			}
 			if p.src[p.i] == '\'' {
 				if p.i+1 < len(p.src) && p.src[p.i+1] == '\'' {
@@ -249,23 +278,23 @@ func (p *filterParser) next() error {
 		p.tok.kind, p.tok.text = 'i', p.src[start:p.i]
 	default:
 		r, _ := utf8.DecodeRuneInString(p.src[p.i:])
-		return &filterError{p.pos(start), fmt.Sprintf("unexpected character %q", r)}
+		return &SyntaxError{p.pos(start), fmt.Sprintf("unexpected character %q", r)}
 	}
 	return nil
 }
 
-func (p *filterParser) isWord(w string) bool {
+func (p *parser) isWord(w string) bool {
 	return p.tok.kind == 'i' && strings.EqualFold(p.tok.text, w)
 }
 
-func (p *filterParser) expect(kind byte, what string) error {
+func (p *parser) expect(kind byte, what string) error {
 	if p.tok.kind != kind {
 		return p.errorf("expected %s, found %s", what, p.describe())
 	}
 	return p.next()
 }
 
-func (p *filterParser) or() (filterNode, error) {
+func (p *parser) or() (node, error) {
 	l, err := p.and()
 	if err != nil {
 		return nil, err
@@ -278,12 +307,12 @@ func (p *filterParser) or() (filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = filterOr{l, r}
+		l = orNode{l, r}
 	}
 	return l, nil
 }
 
-func (p *filterParser) and() (filterNode, error) {
+func (p *parser) and() (node, error) {
 	l, err := p.unary()
 	if err != nil {
 		return nil, err
@@ -296,16 +325,16 @@ func (p *filterParser) and() (filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = filterAnd{l, r}
+		l = andNode{l, r}
 	}
 	return l, nil
 }
 
-func (p *filterParser) unary() (filterNode, error) {
+func (p *parser) unary() (node, error) {
 	p.depth++
 	defer func() { p.depth-- }()
-	if p.depth > maxFilterDepth {
-		return nil, p.errorf("the filter nests deeper than %d levels", maxFilterDepth)
+	if p.depth > maxDepth {
+		return nil, p.errorf("the filter nests deeper than %d levels", maxDepth)
 	}
 	if p.isWord("not") {
 		if err := p.next(); err != nil {
@@ -315,12 +344,12 @@ func (p *filterParser) unary() (filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		return filterNot{x}, nil
+		return notNode{x}, nil
 	}
 	return p.primary()
 }
 
-func (p *filterParser) primary() (filterNode, error) {
+func (p *parser) primary() (node, error) {
 	if p.tok.kind == '(' {
 		if err := p.next(); err != nil {
 			return nil, err
@@ -354,13 +383,13 @@ func (p *filterParser) primary() (filterNode, error) {
 			if err != nil {
 				return nil, err
 			}
-			return filterCmp{op, l, r}, nil
+			return cmpNode{op, l, r}, nil
 		}
 	}
 	return nil, p.errorf("expected eq, ne, gt, ge, lt, le or in, found %s", p.describe())
 }
 
-func (p *filterParser) function(name string) (filterNode, error) {
+func (p *parser) function(name string) (node, error) {
 	if err := p.next(); err != nil {
 		return nil, err
 	}
@@ -378,20 +407,20 @@ func (p *filterParser) function(name string) (filterNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return filterFunc{name, l, r}, p.expect(')', "')'")
+	return funcNode{name, l, r}, p.expect(')', "')'")
 }
 
-func (p *filterParser) membership(v filterValue) (filterNode, error) {
+func (p *parser) membership(v operand) (node, error) {
 	if err := p.next(); err != nil {
 		return nil, err
 	}
 	if p.isWord("groups") {
-		return filterInGroups{v}, p.next()
+		return inGroupsNode{v}, p.next()
 	}
 	if err := p.expect('(', "groups or a list such as ('a', 'b')"); err != nil {
 		return nil, err
 	}
-	var list []filterValue
+	var list []operand
 	for {
 		item, err := p.value()
 		if err != nil {
@@ -405,24 +434,24 @@ func (p *filterParser) membership(v filterValue) (filterNode, error) {
 			return nil, err
 		}
 	}
-	return filterInList{v, list}, p.expect(')', "',' or ')'")
+	return inListNode{v, list}, p.expect(')', "',' or ')'")
 }
 
-func (p *filterParser) value() (filterValue, error) {
+func (p *parser) value() (operand, error) {
 	t := p.tok
 	switch {
 	case t.kind == 's':
-		return filterValue{lit: t.text}, p.next()
+		return operand{lit: t.text}, p.next()
 	case p.isWord("userId"):
-		return filterValue{field: "userId"}, p.next()
+		return operand{field: "userId"}, p.next()
 	case p.isWord("connectionId"):
-		return filterValue{field: "connectionId"}, p.next()
+		return operand{field: "connectionId"}, p.next()
 	case p.isWord("null"):
-		return filterValue{null: true}, p.next()
+		return operand{null: true}, p.next()
 	case p.isWord("groups"):
-		return filterValue{}, p.errorf("groups is a collection; use 'name' in groups")
+		return operand{}, p.errorf("groups is a collection; use 'name' in groups")
 	case t.kind == 'i':
-		return filterValue{}, p.errorf("unknown identifier %q; use userId, connectionId, groups or a 'string'", t.text)
+		return operand{}, p.errorf("unknown identifier %q; use userId, connectionId, groups or a 'string'", t.text)
 	}
-	return filterValue{}, p.errorf("expected userId, connectionId or a 'string', found %s", p.describe())
+	return operand{}, p.errorf("expected userId, connectionId or a 'string', found %s", p.describe())
 }
