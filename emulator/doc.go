@@ -61,7 +61,11 @@
 // connection id order with an absolute nextLink, so that paging neither
 // repeats nor skips a member that stays. :execute selects connections with
 // the filter (see filter.go for the grammar; a parse error is a 400 that
-// names the character), then applies the commands in order to each. Stream
+// names the character), then applies the commands in order to each; it
+// takes at most MaxExecuteCommands (1,000) commands and answers 400 naming
+// that limit beyond it. A batch is not atomic: it holds the hub's lock a
+// few hundred steps at a time, so other calls on the hub wait for a chunk,
+// never for the whole batch, and may see it half done. Stream
 // items become StreamItem messages for the stream id and :complete a
 // Completion (see rest2024.go for this reading of the swagger).
 // :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
