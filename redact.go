@@ -232,3 +232,26 @@ func hex4(s string) (rune, bool) {
 	}
 	return r, true
 }
+
+// authErrorDescription returns the error_description parameter of a
+// WWW-Authenticate challenge (RFC 6750), or "".
+func authErrorDescription(challenge string) string {
+	const name = `error_description="`
+	i := strings.Index(challenge, name)
+	if i < 0 {
+		return ""
+	}
+	var b strings.Builder
+	for rest := challenge[i+len(name):]; rest != ""; rest = rest[1:] {
+		switch rest[0] {
+		case '"':
+			return b.String()
+		case '\\':
+			if len(rest) > 1 {
+				rest = rest[1:]
+			}
+		}
+		b.WriteByte(rest[0])
+	}
+	return b.String()
+}

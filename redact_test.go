@@ -101,6 +101,10 @@ var echoPlaces = []echoPlace{
 	{"x-ms-error-code header", func(w http.ResponseWriter, echo string) {
 		writeError(w, echo, `{"message":"bad"}`)
 	}},
+	{"WWW-Authenticate header", func(w http.ResponseWriter, echo string) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="you sent `+echo+`"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}},
 	{"text body", func(w http.ResponseWriter, echo string) {
 		writeError(w, "", "bad request: you sent "+echo)
 	}},

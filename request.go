@@ -445,7 +445,7 @@ func (c *Client) accessToken(aud string, now time.Time) (*cachedToken, error) {
 // readResponseError builds the ResponseError for resp, reading at most a
 // few KiB of its body. Of a JSON body it keeps only what the REST API's
 // ErrorDetail defines for people, code and message; of any other body, its
-// text. Whatever it keeps goes through redactSecrets before it is cut to
+// text; of a 401 without either, WWW-Authenticate's error_description. Whatever it keeps goes through redactSecrets before it is cut to
 // length, so that a server echoing the request's token (or anything shaped
 // like a key or a JWT), in whatever encoding or shortened, does not get it
 // into the error.
@@ -463,6 +463,11 @@ func readResponseError(resp *http.Response, method, url, token string) *Response
 			code = body.Code
 		}
 		msg = body.Message
+	}
+	if msg == "" && resp.StatusCode == http.StatusUnauthorized {
+		// A 401 without a body may say why in WWW-Authenticate, as the
+		// emulator does on the access key route.
+		msg = authErrorDescription(resp.Header.Get("WWW-Authenticate"))
 	}
 	msg = redactSecrets(msg, token)
 	if len(msg) > maxErrorMessageLength {
