@@ -440,9 +440,9 @@ func (h *hub) execute(filter filterNode, commands []execCommand) {
 	defer l.release()
 	h.reserveGroups(selected, commands, &l)
 	for _, cmd := range commands {
-		// A send changes no hub state: it needs only the read lock, which
-		// leaves the hub's other readers free to run meanwhile.
-		write := cmd.kind != "SendMessage"
+		// Sends and closes change no hub state: they need only the read
+		// lock, which leaves the hub's other readers free to run meanwhile.
+		write := cmd.kind == "JoinGroup" || cmd.kind == "LeaveGroup"
 		for _, c := range selected {
 			l.step(write)
 			if h.conns[c.id] != c {
