@@ -71,7 +71,9 @@
 // :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
 // that negotiate accepts. GET /api/auth/accessKey, for a caller with a valid
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
-// names KeyId are checked against that key.
+// names KeyId are checked against that key. Its errors have no body, as
+// the swagger gives their response no schema: x-ms-error-code says what
+// failed and, for a 401, WWW-Authenticate's error_description why.
 //
 // Identity mode (Options.Identity, or the command's -identity-key) stands in
 // for Microsoft Entra ID: the REST API also accepts ES256 tokens of a local
