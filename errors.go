@@ -101,7 +101,10 @@ const maxErrorMessageLength = 512
 //	var re *signalr.ResponseError
 //	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound { ... }
 //
-// It never holds the bearer token, and its URL has no query string.
+// It never holds the bearer token, nor anything the service's answer holds
+// that is shaped like a key or a JWT (in plain, percent-encoded or
+// JSON-escaped form, or shortened): that becomes "[token]" or
+// "[redacted]". Its URL has no query string.
 type ResponseError struct {
 	// Method is the HTTP method of the request, such as "POST".
 	Method string
@@ -110,10 +113,12 @@ type ResponseError struct {
 	// StatusCode is the HTTP status the service answered with.
 	StatusCode int
 	// ErrorCode is the service's error code: the x-ms-error-code header, or
-	// else the "code" member of a JSON error body, or else "".
+	// else the "code" member of a JSON error body, or else "" (at most 64
+	// bytes).
 	ErrorCode string
-	// Message is the start of the response body (at most 512 bytes): the
-	// "message" member of a JSON error body when there is one.
+	// Message is the "message" member of a JSON error body (the REST API's
+	// ErrorDetail; its other members are dropped), or the start of a body
+	// that is not JSON; at most 512 bytes.
 	Message string
 }
 

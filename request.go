@@ -444,30 +444,37 @@ func (c *Client) accessToken(aud string, now time.Time) (*cachedToken, error) {
 }
 
 // readResponseError builds the ResponseError for resp, reading at most a
-// few KiB of its body. A server that echoes the request's token back does
-// not get it into the error: it is replaced by "[token]".
+// few KiB of its body. Of a JSON body it keeps only what the REST API's
+// ErrorDetail defines for people, code and message; of any other body, its
+// text; of a 401 without either, WWW-Authenticate's error_description. Whatever it keeps goes through redactSecrets before it is cut to
+// length, so that a server echoing the request's token (or anything shaped
+// like a key or a JWT), in whatever encoding or shortened, does not get it
+// into the error.
 func readResponseError(resp *http.Response, method, url, token string) *ResponseError {
-	re := &ResponseError{Method: method, URL: url, StatusCode: resp.StatusCode, ErrorCode: resp.Header.Get("x-ms-error-code")}
+	re := &ResponseError{Method: method, URL: url, StatusCode: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
-	msg := strings.TrimSpace(string(data))
+	code, msg := resp.Header.Get("x-ms-error-code"), strings.TrimSpace(string(data))
 	if json.Unmarshal(data, &body) == nil {
-		if re.ErrorCode == "" {
-			re.ErrorCode = body.Code
+		if code == "" {
+			code = body.Code
 		}
-		if body.Message != "" {
-			msg = body.Message
-		}
+		msg = body.Message
 	}
-	msg = strings.ReplaceAll(msg, token, "[token]")
+	if msg == "" && resp.StatusCode == http.StatusUnauthorized {
+		// A 401 without a body may say why in WWW-Authenticate, as the
+		// emulator does on the access key route.
+		msg = authErrorDescription(resp.Header.Get("WWW-Authenticate"))
+	}
+	msg = redactSecrets(msg, token)
 	if len(msg) > maxErrorMessageLength {
 		msg = strings.ToValidUTF8(msg[:maxErrorMessageLength], "") + "…"
 	}
-	re.ErrorCode = textutil.Truncate(strings.ReplaceAll(re.ErrorCode, token, "[token]"), maxEchoedChars)
+	re.ErrorCode = textutil.Truncate(redactSecrets(code, token), maxEchoedChars)
 	re.Message = msg
 	return re
 }

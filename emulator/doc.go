@@ -61,13 +61,19 @@
 // connection id order with an absolute nextLink, so that paging neither
 // repeats nor skips a member that stays. :execute selects connections with
 // the filter (see internal/odata for the grammar; a parse error is a 400 that
-// names the character), then applies the commands in order to each. Stream
+// names the character), then applies the commands in order to each; it
+// takes at most MaxExecuteCommands (1,000) commands and answers 400 naming
+// that limit beyond it. A batch is not atomic: it holds the hub's lock a
+// few hundred steps at a time, so other calls on the hub wait for a chunk,
+// never for the whole batch, and may see it half done. Stream
 // items become StreamItem messages for the stream id and :complete a
 // Completion (see rest_stream.go for this reading of the swagger).
 // :generateToken mints a client token for <this endpoint>/client/?hub=<hub>
 // that negotiate accepts. GET /api/auth/accessKey, for a caller with a valid
 // REST token, returns {"KeyId","AccessKey"}: client tokens whose kid header
-// names KeyId are checked against that key.
+// names KeyId are checked against that key. Its errors have no body, as
+// the swagger gives their response no schema: x-ms-error-code says what
+// failed and, for a 401, WWW-Authenticate's error_description why.
 //
 // Identity mode (Options.Identity, or the command's -identity-key) stands in
 // for Microsoft Entra ID: the REST API also accepts ES256 tokens of a local

@@ -166,9 +166,15 @@ func (h *hub) remove(c *connection) {
 
 // join adds c to group until expiry (zero: no expiry). h.mu must be held.
 func (h *hub) join(c *connection, group string, expiry time.Time) {
+	h.joinSized(c, group, expiry, 0)
+}
+
+// joinSized is join for a caller about to add about size members to
+// group: a new group's map is made that large at once.
+func (h *hub) joinSized(c *connection, group string, expiry time.Time, size int) {
 	members := h.groups[group]
 	if members == nil {
-		members = make(map[string]*connection)
+		members = make(map[string]*connection, size)
 		h.groups[group] = members
 	}
 	members[c.id] = c

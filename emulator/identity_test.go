@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -70,12 +71,21 @@ func TestIdentityMode(t *testing.T) {
 		"wrong issuer":   {jwt.MapClaims{"iss": "https://evil.example"}, `issuer "https://evil.example" is not trusted`},
 		"no exp":         {jwt.MapClaims{"exp": nil}, "no exp claim"},
 	} {
-		resp := restWithToken(t, s, http.MethodGet, "/api/v1/auth/accessKey", "", entraToken(t, s, tt.claims))
+		resp := restWithToken(t, s, http.MethodPost, "/api/hubs/chat/:send?api-version=2022-06-01", sendBody("t", "a"), entraToken(t, s, tt.claims))
 		var body struct{ Code, Message string }
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 		assert.Equal(t, 401, resp.StatusCode, name)
 		assert.Equal(t, "Error.Unauthorized", body.Code)
 		assert.Contains(t, body.Message, tt.says, name)
+		// The access key route's errors have no body (the swagger gives
+		// none); the reason is in WWW-Authenticate.
+		resp = restWithToken(t, s, http.MethodGet, "/api/v1/auth/accessKey", "", entraToken(t, s, tt.claims))
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, 401, resp.StatusCode, name)
+		assert.Empty(t, string(data), name)
+		assert.Equal(t, "Error.Unauthorized", resp.Header.Get("x-ms-error-code"), name)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), strconv.Quote(tt.says)[1:len(strconv.Quote(tt.says))-1], name)
 	}
 	// An Entra token is not a client token.
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/client/negotiate?hub=chat&negotiateVersion=1", nil)

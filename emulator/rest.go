@@ -45,11 +45,18 @@ type restError struct {
 // writeRESTError answers status with the error code header and, where the
 // swagger of the API version gives the status a body, an error body: none
 // for HEAD, none for an operation's 404 (neither swagger lists a schema for
-// it), text/plain for a v1 400 (as v1.json says), JSON otherwise.
+// it), none on the access key route (whose error response has no schema in
+// 2023-07-01 and 2024-12-01; a 401 there says why in WWW-Authenticate),
+// text/plain for a v1 400 (as v1.json says), JSON otherwise.
 func writeRESTError(w http.ResponseWriter, r *http.Request, version apiVersion, status int, code, message string) {
 	w.Header().Set(headerErrorCode, code)
 	switch {
 	case r.Method == http.MethodHead, status == http.StatusNotFound && code != codeNotFound:
+		w.WriteHeader(status)
+	case isAccessKeyPath(r.URL.EscapedPath()):
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description=`+strconv.Quote(asciiOnly(message)))
+		}
 		w.WriteHeader(status)
 	case version == apiV1 && status == http.StatusBadRequest:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -60,6 +67,23 @@ func writeRESTError(w http.ResponseWriter, r *http.Request, version apiVersion, 
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(restError{Code: code, Message: message})
 	}
+}
+
+// isAccessKeyPath reports whether path is the access key route, below
+// /api or /api/v1.
+func isAccessKeyPath(path string) bool {
+	path = strings.TrimSuffix(path, "/")
+	return strings.EqualFold(path, restPrefix2022+"auth/accessKey") || strings.EqualFold(path, restPrefixV1+"auth/accessKey")
+}
+
+// asciiOnly keeps the printable ASCII of s, which a header value can carry.
+func asciiOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // statusRecorder remembers the status written, for the log line.

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -31,7 +32,7 @@ type wsTransport struct {
 
 // acceptWebSocket upgrades r. On failure the response has been written.
 func acceptWebSocket(w http.ResponseWriter, r *http.Request, readLimit int64) (*wsTransport, error) {
-	capture := &hijackCapture{ResponseWriter: w}
+	capture := &hijackCapture{ResponseWriter: w, readLimit: readLimit}
 	ws, err := websocket.Accept(capture, r, &websocket.AcceptOptions{
 		// Browsers on any origin may connect, as with the Azure emulator's
 		// allow-all CORS policy; the token is the credential.
@@ -48,9 +49,16 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request, readLimit int64) (*
 // text whatever their protocol.
 func (t *wsTransport) readFrame() ([]byte, error) {
 	_, data, err := t.ws.Read(context.Background())
-	if errors.Is(err, websocket.ErrMessageTooBig) {
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
 		// coder/websocket has closed with 1009 and "read limited at N
 		// bytes", which tells the client why.
+		return nil, errMessageTooLarge
+	case errors.Is(err, errFrameTooLarge):
+		// The frame guard refused a header before coder/websocket read
+		// it: close as coder/websocket does for a message over the limit.
+		// The close handshake's read fails at once, so this is quick.
+		_ = t.ws.Close(websocket.StatusMessageTooBig, "message too big: a frame announces more than the read limit")
 		return nil, errMessageTooLarge
 	}
 	return data, err
@@ -139,22 +147,35 @@ const (
 // the library smaller buffers (see wsReadBufferSize).
 type hijackCapture struct {
 	http.ResponseWriter
-	conn net.Conn
+	conn      net.Conn
+	readLimit int64 // what the frame guard enforces
 }
 
 // Hijack hijacks the underlying ResponseWriter and remembers the connection.
-// Unless net/http has read bytes past the request (a client that did not
-// wait for the upgrade's answer), the connection gets buffers of its own
-// sizes; net/http has flushed its writer (the 101 response) by then.
+// The library gets the connection behind a frameGuard, a read buffer of its
+// own size and, unless net/http's writer still holds bytes, a write buffer
+// of its own size; net/http has flushed its writer (the 101 response) by
+// then.
 func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	h.conn = conn
-	if err != nil || rw.Writer.Buffered() > 0 {
+	if err != nil {
 		return conn, rw, err
 	}
-	r := rw.Reader
-	if r.Buffered() == 0 {
-		r = bufio.NewReaderSize(conn, wsReadBufferSize)
+	// coder/websocket reads through the frame guard; what net/http read
+	// past the request moves into the guard, to be read and followed
+	// first, so that the reader can have a buffer of its own size.
+	g := &frameGuard{Conn: conn, limit: ^uint64(0)}
+	if h.readLimit >= 0 {
+		g.limit = uint64(h.readLimit)
 	}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBufferSize)), nil
+	if n := rw.Reader.Buffered(); n > 0 {
+		b, _ := rw.Reader.Peek(n)
+		g.pending = bytes.Clone(b)
+	}
+	w := rw.Writer
+	if w.Buffered() == 0 {
+		w = bufio.NewWriterSize(conn, wsWriteBufferSize)
+	}
+	return g, bufio.NewReadWriter(bufio.NewReaderSize(g, wsReadBufferSize), w), nil
 }
