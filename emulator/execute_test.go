@@ -47,7 +47,7 @@ func TestExecuteRefusesMoreThanMaxCommands(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	assert.Contains(t, body.Message, strconv.Itoa(emulator.MaxExecuteCommands))
 	// Nothing of the refused batch was applied.
-	assert.Empty(t, s.Snapshot("chat").Groups["h0"])
+	assert.Empty(t, s.Emulator.Snapshot("chat").Groups["h0"])
 }
 
 // TestExecuteBatchLetsOtherCallsThrough runs an :execute of the largest
