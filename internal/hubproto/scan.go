@@ -18,6 +18,7 @@ func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocat
 	if !s.byte('{') {
 		return -1, "", "", "", nil, false
 	}
+	s.depth = 1
 	s.ws()
 	if s.byte('}') {
 		return typ, "", "", "", nil, s.end()
@@ -102,6 +103,16 @@ func lower(s string) string {
 type scanner struct {
 	data []byte
 	i    int
+	// depth is how many arrays and objects are open; past
+	// MaxNestingDepth the scanner gives up, so its recursion is bounded,
+	// and the slow path words the error.
+	depth int
+}
+
+// open enters an array or object, reporting false past MaxNestingDepth.
+func (s *scanner) open() bool {
+	s.depth++
+	return s.depth <= MaxNestingDepth
 }
 
 func (s *scanner) ws() {
@@ -183,9 +194,10 @@ func (s *scanner) smallInt() (int, bool) {
 
 // scanArguments reads an array, keeping each element's bytes.
 func scanArguments[A any](s *scanner, wrap func(raw []byte) A) ([]A, bool) {
-	if !s.byte('[') {
+	if !s.byte('[') || !s.open() {
 		return nil, false
 	}
+	defer func() { s.depth-- }()
 	args := make([]A, 0, 4)
 	s.ws()
 	if s.byte(']') {
@@ -216,6 +228,10 @@ func (s *scanner) value() bool {
 		return s.str()
 	case c == '{':
 		s.i++
+		if !s.open() {
+			return false
+		}
+		defer func() { s.depth-- }()
 		s.ws()
 		if s.byte('}') {
 			return true
@@ -241,6 +257,10 @@ func (s *scanner) value() bool {
 		}
 	case c == '[':
 		s.i++
+		if !s.open() {
+			return false
+		}
+		defer func() { s.depth-- }()
 		s.ws()
 		if s.byte(']') {
 			return true

@@ -34,7 +34,8 @@ type Upstream[A any] struct {
 // names match case-insensitively, as the service writes "Type" and
 // "Error" for the disconnected event. A MessagePack body is an Invocation,
 // [1, headers, invocationId|nil, target, arguments(, streamIds)]. The
-// errors wrap ErrNotUpstream.
+// errors wrap ErrNotUpstream, and also ErrTooDeep for a body nested deeper
+// than MaxNestingDepth.
 func DecodeUpstream[A any](p Protocol, body []byte, wrap func(raw []byte) A) (Upstream[A], error) {
 	if p == MessagePack {
 		return decodeUpstreamMessagePack(body, wrap)
@@ -57,6 +58,9 @@ func decodeUpstreamJSON[A any](body []byte, wrap func(raw []byte) A) (Upstream[A
 		}{Type: -1}
 		if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
 			return out, fmt.Errorf("%w: body is not a JSON object", ErrNotUpstream)
+		}
+		if err := CheckJSONDepth(body); err != nil {
+			return out, fmt.Errorf("%w: body: %w", ErrNotUpstream, err)
 		}
 		if err := json.Unmarshal(body, &m); err != nil {
 			return out, fmt.Errorf("%w: body is not valid JSON: %v", ErrNotUpstream, err)
@@ -93,6 +97,11 @@ func decodeUpstreamMessagePack[A any](body []byte, wrap func(raw []byte) A) (Ups
 			return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %s: %v", ErrNotUpstream, what, err)
 		}
 		return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %s", ErrNotUpstream, what)
+	}
+	// The whole body is walked first, without recursion: the decoder's
+	// Skip and DecodeRaw below recurse, and must not meet deep nesting.
+	if err := CheckMessagePackDepth(body); err != nil {
+		return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %w", ErrNotUpstream, err)
 	}
 	dec := msgpack.NewDecoder(bytes.NewReader(body))
 	n, err := dec.DecodeArrayLen()
