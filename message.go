@@ -156,7 +156,7 @@ func encodeSendBody(target string, args []any) ([]byte, error) {
 	}
 	b, err := json.Marshal(restPayload{Target: target, Arguments: args})
 	if err != nil {
-		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %v", ErrInvalidMessage, target, err)
+		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %w", ErrInvalidMessage, target, err)
 	}
 	return b, nil
 }
