@@ -2,6 +2,8 @@ package emulator_test
 
 import (
 	"bytes"
+	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,4 +66,62 @@ func TestDeepMessageClosedWithReason(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestDeepRESTBodiesRefused: every REST body the emulator decodes (sends to
+// the hub, a user, a group or a connection, :invoke, stream items and
+// :execute commands) is answered 400 naming the limit when it nests a
+// million levels deep, and when it nests one level past the limit; at the
+// limit it is accepted. The :execute filter has the same limit.
+func TestDeepRESTBodiesRefused(t *testing.T) {
+	s := newServer(t, &emulator.Options{MaxMessageSize: 4 << 20})
+	c := connect(t, s, "chat", "alice")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/groups/g1/connections/"+c.id, ""), 200, "")
+	send := func(args string) string { return `{"target":"t","arguments":[` + args + `]}` }
+	execute := func(args string) string {
+		return `[{"type":"SendMessage","message":` + send(args) + `}]`
+	}
+	item := func(args string) string { return args }
+	routes := []struct {
+		path string
+		body func(string) string
+		// depth is how deep the body nests around the argument.
+		depth int
+	}{
+		{"/api/hubs/chat/:send", send, 2},
+		{"/api/hubs/chat/users/alice/:send", send, 2},
+		{"/api/hubs/chat/groups/g1/:send", send, 2},
+		{"/api/hubs/chat/connections/" + c.id + "/:send", send, 2},
+		{"/api/hubs/chat/connections/" + c.id + "/:invoke" + v2024, send, 2},
+		{"/api/hubs/chat/connections/" + c.id + "/streams/7/:send" + v2024, item, 0},
+		{"/api/hubs/chat/:execute?api-version=2023-07-01", execute, 4},
+	}
+	for _, r := range routes {
+		for _, depth := range []int{deepDepth, maxNestingDepth - r.depth + 1} {
+			resp := rest(t, s, "POST", r.path, r.body(deepJSON(depth)))
+			body, _ := io.ReadAll(resp.Body)
+			assert.Equal(t, 400, resp.StatusCode, "%s, %d deep: %s", r.path, depth, body)
+			assert.Contains(t, string(body), "more than "+strconv.Itoa(maxNestingDepth)+" deep", r.path)
+		}
+		if strings.Contains(r.path, ":invoke") {
+			continue // it would wait for the client's answer
+		}
+		wantStatus(t, rest(t, s, "POST", r.path, r.body(deepJSON(maxNestingDepth-r.depth))), 202, "")
+	}
+
+	// The filter: 100,000 parentheses (a million do not fit in a URL) are
+	// refused by its length bound, one level past the limit by its depth
+	// bound; the limit itself passes.
+	filter := func(depth int) string {
+		return strings.Repeat("(", depth) + "userId eq 'alice'" + strings.Repeat(")", depth)
+	}
+	cmd := `[{"type":"JoinGroup","group":"g2"}]`
+	resp := rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape(filter(100_000)), cmd)
+	assert.Equal(t, 400, resp.StatusCode)
+	resp = rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape("not "+filter(maxNestingDepth)), cmd)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Contains(t, string(body), "deeper than "+strconv.Itoa(maxNestingDepth)+" levels")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape(filter(maxNestingDepth)), cmd), 202, "")
+	eventually(t, "alice joins g2", func() bool { return len(s.Snapshot("chat").Groups["g2"]) == 1 })
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // The :execute filter: the OData subset of Web PubSub's filter reference,
@@ -24,10 +26,12 @@ import (
 // anonymous connection. "groups" is the connection's groups and may only
 // follow "in".
 
-// maxFilterLength and maxFilterDepth bound the work of one filter.
+// maxFilterLength and maxFilterDepth bound the work of one filter: the
+// length is checked before parsing, and the parser, which recurses on
+// parentheses and not, stops at the module's one nesting limit.
 const (
 	maxFilterLength = 4096
-	maxFilterDepth  = 32
+	maxFilterDepth  = hubproto.MaxNestingDepth
 )
 
 // filterError says where a filter stopped making sense. Pos counts
@@ -301,13 +305,24 @@ func (p *filterParser) and() (filterNode, error) {
 	return l, nil
 }
 
-func (p *filterParser) unary() (filterNode, error) {
+// enter counts one level of nesting (a parenthesis or a not), refusing
+// more than maxFilterDepth; the caller defers p.leave.
+func (p *filterParser) enter() error {
 	p.depth++
-	defer func() { p.depth-- }()
 	if p.depth > maxFilterDepth {
-		return nil, p.errorf("the filter nests deeper than %d levels", maxFilterDepth)
+		return p.errorf("the filter nests deeper than %d levels of parentheses and not", maxFilterDepth)
 	}
+	return nil
+}
+
+func (p *filterParser) leave() { p.depth-- }
+
+func (p *filterParser) unary() (filterNode, error) {
 	if p.isWord("not") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer p.leave()
 		if err := p.next(); err != nil {
 			return nil, err
 		}
@@ -322,6 +337,10 @@ func (p *filterParser) unary() (filterNode, error) {
 
 func (p *filterParser) primary() (filterNode, error) {
 	if p.tok.kind == '(' {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer p.leave()
 		if err := p.next(); err != nil {
 			return nil, err
 		}

@@ -161,6 +161,10 @@ func (e *Emulator) serveStream(w http.ResponseWriter, r *http.Request, version a
 		if len(item) == 0 {
 			item = []byte("null")
 		}
+		if hubproto.CheckJSONDepth(item) != nil {
+			writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, tooDeepProblem)
+			return
+		}
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, item); err != nil {
 			writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, "the stream item must be one JSON value")
@@ -313,6 +317,9 @@ type execCommand struct {
 
 // parseCommands reads the :execute body: a JSON array of SignalRCommand.
 func parseCommands(body []byte) ([]execCommand, string) {
+	if hubproto.CheckJSONDepth(body) != nil {
+		return nil, tooDeepProblem
+	}
 	var raw []map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, "the request body must be a JSON array of commands such as [{\"type\":\"JoinGroup\",\"group\":\"g1\"}]"
