@@ -3,11 +3,16 @@ package signalr_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,4 +157,63 @@ func TestArgumentMessagePackToJSON(t *testing.T) {
 		err := signalr.MessagePackArgument(b).Decode(&v)
 		assert.ErrorContains(t, err, "no JSON form", name)
 	}
+}
+
+// TestDeepAppAndServiceDataRefused: the other decoders of data the package
+// does not write itself (an app's output JSON, function.json,
+// local.settings.json, a client's idToken claims, and the service's
+// answers to Invoke and GroupMembers) refuse a million-deep value with
+// ErrTooDeep before decoding it.
+func TestDeepAppAndServiceDataRefused(t *testing.T) {
+	deep := string(deepJSON(deepDepth))
+	out, _ := signalrtest.NewOutput("chat")
+	err := out.NewCollector().AddJSON([]byte(`{"target":"t","arguments":[` + deep + `]}`))
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "AddJSON")
+	assert.ErrorIs(t, err, signalr.ErrInvalidOutputItem, "AddJSON")
+	_, err = signalr.ParseOutput([]byte(`[{"target":"t","arguments":[` + deep + `]}]`))
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "ParseOutput")
+	var m signalr.Message
+	assert.ErrorIs(t, m.UnmarshalJSON([]byte(`{"target":"t","arguments":[`+deep+`]}`)), signalr.ErrTooDeep, "Message.UnmarshalJSON")
+
+	_, err = signalr.ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalRTrigger","x":` + deep + `}]}`))
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "ParseFunctionJSON")
+	assert.ErrorIs(t, err, signalr.ErrInvalidBinding, "ParseFunctionJSON")
+
+	settings := filepath.Join(t.TempDir(), "local.settings.json")
+	require.NoError(t, os.WriteFile(settings, []byte(`{"Values":{"x":`+deep+`}}`), 0o600))
+	_, err = signalr.LoadLocalSettings(settings)
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "LoadLocalSettings")
+
+	in, err := signalr.ConnectionInfoBinding{HubName: "chat", IDToken: "{headers.x-id-token}", ClaimTypeList: []string{"name"}}.
+		Bind(&signalr.BindOptions{ConnectionString: mustCS(t, "key")})
+	require.NoError(t, err)
+	r := httptest.NewRequest("POST", "/negotiate", nil)
+	r.Header.Set("x-id-token", "e30."+base64.RawURLEncoding.EncodeToString([]byte(`{"name":`+deep+`}`))+".sig")
+	_, err = in.Resolve(r)
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "idToken claims")
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/:invoke") {
+			_, _ = io.WriteString(w, `{"result":`+deep+`}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"value":[{"connectionId":"c","x":`+deep+`}]}`)
+	}))
+	defer srv.Close()
+	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=key;Version=1.0;")
+	require.NoError(t, err)
+	c, err := signalr.NewClient(cs, nil)
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	_, err = c.Invoke(context.Background(), "chat", "c", "t", nil, nil)
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "Invoke")
+	var pageErr error
+	for _, err := range c.GroupMembers(context.Background(), "chat", "g", nil) {
+		if err != nil {
+			pageErr = err
+			break
+		}
+	}
+	assert.ErrorIs(t, pageErr, signalr.ErrTooDeep, "GroupMembers")
 }
