@@ -125,3 +125,11 @@ func TestDeepRESTBodiesRefused(t *testing.T) {
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape(filter(maxNestingDepth)), cmd), 202, "")
 	eventually(t, "alice joins g2", func() bool { return len(s.Snapshot("chat").Groups["g2"]) == 1 })
 }
+
+// TestDeepSettingsRefused: a settings file nested a million levels deep is
+// refused naming the limit.
+func TestDeepSettingsRefused(t *testing.T) {
+	_, err := emulator.ParseSettings([]byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://x","x":` + deepJSON(deepDepth) + `}]}}`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "more than "+strconv.Itoa(maxNestingDepth)+" deep")
+}

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // UpstreamTemplate is one upstream setting: where to POST the events whose
@@ -185,6 +187,9 @@ type Settings struct {
 // silently never matches a null pattern).
 func ParseSettings(data []byte) (*Settings, error) {
 	var s Settings
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("settings are not valid JSON: %v", err)
 	}

@@ -216,7 +216,7 @@ func ParseHandshake(msg []byte, binaryOK bool) (p Protocol, problem string) {
 		Protocol string `json:"protocol"`
 		Version  *int   `json:"version"`
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(msg), []byte("{")) || json.Unmarshal(msg, &req) != nil {
+	if !bytes.HasPrefix(bytes.TrimSpace(msg), []byte("{")) || CheckJSONDepth(msg) != nil || json.Unmarshal(msg, &req) != nil {
 		return 0, "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
 	}
 	switch req.Protocol {

@@ -202,3 +202,10 @@ func TestParseRefusesDeepMessages(t *testing.T) {
 		assert.ErrorIs(t, err, ErrTooDeep, name)
 	}
 }
+
+// TestParseHandshakeRefusesDeepJSON: a handshake nested a million levels
+// deep is refused as invalid, without being decoded.
+func TestParseHandshakeRefusesDeepJSON(t *testing.T) {
+	_, problem := ParseHandshake([]byte(`{"protocol":"json","version":1,"x":`+strings.Repeat("[", 1_000_000)+`}`), true)
+	assert.Contains(t, problem, "not valid JSON")
+}
