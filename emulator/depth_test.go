@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/url"
 	"strconv"
@@ -132,4 +133,19 @@ func TestDeepSettingsRefused(t *testing.T) {
 	_, err := emulator.ParseSettings([]byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://x","x":` + deepJSON(deepDepth) + `}]}}`))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "more than "+strconv.Itoa(maxNestingDepth)+" deep")
+}
+
+// TestDeepTokenRefused: a token whose claims nest 300,000 levels deep (a
+// million do not fit in a request header) is refused naming the limit
+// before golang-jwt decodes it, on the REST API and on negotiate.
+func TestDeepTokenRefused(t *testing.T) {
+	s := newServer(t, nil)
+	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"aud":` + deepJSON(300_000) + `}`))
+	token := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + claims + ".c2ln"
+	for _, path := range []string{"/api/hubs/chat/:send", "/client/negotiate?hub=chat"} {
+		resp := restWithToken(t, s, "POST", path, sendBody("t", "x"), token)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, 401, resp.StatusCode, "%s: %s", path, body)
+		assert.Contains(t, string(body), "more than "+strconv.Itoa(maxNestingDepth)+" deep", path)
+	}
 }
