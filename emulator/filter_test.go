@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -83,6 +84,10 @@ func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{
 		"userId eq 'a'", "'g1' in groups", "startswith(userId, 'x')", "not (a)", "connectionId in ('a', 'b''c')",
 		"((((userId eq null))))", "userId eq 'a' and not 'g' in groups or connectionId ne 'c'", "'", "(", "é",
+		// A million levels (refused by the length bound), and one past
+		// the depth bound within it.
+		strings.Repeat("(", 1_000_000) + "userId eq 'a'" + strings.Repeat(")", 1_000_000),
+		strings.Repeat("not (", maxFilterDepth) + "userId eq 'a'" + strings.Repeat(")", maxFilterDepth),
 	} {
 		f.Add(s)
 	}
@@ -153,6 +158,7 @@ func FuzzCompletion(f *testing.F) {
 	f.Add([]byte(`{"type":3,"invocationId":"1","result":42}`))
 	f.Add([]byte(`{"type":3,"invocationId":"1","error":"x"}`))
 	f.Add([]byte(`{"type":3,"invocationId":"1","error":null,"result":[1,{}]}`))
+	f.Add([]byte(`{"type":3,"invocationId":"1","result":` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}`)) // a million levels deep
 	f.Fuzz(func(t *testing.T, record []byte) {
 		table := invocationTable{byID: map[string]*pendingInvocation{}}
 		c := &connection{}
