@@ -194,10 +194,11 @@ func (s *scanner) smallInt() (int, bool) {
 
 // scanArguments reads an array, keeping each element's bytes.
 func scanArguments[A any](s *scanner, wrap func(raw []byte) A) ([]A, bool) {
+	// The arguments array is one level (the body's object is the first);
+	// nothing reads the scanner's depth after it, so it is not undone.
 	if !s.byte('[') || !s.open() {
 		return nil, false
 	}
-	defer func() { s.depth-- }()
 	args := make([]A, 0, 4)
 	s.ws()
 	if s.byte(']') {
@@ -226,56 +227,19 @@ func (s *scanner) value() bool {
 	switch c := s.data[s.i]; {
 	case c == '"':
 		return s.str()
-	case c == '{':
+	case c == '{', c == '[':
 		s.i++
 		if !s.open() {
 			return false
 		}
-		defer func() { s.depth-- }()
-		s.ws()
-		if s.byte('}') {
-			return true
+		var ok bool
+		if c == '{' {
+			ok = s.object()
+		} else {
+			ok = s.array()
 		}
-		for {
-			s.ws()
-			if !s.str() {
-				return false
-			}
-			s.ws()
-			if !s.byte(':') {
-				return false
-			}
-			s.ws()
-			if !s.value() {
-				return false
-			}
-			s.ws()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte('}')
-		}
-	case c == '[':
-		s.i++
-		if !s.open() {
-			return false
-		}
-		defer func() { s.depth-- }()
-		s.ws()
-		if s.byte(']') {
-			return true
-		}
-		for {
-			s.ws()
-			if !s.value() {
-				return false
-			}
-			s.ws()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte(']')
-		}
+		s.depth--
+		return ok
 	case c == 't':
 		return s.literal("true")
 	case c == 'f':
@@ -286,6 +250,52 @@ func (s *scanner) value() bool {
 		return s.number()
 	}
 	return false
+}
+
+// object skips the rest of an object whose '{' was read.
+func (s *scanner) object() bool {
+	s.ws()
+	if s.byte('}') {
+		return true
+	}
+	for {
+		s.ws()
+		if !s.str() {
+			return false
+		}
+		s.ws()
+		if !s.byte(':') {
+			return false
+		}
+		s.ws()
+		if !s.value() {
+			return false
+		}
+		s.ws()
+		if s.byte(',') {
+			continue
+		}
+		return s.byte('}')
+	}
+}
+
+// array skips the rest of an array whose '[' was read.
+func (s *scanner) array() bool {
+	s.ws()
+	if s.byte(']') {
+		return true
+	}
+	for {
+		s.ws()
+		if !s.value() {
+			return false
+		}
+		s.ws()
+		if s.byte(',') {
+			continue
+		}
+		return s.byte(']')
+	}
 }
 
 // str skips a JSON string, checking its escapes.

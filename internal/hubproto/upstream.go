@@ -103,7 +103,10 @@ func decodeUpstreamMessagePack[A any](body []byte, wrap func(raw []byte) A) (Ups
 	if err := CheckMessagePackDepth(body); err != nil {
 		return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %w", ErrNotUpstream, err)
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(body))
+	r := bytes.NewReader(body)
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	dec.Reset(r)
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
 		return bad("not an array", err)
@@ -151,17 +154,18 @@ func decodeUpstreamMessagePack[A any](body []byte, wrap func(raw []byte) A) (Ups
 		return bad("arguments array is longer than the body", nil)
 	}
 	out.Arguments = make([]A, 0, max(args, 0))
+	// Each argument is a subslice of body, found by the same walk that
+	// checked it; the decoder reads from r without buffering ahead, so r
+	// says where the arguments start. The elements after them (streamIds
+	// and anything newer) were checked with the rest.
+	pos := len(body) - r.Len()
 	for i := 0; i < args; i++ {
-		raw, err := dec.DecodeRaw()
+		end, err := skipMessagePack(body, pos)
 		if err != nil {
 			return bad(fmt.Sprintf("argument %d", i), err)
 		}
-		out.Arguments = append(out.Arguments, wrap(raw))
-	}
-	for i := 5; i < n; i++ { // streamIds and anything newer
-		if err := dec.Skip(); err != nil {
-			return bad("trailing elements", err)
-		}
+		out.Arguments = append(out.Arguments, wrap(body[pos:end:end]))
+		pos = end
 	}
 	return out, nil
 }
