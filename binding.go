@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // ConnectionInfoBinding declares a SignalRConnectionInfo input binding, the
@@ -172,6 +174,9 @@ func claimsFromIDToken(raw string, types []string) ([]Claim, error) {
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
 		return nil, fmt.Errorf("%w: idToken payload is not base64url", ErrInvalidClaim)
+	}
+	if err := hubproto.CheckJSONDepth(payload); err != nil {
+		return nil, fmt.Errorf("%w: idToken payload: %w", ErrInvalidClaim, err)
 	}
 	var claims map[string]any
 	dec := json.NewDecoder(bytes.NewReader(payload))

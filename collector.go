@@ -216,7 +216,7 @@ func snapshotEncoded(m Message) (_ Message, body []byte, _ error) {
 			for i, a := range m.Arguments {
 				b, err := json.Marshal(a)
 				if err != nil {
-					return m, nil, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %v", ErrInvalidMessage, i, m.Target, err)
+					return m, nil, fmt.Errorf("%w: arguments[%d] of %q cannot be encoded as JSON: %w", ErrInvalidMessage, i, m.Target, err)
 				}
 				args[i] = json.RawMessage(b)
 			}

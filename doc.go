@@ -59,4 +59,12 @@
 // that could not deliver some items returns one *DeliveryError per item.
 // Access keys, client secrets and tokens never appear in errors, logs or
 // String output.
+//
+// # Limits
+//
+// Every decoder of data from clients, the service or REST callers is
+// bounded in size and in nesting: values nested deeper than
+// MaxNestingDepth (100 arrays and objects) are refused with an error
+// wrapping ErrTooDeep, counted without recursion before any handler or
+// recursive decoder sees them (an upstream body is answered 400).
 package signalr

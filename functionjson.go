@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // FunctionJSON holds the bindings of one Azure Functions function.json file: the
@@ -118,6 +120,9 @@ func set(keys ...string) map[string]bool {
 func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 	var doc struct {
 		Bindings []json.RawMessage `json:"bindings"`
+	}
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, fmt.Errorf("%w: function.json: %w", ErrInvalidBinding, err)
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: function.json is not valid JSON: %v", ErrInvalidBinding, err)

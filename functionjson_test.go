@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -150,6 +151,7 @@ func FuzzParseFunctionJSON(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"bindings":[{"type":"signalR","direction":"out","hubName":" ","name":"x"}]}`))
+	f.Add([]byte(`{"bindings":[{"type":"signalR","x":` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}]}`)) // a million levels deep
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fn, err := ParseFunctionJSON(data)
 		if err != nil {

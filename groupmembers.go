@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
@@ -86,6 +87,10 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 		returned := 0
 		for {
 			var page groupMembersPage
+			if err := hubproto.CheckJSONDepth(data); err != nil {
+				fail(fmt.Errorf("signalr: list connections in group: the response: %w", err))
+				return
+			}
 			if err := json.Unmarshal(data, &page); err != nil {
 				fail(fmt.Errorf("signalr: list connections in group: the response is not a page of members: %w", err))
 				return

@@ -1,7 +1,6 @@
 package signalr
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // InvocationContext is what a trigger handler receives: one upstream event
@@ -60,12 +58,15 @@ type Argument struct {
 }
 
 // JSONArgument returns an Argument holding the JSON value raw, as a JSON
-// client sends it. It is meant for tests; raw is not validated here.
+// client sends it. It is meant for tests; raw is not validated here, but
+// Decode and the Marshal methods refuse it if it nests deeper than
+// MaxNestingDepth.
 func JSONArgument(raw []byte) Argument { return Argument{raw: raw} }
 
 // MessagePackArgument returns an Argument holding the MessagePack value raw,
 // as a MessagePack client sends it. It is meant for tests; raw is not
-// validated here.
+// validated here, but Decode and the Marshal methods refuse it if it is not
+// one well-formed value or nests deeper than MaxNestingDepth.
 func MessagePackArgument(raw []byte) Argument { return Argument{raw: raw, msgpack: true} }
 
 // Raw returns the argument's encoding: JSON, or MessagePack when
@@ -76,63 +77,41 @@ func (a Argument) Raw() []byte { return a.raw }
 func (a Argument) IsMessagePack() bool { return a.msgpack }
 
 // Decode stores the argument in the value v points to, the way
-// json.Unmarshal does. A MessagePack argument is decoded with the same
-// struct field names (json tags apply), so one Go type serves both
-// protocols.
+// json.Unmarshal does. A MessagePack argument is first converted to JSON
+// (map keys in order, integer keys as decimal strings, binary as base64,
+// timestamps as RFC 3339 strings, as MarshalJSON writes it), so one Go type
+// with json tags serves both protocols. An argument nested deeper than
+// MaxNestingDepth is refused with an error wrapping ErrTooDeep.
 func (a Argument) Decode(v any) error {
 	if len(a.raw) == 0 {
 		return errors.New("signalr: argument is empty")
 	}
-	if a.msgpack {
-		dec := msgpack.NewDecoder(bytes.NewReader(a.raw))
-		dec.SetCustomStructTag("json")
-		dec.SetMapDecoder(decodeJSONLikeMap)
-		return dec.Decode(v)
+	raw, err := a.MarshalJSON()
+	if err != nil {
+		return err
 	}
-	return json.Unmarshal(a.raw, v)
+	return json.Unmarshal(raw, v)
 }
 
-// decodeJSONLikeMap decodes a MessagePack map into map[string]any, as a JSON
-// object would decode, writing keys that are not strings with fmt.Sprint.
-func decodeJSONLikeMap(dec *msgpack.Decoder) (any, error) {
-	n, err := dec.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, err
-	}
-	m := make(map[string]any, min(n, 16))
-	for i := 0; i < n; i++ {
-		k, err := dec.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		v, err := dec.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := k.(string)
-		if !ok {
-			key = fmt.Sprint(k)
-		}
-		if _, dup := m[key]; !dup {
-			m[key] = v
-		}
-	}
-	return m, nil
-}
-
-// MarshalJSON returns the argument as JSON (converting a MessagePack one).
+// MarshalJSON returns the argument as JSON, converting a MessagePack one as
+// Decode does. An argument nested deeper than MaxNestingDepth is refused
+// with an error wrapping ErrTooDeep: a Message carrying it fails to
+// encode instead of recursing without bound.
 func (a Argument) MarshalJSON() ([]byte, error) {
+	if len(a.raw) == 0 {
+		return []byte("null"), nil
+	}
 	if !a.msgpack {
-		if len(a.raw) == 0 {
-			return []byte("null"), nil
+		if err := hubproto.CheckJSONDepth(a.raw); err != nil {
+			return nil, fmt.Errorf("signalr: argument: %w", err)
 		}
 		return a.raw, nil
 	}
-	var v any
-	if err := a.Decode(&v); err != nil {
-		return nil, err
+	out, err := hubproto.MessagePackToJSON(a.raw)
+	if err != nil {
+		return nil, fmt.Errorf("signalr: MessagePack argument has no JSON form: %w", err)
 	}
-	return json.Marshal(jsonable(v))
+	return out, nil
 }
 
 // UnmarshalJSON keeps a copy of data as a JSON argument.
@@ -144,39 +123,23 @@ func (a *Argument) UnmarshalJSON(data []byte) error {
 
 // MarshalMsgpack returns the argument as MessagePack (converting a JSON one
 // as the emulator converts REST arguments: integers stay integers, object
-// keys keep their order).
+// keys keep their order). An argument nested deeper than MaxNestingDepth,
+// or MessagePack that is not one well-formed value, is refused.
 func (a Argument) MarshalMsgpack() ([]byte, error) {
-	if a.msgpack {
-		return a.raw, nil
-	}
 	if len(a.raw) == 0 {
 		return []byte{0xc0}, nil // nil, as an empty argument marshals to JSON null
 	}
-	return hubproto.JSONToMessagePack(a.raw)
-}
-
-// jsonable turns the map[string]any / map[any]any values msgpack decodes
-// into something encoding/json accepts.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonable(e)
+	if a.msgpack {
+		if err := hubproto.CheckMessagePackDepth(a.raw); err != nil {
+			return nil, fmt.Errorf("signalr: argument: %w", err)
 		}
-		return m
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonable(e)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = jsonable(e)
-		}
-		return t
+		return a.raw, nil
 	}
-	return v
+	out, err := hubproto.JSONToMessagePack(a.raw)
+	if err != nil {
+		return nil, fmt.Errorf("signalr: JSON argument has no MessagePack form: %w", err)
+	}
+	return out, nil
 }
 
 // DecodeArguments decodes the arguments into the values vs point to, in

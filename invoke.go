@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/restapi"
 )
 
@@ -126,6 +127,10 @@ func (c *Client) Invoke(ctx context.Context, hub, connectionID, target string, a
 	var resp struct {
 		Result   json.RawMessage `json:"result"`
 		Protocol string          `json:"protocol"`
+	}
+	// The result is the client's: bounded before anything decodes it.
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, fmt.Errorf("signalr: invoke connection: the client's result: %w", err)
 	}
 	if err := json.Unmarshal(data, &resp); err != nil {
 		return nil, fmt.Errorf("signalr: invoke connection: the response is not a ClientInvocationResponse object: %w", err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Message is an invocation of a client method, the Go form of the Functions
@@ -59,6 +61,9 @@ func (m Message) MarshalJSON() ([]byte, error) {
 func (m *Message) UnmarshalJSON(data []byte) error {
 	if isJSONNull(data) {
 		return nil
+	}
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return outErrorf(ErrInvalidMessage, "message: %w", err)
 	}
 	fields, err := foldFields(data, "message", ErrInvalidMessage, messageFieldNames)
 	if err != nil {
@@ -156,7 +161,7 @@ func encodeSendBody(target string, args []any) ([]byte, error) {
 	}
 	b, err := json.Marshal(restPayload{Target: target, Arguments: args})
 	if err != nil {
-		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %v", ErrInvalidMessage, target, err)
+		return nil, fmt.Errorf("%w: arguments of %q cannot be encoded as JSON: %w", ErrInvalidMessage, target, err)
 	}
 	return b, nil
 }

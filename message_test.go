@@ -249,6 +249,8 @@ func FuzzParseOutput(f *testing.F) {
 		`{"action":"add","userId":"u","groupName":"g","ttl":30}`,
 		`{"target":"t","groupName":"g","excluded":["a","b"]}`,
 		`null`, `[]`, `5`, `[[]]`,
+		// A million levels deep (generated: committed, it would be a 2 MB file).
+		`[{"target":"t","arguments":[` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `]}]`,
 	} {
 		f.Add([]byte(s))
 	}

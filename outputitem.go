@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // OutputItem is one thing an output binding sends: a Message or a
@@ -30,6 +32,9 @@ type OutputItem interface {
 // ErrInvalidOutputItem, ErrInvalidMessage or ErrInvalidGroupAction.
 func ParseOutput(data []byte) ([]OutputItem, error) {
 	data = bytes.TrimSpace(data)
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, outErrorf(ErrInvalidOutputItem, "output: %w", err)
+	}
 	if len(data) > 0 && data[0] == '"' {
 		var inner string
 		if err := json.Unmarshal(data, &inner); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // DefaultConnectionStringSetting is the app setting a binding reads its
@@ -85,6 +86,9 @@ func LoadLocalSettings(path string) (*LocalSettings, error) {
 		return nil, err
 	}
 	var s LocalSettings
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, fmt.Errorf("signalr: %s: %w", path, err)
+	}
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("signalr: %s is not a valid local.settings.json: %w", path, err)
 	}

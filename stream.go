@@ -37,7 +37,7 @@ func (c *Client) SendStreamItem(ctx context.Context, hub, connectionID, streamID
 	}
 	body, err := json.Marshal(item)
 	if err != nil {
-		return outErrorf(ErrInvalidArgument, "the stream item cannot be encoded as JSON: %v", err)
+		return outErrorf(ErrInvalidArgument, "the stream item cannot be encoded as JSON: %w", err)
 	}
 	if opts != nil && opts.Completed {
 		a.query = []string{"completed", "true"}

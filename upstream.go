@@ -104,7 +104,8 @@ type UpstreamOptions struct {
 //
 // Responses follow the Functions extension: 405 for a method other than
 // POST, 415 for a body that is neither JSON nor MessagePack, 400 for an empty
-// hub, category or event header, 404 when no handler matches, 401 for a bad
+// hub, category or event header or a body nested deeper than
+// MaxNestingDepth, 404 when no handler matches, 401 for a bad
 // or missing signature, 403 when a connected handler fails, 413 for a body
 // over the limit, 500 for a body that cannot be decoded or whose target is
 // not the event, and for a failed non-blocking handler; 200 otherwise. Every
@@ -295,7 +296,12 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := decodeBody(proto, body)
 	if err != nil {
-		httpjson.WriteError(w, http.StatusInternalServerError, err.Error())
+		status := http.StatusInternalServerError
+		if errors.Is(err, hubproto.ErrTooDeep) {
+			// Refused before any handler or recursive decoder sees it.
+			status = http.StatusBadRequest
+		}
+		httpjson.WriteError(w, status, err.Error())
 		return
 	}
 	inv := &InvocationContext{

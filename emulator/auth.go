@@ -1,12 +1,15 @@
 package emulator
 
 import (
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -43,6 +46,9 @@ func bearerToken(r *http.Request, allowQuery bool) string {
 // Entra-style token of the test issuer (see IdentityOptions), told apart
 // by its algorithm.
 func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	if err := checkTokenDepth(raw); err != nil {
+		return nil, err
+	}
 	if s := e.ident; s.issuerKey != nil && isEntraToken(raw) {
 		return s.verifyEntra(raw)
 	}
@@ -53,7 +59,31 @@ func (e *Emulator) verifyToken(raw string, audienceOK func(aud string) bool) (jw
 // signed with the dynamic key /api/auth/accessKey hands out, naming its
 // key id in the kid header (see accesskey.go).
 func (e *Emulator) verifyClientToken(raw string, audienceOK func(aud string) bool) (jwt.MapClaims, error) {
+	if err := checkTokenDepth(raw); err != nil {
+		return nil, err
+	}
 	return e.verifyTokenKeys(raw, audienceOK, true)
+}
+
+// checkTokenDepth refuses a token whose header or claims nest deeper than
+// hubproto.MaxNestingDepth, before golang-jwt decodes them (with
+// encoding/json, before it checks the signature). A segment that is not
+// base64url is left for the parser to refuse.
+func checkTokenDepth(raw string) error {
+	for i, part := range strings.SplitN(raw, ".", 3)[:min(2, strings.Count(raw, ".")+1)] {
+		seg, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(part, "="))
+		if err != nil {
+			continue
+		}
+		if hubproto.CheckJSONDepth(seg) != nil {
+			what := "header"
+			if i == 1 {
+				what = "claims"
+			}
+			return &tokenError{"the access token's " + what + " nest arrays and objects more than " + strconv.Itoa(hubproto.MaxNestingDepth) + " deep, the limit"}
+		}
+	}
+	return nil
 }
 
 func (e *Emulator) verifyTokenKeys(raw string, audienceOK func(aud string) bool, dynamic bool) (jwt.MapClaims, error) {

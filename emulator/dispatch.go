@@ -1,12 +1,23 @@
 package emulator
 
-import "github.com/funcsignalr/signalr/internal/hubproto"
+import (
+	"errors"
+	"strconv"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
+)
 
 // handleRecords acts on messages from the client; stop reports that the
 // connection ended.
 func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) {
 	for _, record := range records {
 		msg, err := c.proto.Parse(record)
+		if errors.Is(err, hubproto.ErrTooDeep) {
+			// Refused before it goes upstream or to an :invoke.
+			c.hangUp(c.proto.Close("Connection closed with an error: the hub protocol message nests arrays and objects more than "+
+				strconv.Itoa(hubproto.MaxNestingDepth)+" deep, the limit.", false), closeNormal)
+			return "message nested too deep from client", true
+		}
 		if err != nil {
 			c.hangUp(c.proto.Close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
 			return "invalid message from client", true

@@ -102,6 +102,13 @@
 // Every goroutine a connection starts ends with it, and Shutdown waits for
 // all of them; once it has begun, negotiate and the REST API answer 503.
 //
+// What clients and REST callers send is bounded in size
+// (Options.MaxMessageSize) and in nesting: a hub message, REST body, stream
+// item, :execute command, filter, access token or settings file nested
+// deeper than the module's one limit, signalr.MaxNestingDepth (100 levels
+// of arrays and objects), is refused before anything decodes it or sends it
+// upstream: the client gets a Close saying so, the REST caller a 400.
+//
 // Hubs, pending connection tokens and user group memberships are kept per
 // hub with their own locks; a hub that holds nothing is dropped. A user
 // keeps the latest 100 group memberships added without a ttl, as the

@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -47,6 +48,7 @@ func FuzzCompletion(f *testing.F) {
 	f.Add([]byte(`{"type":3,"invocationId":"1","result":42}`))
 	f.Add([]byte(`{"type":3,"invocationId":"1","error":"x"}`))
 	f.Add([]byte(`{"type":3,"invocationId":"1","error":null,"result":[1,{}]}`))
+	f.Add([]byte(`{"type":3,"invocationId":"1","result":` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}`)) // a million levels deep
 	f.Fuzz(func(t *testing.T, record []byte) {
 		table := invocationTable{byID: map[string]*pendingInvocation{}}
 		c := &connection{}

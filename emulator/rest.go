@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/validate"
 )
 
@@ -353,11 +354,19 @@ func readAllLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 	return buf.Bytes(), err
 }
 
+// tooDeepProblem is the answer to a REST body nested deeper than
+// hubproto.MaxNestingDepth, which is refused before it is decoded.
+var tooDeepProblem = "the request body nests arrays and objects more than " + strconv.Itoa(hubproto.MaxNestingDepth) +
+	" deep, the limit; send flatter arguments"
+
 // parseSendBody extracts target and arguments (compacted, "[]" when absent
 // or null) from a send body.
 func parseSendBody(body []byte) (target string, arguments json.RawMessage, problem string) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "", nil, "the request body is empty; " + errorBodyFormatHint
+	}
+	if hubproto.CheckJSONDepth(body) != nil {
+		return "", nil, tooDeepProblem
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/signalr/internal/hubproto"
 	"github.com/funcsignalr/signalr/internal/odata"
 	"github.com/funcsignalr/signalr/internal/validate"
 )
@@ -35,6 +36,9 @@ type execCommand struct {
 
 // parseCommands reads the :execute body: a JSON array of SignalRCommand.
 func parseCommands(body []byte) ([]execCommand, string) {
+	if hubproto.CheckJSONDepth(body) != nil {
+		return nil, tooDeepProblem
+	}
 	var raw []map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, "the request body must be a JSON array of commands such as [{\"type\":\"JoinGroup\",\"group\":\"g1\"}]"

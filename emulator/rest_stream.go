@@ -34,6 +34,10 @@ func (e *Emulator) serveStream(w http.ResponseWriter, r *http.Request, version a
 		if len(item) == 0 {
 			item = []byte("null")
 		}
+		if hubproto.CheckJSONDepth(item) != nil {
+			writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, tooDeepProblem)
+			return
+		}
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, item); err != nil {
 			writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, "the stream item must be one JSON value")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // Settings is the content of a settings file in the shape of Microsoft's
@@ -28,6 +30,9 @@ type Settings struct {
 // silently never matches a null pattern).
 func ParseSettings(data []byte) (*Settings, error) {
 	var s Settings
+	if err := hubproto.CheckJSONDepth(data); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("settings are not valid JSON: %v", err)
 	}

@@ -17,6 +17,7 @@ func FuzzParseSettings(f *testing.F) {
 	f.Add([]byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://localhost:7071/runtime/webhooks/signalr","EventPattern":"*","HubPattern":"*","CategoryPattern":"*"}]}}`))
 	f.Add([]byte(`{"upstreamsettings":{"templates":[{"urltemplate":"https://h/{hub}/api/{category}/{event}","hubpattern":"a, b"}]}}`))
 	f.Add([]byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://x","HubPattern":null}]}}`))
+	f.Add([]byte(`{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://x","x":` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}]}}`)) // a million levels deep
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSettings(data)
 		if err != nil {

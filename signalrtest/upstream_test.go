@@ -1,10 +1,13 @@
 package signalrtest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -92,4 +95,19 @@ func TestReadCompletionRejects(t *testing.T) {
 	c, err := signalrtest.ReadCompletion([]byte("\x06\x94\x03\x80\xa11\x02"))
 	require.NoError(t, err)
 	assert.Equal(t, signalrtest.Completion{InvocationID: "1", Result: c.Result}, c)
+}
+
+// TestReadCompletionRefusesDeepResults: a Completion whose result nests a
+// million levels deep, in either protocol, is refused with
+// signalr.ErrTooDeep rather than walked recursively.
+func TestReadCompletionRefusesDeepResults(t *testing.T) {
+	const depth = 1_000_000
+	deepJSON := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+	_, err := signalrtest.ReadCompletion([]byte(`{"type":3,"invocationId":"1","result":` + deepJSON + "}\x1e"))
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "JSON")
+	// [3, {}, "1", 3, <deep>] with its length prefix.
+	body := append([]byte{0x95, 0x03, 0x80, 0xa1, '1', 0x03}, append(bytes.Repeat([]byte{0x91}, depth), 0xc0)...)
+	framed := append(binary.AppendUvarint(nil, uint64(len(body))), body...)
+	_, err = signalrtest.ReadCompletion(framed)
+	assert.ErrorIs(t, err, signalr.ErrTooDeep, "MessagePack")
 }

@@ -2,36 +2,26 @@ package hubproto
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
-)
-
-// Nesting bounds of value conversions.
-const (
-	// maxJSONDepth bounds a JSON value converted to MessagePack, as
-	// encoding/json bounds what it decodes.
-	maxJSONDepth = 10000
-	// maxMessagePackDepth bounds a MessagePack value converted to JSON
-	// (the official client's encoder stops at 100).
-	maxMessagePackDepth = 100
-)
-
-var (
-	errJSONTooDeep        = errors.New("JSON value nested too deeply")
-	errMessagePackTooDeep = errors.New("MessagePack value nested too deeply")
 )
 
 // JSONToMessagePack converts one JSON value to MessagePack: an integer
 // that fits 64 bits becomes a MessagePack integer (the smallest form),
 // any other number a float64 (±Inf when out of range, as JSON.parse
 // gives), and strings, booleans, null, arrays and objects (keys in their
-// order) keep their types.
+// order) keep their types. A value nested deeper than MaxNestingDepth is
+// refused with an error wrapping ErrTooDeep.
 func JSONToMessagePack(raw []byte) ([]byte, error) {
 	v, err := readJSON(raw)
 	if err != nil {
@@ -47,19 +37,29 @@ func JSONToMessagePack(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// MessagePackToJSON converts one MessagePack value to JSON, keeping the
-// order of map keys. Map keys must be strings; binary becomes a JSON
-// string of its bytes (invalid UTF-8 replaced, as encoding/json does);
-// nesting deeper than 100 is refused.
+// MessagePackToJSON converts one MessagePack value to JSON, as the module
+// hands a MessagePack client's values to JSON code:
+//
+//   - map keys keep their order; string keys are written as they are,
+//     integer keys as their decimal string (as JavaScript objects key
+//     them); other keys are refused;
+//   - binary becomes a base64 string, as encoding/json writes a []byte;
+//   - a timestamp (extension type -1) becomes an RFC 3339 string in UTC,
+//     as encoding/json writes a time.Time; other extensions are refused;
+//   - a float that is NaN or infinite is refused (JSON has no form for it).
+//
+// raw must be exactly one well-formed value, nested no deeper than
+// MaxNestingDepth (the error wraps ErrTooDeep); it is checked without
+// recursion before it is converted.
 func MessagePackToJSON(raw []byte) ([]byte, error) {
+	if err := CheckMessagePackDepth(raw); err != nil {
+		return nil, err
+	}
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
 	dec.Reset(bytes.NewReader(raw))
-	var buf bytes.Buffer
-	if err := messagePackToJSON(dec, &buf, 0); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	buf := make([]byte, 0, len(raw)+len(raw)/2)
+	return appendMessagePackJSON(buf, dec)
 }
 
 // jsonObject is a JSON object with its keys in order.
@@ -73,14 +73,17 @@ type jsonMember struct {
 // readJSON reads one JSON value as nil, bool, string, json.Number, []any
 // or jsonObject.
 func readJSON(raw []byte) (any, error) {
+	if err := CheckJSONDepth(raw); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	return readJSONValue(dec, 0)
 }
 
 func readJSONValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, errJSONTooDeep
+	if depth > MaxNestingDepth { // CheckJSONDepth let it through: never
+		return nil, fmt.Errorf("JSON %w", ErrTooDeep)
 	}
 	tok, err := dec.Token()
 	if err != nil {
@@ -188,63 +191,183 @@ func encodeGoValue(enc *msgpack.Encoder, v any) error {
 	return enc.Encode(v)
 }
 
-// messagePackToJSON writes the next MessagePack value as JSON.
-func messagePackToJSON(dec *msgpack.Decoder, buf *bytes.Buffer, depth int) error {
-	if depth > maxMessagePackDepth {
-		return errMessagePackTooDeep
-	}
+// appendMessagePackJSON appends the next MessagePack value as JSON (see
+// MessagePackToJSON). The value was checked by CheckMessagePackDepth, so
+// the recursion is at most MaxNestingDepth deep.
+func appendMessagePackJSON(buf []byte, dec *msgpack.Decoder) ([]byte, error) {
 	code, err := dec.PeekCode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
+	case code == msgpcode.Nil:
+		return append(buf, "null"...), dec.DecodeNil()
+	case code == msgpcode.False, code == msgpcode.True:
+		b, err := dec.DecodeBool()
+		return strconv.AppendBool(buf, b), err
+	case isMessagePackInt(code):
+		return appendMessagePackInt(buf, dec, code)
+	case code == msgpcode.Float, code == msgpcode.Double:
+		f, err := dec.DecodeFloat64()
+		if err != nil {
+			return nil, err
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("MessagePack float %v has no JSON form", f)
+		}
+		b, _ := json.Marshal(f) // finite floats always marshal
+		return append(buf, b...), nil
+	case msgpcode.IsString(code):
+		s, err := dec.DecodeString()
+		return AppendJSONString(buf, s), err
+	case msgpcode.IsBin(code):
+		b, err := dec.DecodeBytes()
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, b)
+		return append(buf, '"'), nil
+	case msgpcode.IsExt(code):
+		return appendMessagePackExt(buf, dec)
 	case msgpcode.IsFixedArray(code), code == msgpcode.Array16, code == msgpcode.Array32:
 		n, err := dec.DecodeArrayLen()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		buf.WriteByte('[')
+		buf = append(buf, '[')
 		for i := 0; i < n; i++ {
 			if i > 0 {
-				buf.WriteByte(',')
+				buf = append(buf, ',')
 			}
-			if err := messagePackToJSON(dec, buf, depth+1); err != nil {
-				return err
+			if buf, err = appendMessagePackJSON(buf, dec); err != nil {
+				return nil, err
 			}
 		}
-		buf.WriteByte(']')
-		return nil
+		return append(buf, ']'), nil
 	case msgpcode.IsFixedMap(code), code == msgpcode.Map16, code == msgpcode.Map32:
 		n, err := dec.DecodeMapLen()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		buf.WriteByte('{')
+		buf = append(buf, '{')
 		for i := 0; i < n; i++ {
 			if i > 0 {
-				buf.WriteByte(',')
+				buf = append(buf, ',')
 			}
-			key, err := dec.DecodeString()
-			if err != nil {
-				return errors.New("MessagePack map key is not a string, which JSON cannot carry")
+			if buf, err = appendMessagePackKey(buf, dec); err != nil {
+				return nil, err
 			}
-			buf.Write(AppendJSONString(nil, key))
-			buf.WriteByte(':')
-			if err := messagePackToJSON(dec, buf, depth+1); err != nil {
-				return err
+			buf = append(buf, ':')
+			if buf, err = appendMessagePackJSON(buf, dec); err != nil {
+				return nil, err
 			}
 		}
-		buf.WriteByte('}')
-		return nil
+		return append(buf, '}'), nil
 	}
-	v, err := dec.DecodeInterfaceLoose()
+	return nil, fmt.Errorf("MessagePack code 0x%02x has no JSON form", code)
+}
+
+// isMessagePackInt reports whether code starts an integer.
+func isMessagePackInt(code byte) bool {
+	switch code {
+	case msgpcode.Uint8, msgpcode.Uint16, msgpcode.Uint32, msgpcode.Uint64,
+		msgpcode.Int8, msgpcode.Int16, msgpcode.Int32, msgpcode.Int64:
+		return true
+	}
+	return msgpcode.IsFixedNum(code)
+}
+
+// appendMessagePackInt appends the integer at code as a JSON number.
+func appendMessagePackInt(buf []byte, dec *msgpack.Decoder, code byte) ([]byte, error) {
+	if code == msgpcode.Uint64 {
+		u, err := dec.DecodeUint64()
+		return strconv.AppendUint(buf, u, 10), err
+	}
+	i, err := dec.DecodeInt64()
+	return strconv.AppendInt(buf, i, 10), err
+}
+
+// appendMessagePackKey appends a map key as a JSON string: a string as it
+// is, an integer as its decimal digits; any other key is refused.
+func appendMessagePackKey(buf []byte, dec *msgpack.Decoder) ([]byte, error) {
+	code, err := dec.PeekCode()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out, err := json.Marshal(v)
+	switch {
+	case msgpcode.IsString(code):
+		s, err := dec.DecodeString()
+		return AppendJSONString(buf, s), err
+	case isMessagePackInt(code):
+		buf = append(buf, '"')
+		if buf, err = appendMessagePackInt(buf, dec, code); err != nil {
+			return nil, err
+		}
+		return append(buf, '"'), nil
+	}
+	return nil, fmt.Errorf("MessagePack map key of type %s is neither a string nor an integer, which a JSON object cannot key by", messagePackKind(code))
+}
+
+// messagePackKind names the type a code starts, for errors.
+func messagePackKind(code byte) string {
+	switch {
+	case code == msgpcode.Nil:
+		return "nil"
+	case code == msgpcode.False, code == msgpcode.True:
+		return "boolean"
+	case code == msgpcode.Float, code == msgpcode.Double:
+		return "float"
+	case msgpcode.IsBin(code):
+		return "binary"
+	case msgpcode.IsExt(code):
+		return "extension"
+	case msgpcode.IsFixedArray(code), code == msgpcode.Array16, code == msgpcode.Array32:
+		return "array"
+	case msgpcode.IsFixedMap(code), code == msgpcode.Map16, code == msgpcode.Map32:
+		return "map"
+	}
+	return fmt.Sprintf("0x%02x", code)
+}
+
+// timestampExt is the MessagePack extension type of timestamps.
+const timestampExt = -1
+
+// appendMessagePackExt appends a timestamp as an RFC 3339 string in UTC
+// and refuses any other extension type.
+func appendMessagePackExt(buf []byte, dec *msgpack.Decoder) ([]byte, error) {
+	id, n, err := dec.DecodeExtHeader()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	buf.Write(out)
-	return nil
+	if id != timestampExt {
+		return nil, fmt.Errorf("MessagePack extension type %d has no JSON form (only timestamps, type -1, have one)", id)
+	}
+	payload := make([]byte, n)
+	if err := dec.ReadFull(payload); err != nil {
+		return nil, err
+	}
+	var sec, nsec int64
+	switch n {
+	case 4:
+		sec = int64(binary.BigEndian.Uint32(payload))
+	case 8:
+		v := binary.BigEndian.Uint64(payload)
+		sec, nsec = int64(v&(1<<34-1)), int64(v>>34)
+	case 12:
+		nsec = int64(binary.BigEndian.Uint32(payload))
+		sec = int64(binary.BigEndian.Uint64(payload[4:]))
+	default:
+		return nil, fmt.Errorf("MessagePack timestamp has %d bytes; want 4, 8 or 12", n)
+	}
+	if nsec > 999_999_999 {
+		return nil, fmt.Errorf("MessagePack timestamp has %d nanoseconds, more than a second", nsec)
+	}
+	t := time.Unix(sec, nsec).UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("MessagePack timestamp is in year %d, which RFC 3339 cannot write", y)
+	}
+	buf = append(buf, '"')
+	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"'), nil
 }

@@ -13,9 +13,12 @@
 // A Protocol value (JSON or MessagePack) carries the methods that differ by
 // protocol. Encoders return whole framed messages that callers may share
 // but must not modify. Decoders of client data are bounded: a Reader
-// refuses a message over its limit, MessagePack is walked without
-// recursion, and value conversions refuse deep nesting (10000 levels of
-// JSON, as encoding/json; 100 of MessagePack, as the official client).
+// refuses a message over its limit, and every decoder and conversion
+// refuses a value nested deeper than MaxNestingDepth (100 levels of arrays
+// and objects, in either protocol) with an error wrapping ErrTooDeep. The
+// depth is checked without recursion (CheckJSONDepth counts brackets
+// outside strings; MessagePack is walked with a stack of counters) before
+// encoding/json, msgpack or a conversion, which recurse, see the data.
 //
 // It is not a hub: it keeps no connection state, does no I/O, and knows
 // nothing of transports, invocation ids or REST. It does not decode

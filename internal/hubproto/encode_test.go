@@ -1,7 +1,9 @@
 package hubproto
 
 import (
+	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -127,28 +129,68 @@ func TestJSONToMessagePack(t *testing.T) {
 		"82a16201a16190" // {"b":1,"a":[]}, keys in their order
 	assert.Equal(t, want, hex.EncodeToString(got))
 
-	deep := strings.Repeat("[", maxJSONDepth+2) + strings.Repeat("]", maxJSONDepth+2)
-	_, err = JSONToMessagePack([]byte(deep))
-	assert.ErrorIs(t, err, errJSONTooDeep)
+	nested := func(n int) []byte { return []byte(strings.Repeat("[", n) + strings.Repeat("]", n)) }
+	got, err = JSONToMessagePack(nested(MaxNestingDepth))
+	require.NoError(t, err, "the limit itself is allowed")
+	assert.Equal(t, strings.Repeat("91", MaxNestingDepth-1)+"90", hex.EncodeToString(got))
+	_, err = JSONToMessagePack(nested(MaxNestingDepth + 1))
+	assert.ErrorIs(t, err, ErrTooDeep)
+	_, err = JSONToMessagePack(nested(1_000_000))
+	assert.ErrorIs(t, err, ErrTooDeep)
 }
 
+// TestMessagePackToJSON pins the bytes of the one MessagePack-to-JSON
+// conversion: keys in order, integer keys as decimal strings, binary as
+// base64, timestamps as RFC 3339 in UTC; anything JSON cannot carry is
+// refused with an error that names it.
 func TestMessagePackToJSON(t *testing.T) {
 	t.Parallel()
-	for h, want := range map[string]string{
-		"82a16201a161c2":             `{"b":1,"a":false}`, // keys keep their order
-		"93c0a178cb3ff8000000000000": `[null,"x",1.5]`,
-		// Binary is read as a string of its bytes (the emulator always did
-		// this, though its comment said base64).
-		"c40100": `"\u0000"`,
-		"ff":     `-1`,
+	for _, c := range []struct{ hex, want string }{
+		{"82a16201a161c2", `{"b":1,"a":false}`}, // keys keep their order
+		{"93c0a178cb3ff8000000000000", `[null,"x",1.5]`},
+		{"ca3dcccccd", `0.10000000149011612`}, // a float32 as JavaScript reads it
+		{"ff", `-1`},
+		{"cfffffffffffffffff", `18446744073709551615`},
+		{"d3 8000000000000000", `-9223372036854775808`},
+		{"a3 3c263e", `"\u003c\u0026\u003e"`}, // escaped as encoding/json escapes
+		// Binary is base64, as encoding/json writes a []byte.
+		{"c40100", `"AA=="`},
+		{"c403 010203", `"AQID"`},
+		// Integer keys become their decimal strings, as in JavaScript.
+		{"83 01 02 ff a1 78 cd 0100 c0", `{"1":2,"-1":"x","256":null}`},
+		// Timestamps: 32-bit, 64-bit with nanoseconds, 96-bit before 1970.
+		{"d6ff 5e0be100", `"2020-01-01T00:00:00Z"`},
+		{"d7ff 7735940000000000", `"1970-01-01T00:00:00.5Z"`},
+		{"c70cff 00000000 ffffffffffffffff", `"1969-12-31T23:59:59Z"`},
+		{"92 91 80 90", `[[{}],[]]`},
 	} {
-		got, err := MessagePackToJSON(unhex(t, h))
-		require.NoError(t, err, h)
-		assert.Equal(t, want, string(got), h)
+		got, err := MessagePackToJSON(unhex(t, c.hex))
+		require.NoError(t, err, c.hex)
+		assert.Equal(t, c.want, string(got), c.hex)
+		assert.True(t, json.Valid(got), c.hex)
 	}
-	_, err := MessagePackToJSON(unhex(t, "81 01 02")) // {1: 2}
-	assert.ErrorContains(t, err, "not a string")
-	deep := append(unhex(t, strings.Repeat("91", maxMessagePackDepth+2)), 0xc0)
-	_, err = MessagePackToJSON(deep)
-	assert.ErrorIs(t, err, errMessagePackTooDeep)
+	for _, c := range []struct{ hex, want string }{
+		{"81 c0 01", "map key of type nil"},
+		{"81 c3 01", "map key of type boolean"},
+		{"81 cb3ff8000000000000 01", "map key of type float"},
+		{"81 c40161 01", "map key of type binary"},
+		{"81 90 01", "map key of type array"},
+		{"d401 00", "extension type 1 has no JSON form"},
+		{"cb7ff8000000000000", "NaN has no JSON form"},
+		{"cb7ff0000000000000", "+Inf has no JSON form"},
+		{"d5ff 0000", "timestamp has 2 bytes"},
+		{"92 01", "not valid MessagePack"},
+		{"01 02", "followed by other bytes"},
+	} {
+		_, err := MessagePackToJSON(unhex(t, c.hex))
+		assert.ErrorContains(t, err, c.want, c.hex)
+	}
+	nested := func(n int) []byte { return append(bytes.Repeat([]byte{0x91}, n-1), 0x90) }
+	got, err := MessagePackToJSON(nested(MaxNestingDepth))
+	require.NoError(t, err, "the limit itself is allowed")
+	assert.Equal(t, strings.Repeat("[", MaxNestingDepth)+strings.Repeat("]", MaxNestingDepth), string(got))
+	for _, n := range []int{MaxNestingDepth + 1, 1_000_000} {
+		_, err = MessagePackToJSON(nested(n))
+		assert.ErrorIs(t, err, ErrTooDeep, n)
+	}
 }

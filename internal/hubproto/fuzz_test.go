@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,6 +59,10 @@ func FuzzUpstreamBody(f *testing.F) {
 			if err != nil {
 				require.True(t, errors.Is(err, ErrNotUpstream), "error %v does not wrap ErrNotUpstream", err)
 				continue
+			}
+			// Nothing deeper than the limit is accepted.
+			if p == JSON && CheckJSONDepth(body) != nil || p == MessagePack && CheckMessagePackDepth(body) != nil {
+				t.Fatalf("%v: accepted a body nested deeper than %d", p, MaxNestingDepth)
 			}
 			switch m.Type {
 			case TypeOpenConnection, TypeCloseConnection:
@@ -170,7 +175,7 @@ func FuzzReadAndParse(f *testing.F) {
 		if binary {
 			p = MessagePack
 		}
-		records, err := p.NewReader(1 << 16).Split(body)
+		records, err := p.NewReader(4 << 20).Split(body)
 		if err != nil {
 			return
 		}
@@ -180,6 +185,9 @@ func FuzzReadAndParse(f *testing.F) {
 				continue
 			}
 			require.NotZero(t, m.Type)
+			if p == JSON {
+				require.NoError(t, CheckJSONDepth(rec), "accepted a message nested deeper than the limit")
+			}
 			if binary {
 				end, err := skipMessagePack(rec, 0)
 				require.NoError(t, err)
@@ -201,6 +209,66 @@ func FuzzReadAndParse(f *testing.F) {
 					require.NoError(t, err, "%q", out)
 				}
 			}
+		}
+	})
+}
+
+// FuzzMessagePackToJSON: the one MessagePack-to-JSON conversion never
+// panics or recurses past the limit; what it writes is valid JSON within
+// the limit, which converts back to MessagePack.
+func FuzzMessagePackToJSON(f *testing.F) {
+	for _, h := range []string{"82a16201a161c2", "83 01 02 ff a1 78 cd 0100 c0", "c403 010203", "d6ff 5e0be100", "d7ff 7735940000000000", "81 c3 01", "d401 00", "ca3dcccccd", "9191919190"} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		js, err := MessagePackToJSON(raw)
+		if err != nil {
+			if depthErr := CheckMessagePackDepth(raw); errors.Is(depthErr, ErrTooDeep) {
+				require.ErrorIs(t, err, ErrTooDeep)
+			}
+			return
+		}
+		require.True(t, json.Valid(js), "%x became %q", raw, js)
+		require.NoError(t, CheckJSONDepth(js))
+		_, err = JSONToMessagePack(js)
+		require.NoError(t, err, "%q", js)
+	})
+}
+
+// FuzzCheckJSONDepth: on valid JSON the bracket count agrees with the
+// depth encoding/json's tokenizer (which does not recurse) sees.
+func FuzzCheckJSONDepth(f *testing.F) {
+	for _, s := range []string{`[]`, `{"a":"[[[["}`, `[{"\\"":[1]}]`, `"\\\\"`, strings.Repeat("[", MaxNestingDepth) + strings.Repeat("]", MaxNestingDepth)} {
+		f.Add([]byte(s))
+	}
+	// A million levels deep (generated: committed, it would be a 2 MB file).
+	f.Add([]byte(strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000)))
+	f.Add([]byte(`{"a":` + strings.Repeat(`{"[":[`, 500_000)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := CheckJSONDepth(data)
+		if !json.Valid(data) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		depth, deepest := 0, 0
+		for {
+			tok, terr := dec.Token()
+			if terr != nil {
+				break
+			}
+			switch tok {
+			case json.Delim('['), json.Delim('{'):
+				depth++
+				deepest = max(deepest, depth)
+			case json.Delim(']'), json.Delim('}'):
+				depth--
+			}
+		}
+		if deepest > MaxNestingDepth {
+			require.ErrorIs(t, err, ErrTooDeep, "%d deep", deepest)
+		} else {
+			require.NoError(t, err, "%d deep", deepest)
 		}
 	})
 }

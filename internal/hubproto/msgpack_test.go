@@ -3,6 +3,7 @@ package hubproto
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,14 +159,53 @@ func TestParseMessagePackMessage(t *testing.T) {
 }
 
 // TestSkipMessagePackDeepNesting: a message nested a million arrays deep
-// is walked without recursion.
+// is walked without recursion and refused once it passes the limit; at
+// the limit, in arrays and maps, it is walked to its end.
 func TestSkipMessagePackDeepNesting(t *testing.T) {
 	t.Parallel()
 	deep := bytes.Repeat([]byte{0x91}, 1<<20)
 	deep = append(deep, 0xc0)
-	end, err := skipMessagePack(deep, 0)
+	_, err := skipMessagePack(deep, 0)
+	assert.ErrorIs(t, err, ErrTooDeep)
+
+	// MaxNestingDepth levels, alternating {k: [ and [x, {, with siblings
+	// after each nested value so that the counters must pop correctly.
+	var b []byte
+	for i := 0; i < MaxNestingDepth; i++ {
+		if i%2 == 0 {
+			b = append(b, 0x82, 0xa1, 'k') // {"k": <next>, 1: nil}
+		} else {
+			b = append(b, 0x93, 0x01) // [1, <next>, true]
+		}
+	}
+	for i := MaxNestingDepth - 1; i >= 0; i-- {
+		if i == MaxNestingDepth-1 {
+			b = append(b, 0xc0) // the innermost <next>
+		}
+		if i%2 == 0 {
+			b = append(b, 0x01, 0xc0)
+		} else {
+			b = append(b, 0xc3)
+		}
+	}
+	end, err := skipMessagePack(b, 0)
 	require.NoError(t, err)
-	assert.Equal(t, len(deep), end)
+	assert.Equal(t, len(b), end)
+	require.NoError(t, CheckMessagePackDepth(b))
+	_, err = skipMessagePack(append([]byte{0x91}, b...), 0)
+	assert.ErrorIs(t, err, ErrTooDeep, "one more level")
+}
+
+// TestCheckJSONDepth counts brackets outside strings only.
+func TestCheckJSONDepth(t *testing.T) {
+	at := strings.Repeat("[", MaxNestingDepth) + strings.Repeat("]", MaxNestingDepth)
+	require.NoError(t, CheckJSONDepth([]byte(at)))
+	require.NoError(t, CheckJSONDepth([]byte(`[{"a":"`+strings.Repeat("[{", 500)+`\"[[["}]`)), "brackets in strings, escaped quotes")
+	assert.ErrorIs(t, CheckJSONDepth([]byte("["+at)), ErrTooDeep)
+	assert.ErrorIs(t, CheckJSONDepth([]byte(`{"a":`+strings.Repeat(`{"b":[`, 51))), ErrTooDeep, "unterminated is still counted")
+	assert.ErrorIs(t, CheckJSONDepth(bytes.Repeat([]byte{'['}, 1_000_000)), ErrTooDeep)
+	assert.Error(t, CheckJSONDepth([]byte("]]]]")))
+	assert.Contains(t, ErrTooDeep.Error(), strconv.Itoa(MaxNestingDepth))
 }
 
 // TestMessagePackInvocationKeepsTypes converts the arguments of a REST

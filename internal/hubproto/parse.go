@@ -24,7 +24,8 @@ type Message struct {
 // JSON needs one JSON object; MessagePack one well-formed array whose
 // elements fit the type (headers a map, the id a string or nil, the
 // target a string, the arguments an array). Neither looks at arguments or
-// results.
+// results, but both refuse a message nested deeper than MaxNestingDepth
+// with an error wrapping ErrTooDeep.
 func (p Protocol) Parse(msg []byte) (Message, error) {
 	if p == MessagePack {
 		return parseMessagePack(msg)
@@ -32,6 +33,9 @@ func (p Protocol) Parse(msg []byte) (Message, error) {
 	var m Message
 	if len(bytes.TrimSpace(msg)) == 0 {
 		return m, ErrEmpty
+	}
+	if err := CheckJSONDepth(msg); err != nil {
+		return m, fmt.Errorf("hub protocol message: %w", err)
 	}
 	if err := json.Unmarshal(msg, &m); err != nil {
 		return m, fmt.Errorf("hub protocol message is not a valid JSON object: %w", err)
@@ -49,7 +53,7 @@ func parseMessagePack(record []byte) (Message, error) {
 	}
 	end, err := skipMessagePack(record, 0)
 	if err != nil {
-		return m, err
+		return m, fmt.Errorf("hub protocol message: %w", err)
 	}
 	if end != len(record) {
 		return m, errors.New("MessagePack hub message has bytes after its array")
@@ -125,7 +129,9 @@ type Completion struct {
 	Result []byte
 }
 
-// ParseCompletion decodes a Completion, without its framing. A JSON
+// ParseCompletion decodes a Completion, without its framing; one nested
+// deeper than MaxNestingDepth is refused with an error wrapping ErrTooDeep.
+// A JSON
 // Completion's result and error are read as encoding/json reads them (a
 // "result":null is the result null); a MessagePack one must be
 // [3, headers, invocationId, kind(, result|error)].
@@ -139,6 +145,9 @@ func (p Protocol) ParseCompletion(msg []byte) (Completion, error) {
 		Result       json.RawMessage `json:"result"`
 		Error        *string         `json:"error"`
 	}
+	if err := CheckJSONDepth(msg); err != nil {
+		return Completion{}, fmt.Errorf("Completion: %w", err)
+	}
 	if err := json.Unmarshal(msg, &body); err != nil {
 		return Completion{}, err
 	}
@@ -150,6 +159,10 @@ func (p Protocol) ParseCompletion(msg []byte) (Completion, error) {
 
 func parseMessagePackCompletion(record []byte) (Completion, error) {
 	var c Completion
+	// Checked first: the decoder's Skip and DecodeRaw below recurse.
+	if err := CheckMessagePackDepth(record); err != nil {
+		return c, fmt.Errorf("Completion: %w", err)
+	}
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
 	dec.Reset(bytes.NewReader(record))
@@ -203,7 +216,7 @@ func ParseHandshake(msg []byte, binaryOK bool) (p Protocol, problem string) {
 		Protocol string `json:"protocol"`
 		Version  *int   `json:"version"`
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(msg), []byte("{")) || json.Unmarshal(msg, &req) != nil {
+	if !bytes.HasPrefix(bytes.TrimSpace(msg), []byte("{")) || CheckJSONDepth(msg) != nil || json.Unmarshal(msg, &req) != nil {
 		return 0, "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
 	}
 	switch req.Protocol {
@@ -231,24 +244,29 @@ func ParseHandshake(msg []byte, binaryOK bool) (p Protocol, problem string) {
 var errBadMessagePack = errors.New("hub protocol message is not valid MessagePack")
 
 // skipMessagePack returns the offset just past the MessagePack value that
-// starts at off. It walks nested arrays and maps with a counter instead of
-// recursion, so no nesting depth can exhaust the stack.
+// starts at off. It walks nested arrays and maps with a stack of counters
+// instead of recursion, so no nesting depth can exhaust the stack, and
+// refuses nesting deeper than MaxNestingDepth with an error wrapping
+// ErrTooDeep.
 func skipMessagePack(p []byte, off int) (int, error) {
-	pending := 1 // values still to skip
-	for pending > 0 {
+	// open[i] is how many values the i-th open array or map still holds;
+	// depth is how many are open.
+	var open [MaxNestingDepth]int
+	depth := 0
+	for {
 		if off >= len(p) {
 			return 0, errBadMessagePack
 		}
-		pending--
 		c := p[off]
 		off++
 		var size, children int // bytes of payload, nested values
+		container := false
 		switch {
 		case c <= msgpcode.PosFixedNumHigh, c >= msgpcode.NegFixedNumLow:
 		case msgpcode.IsFixedMap(c):
-			children = 2 * int(c&0x0f)
+			children, container = 2*int(c&0x0f), true
 		case msgpcode.IsFixedArray(c):
-			children = int(c & 0x0f)
+			children, container = int(c&0x0f), true
 		case msgpcode.IsFixedString(c):
 			size = int(c & 0x1f)
 		default:
@@ -297,9 +315,9 @@ func skipMessagePack(p []byte, off int) (int, error) {
 				}
 				switch c {
 				case msgpcode.Array16, msgpcode.Array32:
-					children = int(n)
+					children, container = int(n), true
 				case msgpcode.Map16, msgpcode.Map32:
-					children = 2 * int(n)
+					children, container = 2*int(n), true
 				case msgpcode.Ext8, msgpcode.Ext16, msgpcode.Ext32:
 					size = int(n) + 1 // the type byte
 				default:
@@ -318,7 +336,26 @@ func skipMessagePack(p []byte, off int) (int, error) {
 		if children > len(p)-off {
 			return 0, errBadMessagePack
 		}
-		pending += children
+		if container {
+			if depth == MaxNestingDepth {
+				return 0, fmt.Errorf("MessagePack %w", ErrTooDeep)
+			}
+			if children > 0 {
+				open[depth] = children
+				depth++
+				continue
+			}
+		}
+		// A value ended; so did every container it was the last value of.
+		for depth > 0 {
+			open[depth-1]--
+			if open[depth-1] > 0 {
+				break
+			}
+			depth--
+		}
+		if depth == 0 {
+			return off, nil
+		}
 	}
-	return off, nil
 }

@@ -1,6 +1,8 @@
 package hubproto
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,12 +139,31 @@ func TestDecodeUpstream(t *testing.T) {
 		"MessagePack type 6":     {MessagePack, unhex(t, "91 06"), "type 6"},
 		"MessagePack short":      {MessagePack, unhex(t, "94 01 80 c0 a26869"), "4 elements"},
 		"MessagePack id is 1":    {MessagePack, unhex(t, "95 01 80 01 a26869 90"), "neither nil nor a string"},
-		"MessagePack huge array": {MessagePack, unhex(t, "95 01 80 c0 a26869 dd7fffffff"), "longer than the body"},
+		"MessagePack huge array": {MessagePack, unhex(t, "95 01 80 c0 a26869 dd7fffffff"), "not valid MessagePack"},
+		"JSON too deep":          {JSON, []byte(`{"type":1,"target":"t","arguments":[` + strings.Repeat("[", 1_000_000) + `]}`), "more than 100 deep"},
+		"MessagePack too deep":   {MessagePack, append(unhex(t, "95 01 80 c0 a174 91"), append(bytes.Repeat([]byte{0x91}, 1_000_000), 0xc0)...), "more than 100 deep"},
 	} {
 		_, err := DecodeUpstream(tc.p, tc.body, raw)
 		assert.ErrorIs(t, err, ErrNotUpstream, name)
 		assert.ErrorContains(t, err, tc.want, name)
+		if strings.HasSuffix(name, "too deep") {
+			assert.ErrorIs(t, err, ErrTooDeep, name)
+		}
 	}
+	// At the limit (the body's object or array, the arguments array, and
+	// the argument's own levels) the body is accepted.
+	arg := strings.Repeat("[", MaxNestingDepth-2) + strings.Repeat("]", MaxNestingDepth-2)
+	m, err = DecodeUpstream(JSON, []byte(`{"type":1,"target":"t","arguments":[`+arg+`]}`), raw)
+	require.NoError(t, err)
+	assert.Equal(t, []string{arg}, m.Arguments)
+	_, err = DecodeUpstream(JSON, []byte(`{"type":1,"target":"t","arguments":[[`+arg+`]]}`), raw)
+	assert.ErrorIs(t, err, ErrTooDeep, "one level more")
+	mpArg := append(bytes.Repeat([]byte{0x91}, MaxNestingDepth-3), 0x90)
+	m, err = DecodeUpstream(MessagePack, append(unhex(t, "95 01 80 c0 a174 91"), mpArg...), raw)
+	require.NoError(t, err)
+	assert.Equal(t, []string{string(mpArg)}, m.Arguments)
+	_, err = DecodeUpstream(MessagePack, append(unhex(t, "95 01 80 c0 a174 91 91"), mpArg...), raw)
+	assert.ErrorIs(t, err, ErrTooDeep, "one level more")
 }
 
 func TestProtocolNames(t *testing.T) {
@@ -160,5 +181,36 @@ func TestProtocolNames(t *testing.T) {
 	_, problem = ParseHandshake([]byte(`{"protocol":"xml","version":1}`), true)
 	assert.Contains(t, problem, "'xml' is not supported")
 	_, problem = ParseHandshake([]byte(`nope`), true)
+	assert.Contains(t, problem, "not valid JSON")
+}
+
+// TestParseRefusesDeepMessages: a client's message nested a million levels
+// deep, in either protocol and as an Invocation or a Completion, is refused
+// by Parse and ParseCompletion with ErrTooDeep, not walked recursively.
+func TestParseRefusesDeepMessages(t *testing.T) {
+	const depth = 1_000_000
+	deepJSON := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+	deepMP := append(bytes.Repeat([]byte{0x91}, depth), 0xc0)
+	for name, tc := range map[string]struct {
+		p   Protocol
+		msg []byte
+	}{
+		"JSON invocation":        {JSON, []byte(`{"type":1,"target":"t","arguments":[` + deepJSON + `]}`)},
+		"JSON completion":        {JSON, []byte(`{"type":3,"invocationId":"1","result":` + deepJSON + `}`)},
+		"MessagePack invocation": {MessagePack, append(unhex(t, "95 01 80 c0 a174 91"), deepMP...)},
+		"MessagePack completion": {MessagePack, append(unhex(t, "95 03 80 a131 03"), deepMP...)},
+		"MessagePack headers":    {MessagePack, append(append(unhex(t, "95 03 81 a168"), deepMP...), unhex(t, "a131 02")...)},
+	} {
+		_, err := tc.p.Parse(tc.msg)
+		assert.ErrorIs(t, err, ErrTooDeep, name)
+		_, err = tc.p.ParseCompletion(tc.msg)
+		assert.ErrorIs(t, err, ErrTooDeep, name)
+	}
+}
+
+// TestParseHandshakeRefusesDeepJSON: a handshake nested a million levels
+// deep is refused as invalid, without being decoded.
+func TestParseHandshakeRefusesDeepJSON(t *testing.T) {
+	_, problem := ParseHandshake([]byte(`{"protocol":"json","version":1,"x":`+strings.Repeat("[", 1_000_000)+`}`), true)
 	assert.Contains(t, problem, "not valid JSON")
 }

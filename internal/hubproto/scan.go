@@ -20,6 +20,7 @@ func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocat
 	if !s.byte('{') {
 		return -1, "", "", "", nil, false
 	}
+	s.depth = 1
 	s.ws()
 	if s.byte('}') {
 		return typ, "", "", "", nil, s.end()
@@ -94,6 +95,16 @@ func scanJSONBody[A any](body []byte, wrap func(raw []byte) A) (typ int, invocat
 type scanner struct {
 	data []byte
 	i    int
+	// depth is how many arrays and objects are open; past
+	// MaxNestingDepth the scanner gives up, so its recursion is bounded,
+	// and the slow path words the error.
+	depth int
+}
+
+// open enters an array or object, reporting false past MaxNestingDepth.
+func (s *scanner) open() bool {
+	s.depth++
+	return s.depth <= MaxNestingDepth
 }
 
 func (s *scanner) ws() {
@@ -175,7 +186,9 @@ func (s *scanner) smallInt() (int, bool) {
 
 // scanArguments reads an array, keeping each element's bytes.
 func scanArguments[A any](s *scanner, wrap func(raw []byte) A) ([]A, bool) {
-	if !s.byte('[') {
+	// The arguments array is one level (the body's object is the first);
+	// nothing reads the scanner's depth after it, so it is not undone.
+	if !s.byte('[') || !s.open() {
 		return nil, false
 	}
 	args := make([]A, 0, 4)
@@ -206,48 +219,19 @@ func (s *scanner) value() bool {
 	switch c := s.data[s.i]; {
 	case c == '"':
 		return s.str()
-	case c == '{':
+	case c == '{', c == '[':
 		s.i++
-		s.ws()
-		if s.byte('}') {
-			return true
+		if !s.open() {
+			return false
 		}
-		for {
-			s.ws()
-			if !s.str() {
-				return false
-			}
-			s.ws()
-			if !s.byte(':') {
-				return false
-			}
-			s.ws()
-			if !s.value() {
-				return false
-			}
-			s.ws()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte('}')
+		var ok bool
+		if c == '{' {
+			ok = s.object()
+		} else {
+			ok = s.array()
 		}
-	case c == '[':
-		s.i++
-		s.ws()
-		if s.byte(']') {
-			return true
-		}
-		for {
-			s.ws()
-			if !s.value() {
-				return false
-			}
-			s.ws()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte(']')
-		}
+		s.depth--
+		return ok
 	case c == 't':
 		return s.literal("true")
 	case c == 'f':
@@ -258,6 +242,52 @@ func (s *scanner) value() bool {
 		return s.number()
 	}
 	return false
+}
+
+// object skips the rest of an object whose '{' was read.
+func (s *scanner) object() bool {
+	s.ws()
+	if s.byte('}') {
+		return true
+	}
+	for {
+		s.ws()
+		if !s.str() {
+			return false
+		}
+		s.ws()
+		if !s.byte(':') {
+			return false
+		}
+		s.ws()
+		if !s.value() {
+			return false
+		}
+		s.ws()
+		if s.byte(',') {
+			continue
+		}
+		return s.byte('}')
+	}
+}
+
+// array skips the rest of an array whose '[' was read.
+func (s *scanner) array() bool {
+	s.ws()
+	if s.byte(']') {
+		return true
+	}
+	for {
+		s.ws()
+		if !s.value() {
+			return false
+		}
+		s.ws()
+		if s.byte(',') {
+			continue
+		}
+		return s.byte(']')
+	}
 }
 
 // str skips a JSON string, checking its escapes.

@@ -34,7 +34,8 @@ type Upstream[A any] struct {
 // names match case-insensitively, as the service writes "Type" and
 // "Error" for the disconnected event. A MessagePack body is an Invocation,
 // [1, headers, invocationId|nil, target, arguments(, streamIds)]. The
-// errors wrap ErrNotUpstream.
+// errors wrap ErrNotUpstream, and also ErrTooDeep for a body nested deeper
+// than MaxNestingDepth.
 func DecodeUpstream[A any](p Protocol, body []byte, wrap func(raw []byte) A) (Upstream[A], error) {
 	if p == MessagePack {
 		return decodeUpstreamMessagePack(body, wrap)
@@ -57,6 +58,9 @@ func decodeUpstreamJSON[A any](body []byte, wrap func(raw []byte) A) (Upstream[A
 		}{Type: -1}
 		if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
 			return out, fmt.Errorf("%w: body is not a JSON object", ErrNotUpstream)
+		}
+		if err := CheckJSONDepth(body); err != nil {
+			return out, fmt.Errorf("%w: body: %w", ErrNotUpstream, err)
 		}
 		if err := json.Unmarshal(body, &m); err != nil {
 			return out, fmt.Errorf("%w: body is not valid JSON: %v", ErrNotUpstream, err)
@@ -94,7 +98,15 @@ func decodeUpstreamMessagePack[A any](body []byte, wrap func(raw []byte) A) (Ups
 		}
 		return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %s", ErrNotUpstream, what)
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(body))
+	// The whole body is walked first, without recursion: the decoder's
+	// Skip and DecodeRaw below recurse, and must not meet deep nesting.
+	if err := CheckMessagePackDepth(body); err != nil {
+		return Upstream[A]{}, fmt.Errorf("%w: MessagePack body: %w", ErrNotUpstream, err)
+	}
+	r := bytes.NewReader(body)
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	dec.Reset(r)
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
 		return bad("not an array", err)
@@ -142,17 +154,18 @@ func decodeUpstreamMessagePack[A any](body []byte, wrap func(raw []byte) A) (Ups
 		return bad("arguments array is longer than the body", nil)
 	}
 	out.Arguments = make([]A, 0, max(args, 0))
+	// Each argument is a subslice of body, found by the same walk that
+	// checked it; the decoder reads from r without buffering ahead, so r
+	// says where the arguments start. The elements after them (streamIds
+	// and anything newer) were checked with the rest.
+	pos := len(body) - r.Len()
 	for i := 0; i < args; i++ {
-		raw, err := dec.DecodeRaw()
+		end, err := skipMessagePack(body, pos)
 		if err != nil {
 			return bad(fmt.Sprintf("argument %d", i), err)
 		}
-		out.Arguments = append(out.Arguments, wrap(raw))
-	}
-	for i := 5; i < n; i++ { // streamIds and anything newer
-		if err := dec.Skip(); err != nil {
-			return bad("trailing elements", err)
-		}
+		out.Arguments = append(out.Arguments, wrap(body[pos:end:end]))
+		pos = end
 	}
 	return out, nil
 }

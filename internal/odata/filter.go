@@ -25,12 +25,14 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // maxLength and maxDepth bound the work of one filter.
 const (
 	maxLength = 4096
-	maxDepth  = 32
+	maxDepth  = hubproto.MaxNestingDepth
 )
 
 // SyntaxError says where a filter stopped making sense.
@@ -184,7 +186,7 @@ func (f *Filter) Match(s *Subject) bool {
 	return f == nil || f.root.eval(s)
 }
 
-// Parse parses a filter of at most 4096 characters nesting at most 32
+// Parse parses a filter of at most 4096 characters nesting at most 100 (hubproto.MaxNestingDepth)
 // levels. The empty filter (or one of only white space) selects everything
 // and parses to nil. Every error is a *SyntaxError.
 func Parse(src string) (*Filter, error) {

@@ -83,7 +83,11 @@ func TestFilterErrorsNameThePosition(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"userId eq 'a'", "'g1' in groups", "startswith(userId, 'x')", "not (a)", "connectionId in ('a', 'b''c')",
-		"((((userId eq null))))", "userId eq 'a' and not 'g' in groups or connectionId ne 'c'", "'", "(", "é",
+		"((((userId eq null))))",
+		// A million levels (refused by the length bound), and one past
+		// the depth bound within it.
+		strings.Repeat("(", 1_000_000) + "userId eq 'a'" + strings.Repeat(")", 1_000_000),
+		strings.Repeat("not (", maxDepth) + "userId eq 'a'" + strings.Repeat(")", maxDepth), "userId eq 'a' and not 'g' in groups or connectionId ne 'c'", "'", "(", "é",
 	} {
 		f.Add(s)
 	}
@@ -111,8 +115,8 @@ func TestFilterBounds(t *testing.T) {
 	assert.Contains(t, fe.Msg, "longer than 4096 characters")
 
 	_, err = Parse(strings.Repeat("(", maxDepth-1) + "userId eq 'a'" + strings.Repeat(")", maxDepth-1))
-	require.NoError(t, err, "32 levels, the outermost one included, are allowed")
+	require.NoError(t, err, "maxDepth levels, the outermost one included, are allowed")
 	_, err = Parse(strings.Repeat("not ", maxDepth+1) + "userId eq 'a'")
 	require.ErrorAs(t, err, &fe)
-	assert.Contains(t, fe.Msg, "deeper than 32 levels")
+	assert.Contains(t, fe.Msg, "deeper than 100 levels")
 }
