@@ -43,8 +43,8 @@ func TestHandshakeErrors(t *testing.T) {
 		want    string
 	}{
 		{`{"protocol":"xml","version":1}`, "'xml' is not supported"},
-		{`{"protocol":"messagepack","version":2}`, "version 2 of the 'messagepack'"},
-		{`{"protocol":"json","version":2}`, "version 2"},
+		{`{"protocol":"messagepack","version":3}`, "version 3 of the 'messagepack'"},
+		{`{"protocol":"json","version":3}`, "version 3"},
 		{`{"protocol":"json"}`, "version"},
 		{`{"version":1}`, "protocol"},
 		{`not json`, "not valid JSON"},
