@@ -130,7 +130,9 @@ func (c *srClient) invoke(target, arg string) {
 	c.sendRaw([]byte(`{"type":1,"target":"` + target + `","arguments":["` + arg + "\"]}\x1e"))
 }
 
-func (c *srClient) ack() { c.sendRaw([]byte(`{"type":8,"sequenceId":` + itoa(int(c.received)) + "}\x1e")) }
+func (c *srClient) ack() {
+	c.sendRaw([]byte(`{"type":8,"sequenceId":` + itoa(int(c.received)) + "}\x1e"))
+}
 
 func (c *srClient) read(timeout time.Duration) ([]byte, error) {
 	for len(c.pending) == 0 {
