@@ -176,6 +176,10 @@ func (c *connection) endStateful() {
 		return
 	}
 	c.e.resumable.remove(sr.token, c)
+	if c.hub != nil {
+		// Refused as unknown (404) from now on, not as connected (409).
+		c.hub.pending.forget(sr.token)
+	}
 	sr.mu.Lock()
 	sr.ended = true
 	offered := sr.offered
