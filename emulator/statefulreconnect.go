@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -431,9 +430,10 @@ func (sr *statefulState) receive(c *connection) bool {
 	return true
 }
 
-// errSequenceAhead is the Close error for a client Sequence past what the
-// emulator received: messages would be missing.
-var errSequenceAhead = errors.New("Sequence ID greater than amount of messages we've received.")
+// sequenceAheadError is the Close error for a client Sequence past what
+// the emulator received (messages would be missing), in the words the
+// official client uses for the same fault.
+const sequenceAheadError = "Sequence ID greater than amount of messages we've received."
 
 // handleSequenceID acts on the client's Ack (the emulator's messages it
 // has handled, which the replay buffer drops) or Sequence (the id of the
@@ -447,7 +447,7 @@ func (c *connection) handleSequenceID(record []byte) (reason string, stop bool) 
 	sr := c.sr
 	if typ == hubproto.TypeSequence {
 		if id == 0 || id > sr.recvDone+1 {
-			c.hangUp(c.proto.Close("Connection closed with an error: "+errSequenceAhead.Error(), false), closeNormal)
+			c.hangUp(c.proto.Close("Connection closed with an error: "+sequenceAheadError, false), closeNormal)
 			return "client Sequence past the messages received", true
 		}
 		sr.recvNext = id

@@ -75,7 +75,6 @@ type fanoutFleet struct {
 	target   atomic.Int64
 	done     chan struct{}
 	doneOnce atomic.Pointer[sync.Once]
-	seq      int
 }
 
 func newFanoutFleet(b *testing.B, n int, stateful bool) *fanoutFleet {

@@ -163,6 +163,7 @@ type srMessage struct {
 	Arguments  []json.RawMessage `json:"arguments"`
 	SequenceID uint64            `json:"sequenceId"`
 	Error      string            `json:"error"`
+	ID         string            `json:"invocationId"`
 }
 
 func (c *srClient) nextNonPing() srMessage {
@@ -443,4 +444,85 @@ func TestStatefulReconnectMessagePack(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.ws.Write(ctx, websocket.MessageBinary, []byte{0x03, 0x92, 0x09, 0x02}))
 	assert.Equal(t, []byte{0x03, 0x92, 0x09, 0x01}, readBinary(), "Sequence 1: nothing sent yet")
+}
+
+// A REST :invoke made while the socket is down waits for the connection,
+// reaches the client once it is back, and gets its Completion.
+func TestStatefulReconnectKeepsInvokeWaits(t *testing.T) {
+	s := newServer(t, nil)
+	c := srConnect(t, s, "chat", "ada")
+	c.cut()
+	path := "/api/hubs/chat/connections/" + c.id + "/:invoke"
+	token := mint(t, testKey, s.URL+path, nil)
+	result := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+path+"?api-version=2024-12-01", strings.NewReader(sendBody("ask", "?")))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			result <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		result <- itoa(resp.StatusCode) + " " + string(body)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	c.reconnect(1)
+	m := c.nextNonPing()
+	require.Equal(t, 1, m.Type, "%+v", m)
+	require.Equal(t, "ask", m.Target)
+	require.NotEmpty(t, m.ID)
+	c.sendRaw([]byte(`{"type":3,"invocationId":"` + m.ID + `","result":"yes"}` + "\x1e"))
+	select {
+	case r := <-result:
+		assert.Equal(t, `200 {"result":"yes"}`, r)
+	case <-time.After(10 * time.Second):
+		t.Fatal(":invoke did not complete")
+	}
+}
+
+// A client Sequence past what the emulator received means lost messages:
+// the connection closes with the official client's words for it.
+func TestStatefulReconnectSequenceAheadCloses(t *testing.T) {
+	s := newServer(t, nil)
+	c := srConnect(t, s, "chat", "ada")
+	c.invoke("note", "one") // id 1; no upstream, dropped
+	c.cut()
+	_, err := c.dial("ada")
+	require.NoError(t, err)
+	c.sendRaw([]byte(`{"type":9,"sequenceId":5}` + "\x1e"))
+	for {
+		m := c.nextNonPing()
+		if m.Type == 7 {
+			assert.Contains(t, m.Error, "Sequence ID greater than amount of messages we've received.")
+			break
+		}
+	}
+	eventually(t, "the connection ends", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+}
+
+// Long Polling and Server-Sent Events clients that ask get the grant (the
+// clients then turn it off on those transports, and send a version 1
+// handshake): their connections are classic, and ending them ends them.
+func TestStatefulReconnectNotOnHTTPTransports(t *testing.T) {
+	s := newServer(t, nil)
+	raw := srNegotiate(t, s, "chat", "u", "&negotiateVersion=1&useStatefulReconnect=true")
+	token := raw["connectionToken"].(string)
+	auth := "Bearer " + mint(t, testKey, clientURL(s, "chat"), jwt.MapClaims{"asrs.s.uid": "u"})
+	do := func(method, body string) *http.Response {
+		req, _ := http.NewRequest(method, s.URL+"/client/?hub=chat&id="+token, strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		resp, err := httpClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	require.Equal(t, http.StatusOK, do(http.MethodGet, "").StatusCode, "first poll")
+	require.Equal(t, http.StatusOK, do(http.MethodPost, `{"protocol":"json","version":2}`+"\x1e").StatusCode, "handshake")
+	eventually(t, "connected", func() bool { return len(s.Snapshot("chat").Connections) == 1 })
+	require.Equal(t, http.StatusAccepted, do(http.MethodDelete, "").StatusCode, "DELETE ends it")
+	eventually(t, "gone at once, no window", func() bool { return len(s.Snapshot("chat").Connections) == 0 })
+	_, err := (&srClient{t: t, s: s, hub: "chat", token: token}).dial("u")
+	require.Error(t, err, "no WebSocket resume of a Long Polling connection")
 }
