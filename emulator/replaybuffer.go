@@ -111,16 +111,8 @@ func trackableOnly(proto hubproto.Protocol, framed []byte) []byte {
 	if err != nil {
 		return nil
 	}
-	keep := true
-	for _, r := range records {
-		if m, err := proto.Parse(r); err != nil || !m.Type.Trackable() {
-			keep = false
-			break
-		}
-	}
-	if keep {
-		return framed
-	}
+	// Rebuilt from the whole messages: an unfinished tail, which the
+	// reader keeps for a next frame that never comes, is dropped too.
 	var out []byte
 	for _, r := range records {
 		if m, err := proto.Parse(r); err == nil && m.Type.Trackable() {
