@@ -203,7 +203,6 @@ func (c *connection) serve() {
 		return
 	}
 	registered = true
-	c.startStateful()
 	if c.user != "" {
 		c.log.Info("client connected", "protocol", c.proto.String(), "user", c.user)
 	} else {
@@ -218,6 +217,7 @@ func (c *connection) serve() {
 		reason = "write failed"
 		return
 	}
+	c.startStateful() // run ends it
 	c.upstream.connected()
 	reason = c.run(records)
 }

@@ -53,7 +53,8 @@ type Options struct {
 	// connection, as SendQueueSize bounds their number: a client that stops
 	// reading costs the emulator at most this much memory before it is
 	// closed with status 1008. Values below MaxMessageSize are raised so
-	// that the largest message fits. Default: 8 MiB.
+	// that the largest message fits. With stateful reconnect, the bytes
+	// written and not yet acknowledged count too. Default: 8 MiB.
 	SendQueueBytes int64
 
 	// WriteTimeout bounds each write to a client. A client that stops

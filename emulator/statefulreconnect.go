@@ -153,7 +153,7 @@ func (c *connection) grantStateful(token string) {
 	}
 }
 
-// startStateful is called once the connection joined its hub: with a
+// startStateful is called once the handshake is answered, before run: with a
 // version 2 handshake the connection becomes resumable, otherwise it is a
 // classic one.
 func (c *connection) startStateful() {
