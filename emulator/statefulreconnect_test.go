@@ -526,3 +526,26 @@ func TestStatefulReconnectNotOnHTTPTransports(t *testing.T) {
 	_, err := (&srClient{t: t, s: s, hub: "chat", token: token}).dial("u")
 	require.Error(t, err, "no WebSocket resume of a Long Polling connection")
 }
+
+// Shutdown does not wait out the window of a connection whose socket is
+// gone: it ends at once, with its disconnected event.
+func TestStatefulReconnectShutdownEndsWaitingConnections(t *testing.T) {
+	up, upSrv := newUpstreamRecorder(t)
+	s := emulator.NewServer(&emulator.Options{
+		AccessKey:               testKey,
+		StatefulReconnectWindow: time.Hour,
+		Upstream:                []emulator.UpstreamTemplate{{URLTemplate: upSrv.URL}},
+	})
+	defer s.Close()
+	c := srConnect(t, s, "chat", "ada")
+	c.invoke("note", "x")
+	eventually(t, "the note", func() bool { return len(up.list()) == 2 })
+	c.cut()
+	time.Sleep(100 * time.Millisecond) // the emulator notices the cut
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Emulator.Shutdown(ctx), "Shutdown waited for the reconnect window")
+	events := up.list()
+	require.Len(t, events, 3)
+	assert.Equal(t, "disconnected "+c.id+` {"Type":11}`, events[2], "a clean disconnected event")
+}
