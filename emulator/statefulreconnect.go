@@ -411,10 +411,24 @@ func (c *connection) statefulWake() error {
 func (sr *statefulState) receive(c *connection) bool {
 	id := sr.recvNext
 	sr.recvNext++
-	if id <= sr.recvDone {
+	if id < sr.recvDone {
+		return false
+	}
+	if id == sr.recvDone {
+		// The client replays its latest message: it never saw the Ack
+		// for it (lost in the drop), so the Ack goes again, as the
+		// official client does in the other direction.
+		sr.acked = 0
+		sr.armAck(c)
 		return false
 	}
 	sr.recvDone = id
+	sr.armAck(c)
+	return true
+}
+
+// armAck starts the Ack timer unless it runs.
+func (sr *statefulState) armAck(c *connection) {
 	if !sr.ackArmed.Load() {
 		sr.ackArmed.Store(true)
 		if sr.ackTimer == nil {
@@ -427,7 +441,6 @@ func (sr *statefulState) receive(c *connection) bool {
 			sr.ackTimer.Reset(statefulAckInterval)
 		}
 	}
-	return true
 }
 
 // sequenceAheadError is the Close error for a client Sequence past what

@@ -549,3 +549,24 @@ func TestStatefulReconnectShutdownEndsWaitingConnections(t *testing.T) {
 	require.Len(t, events, 3)
 	assert.Equal(t, "disconnected "+c.id+` {"Type":11}`, events[2], "a clean disconnected event")
 }
+
+// A client that replays its latest message never saw the Ack for it: the
+// emulator acknowledges it again rather than leave the client's buffer
+// full.
+func TestStatefulReconnectAcksAgainAReplayedLatestMessage(t *testing.T) {
+	s := newServer(t, nil)
+	c := srConnect(t, s, "chat", "ada")
+	c.invoke("note", "one")
+	m := c.nextNonPing()
+	require.Equal(t, 8, m.Type, "%+v", m)
+	require.Equal(t, uint64(1), m.SequenceID)
+	c.cut()
+	_, err := c.dial("ada")
+	require.NoError(t, err)
+	c.sendRaw([]byte(`{"type":9,"sequenceId":1}` + "\x1e" + `{"type":1,"target":"note","arguments":["one"]}` + "\x1e"))
+	seq := c.nextNonPing()
+	require.Equal(t, 9, seq.Type, "%+v", seq)
+	m = c.nextNonPing()
+	require.Equal(t, 8, m.Type, "%+v", m)
+	assert.Equal(t, uint64(1), m.SequenceID)
+}
