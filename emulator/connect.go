@@ -61,10 +61,15 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 // serveWebSocket accepts the WebSocket transport. Without a token (the
 // client's skipNegotiation mode) it makes a new connection.
 func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request, hubName, token string, claims jwt.MapClaims) {
+	if c := e.resumable.get(token); c != nil {
+		e.resumeWebSocket(w, r, c, hubName, claims)
+		return
+	}
 	id := randomID(16)
+	stateful := false
 	if token != "" {
 		var status int
-		id, status = e.claimPending(token, hubName)
+		id, stateful, status = e.claimPendingStateful(token, hubName)
 		switch status {
 		case http.StatusNotFound:
 			http.Error(w, "No connection with that id: negotiate first, and connect within the negotiate timeout.", status)
@@ -86,7 +91,16 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request, hubNam
 	// handler's stack (grown by the upgrade and the token check) are not
 	// kept for the connection's life. Tracked before the handler
 	// returns, it is waited for by Shutdown as before.
-	if c := e.startConnection(t, hubName, id, token, claims, r.URL.RawQuery); c != nil {
+	var tr transport = t
+	if stateful {
+		// The connection may outlive this socket (statefulreconnect.go).
+		tr = &swapTransport{}
+		tr.(*swapTransport).attach(t)
+	}
+	if c := e.startConnection(tr, hubName, id, token, claims, r.URL.RawQuery); c != nil {
+		if stateful {
+			c.grantStateful(token)
+		}
 		go e.runConnection(c, token)
 	}
 }

@@ -75,6 +75,12 @@ type connection struct {
 	// upstream delivers this connection's events in serverless mode; nil
 	// without upstream templates (see upstream.go).
 	upstream *connUpstream
+
+	// version is the handshake version (1, or 2 for stateful reconnect);
+	// sr is the stateful reconnect state, nil unless negotiate granted it
+	// and the client's handshake is version 2 (see statefulreconnect.go).
+	version int
+	sr      *statefulState
 }
 
 func newConnection(e *Emulator, t transport, hubName, id, user string) *connection {
@@ -206,6 +212,7 @@ func (c *connection) serve() {
 		reason = "write failed"
 		return
 	}
+	c.startStateful() // run ends it
 	c.upstream.connected()
 	reason = c.run(records)
 }
@@ -237,12 +244,12 @@ func (c *connection) handshake() (rest [][]byte, ok bool, reason string) {
 				buf = append(buf[:0:0], frame...)
 				continue
 			}
-			p, problem := hubproto.ParseHandshake(frame[:i], c.t.supportsBinary())
+			p, version, problem := hubproto.ParseHandshakeVersion(frame[:i], c.t.supportsBinary())
 			if problem != "" {
 				c.hangUp(hubproto.HandshakeResponse(problem), closeNormal)
 				return nil, false, "handshake rejected: " + problem
 			}
-			c.proto = p
+			c.proto, c.version = p, version
 			c.reader = p.NewReader(limit)
 			records, err := c.reader.Split(frame[i+1:])
 			if err != nil {
@@ -281,8 +288,9 @@ func (c *connection) readFailure() string {
 	return "client closed the connection"
 }
 
-// run is the connected state: it returns why the connection ended.
-func (c *connection) run(first [][]byte) string {
+// runLink is the connected state over one transport: it returns why the
+// connection, or with stateful reconnect the transport, ended (see run).
+func (c *connection) runLink(first [][]byte) string {
 	keepAlive := time.NewTimer(c.e.opts.keepAliveInterval)
 	defer keepAlive.Stop()
 	clientTimeout := time.NewTimer(c.e.opts.clientTimeout)
@@ -325,6 +333,14 @@ func (c *connection) run(first [][]byte) string {
 				// transport; otherwise the client is told why it goes.
 				c.closeTransport(closeTooSlow)
 				return "send queue full (client too slow)"
+			}
+			if c.sr != nil {
+				if err := c.statefulWake(); err != nil {
+					return c.writeFailure()
+				}
+				if c.sr.holding() {
+					continue // back-pressure: an Ack wakes the writer
+				}
 			}
 			// Everything waiting goes now, in as few frames as fit,
 			// without waiting for more: what arrives meanwhile goes in
@@ -417,12 +433,14 @@ var batchPool = sync.Pool{New: func() any {
 func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err error) {
 	cur := &c.queue.cursor
 	size := 0
+	var failed error // a stateful connection tracks what follows a failed write
 	flush := func() error {
-		var err error
-		switch len(c.pieces) {
-		case 0:
+		err := failed
+		switch {
+		case err != nil:
+		case len(c.pieces) == 0:
 			return nil
-		case 1:
+		case len(c.pieces) == 1:
 			err = c.write(c.pieces[0])
 		default:
 			bp := batchPool.Get().(*[]byte)
@@ -438,9 +456,18 @@ func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err
 		}
 		clear(c.pieces)
 		c.pieces, size, wrote = c.pieces[:0], 0, true
+		if err != nil && c.sr != nil {
+			// Everything taken is kept for the replay: the rest of the
+			// burst goes into the replay buffer unwritten.
+			failed = err
+			return nil
+		}
 		return err
 	}
 	add := func(p []byte) error {
+		if c.sr != nil {
+			c.track(p)
+		}
 		if len(c.pieces) > 0 && size+len(p) > maxBatchBytes {
 			if err := flush(); err != nil {
 				return err
@@ -473,6 +500,9 @@ func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err
 	err = flush()
 	if cap(c.pieces) > 64 {
 		c.pieces = nil
+	}
+	if failed != nil {
+		return true, failed
 	}
 	return wrote, err
 }

@@ -44,8 +44,8 @@ func TestHandshakeErrors(t *testing.T) {
 		want    string
 	}{
 		{`{"protocol":"xml","version":1}`, "'xml' is not supported"},
-		{`{"protocol":"messagepack","version":2}`, "version 2 of the 'messagepack'"},
-		{`{"protocol":"json","version":2}`, "version 2"},
+		{`{"protocol":"messagepack","version":3}`, "version 3 of the 'messagepack'"},
+		{`{"protocol":"json","version":3}`, "version 3"},
 		{`{"protocol":"json"}`, "version"},
 		{`{"version":1}`, "protocol"},
 		{`not json`, "not valid JSON"},
@@ -185,7 +185,7 @@ func TestNegotiate(t *testing.T) {
 	require.NoError(t, err, "version 0 connect")
 	ws.CloseNow()
 
-	// The raw body has no useStatefulReconnect, even when asked.
+	// Asked for, stateful reconnect is granted (see statefulreconnect_test.go).
 	req, _ := http.NewRequest("POST", s.URL+"/client//negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := httpClient.Do(req)
@@ -194,7 +194,7 @@ func TestNegotiate(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&raw)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	assert.NotContains(t, raw, "useStatefulReconnect")
+	assert.Equal(t, true, raw["useStatefulReconnect"])
 
 	// GET is refused; a missing or bad hub is a 400.
 	for _, tc := range []struct {

@@ -22,6 +22,17 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 			c.hangUp(c.proto.Close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
 			return "invalid message from client", true
 		}
+		if c.sr != nil {
+			if msg.Type.Trackable() && !c.sr.receive(c) {
+				continue // a message replayed after a reconnect, already handled
+			}
+			if msg.Type == hubproto.TypeAck || msg.Type == hubproto.TypeSequence {
+				if reason, stop := c.handleSequenceID(record); stop {
+					return reason, true
+				}
+				continue
+			}
+		}
 		switch msg.Type {
 		case hubproto.TypeCompletion:
 			// The answer to a REST :invoke (see invocations.go).
@@ -53,7 +64,7 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 func (c *connection) handleInvocation(msg hubproto.Message, record []byte) error {
 	if c.upstream != nil {
 		if completion := c.upstream.handle(record, msg); completion != nil {
-			return c.write(completion)
+			return c.writeRecord(completion)
 		}
 		return nil
 	}
@@ -61,6 +72,6 @@ func (c *connection) handleInvocation(msg hubproto.Message, record []byte) error
 		c.log.Info("dropped client invocation: no upstream configured", "target", msg.Target)
 		return nil
 	}
-	return c.write(c.proto.CompletionError(*msg.InvocationID,
+	return c.writeRecord(c.proto.CompletionError(*msg.InvocationID,
 		"The SignalR emulator has no upstream configured, so invocation of '"+msg.Target+"' cannot be handled."))
 }

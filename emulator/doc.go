@@ -28,6 +28,11 @@
 // the client URL or the REST request URL (with or without the port). Hub
 // names are case-insensitive; user ids and group names are not.
 //
+// Stateful reconnect (the clients' withStatefulReconnect()) is granted on
+// WebSockets: a connection whose socket drops waits
+// Options.StatefulReconnectWindow (15s) for the client to reopen it, then
+// replays what the client has not acknowledged; see statefulreconnect.go.
+//
 // Closing connections through the REST API sends each client a Close
 // message with the reason as its error and allowReconnect set, as the Azure
 // emulator does; a client built withAutomaticReconnect therefore reconnects.

@@ -64,6 +64,9 @@ type Emulator struct {
 	dynamicKey  []byte
 	invocations invocationTable
 
+	// resumable finds the stateful reconnect connections by token.
+	resumable resumeTable
+
 	// ident holds the signing keys by kid and identity mode (identity.go).
 	ident *identityState
 }

@@ -12,10 +12,13 @@ import (
 
 // negotiateResponse is the body of a successful negotiate.
 type negotiateResponse struct {
-	ConnectionID        string               `json:"connectionId"`
-	ConnectionToken     string               `json:"connectionToken,omitempty"`
-	NegotiateVersion    int                  `json:"negotiateVersion"`
-	AvailableTransports []availableTransport `json:"availableTransports"`
+	ConnectionID     string `json:"connectionId"`
+	ConnectionToken  string `json:"connectionToken,omitempty"`
+	NegotiateVersion int    `json:"negotiateVersion"`
+	// UseStatefulReconnect is set only for a client that asked for it
+	// (see grantsStatefulReconnect): one that did not ask fails start().
+	UseStatefulReconnect bool                 `json:"useStatefulReconnect,omitempty"`
+	AvailableTransports  []availableTransport `json:"availableTransports"`
 }
 
 type availableTransport struct {
@@ -85,10 +88,11 @@ func (e *Emulator) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		resp.ConnectionToken = randomID(24)
 		token = resp.ConnectionToken
 	}
+	resp.UseStatefulReconnect = e.grantsStatefulReconnect(r, version)
 	now := time.Now()
 	e.maybeSweep(now)
 	e.withLiveHub(hubName, func(h *hub) bool {
-		return h.pending.add(token, resp.ConnectionID, now, now.Add(e.opts.negotiateTimeout))
+		return h.pending.addStateful(token, resp.ConnectionID, now, now.Add(e.opts.negotiateTimeout), resp.UseStatefulReconnect)
 	})
 
 	w.Header().Set("Content-Type", "application/json")

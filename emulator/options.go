@@ -63,7 +63,8 @@ type Options struct {
 	// connection, as SendQueueSize bounds their number: a client that stops
 	// reading costs the emulator at most this much memory before it is
 	// closed with status 1008. Values below MaxMessageSize are raised so
-	// that the largest message fits. Default: 8 MiB.
+	// that the largest message fits. With stateful reconnect, the bytes
+	// written and not yet acknowledged count too. Default: 8 MiB.
 	SendQueueBytes int64
 
 	// WriteTimeout bounds each write to a client. A client that stops
@@ -111,6 +112,27 @@ type Options struct {
 	// nil, no identity mode.
 	Identity *IdentityOptions
 
+	// StatefulReconnectWindow is how long a WebSocket connection that
+	// negotiated stateful reconnect (the client's withStatefulReconnect())
+	// is kept after its socket drops, waiting for the client to reopen it
+	// with the same connection token; see statefulreconnect.go. Default:
+	// 15s, ASP.NET Core's DisconnectTimeout.
+	StatefulReconnectWindow time.Duration
+
+	// StatefulReconnectBufferSize bounds, in bytes, what a stateful
+	// reconnect connection has sent and the client has not acknowledged
+	// yet: past it, the emulator writes nothing more to the client until
+	// an Ack brings it back under (what waits meanwhile stays queued,
+	// within SendQueueSize and SendQueueBytes, which the unacknowledged
+	// bytes count toward). Default: 100,000, as ASP.NET Core's
+	// StatefulReconnectBufferSize.
+	StatefulReconnectBufferSize int64
+
+	// DisableStatefulReconnect makes negotiate never grant stateful
+	// reconnect, as Microsoft's emulator: clients then get the classic
+	// disconnect. Default: false, granted to every client that asks.
+	DisableStatefulReconnect bool
+
 	// Logger receives one line per connect, disconnect and REST call.
 	// Default: nil, meaning nothing is logged. Access keys and tokens are
 	// never logged.
@@ -139,6 +161,10 @@ type options struct {
 	upstream          []UpstreamTemplate
 	upstreamTimeout   time.Duration
 	identity          *IdentityOptions
+
+	statefulReconnect       bool
+	statefulReconnectWindow time.Duration
+	statefulReconnectBuffer int64
 }
 
 // String prints the options with the access key hidden, so logging them is
@@ -148,8 +174,8 @@ func (o Options) String() string {
 	if o.AccessKey != "" {
 		key = "***"
 	}
-	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, CloseTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v, Identity: %t}",
-		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.CloseTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout, o.Identity != nil)
+	return fmt.Sprintf("emulator.Options{AccessKey: %s, KeepAliveInterval: %v, ClientTimeout: %v, PollTimeout: %v, HandshakeTimeout: %v, NegotiateTimeout: %v, SendQueueSize: %d, SendQueueBytes: %d, WriteTimeout: %v, CloseTimeout: %v, InvokeTimeout: %v, MaxMessageSize: %d, Upstream: %d template(s), UpstreamTimeout: %v, Identity: %t, StatefulReconnectWindow: %v, StatefulReconnectBufferSize: %d, DisableStatefulReconnect: %t}",
+		key, o.KeepAliveInterval, o.ClientTimeout, o.PollTimeout, o.HandshakeTimeout, o.NegotiateTimeout, o.SendQueueSize, o.SendQueueBytes, o.WriteTimeout, o.CloseTimeout, o.InvokeTimeout, o.MaxMessageSize, len(o.Upstream), o.UpstreamTimeout, o.Identity != nil, o.StatefulReconnectWindow, o.StatefulReconnectBufferSize, o.DisableStatefulReconnect)
 }
 
 // GoString is String, for %#v.
@@ -229,6 +255,15 @@ func (o *Options) withDefaults() options {
 		logger:            in.Logger,
 		upstream:          append([]UpstreamTemplate(nil), in.Upstream...),
 		upstreamTimeout:   in.UpstreamTimeout,
+	}
+	out.statefulReconnect = !in.DisableStatefulReconnect
+	out.statefulReconnectWindow = in.StatefulReconnectWindow
+	if out.statefulReconnectWindow <= 0 {
+		out.statefulReconnectWindow = DefaultStatefulReconnectWindow
+	}
+	out.statefulReconnectBuffer = in.StatefulReconnectBufferSize
+	if out.statefulReconnectBuffer <= 0 {
+		out.statefulReconnectBuffer = DefaultStatefulReconnectBufferSize
 	}
 	if in.Identity != nil {
 		id := *in.Identity

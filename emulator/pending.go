@@ -10,6 +10,8 @@ type pendingConnection struct {
 	id        string
 	expires   time.Time
 	connected bool
+	// stateful is set when negotiate granted stateful reconnect.
+	stateful bool
 }
 
 // pendingSet holds one hub's negotiated connection tokens. Tokens are
@@ -34,13 +36,18 @@ func newPendingSet() *pendingSet {
 // add records token for connection id until expires. It reports false when
 // the hub was dropped meanwhile.
 func (p *pendingSet) add(token, id string, now, expires time.Time) bool {
+	return p.addStateful(token, id, now, expires, false)
+}
+
+// addStateful is add with whether negotiate granted stateful reconnect.
+func (p *pendingSet) addStateful(token, id string, now, expires time.Time, stateful bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.dead {
 		return false
 	}
 	p.expireLocked(now)
-	p.byToken[token] = &pendingConnection{id: id, expires: expires}
+	p.byToken[token] = &pendingConnection{id: id, expires: expires, stateful: stateful}
 	p.order = append(p.order, token)
 	return true
 }
@@ -49,17 +56,24 @@ func (p *pendingSet) add(token, id string, now, expires time.Time) bool {
 // the HTTP status to answer when it cannot: 404 unknown or expired, 409
 // already connected.
 func (p *pendingSet) claim(token string, now time.Time) (id string, status int) {
+	id, _, status = p.claimStateful(token, now)
+	return id, status
+}
+
+// claimStateful is claim that also reports whether negotiate granted
+// stateful reconnect to the token.
+func (p *pendingSet) claimStateful(token string, now time.Time) (id string, stateful bool, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := p.byToken[token]
 	switch {
 	case c == nil || now.After(c.expires):
-		return "", 404
+		return "", false, 404
 	case c.connected:
-		return "", 409
+		return "", false, 409
 	}
 	c.connected = true
-	return c.id, 200
+	return c.id, c.stateful, 200
 }
 
 // forget drops token, whose connection has ended: the token cannot connect

@@ -25,12 +25,15 @@ import (
 type sendQueue struct {
 	// What every broadcast reads comes first, together, so that telling
 	// a connection costs it one or two cache lines.
-	over     atomic.Bool  // overflowed: refuses everything
-	woken    atomic.Bool  // a wake-up token is waiting for the writer
-	count    atomic.Int64 // len(records); changed under mu
-	bytes    atomic.Int64 // bytes of records; changed under mu
-	sentSeq  atomic.Int64 // the log's end when the writer last took: records
-	sentPos  atomic.Int64 // ... and bytes; the broadcasts after it count toward the bounds
+	over    atomic.Bool  // overflowed: refuses everything
+	woken   atomic.Bool  // a wake-up token is waiting for the writer
+	count   atomic.Int64 // len(records); changed under mu
+	bytes   atomic.Int64 // bytes of records; changed under mu
+	sentSeq atomic.Int64 // the log's end when the writer last took: records
+	sentPos atomic.Int64 // ... and bytes; the broadcasts after it count toward the bounds
+	// held is the bytes written and not yet acknowledged by a stateful
+	// reconnect client (its replay buffer); they count toward maxBytes.
+	held     atomic.Int64
 	maxCount int64
 	maxBytes int64
 	// wake holds a token when there may be something to write.
@@ -104,7 +107,7 @@ func (q *sendQueue) push(record []byte) bool {
 	q.mu.Lock()
 	at := q.log.end()
 	lagCount, lagBytes := q.lag(at)
-	if q.over.Load() || q.count.Load()+1+lagCount > q.maxCount || q.bytes.Load()+n+lagBytes > q.maxBytes {
+	if q.over.Load() || q.count.Load()+1+lagCount > q.maxCount || q.bytes.Load()+n+lagBytes+q.held.Load() > q.maxBytes {
 		q.mu.Unlock()
 		q.overflow()
 		return false
@@ -127,7 +130,7 @@ func (q *sendQueue) notify(m *logMark) bool {
 		return false
 	}
 	lagCount, lagBytes := q.lag(m)
-	if q.count.Load()+lagCount > q.maxCount || q.bytes.Load()+lagBytes > q.maxBytes {
+	if q.count.Load()+lagCount > q.maxCount || q.bytes.Load()+lagBytes+q.held.Load() > q.maxBytes {
 		q.overflow()
 		return false
 	}

@@ -334,6 +334,13 @@ func (cu *connUpstream) complete(ev upstreamEvent, record []byte) {
 		return
 	default:
 	}
+	if cu.c.sr != nil {
+		// Only trackable messages may go through the queue of a
+		// stateful reconnect connection: each is numbered as written.
+		if record = trackableOnly(cu.c.proto, record); len(record) == 0 {
+			return
+		}
+	}
 	cu.c.enqueue(record)
 }
 

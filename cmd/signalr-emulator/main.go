@@ -119,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
 	identityKey := flags.String("identity-key", "", "identity mode: trust Microsoft Entra-style tokens signed by the test issuer key in this PEM file (generated if missing)")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
+	reconnectWindow := flags.Duration("stateful-reconnect-window", emulator.DefaultStatefulReconnectWindow, "how long a dropped WebSocket connection with stateful reconnect waits for its client")
+	noStatefulReconnect := flags.Bool("no-stateful-reconnect", false, "never grant stateful reconnect (withStatefulReconnect clients get the classic disconnect)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
 		flags.PrintDefaults()
@@ -138,6 +140,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *invokeTimeout <= 0 {
 		return fmt.Errorf("-invoke-timeout %v must be positive", *invokeTimeout)
 	}
+	if *reconnectWindow <= 0 {
+		return fmt.Errorf("-stateful-reconnect-window %v must be positive", *reconnectWindow)
+	}
 	accessKey, err := resolveKey(flags, *key, *keyFile)
 	if err != nil {
 		return err
@@ -156,6 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
 	opts := &emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout}
+	opts.StatefulReconnectWindow, opts.DisableStatefulReconnect = *reconnectWindow, *noStatefulReconnect
 	if *identityKey != "" {
 		key, created, err := emulator.LoadIssuerKey(*identityKey, true)
 		if err != nil {

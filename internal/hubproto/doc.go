@@ -23,6 +23,7 @@
 // It is not a hub: it keeps no connection state, does no I/O, and knows
 // nothing of transports, invocation ids or REST. It does not decode
 // arguments into Go values either; the root package's Argument does that.
-// Stateful reconnect (Ack, type 8, and Sequence, type 9) and the service
-// protocol's messages belong here when they are implemented.
+// Stateful reconnect's Ack (type 8) and Sequence (type 9) are here too
+// (statefulreconnect.go); the service protocol's messages belong here when
+// they are implemented.
 package hubproto

@@ -212,32 +212,40 @@ func parseMessagePackCompletion(record []byte) (Completion, error) {
 // binary frames; without them MessagePack is refused, as ASP.NET Core
 // refuses it.
 func ParseHandshake(msg []byte, binaryOK bool) (p Protocol, problem string) {
+	p, _, problem = ParseHandshakeVersion(msg, binaryOK)
+	return p, problem
+}
+
+// ParseHandshakeVersion is ParseHandshake that also returns the version the
+// client asked for: 1, or 2 when it negotiated stateful reconnect (see
+// HandshakeVersionStatefulReconnect). Other versions are refused.
+func ParseHandshakeVersion(msg []byte, binaryOK bool) (p Protocol, version int, problem string) {
 	var req struct {
 		Protocol string `json:"protocol"`
 		Version  *int   `json:"version"`
 	}
 	if !bytes.HasPrefix(bytes.TrimSpace(msg), []byte("{")) || CheckJSONDepth(msg) != nil || json.Unmarshal(msg, &req) != nil {
-		return 0, "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
+		return 0, 0, "Handshake request is not valid JSON: expected {\"protocol\":\"json\",\"version\":1}."
 	}
 	switch req.Protocol {
 	case "":
-		return 0, "Handshake request is missing the protocol."
+		return 0, 0, "Handshake request is missing the protocol."
 	case NameJSON:
 		p = JSON
 	case NameMessagePack:
 		p = MessagePack
 	default:
-		return 0, fmt.Sprintf("The protocol '%s' is not supported; this emulator speaks the 'json' and 'messagepack' hub protocols.", req.Protocol)
+		return 0, 0, fmt.Sprintf("The protocol '%s' is not supported; this emulator speaks the 'json' and 'messagepack' hub protocols.", req.Protocol)
 	}
 	switch {
 	case req.Version == nil:
-		return 0, "Handshake request is missing the version."
-	case *req.Version != 1:
-		return 0, fmt.Sprintf("The server does not support version %d of the '%s' protocol.", *req.Version, p)
+		return 0, 0, "Handshake request is missing the version."
+	case *req.Version != 1 && *req.Version != HandshakeVersionStatefulReconnect:
+		return 0, 0, fmt.Sprintf("The server does not support version %d of the '%s' protocol.", *req.Version, p)
 	case p.Binary() && !binaryOK:
-		return 0, fmt.Sprintf("Cannot use the '%s' protocol on the current transport. The transport does not support 'Binary' transfer format.", p)
+		return 0, 0, fmt.Sprintf("Cannot use the '%s' protocol on the current transport. The transport does not support 'Binary' transfer format.", p)
 	}
-	return p, ""
+	return p, *req.Version, ""
 }
 
 // errBadMessagePack is returned for bytes that are not MessagePack.

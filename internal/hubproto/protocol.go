@@ -15,9 +15,8 @@ const (
 	TypeCancelInvocation MessageType = 5
 	TypePing             MessageType = 6
 	TypeClose            MessageType = 7
-	// TypeAck (8) and TypeSequence (9) belong to stateful reconnect, which
-	// the module does not implement yet; they are named so that parsers
-	// can tell them from unknown types.
+	// TypeAck (8) and TypeSequence (9) belong to stateful reconnect; see
+	// Protocol.Ack, Protocol.Sequence and Protocol.ParseSequenceID.
 	TypeAck      MessageType = 8
 	TypeSequence MessageType = 9
 	// TypeOpenConnection and TypeCloseConnection are the upstream's
