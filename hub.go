@@ -173,15 +173,18 @@ func NewHub[T any](v T, opts *HubOptions) (*Hub, error) {
 	}
 	ignore := map[string]bool{}
 	for _, n := range h.opts.Ignore {
-		ignore[n] = true
+		ignore[n] = false // true once found
 	}
 	seen := map[string]string{}
 	for i := range t.NumMethod() {
 		m := t.Method(i)
-		if !m.IsExported() || ignore[m.Name] {
+		if !m.IsExported() {
 			continue
 		}
-		delete(ignore, m.Name)
+		if _, skip := ignore[m.Name]; skip {
+			ignore[m.Name] = true
+			continue
+		}
 		fnType := m.Type
 		if t.Kind() != reflect.Interface {
 			// Drop the receiver: methods are called bound.
@@ -202,7 +205,10 @@ func NewHub[T any](v T, opts *HubOptions) (*Hub, error) {
 			h.names = append(h.names, m.Name)
 		}
 	}
-	for n := range ignore {
+	for _, n := range h.opts.Ignore {
+		if ignore[n] {
+			continue
+		}
 		return nil, fmt.Errorf("%w: HubOptions.Ignore names %q, which is not an exported method of %s", ErrInvalidHub, n, t)
 	}
 	if len(h.methods) == 0 {

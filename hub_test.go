@@ -50,12 +50,14 @@ func (h *typesHub) OnDisconnected(ctx context.Context) error {
 	return nil
 }
 
-func (*typesHub) Add(_ context.Context, a int, b float64) (float64, error) { return float64(a) + b, nil }
+func (*typesHub) Add(_ context.Context, a int, b float64) (float64, error) {
+	return float64(a) + b, nil
+}
 func (*typesHub) Int64(_ context.Context, a int64, b uint8, c int32) (int64, error) {
 	return a + int64(b) + int64(c), nil
 }
 func (*typesHub) Concat(_ context.Context, a, b string) (string, error) { return a + b, nil }
-func (*typesHub) Not(_ context.Context, b bool) (bool, error)          { return !b, nil }
+func (*typesHub) Not(_ context.Context, b bool) (bool, error)           { return !b, nil }
 func (*typesHub) Older(_ context.Context, p person) (person, error) {
 	p.Age++
 	return p, nil
