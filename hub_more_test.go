@@ -105,7 +105,7 @@ type greeter interface {
 type greeterImpl struct{}
 
 func (greeterImpl) Greet(_ context.Context, name string) (string, error) { return "hi " + name, nil }
-func (greeterImpl) Helper() string                                      { return "not a hub method" }
+func (greeterImpl) Helper() string                                       { return "not a hub method" }
 
 func TestNewHubFromInterface(t *testing.T) {
 	h, err := signalr.NewHub[greeter](greeterImpl{}, nil)
