@@ -3,11 +3,14 @@ package signalr
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -22,26 +25,68 @@ var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
 )
 
+// callFrame is the reusable storage of one call: the arguments Call gets,
+// and an addressable value per parameter that arguments are decoded into.
+// The method gets copies, so the storage is zeroed and reused.
+type callFrame struct {
+	in    []reflect.Value
+	store []reflect.Value
+}
+
 // decode checks the argument count and decodes each argument into its
-// parameter's type. The context is the first value.
-func (m *hubMethod) decode(ctx context.Context, event string, args []Argument) ([]reflect.Value, error) {
+// parameter's type, in a frame from the method's pool; release returns it.
+func (m *hubMethod) decode(ctx context.Context, event string, args []Argument) (*callFrame, error) {
 	if n := len(args); n < m.required || n > len(m.params) {
 		return nil, m.countError(event, n)
 	}
-	in := make([]reflect.Value, 1+len(m.params))
-	in[0] = reflect.ValueOf(&ctx).Elem()
-	for i, t := range m.params {
-		if i >= len(args) {
-			in[1+i] = reflect.Zero(t)
-			continue
+	f, _ := m.frames.Get().(*callFrame)
+	if f == nil {
+		f = &callFrame{in: make([]reflect.Value, m.first()+len(m.params)), store: make([]reflect.Value, len(m.params))}
+		for i, t := range m.params {
+			f.store[i] = reflect.New(t).Elem()
 		}
-		v, err := decodeArgument(args[i], t)
-		if err != nil {
+	}
+	first := m.first()
+	if m.hasRecv {
+		f.in[0] = m.recv
+	}
+	if hc, ok := ctx.(*hubContext); ok {
+		// A Value of the interface type: no allocation, and Call need
+		// not check that the concrete type implements it.
+		f.in[first-1] = reflect.ValueOf(&hc.self).Elem()
+	} else {
+		f.in[first-1] = reflect.ValueOf(&ctx).Elem()
+	}
+	for i, t := range m.params {
+		f.in[first+i] = f.store[i]
+		if i >= len(args) {
+			continue // an optional argument: nil
+		}
+		if err := decodeArgument(args[i], f.store[i], m.plain[i]); err != nil {
+			m.release(f)
 			return nil, fmt.Errorf("%s: %w: argument %d must be %s: %v", event, ErrInvalidArguments, i+1, describeType(t), err)
 		}
-		in[1+i] = v
 	}
-	return in, nil
+	return f, nil
+}
+
+// release zeroes f, so it holds on to nothing of the call, and pools it.
+func (m *hubMethod) release(f *callFrame) {
+	for _, v := range f.store {
+		v.SetZero()
+	}
+	first := m.first()
+	f.in[first-1] = reflect.Value{}
+	m.frames.Put(f)
+}
+
+// first is the index of the first decoded argument in the call's
+// arguments: after the receiver, if any, and the context.
+func (m *hubMethod) first() int {
+	if m.hasRecv {
+		return 2
+	}
+	return 1
 }
 
 func (m *hubMethod) countError(event string, n int) error {
@@ -56,32 +101,145 @@ func (m *hubMethod) countError(event string, n int) error {
 	return fmt.Errorf("%s: %w: it takes %s (%s), the client sent %d", event, ErrInvalidArguments, want, strings.Join(types, ", "), n)
 }
 
-// decodeArgument decodes a into a new value of type t.
-func decodeArgument(a Argument, t reflect.Type) (reflect.Value, error) {
+// decodeArgument decodes a into dst, an addressable zero value of the
+// parameter's type; plain says the type is a plainKind.
+func decodeArgument(a Argument, dst reflect.Value, plain bool) error {
 	if len(a.raw) == 0 {
-		return reflect.Value{}, errors.New("the argument is empty")
+		return errors.New("the argument is empty")
 	}
 	if err := checkArgumentDepth(a, MaxArgumentDepth); err != nil {
-		return reflect.Value{}, err
+		return err
 	}
-	switch t {
+	switch dst.Type() {
 	case argumentType:
-		return reflect.ValueOf(a), nil
+		*dst.Addr().Interface().(*Argument) = a
+		return nil
 	case rawMessageType:
 		raw, err := a.MarshalJSON()
 		if err != nil {
-			return reflect.Value{}, err
+			return err
 		}
 		if !a.msgpack {
 			raw = bytes.Clone(raw)
 		}
-		return reflect.ValueOf(json.RawMessage(raw)), nil
+		*dst.Addr().Interface().(*json.RawMessage) = raw
+		return nil
 	}
-	p := reflect.New(t)
-	if err := a.Decode(p.Interface()); err != nil {
-		return reflect.Value{}, explainDecodeError(err)
+	if plain && !a.msgpack && decodePlainJSON(a.raw, dst) {
+		return nil
 	}
-	return p.Elem(), nil
+	if err := a.Decode(dst.Addr().Interface()); err != nil {
+		dst.SetZero()
+		return explainDecodeError(err)
+	}
+	return nil
+}
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// plainKind reports whether t is a string, integer, float or boolean type
+// that decodes as encoding/json decodes its kind (it has no UnmarshalJSON
+// or UnmarshalText of its own).
+func plainKind(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return false
+	}
+	pt := reflect.PointerTo(t)
+	return !pt.Implements(jsonUnmarshalerType) && !pt.Implements(textUnmarshalerType)
+}
+
+// decodePlainJSON decodes the common JSON scalars without encoding/json: a
+// string with nothing escaped, a number, a boolean. It reports false for
+// anything else (null, escapes, a number of the wrong form or range), which
+// encoding/json then decodes or explains.
+func decodePlainJSON(raw []byte, v reflect.Value) bool {
+	t := v.Type()
+	switch t.Kind() {
+	case reflect.String:
+		if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+			return false
+		}
+		body := raw[1 : len(raw)-1]
+		ascii := true
+		for _, c := range body {
+			if c < 0x20 || c == '\\' || c == '"' {
+				return false
+			}
+			ascii = ascii && c < utf8.RuneSelf
+		}
+		if !ascii && !utf8.Valid(body) {
+			return false // encoding/json replaces the invalid bytes
+		}
+		v.SetString(string(body))
+	case reflect.Bool:
+		switch string(raw) {
+		case "true":
+			v.SetBool(true)
+		case "false":
+		default:
+			return false
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if !jsonInteger(raw) {
+			return false
+		}
+		n, err := strconv.ParseInt(string(raw), 10, t.Bits())
+		if err != nil {
+			return false
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if !jsonInteger(raw) || raw[0] == '-' {
+			return false
+		}
+		n, err := strconv.ParseUint(string(raw), 10, t.Bits())
+		if err != nil {
+			return false
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return false
+		}
+		for _, c := range raw {
+			if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
+				return false
+			}
+		}
+		f, err := strconv.ParseFloat(string(raw), t.Bits())
+		if err != nil {
+			return false
+		}
+		v.SetFloat(f)
+	default:
+		return false
+	}
+	return true
+}
+
+// jsonInteger reports whether raw is a JSON integer: an optional minus,
+// then 0 or digits without a leading zero.
+func jsonInteger(raw []byte) bool {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // explainDecodeError words a decoder's error for the client.

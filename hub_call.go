@@ -26,6 +26,22 @@ type pendingClose struct{ id, reason string }
 
 type hubCallKey struct{}
 
+// hubContext is the context a hub method gets: its parent, and the HubCall
+// that Value returns for hubCallKey.
+type hubContext struct {
+	context.Context
+	call HubCall
+	self context.Context // this hubContext, for reflect.Value.Call
+}
+
+// Value returns the HubCall for hubCallKey, else the parent's value.
+func (c *hubContext) Value(key any) any {
+	if _, ok := key.(hubCallKey); ok {
+		return &c.call
+	}
+	return c.Context.Value(key)
+}
+
 // HubCallFromContext returns the HubCall of the hub method or filter ctx
 // was given to, or nil outside a hub.
 func HubCallFromContext(ctx context.Context) *HubCall {

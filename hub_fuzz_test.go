@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -51,8 +52,11 @@ func FuzzHubArguments(f *testing.F) {
 		arg := Argument{raw: raw, msgpack: msgpack}
 		deep := checkArgumentDepth(arg, MaxArgumentDepth) != nil
 		for i, typ := range m.params {
-			v, err := decodeArgument(arg, typ)
-			if err != nil {
+			v := reflect.New(typ).Elem()
+			if err := decodeArgument(arg, v, m.plain[i]); err != nil {
+				if !v.IsZero() {
+					t.Fatalf("param %d (%s): a failed decode left %#v", i, typ, v.Interface())
+				}
 				continue
 			}
 			if deep {
