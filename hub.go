@@ -115,10 +115,10 @@ type hubMethod struct {
 	recv     reflect.Value
 	hasRecv  bool
 	params   []reflect.Type
-	plain    []bool // params[i] is a plain scalar (see plainKind)
+	plain    []bool    // params[i] is a plain scalar (see plainKind)
 	frames   sync.Pool // of *callFrame
-	required int  // parameters before the optional (pointer) tail
-	result   bool // returns (R, error)
+	required int       // parameters before the optional (pointer) tail
+	result   bool      // returns (R, error)
 	handler  TriggerHandler
 }
 
