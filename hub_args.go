@@ -246,10 +246,14 @@ func jsonInteger(raw []byte) bool {
 func explainDecodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Errorf("the client sent a %s for field %s", te.Value, te.Field)
+		sent := "a " + te.Value
+		if te.Value == "array" || te.Value == "object" {
+			sent = "an " + te.Value
 		}
-		return fmt.Errorf("the client sent a %s", te.Value)
+		if te.Field != "" {
+			return fmt.Errorf("the client sent %s for field %s", sent, te.Field)
+		}
+		return fmt.Errorf("the client sent %s", sent)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

@@ -49,9 +49,6 @@ func HubCallFromContext(ctx context.Context) *HubCall {
 	return c
 }
 
-// Hub returns the hub being called.
-func (c *HubCall) Hub() *Hub { return c.hub }
-
 // Collector returns the Collector the helpers queue into, for items they do
 // not cover; nil when the hub has no Output.
 func (c *HubCall) Collector() *Collector { return c.col }
