@@ -94,6 +94,9 @@ func (m *hubMethod) countError(event string, n int) error {
 	if m.required < len(m.params) {
 		want = fmt.Sprintf("%d to %d arguments", m.required, len(m.params))
 	}
+	if len(m.params) == 0 {
+		return fmt.Errorf("%s: %w: it takes no arguments, the client sent %d", event, ErrInvalidArguments, n)
+	}
 	types := make([]string, len(m.params))
 	for i, t := range m.params {
 		types[i] = describeType(t)

@@ -216,7 +216,7 @@ func TestHubArgumentErrors(t *testing.T) {
 		{"add", []any{1}, "add: invalid arguments: it takes 2 argument(s) (an integer, a number), the client sent 1"},
 		{"add", []any{1, 2, 3}, "add: invalid arguments: it takes 2 argument(s) (an integer, a number), the client sent 3"},
 		{"greet", nil, "greet: invalid arguments: it takes 1 to 3 arguments (a string, a string or null, an integer or null), the client sent 0"},
-		{"void", []any{1}, "void: invalid arguments: it takes 0 argument(s) (), the client sent 1"},
+		{"void", []any{1}, "void: invalid arguments: it takes no arguments, the client sent 1"},
 		{"concat", []any{7, "x"}, "concat: invalid arguments: argument 1 must be a string: "},
 		{"add", []any{1.5, 2}, "add: invalid arguments: argument 1 must be an integer: "},
 		{"older", []any{"ada"}, "older: invalid arguments: argument 1 must be an object (person): "},

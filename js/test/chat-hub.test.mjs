@@ -105,7 +105,7 @@ test('invoking a hub method the app lacks, or with bad arguments, rejects', asyn
   await assert.rejects(connection.invoke('broadcast'), { message: 'broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 0' });
   await assert.rejects(connection.invoke('broadcast', 'a', 'b'), { message: 'broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 2' });
   await assert.rejects(connection.invoke('sendToUser', 'bob'), { message: 'sendToUser: invalid arguments: it takes 2 argument(s) (a string, a string), the client sent 1' });
-  await assert.rejects(connection.invoke('whoAmI', 1), { message: 'whoAmI: invalid arguments: it takes 0 argument(s) (), the client sent 1' });
+  await assert.rejects(connection.invoke('whoAmI', 1), { message: 'whoAmI: invalid arguments: it takes no arguments, the client sent 1' });
   // A wrong argument type.
   await assert.rejects(connection.invoke('broadcast', 7), { message: 'broadcast: invalid arguments: argument 1 must be a string: the client sent a number' });
   await assert.rejects(connection.invoke('sendToGroup', ['g'], 'hi'), { message: 'sendToGroup: invalid arguments: argument 1 must be a string: the client sent an array' });
