@@ -32,8 +32,8 @@ import (
 // invocation's result (a nil pointer, map, slice or interface means no
 // result); the error becomes the client's error Completion, its Error text
 // what the client sees. OnConnected and OnDisconnected take only the
-// context and return only an error; an error from OnConnected rejects the
-// connection. Inside a method, HubCallFromContext(ctx) gives the calling
+// context and return only an error; an error from OnConnected is answered
+// 403, as the Functions extension does (the service logs it). Inside a method, HubCallFromContext(ctx) gives the calling
 // connection and the Clients and Groups helpers.
 //
 // The method name is the event, matched case-insensitively as the service
