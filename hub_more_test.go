@@ -324,3 +324,42 @@ func TestHubClientsOutsideAHub(t *testing.T) {
 	assert.Equal(t, "g", fake.Messages()[0].GroupName)
 	assert.Equal(t, "newMessage", fake.Messages()[1].Target)
 }
+
+func TestHubArgumentDepthBound(t *testing.T) {
+	_, up := newTypesHub(t, nil)
+	deep := func(n int) any {
+		var v any = "leaf"
+		for range n {
+			v = []any{v}
+		}
+		return v
+	}
+	for _, mp := range []bool{false, true} {
+		u := signalrtest.UpstreamRequests{MessagePack: mp}
+		c := complete(t, up, u.Invoke("1", "anything", deep(signalr.MaxArgumentDepth)))
+		assert.Empty(t, c.Error, "msgpack=%v: at the bound", mp)
+		c = complete(t, up, u.Invoke("2", "anything", deep(signalr.MaxArgumentDepth+1)))
+		assert.Equal(t, fmt.Sprintf("anything: invalid arguments: argument 1 must be any value: the argument nests deeper than %d levels", signalr.MaxArgumentDepth), c.Error, "msgpack=%v", mp)
+	}
+}
+
+func TestHubApplicationName(t *testing.T) {
+	out, fake := signalrtest.NewOutput("myapp_chat")
+	h, err := signalr.NewHub(sendingHub{}, &signalr.HubOptions{Name: "chat", ApplicationName: "MyApp", Output: out})
+	require.NoError(t, err)
+	assert.Equal(t, "chat", h.Name())
+	assert.Equal(t, "myapp_chat", h.ServiceHub())
+	up := newUpstream(t)
+	require.NoError(t, up.HandleHub(h))
+	// Whichever name the service puts in X-ASRS-Hub, the hub answers.
+	for _, hub := range []string{"myapp_chat", "chat"} {
+		c := complete(t, up, signalrtest.UpstreamRequests{Hub: hub}.Invoke("1", "queue"))
+		assert.Equal(t, `"queued"`, resultJSON(t, c), hub)
+	}
+	require.Len(t, fake.Calls(), 2)
+	assert.Equal(t, "myapp_chat", fake.Calls()[0].Hub)
+	// The Output must send to the prefixed hub.
+	plain, _ := signalrtest.NewOutput("chat")
+	_, err = signalr.NewHub(sendingHub{}, &signalr.HubOptions{Name: "chat", ApplicationName: "MyApp", Output: plain})
+	assert.ErrorContains(t, err, `bind the output to "myapp_chat"`)
+}
