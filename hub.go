@@ -223,7 +223,11 @@ func NewHub[T any](v T, opts *HubOptions) (*Hub, error) {
 		return nil, fmt.Errorf("%w: HubOptions.Ignore names %q, which is not an exported method of %s", ErrInvalidHub, n, t)
 	}
 	if len(h.methods) == 0 {
-		return nil, fmt.Errorf("%w: %s has no exported methods; a hub method is func(ctx context.Context, args...) error or (R, error)", ErrInvalidHub, t)
+		hint := ""
+		if t.Kind() != reflect.Interface && t.Kind() != reflect.Pointer && reflect.PointerTo(t).NumMethod() > t.NumMethod() {
+			hint = " (its methods have pointer receivers: pass a pointer, NewHub(&v, opts))"
+		}
+		return nil, fmt.Errorf("%w: %s has no exported methods%s; a hub method is func(ctx context.Context, args...) error or (R, error)", ErrInvalidHub, t, hint)
 	}
 	sort.Strings(h.names)
 	for _, hm := range h.methods {
@@ -341,7 +345,7 @@ func (h *Hub) Bindings() []TriggerBinding {
 // HubOptions.ApplicationName, each is registered under the prefixed hub
 // and the bare one.
 func (u *Upstream) HandleHub(h *Hub) error {
-	if u == nil || h == nil {
+	if u == nil || h == nil || len(h.methods) == 0 {
 		return fmt.Errorf("%w: HandleHub needs an Upstream and a Hub from NewHub", ErrInvalidHub)
 	}
 	hubs := []string{h.service}

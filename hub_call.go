@@ -55,6 +55,9 @@ func (c *HubCall) Collector() *Collector { return c.col }
 
 // Clients addresses client connections of the hub; see HubClients.
 func (c *HubCall) Clients() HubClients {
+	if c.InvocationContext == nil {
+		return HubClients{col: c.col}
+	}
 	return HubClients{col: c.col, caller: c.ConnectionID}
 }
 

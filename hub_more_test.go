@@ -64,6 +64,7 @@ func TestNewHubRejectsWrongShapes(t *testing.T) {
 		{"case clash", func() (*signalr.Hub, error) { return signalr.NewHub(caseClash{}, nil) }, "differ only in case"},
 		{"helper", func() (*signalr.Hub, error) { return signalr.NewHub(withHelper{}, nil) }, "method String: the first parameter must be context.Context"},
 		{"no methods", func() (*signalr.Hub, error) { return signalr.NewHub(noMethods{}, nil) }, "has no exported methods"},
+		{"pointer receivers", func() (*signalr.Hub, error) { return signalr.NewHub(typesHub{}, nil) }, "pass a pointer"},
 		{"variadic", func() (*signalr.Hub, error) { return signalr.NewHub(variadic{}, nil) }, "variadic"},
 		{"nil pointer", func() (*signalr.Hub, error) { return signalr.NewHub((*typesHub)(nil), nil) }, "value is nil"},
 		{"nil interface", func() (*signalr.Hub, error) { return signalr.NewHub[greeter](nil, nil) }, "value is nil"},
@@ -362,4 +363,21 @@ func TestHubApplicationName(t *testing.T) {
 	plain, _ := signalrtest.NewOutput("chat")
 	_, err = signalr.NewHub(sendingHub{}, &signalr.HubOptions{Name: "chat", ApplicationName: "MyApp", Output: plain})
 	assert.ErrorContains(t, err, `bind the output to "myapp_chat"`)
+}
+
+// Zero values and struct literals report errors rather than panic.
+func TestHubZeroValues(t *testing.T) {
+	var call signalr.HubCall
+	assert.ErrorIs(t, call.Clients().All().Send("x"), signalr.ErrInvalidHub)
+	assert.ErrorIs(t, call.Clients().Caller().Send("x"), signalr.ErrInvalidArgument)
+	assert.ErrorIs(t, call.Groups().AddUser("u", "g"), signalr.ErrInvalidHub)
+	assert.ErrorIs(t, call.CloseConnection("c", ""), signalr.ErrInvalidHub)
+	assert.Nil(t, call.Collector())
+	assert.ErrorIs(t, signalr.ClientProxy{}.Send("x"), signalr.ErrInvalidHub)
+	assert.ErrorIs(t, newUpstream(t).HandleHub(&signalr.Hub{}), signalr.ErrInvalidHub)
+	assert.ErrorIs(t, newUpstream(t).HandleHub(nil), signalr.ErrInvalidHub)
+	var h signalr.Hub
+	assert.Empty(t, h.Methods())
+	assert.Empty(t, h.Bindings())
+	assert.Nil(t, signalr.HubCallFromContext(context.Background()))
 }
