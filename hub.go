@@ -397,6 +397,7 @@ func (u *Upstream) HandleHub(h *Hub) error {
 // the method, with the HubCall in the context and panics recovered.
 type hubEntry struct{ m *hubMethod }
 
+// ServeTrigger runs the filters and the method for one upstream request.
 func (e hubEntry) ServeTrigger(ctx context.Context, inv *InvocationContext) (result any, err error) {
 	h := e.m.hub
 	// One allocation for the context and the HubCall it carries.
@@ -503,6 +504,7 @@ func (c *HubCall) finish(ctx context.Context) error {
 // HubDeliveryError reports the items a hub method queued that were not
 // delivered; Err is the Collector's Flush error (see DeliveryErrors).
 type HubDeliveryError struct {
+	// Err is what Collector.Flush returned.
 	Err error
 }
 
