@@ -110,6 +110,9 @@ func decodeArgument(a Argument, dst reflect.Value, plain bool) error {
 	if len(a.raw) == 0 {
 		return errors.New("the argument is empty")
 	}
+	if plain && !a.msgpack && decodePlainJSON(a.raw, dst) {
+		return nil // a scalar: nothing nests
+	}
 	if err := checkArgumentDepth(a, MaxArgumentDepth); err != nil {
 		return err
 	}
@@ -126,9 +129,6 @@ func decodeArgument(a Argument, dst reflect.Value, plain bool) error {
 			raw = bytes.Clone(raw)
 		}
 		*dst.Addr().Interface().(*json.RawMessage) = raw
-		return nil
-	}
-	if plain && !a.msgpack && decodePlainJSON(a.raw, dst) {
 		return nil
 	}
 	if err := a.Decode(dst.Addr().Interface()); err != nil {
