@@ -206,12 +206,12 @@ func NewHub[T any](v T, opts *HubOptions) (*Hub, error) {
 			// cheaper to call than a bound method value.
 			hm.fn, hm.recv, hm.hasRecv = m.Func, rv, true
 		}
-		key := strings.ToLower(hm.event)
+		key := hm.category + "/" + strings.ToLower(hm.event)
 		if other, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%w: methods %s and %s differ only in case, and the service matches method names case-insensitively; rename one or list it in HubOptions.Ignore", ErrInvalidHub, other, m.Name)
 		}
 		seen[key] = m.Name
-		h.methods[hm.category+"/"+key] = hm
+		h.methods[key] = hm
 		if hm.category == CategoryMessages {
 			h.names = append(h.names, m.Name)
 		}

@@ -39,6 +39,13 @@ type caseClash struct{}
 func (caseClash) Hello(context.Context) error { return nil }
 func (caseClash) HELLO(context.Context) error { return nil }
 
+// connectedToo has a hub method named like the connection event; they do
+// not clash, as the event is in another category.
+type connectedToo struct{}
+
+func (connectedToo) OnConnected(context.Context) error { return nil }
+func (connectedToo) Connected(context.Context) error   { return nil }
+
 type withHelper struct{}
 
 func (withHelper) Hello(context.Context) error { return nil }
@@ -95,6 +102,10 @@ func TestNewHubRejectsWrongShapes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "withHelper", h.Name())
 	assert.Equal(t, []string{"Hello"}, h.Methods())
+	h, err = signalr.NewHub(connectedToo{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Connected"}, h.Methods())
+	assert.Len(t, h.Bindings(), 2)
 }
 
 // greeter is an interface-typed hub: only its methods count, not the other
