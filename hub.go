@@ -461,6 +461,11 @@ func (m *hubMethod) call(event string, in []reflect.Value) (result any, err erro
 			return nil, nil
 		}
 	}
+	if r.Type() == rawMessageType {
+		// The JSON value itself, in either protocol (MessagePack would
+		// write a json.RawMessage as binary).
+		return JSONArgument(r.Bytes()), nil
+	}
 	return r.Interface(), nil
 }
 

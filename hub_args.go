@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -112,6 +113,14 @@ func decodeArgument(a Argument, dst reflect.Value, plain bool) error {
 	}
 	if plain && !a.msgpack && decodePlainJSON(a.raw, dst) {
 		return nil // a scalar: nothing nests
+	}
+	if plain && a.msgpack {
+		if handled, err := decodePlainMsgpack(a.raw, dst); handled {
+			if err != nil {
+				dst.SetZero()
+			}
+			return err
+		}
 	}
 	if err := checkArgumentDepth(a, MaxArgumentDepth); err != nil {
 		return err
@@ -225,6 +234,98 @@ func decodePlainJSON(raw []byte, v reflect.Value) bool {
 		return false
 	}
 	return true
+}
+
+// decodePlainMsgpack decodes a MessagePack number into a numeric kind,
+// converting between the integer and float encodings as a JSON number
+// would (a client's 2.0 may arrive as a float, a float32 parameter gets
+// the float64 JavaScript sends), and refuses a value outside the
+// parameter's range or a fraction for an integer (the generic decoder would
+// truncate both). handled is false for anything else, which the generic
+// decoder then decodes or explains.
+func decodePlainMsgpack(raw []byte, v reflect.Value) (handled bool, err error) {
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
+	code, err := dec.PeekCode()
+	if err != nil {
+		return false, nil
+	}
+	isFloat := code == msgpcode.Float || code == msgpcode.Double
+	isInt := msgpcode.IsFixedNum(code) || code == msgpcode.Uint8 || code == msgpcode.Uint16 || code == msgpcode.Uint32 || code == msgpcode.Uint64 ||
+		code == msgpcode.Int8 || code == msgpcode.Int16 || code == msgpcode.Int32 || code == msgpcode.Int64
+	if !isFloat && !isInt {
+		return false, nil
+	}
+	outOfRange := func(x any) error { return fmt.Errorf("the client sent %v, out of range for %s", x, v.Type()) }
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		f, err := dec.DecodeFloat64()
+		if err != nil {
+			return true, err
+		}
+		if v.OverflowFloat(f) {
+			return true, outOfRange(f)
+		}
+		v.SetFloat(f)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if code == msgpcode.Uint64 {
+			n, err := dec.DecodeUint64()
+			if err != nil {
+				return true, err
+			}
+			if n > math.MaxInt64 || v.OverflowInt(int64(n)) {
+				return true, outOfRange(n)
+			}
+			v.SetInt(int64(n))
+			return true, nil
+		}
+		n, err := msgpackInteger(dec, isFloat)
+		if err != nil {
+			return true, err
+		}
+		if v.OverflowInt(n) {
+			return true, outOfRange(n)
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if code == msgpcode.Uint64 {
+			n, err := dec.DecodeUint64()
+			if err != nil {
+				return true, err
+			}
+			if v.OverflowUint(n) {
+				return true, outOfRange(n)
+			}
+			v.SetUint(n)
+			return true, nil
+		}
+		n, err := msgpackInteger(dec, isFloat)
+		if err != nil {
+			return true, err
+		}
+		if n < 0 || v.OverflowUint(uint64(n)) {
+			return true, outOfRange(n)
+		}
+		v.SetUint(uint64(n))
+	default:
+		return false, nil // strings and booleans: the generic decoder is exact
+	}
+	return true, nil
+}
+
+// msgpackInteger reads an integer, or a float with no fraction that fits
+// an int64.
+func msgpackInteger(dec *msgpack.Decoder, isFloat bool) (int64, error) {
+	if !isFloat {
+		return dec.DecodeInt64()
+	}
+	f, err := dec.DecodeFloat64()
+	if err != nil {
+		return 0, err
+	}
+	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, fmt.Errorf("the client sent %v, not an integer", f)
+	}
+	return int64(f), nil
 }
 
 // jsonInteger reports whether raw is a JSON integer: an optional minus,

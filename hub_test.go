@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,8 +101,22 @@ func (*typesHub) Greet(_ context.Context, name string, greeting *string, times *
 	}
 	return strings.Repeat(g+" "+name+"!", n), nil
 }
-func (*typesHub) Void(context.Context) error { return nil }
-func (*typesHub) Fail(context.Context) error { return errors.New("this method always fails") }
+func (*typesHub) Counts(_ context.Context, words []string) (map[string]int, error) {
+	m := map[string]int{}
+	for _, w := range words {
+		m[w]++
+	}
+	return m, nil
+}
+func (*typesHub) Small(_ context.Context, f float32, u uint, i8 int8) (float32, error) {
+	return f + float32(u) + float32(i8), nil
+}
+func (*typesHub) RawResult(_ context.Context, s string) (json.RawMessage, error) {
+	return json.RawMessage(`{"raw":` + strconv.Quote(s) + `}`), nil
+}
+func (*typesHub) Bytes(_ context.Context, b []byte) (int, error) { return len(b), nil }
+func (*typesHub) Void(context.Context) error                     { return nil }
+func (*typesHub) Fail(context.Context) error                     { return errors.New("this method always fails") }
 func (*typesHub) Panic(context.Context) error {
 	panic(fmt.Sprintf("internal detail %d", 42))
 }
@@ -185,6 +200,12 @@ func TestHubParameterAndResultTypes(t *testing.T) {
 		{"void", nil, `<none>`},
 		{"nothing", nil, `<none>`},
 		{"matrix", []any{[][]float64{{1, 2}, {3}}}, `2`},
+		{"counts", []any{[]string{"a", "b", "a"}}, `{"a":2,"b":1}`},
+		{"small", []any{0.5, 2, -1}, `1.5`},
+		{"rawResult", []any{"x"}, `{"raw":"x"}`},
+		{"bytes", []any{[]byte("abc")}, `3`},
+		{"add", []any{2.0, 3}, `5`},
+		{"small", []any{1, 2.0, 3.0}, `6`},
 	}
 	for _, mp := range []bool{false, true} {
 		u := signalrtest.UpstreamRequests{MessagePack: mp}
@@ -220,6 +241,8 @@ func TestHubArgumentErrors(t *testing.T) {
 		{"older", []any{"ada"}, "older: invalid arguments: argument 1 must be an object (person): "},
 		{"sum", []any{map[string]any{}}, "sum: invalid arguments: argument 1 must be an array: "},
 		{"not", []any{"yes"}, "not: invalid arguments: argument 1 must be a boolean: "},
+		{"small", []any{1, 2, 300}, "small: invalid arguments: argument 3 must be an integer: "},
+		{"small", []any{1, -2, 3}, "small: invalid arguments: argument 2 must be a non-negative integer: "},
 	}
 	for _, mp := range []bool{false, true} {
 		u := signalrtest.UpstreamRequests{MessagePack: mp}
