@@ -3,11 +3,14 @@ package signalr_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/funcsignalr/signalr"
 	"github.com/funcsignalr/signalr/signalrtest"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,4 +100,37 @@ func TestHubCloseConnectionThroughEmulator(t *testing.T) {
 
 func signalrUpstream(user string) signalrtest.UpstreamRequests {
 	return signalrtest.UpstreamRequests{Hub: "chat", ConnectionID: "conn-" + user, UserID: user}
+}
+
+// A token from a validated negotiate with every option set connects to
+// the emulator, on the hub prefixed with the ApplicationName.
+func TestNegotiateOptionsTokenConnects(t *testing.T) {
+	emu, cs, _ := emulatorClient(t, nil, nil)
+	in, err := signalr.ConnectionInfoBinding{HubName: "chat"}.Bind(&signalr.BindOptions{ConnectionString: cs})
+	require.NoError(t, err)
+	key := []byte("idp key")
+	h, err := signalr.NewNegotiateHandler(in, &signalr.NegotiateOptions{
+		Validate:                        signalr.ValidateJWT(func(*jwt.Token) (any, error) { return key, nil }, nil),
+		DiagnosticClient:                func(*http.Request) bool { return true },
+		EnableDetailedErrors:            true,
+		CloseOnAuthenticationExpiration: true,
+		TokenLifetime:                   10 * time.Minute,
+		ApplicationName:                 "app",
+	})
+	require.NoError(t, err)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "ada", "exp": time.Now().Add(time.Hour).Unix()}).SignedString(key)
+	require.NoError(t, err)
+	r := httptest.NewRequest("POST", "/api/negotiate", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	var info signalr.ConnectionInfo
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &info))
+	assert.Contains(t, info.URL, "hub=app_chat")
+	conn := dialWithInfo(t, info, nil)
+	snap := emu.Snapshot("app_chat")
+	require.Len(t, snap.Connections, 1)
+	assert.Equal(t, conn.id, snap.Connections[0].ID)
+	assert.Equal(t, "ada", snap.Connections[0].UserID)
 }
