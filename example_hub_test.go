@@ -172,3 +172,34 @@ func ExampleNewNegotiateHandler() {
 	// 401 Bearer
 	// 200
 }
+
+// Typed client methods on the output side: declared once, a target or
+// argument type that does not match is a compile error, and the sends go
+// through a Collector like any other output.
+func ExampleClientMethod() {
+	type alert struct {
+		Level string `json:"level"`
+		Text  string `json:"text"`
+	}
+	notify := signalr.ClientMethod[alert]("notify")
+	progress := signalr.ClientMethod2[string, int]("progress")
+
+	out, fake := signalrtest.NewOutput("ops") // in production: OutputBinding.Bind
+	col := out.NewCollector()
+	clients := signalr.NewHubClients(col)
+	if err := notify.Send(clients.Group("oncall"), alert{Level: "warn", Text: "disk 90%"}); err != nil {
+		fmt.Println(err)
+	}
+	if err := progress.Send(clients.User("ada"), "backup", 40); err != nil {
+		fmt.Println(err)
+	}
+	if err := col.Flush(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	for _, m := range fake.Messages() {
+		fmt.Println(m.Target, m.GroupName+m.UserID, len(m.Arguments))
+	}
+	// Unordered output:
+	// notify oncall 1
+	// progress ada 2
+}
