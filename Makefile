@@ -56,6 +56,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'NegotiateHTTP' -benchtime 20000x .
 	$(GO) test -run '^$$' -bench 'OutputVsBareLoop' -benchtime 40960x .
 	$(GO) test -run '^$$' -bench 'UpstreamRatio' -benchmem -cpu 1 .
+	$(GO) test -run '^$$' -bench 'HubVsHandleFunc' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'InvokeRoundTrip' -benchtime 4000x .
 	$(GO) test -run '^$$' -bench 'NegotiatePending' -benchtime 20000x ./emulator
 	FANOUT_LOCKSTEP=1 $(GO) test -run '^$$' -bench 'Fanout$$|FanoutLatency' -benchtime 1x -timeout 30m ./emulator

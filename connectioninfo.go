@@ -69,6 +69,10 @@ type ClientTokenOptions struct {
 	// Now returns the current time; nil means time.Now. Tests set it to get
 	// reproducible tokens.
 	Now func() time.Time
+
+	// system are asrs.s.* claims the library adds (diagnostic client,
+	// close on authentication expiration); see NegotiateOptions.
+	system []Claim
 }
 
 // clientURL returns the URL a client connects to for hub:
@@ -131,7 +135,7 @@ func mintClientToken(key []byte, kid, aud string, opts *ClientTokenOptions) (str
 
 	exp := t + wholeSeconds(lifetime)
 	var claims jwt.Claims
-	if len(opts.Claims) == 0 {
+	if len(opts.Claims) == 0 && len(opts.system) == 0 {
 		// The common case, as a struct: encoding/json writes it without
 		// the map's sorting and boxing.
 		claims = &systemClaims{UserID: opts.UserID, NameID: opts.UserID, NotBefore: t, Expires: exp, IssuedAt: t, Audience: aud}
@@ -145,6 +149,9 @@ func mintClientToken(key []byte, kid, aud string, opts *ClientTokenOptions) (str
 		}
 		if err := addCustomClaims(m, opts.Claims); err != nil {
 			return "", err
+		}
+		for _, c := range opts.system {
+			m[c.Type] = c.Value
 		}
 		m["nbf"], m["exp"], m["iat"], m["aud"] = t, exp, t, aud
 		claims = m

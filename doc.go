@@ -26,6 +26,15 @@
 //     disconnected and client hub-method invocations by (hub, category,
 //     event) to TriggerHandlers, answering a blocking invocation with a
 //     framed Completion of the handler's result.
+//   - NewHub is the class-based hub (the Functions ServerlessHub): the
+//     exported methods of a Go value become hub methods with typed
+//     parameters decoded from JSON and MessagePack, OnConnected and
+//     OnDisconnected the connection events; HubCall's Clients and Groups
+//     send through the request's Collector, ClientMethod and ClientFunc
+//     type the client methods, and HubFilters wrap every call.
+//     NewNegotiateHandler adds validated negotiate, diagnostic clients,
+//     close on authentication expiration, token lifetime and
+//     ApplicationName to a ConnectionInfoBinding.
 //   - Bindings can be declared in Go or loaded from the same function.json a
 //     Functions app uses (LoadFunctionJSON), with connection strings read
 //     from the environment or local.settings.json (DefaultSettings).

@@ -187,8 +187,8 @@ func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTok
 	}
 	switch {
 	case c.serviceTokens:
-		if len(o.Claims) > 0 {
-			return ConnectionInfo{}, outErrorf(ErrInvalidArgument, "ClientTokenOptions.Claims: the service's :generateToken takes no custom claims; drop them, or unset ClientOptions.ClientTokensFromService to mint tokens locally")
+		if len(o.Claims) > 0 || len(o.system) > 0 {
+			return ConnectionInfo{}, outErrorf(ErrInvalidArgument, "ClientTokenOptions.Claims (or a NegotiateOptions claim): the service's :generateToken takes no custom claims; drop them, or unset ClientOptions.ClientTokensFromService to mint tokens locally")
 		}
 		if o.Lifetime != 0 {
 			if err := checkLifetime("ClientTokenOptions.Lifetime", o.Lifetime); err != nil {

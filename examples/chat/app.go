@@ -110,23 +110,21 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	api := apiHandler(byHeader, byQuery, outputs, presence)
 
-	// The hub functions, each with its own output binding, behind the
-	// upstream endpoint. The access key of the connection string validates
-	// the service's signatures.
-	hubOutputs := map[string]*signalr.Output{}
-	for fn, hb := range b.Hub {
-		if hb.Output == nil {
-			continue
-		}
-		out, err := bindOutput(*hb.Output)
-		if err != nil {
-			a.close()
-			return nil, fmt.Errorf("%s: %w", fn, err)
-		}
-		hubOutputs[fn] = out
+	// The class-based hub behind the upstream endpoint, sending through the
+	// output binding its functions share. The access key of the connection
+	// string validates the service's signatures.
+	hubOut, err := b.hubOutput()
+	if err != nil {
+		a.close()
+		return nil, err
 	}
-	h := &hub{presence: presence, logger: logger}
-	up, err := newUpstream(b, hubOutputs, h, &signalr.UpstreamOptions{Bind: &bind, Logger: logger})
+	out, err := hubOut.Bind(&bind, &outOpts)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("hub %s: %w", hubName, err)
+	}
+	h := &chatHub{presence: presence}
+	up, err := newUpstream(b, out, h, logger, &signalr.UpstreamOptions{Bind: &bind, Logger: logger})
 	if err != nil {
 		a.close()
 		return nil, err

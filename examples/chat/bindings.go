@@ -75,6 +75,30 @@ type hubBinding struct {
 	Output  *signalr.OutputBinding
 }
 
+// hubOutput is the signalR output binding the hub's functions declare: the
+// class-based hub has one Output, so they must all declare the same.
+func (b bindings) hubOutput() (signalr.OutputBinding, error) {
+	var out *signalr.OutputBinding
+	var first string
+	for _, fn := range hubFunctions {
+		o := b.Hub[fn.function].Output
+		if o == nil {
+			continue
+		}
+		if out == nil {
+			out, first = o, fn.function
+			continue
+		}
+		if o.HubName != out.HubName || o.ConnectionStringSetting != out.ConnectionStringSetting {
+			return signalr.OutputBinding{}, fmt.Errorf("%s and %s declare different signalR output bindings; the hub's functions share one hub and connection string setting", first, fn.function)
+		}
+	}
+	if out == nil {
+		return signalr.OutputBinding{}, fmt.Errorf("no hub function declares a signalR output binding")
+	}
+	return *out, nil
+}
+
 // declaredBindings is the Go declaration of the bindings, equal to what the
 // function.json files say (a test checks that).
 func declaredBindings() bindings {
@@ -118,6 +142,7 @@ func declaredBindings() bindings {
 			fnJoinGroup:      sends(trigger(messages, "joinGroup", "group"), "signalRGroupActions"),
 			fnLeaveGroup:     sends(trigger(messages, "leaveGroup", "group"), "signalRGroupActions"),
 			fnEcho:           {Trigger: trigger(messages, "echo", "x")},
+			fnWhoAmI:         {Trigger: trigger(messages, "whoAmI")},
 		},
 	}
 }

@@ -47,6 +47,7 @@ func TestFunctionJSONBindingsMatchGoDeclarations(t *testing.T) {
 		fnOnConnected: "connections/connected", fnOnDisconnected: "connections/disconnected",
 		fnBroadcast: "messages/broadcast", fnSendToUser: "messages/sendToUser", fnSendToGroup: "messages/sendToGroup",
 		fnJoinGroup: "messages/joinGroup", fnLeaveGroup: "messages/leaveGroup", fnEcho: "messages/echo",
+		fnWhoAmI: "messages/whoAmI",
 	}, events)
 }
 

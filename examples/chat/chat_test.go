@@ -718,7 +718,9 @@ func TestHubInvocationResults(t *testing.T) {
 
 	require.Equal(t, completion{Error: "Invocation failed, status code 404"}, alice.invoke("noSuchMethod", 1))
 	require.Equal(t, completion{Error: "nobody named dave is online"}, alice.invoke("sendToUser", "dave", "hi"))
-	require.Equal(t, completion{Error: "broadcast takes 1 argument(s) (text), the client sent 0"}, alice.invoke("broadcast"))
+	require.Equal(t, completion{Error: "broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 0"}, alice.invoke("broadcast"))
+	// A typed result.
+	require.JSONEq(t, `{"user":"alice","connectionId":"`+alice.id+`","anonymous":false}`, string(alice.mustInvoke("whoAmI")))
 	// The connection is still usable.
 	require.JSONEq(t, `42`, string(alice.mustInvoke("echo", 42)))
 }

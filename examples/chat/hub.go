@@ -15,9 +15,9 @@ import (
 	"github.com/funcsignalr/signalr"
 )
 
-// The hub: functions triggered by SignalR Service in serverless mode
-// (signalRTrigger bindings). The service POSTs connection events and the
-// clients' hub-method invocations to the upstream endpoint
+// The hub: a class-based hub whose methods SignalR Service triggers in
+// serverless mode. The service POSTs connection events and the clients'
+// hub-method invocations to the upstream endpoint
 // (signalr.DefaultUpstreamPath); a blocking invocation's result or error
 // goes back to the client as its Completion.
 
@@ -55,25 +55,37 @@ type presence struct {
 	Online bool   `json:"online"`
 }
 
-// hub holds what the hub functions share.
-type hub struct {
+// chatHub is the hub, written as a class-based hub (signalr.NewHub): each
+// exported method is a hub method clients call with
+// connection.invoke("<method>", args...), its name matched
+// case-insensitively, and OnConnected and OnDisconnected handle the
+// connection events. What a method sends goes through the Clients and
+// Groups of its signalr.HubCall, which the hub delivers through its Output
+// once the method returns; a delivery the service refuses fails the call.
+type chatHub struct {
 	// presence tells whether a user is online; nil skips the checks
 	// (direct messages to offline users are then sent, and every
 	// disconnect is announced).
 	presence userPresence
-	// logger gets the deliveries the service refused.
-	logger *slog.Logger
 	// now stamps messages; nil means time.Now.
 	now func() time.Time
 }
 
-// hubFunction is one function of the hub: its name (a folder under
-// functions/), whether its function.json must declare a signalR output
-// binding, and its handler, built from the hub and that output.
+// The client methods the hub calls, declared once with their argument
+// types: a misspelt target or a wrong argument is a compile error.
+var (
+	newMessage     = signalr.ClientMethod[chatMessage](messageTarget)
+	presenceChange = signalr.ClientMethod[presence](presenceTarget)
+)
+
+// hubFunction is one function of the hub in the Functions layout: its
+// folder under functions/ (whose function.json declares its trigger), the
+// hub method it is, and whether it sends (then its function.json declares
+// the hub's signalR output binding).
 type hubFunction struct {
 	function string
+	method   string
 	output   bool
-	handler  func(h *hub, out *signalr.Output) signalr.TriggerHandlerFunc
 }
 
 // The hub's functions; each name is a folder under functions/.
@@ -86,214 +98,231 @@ const (
 	fnJoinGroup      = "join-group"
 	fnLeaveGroup     = "leave-group"
 	fnEcho           = "echo"
+	fnWhoAmI         = "who-am-i"
 )
 
 // hubFunctions lists the hub's functions, in the order start-up prints them.
 var hubFunctions = []hubFunction{
-	{fnOnConnected, true, (*hub).onConnected},
-	{fnOnDisconnected, true, (*hub).onDisconnected},
-	{fnBroadcast, true, (*hub).broadcast},
-	{fnSendToUser, true, (*hub).sendToUser},
-	{fnSendToGroup, true, (*hub).sendToGroup},
-	{fnJoinGroup, true, (*hub).joinGroup},
-	{fnLeaveGroup, true, (*hub).leaveGroup},
-	{fnEcho, false, (*hub).echo},
+	{fnOnConnected, "OnConnected", true},
+	{fnOnDisconnected, "OnDisconnected", true},
+	{fnBroadcast, "Broadcast", true},
+	{fnSendToUser, "SendToUser", true},
+	{fnSendToGroup, "SendToGroup", true},
+	{fnJoinGroup, "JoinGroup", true},
+	{fnLeaveGroup, "LeaveGroup", true},
+	{fnEcho, "Echo", false},
+	{fnWhoAmI, "WhoAmI", false},
 }
 
-// newUpstream registers the hub functions declared in b on an Upstream, each
-// sending through outputs[function]. opts tell the Upstream which access
-// keys sign the service's requests.
-func newUpstream(b bindings, outputs map[string]*signalr.Output, h *hub, opts *signalr.UpstreamOptions) (*signalr.Upstream, error) {
+// newUpstream registers the class-based hub h on an Upstream, sending
+// through out, after checking that the function.json files in b declare
+// exactly its methods and events (the Functions layout of the same hub).
+// opts tell the Upstream which access keys sign the service's requests;
+// logger gets the failures no client sees.
+func newUpstream(b bindings, out *signalr.Output, h *chatHub, logger *slog.Logger, opts *signalr.UpstreamOptions) (*signalr.Upstream, error) {
+	hub, err := signalr.NewHub(h, &signalr.HubOptions{
+		Name:    hubName,
+		Output:  out,
+		Filters: []signalr.HubFilter{logFailures(logger)},
+		Logger:  logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLayout(b, hub); err != nil {
+		return nil, err
+	}
 	up, err := signalr.NewUpstream(opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, fn := range hubFunctions {
-		hb, ok := b.Hub[fn.function]
-		if !ok {
-			return nil, fmt.Errorf("%s: no signalRTrigger binding declared", fn.function)
-		}
-		out := outputs[fn.function]
-		if fn.output && out == nil {
-			return nil, fmt.Errorf("%s: needs a signalR output binding", fn.function)
-		}
-		if err := up.Handle(hb.Trigger, fn.handler(h, out)); err != nil {
-			return nil, fmt.Errorf("%s: %w", fn.function, err)
-		}
+	if err := up.HandleHub(hub); err != nil {
+		return nil, err
 	}
 	return up, nil
 }
 
-// onConnected announces to everyone that the connection's user is online.
-// A failed announcement is logged, not returned: the connection is fine.
-func (h *hub) onConnected(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		if inv.UserID == "" {
-			return nil, nil // nobody to announce
+// checkLayout checks that the hub's function.json triggers are the hub's
+// methods and events: one function per method, with the event the method
+// name maps to.
+func checkLayout(b bindings, hub *signalr.Hub) error {
+	declared := map[string]string{} // category/event (lower case) -> function
+	for _, fn := range hubFunctions {
+		hb, ok := b.Hub[fn.function]
+		if !ok {
+			return fmt.Errorf("%s: no signalRTrigger binding declared", fn.function)
 		}
-		c := out.NewCollector()
-		if err := c.AddMessage(signalr.Message{Target: presenceTarget, Arguments: []any{presence{User: inv.UserID, Online: true}}}); err != nil {
-			return nil, err
+		if fn.output && hb.Output == nil {
+			return fmt.Errorf("%s: needs a signalR output binding", fn.function)
 		}
-		if err := c.Flush(ctx); err != nil {
-			h.logUndelivered(fnOnConnected, err)
-		}
-		return nil, nil
+		declared[strings.ToLower(hb.Trigger.Category+"/"+hb.Trigger.Event)] = fn.function
 	}
+	for _, tb := range hub.Bindings() {
+		key := strings.ToLower(tb.Category + "/" + tb.Event)
+		if _, ok := declared[key]; !ok {
+			return fmt.Errorf("hub method %s (%s/%s) has no function.json", tb.Name, tb.Category, tb.Event)
+		}
+		delete(declared, key)
+	}
+	for key, fn := range declared {
+		return fmt.Errorf("%s: its trigger %s is not a method of the hub", fn, key)
+	}
+	return nil
 }
 
-// onDisconnected announces to everyone that the connection's user went
-// offline, unless the user still has another connection (another tab).
-func (h *hub) onDisconnected(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		if inv.UserID == "" {
-			return nil, nil
-		}
-		if h.presence != nil {
-			if online, err := h.presence.UserExists(ctx, inv.Hub, inv.UserID, nil); err == nil && online {
-				return nil, nil
+// logFailures is a hub filter: it logs every failed call, naming the method
+// (not the user or the arguments) and, for a delivery the service refused,
+// its statuses and reasons.
+func logFailures(logger *slog.Logger) signalr.HubFilter {
+	return func(next signalr.TriggerHandler) signalr.TriggerHandler {
+		return signalr.TriggerHandlerFunc(func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
+			result, err := next.ServeTrigger(ctx, inv)
+			var de *signalr.HubDeliveryError
+			if errors.As(err, &de) {
+				logHubUndelivered(logger, inv.Event, de.Err)
+				if inv.Event == signalr.EventConnected {
+					// The presence announcement failed; the
+					// connection itself is fine.
+					return nil, nil
+				}
+				return nil, undelivered(de.Err)
 			}
-		}
-		c := out.NewCollector()
-		if err := c.AddMessage(signalr.Message{Target: presenceTarget, Arguments: []any{presence{User: inv.UserID, Online: false}}}); err != nil {
-			return nil, err
-		}
-		if err := c.Flush(ctx); err != nil {
-			h.logUndelivered(fnOnDisconnected, err)
-			return nil, undelivered(err)
-		}
-		return nil, nil
+			return result, err
+		})
 	}
 }
 
-// broadcast(text) sends newMessage to everyone.
-func (h *hub) broadcast(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		msg, err := h.message(inv, nil)
-		if err != nil {
-			return nil, err
-		}
-		return nil, h.send(ctx, out, fnBroadcast, signalr.Message{Target: messageTarget, Arguments: []any{msg}})
+// OnConnected announces to everyone that the connection's user is online.
+// A failed announcement is logged, not returned: the connection is fine.
+func (h *chatHub) OnConnected(ctx context.Context) error {
+	call := signalr.HubCallFromContext(ctx)
+	if call.UserID == "" {
+		return nil // nobody to announce
 	}
+	return presenceChange.Send(call.Clients().All(), presence{User: call.UserID, Online: true})
 }
 
-// sendToUser(user, text) sends newMessage to every connection of user. A
+// OnDisconnected announces to everyone that the connection's user went
+// offline, unless the user still has another connection (another tab).
+func (h *chatHub) OnDisconnected(ctx context.Context) error {
+	call := signalr.HubCallFromContext(ctx)
+	if call.UserID == "" {
+		return nil
+	}
+	if h.presence != nil {
+		if online, err := h.presence.UserExists(ctx, call.Hub, call.UserID, nil); err == nil && online {
+			return nil
+		}
+	}
+	return presenceChange.Send(call.Clients().All(), presence{User: call.UserID, Online: false})
+}
+
+// Broadcast(text) sends newMessage to everyone.
+func (h *chatHub) Broadcast(ctx context.Context, text string) error {
+	call := signalr.HubCallFromContext(ctx)
+	msg, err := h.message(call, "text", text, nil)
+	if err != nil {
+		return err
+	}
+	return newMessage.Send(call.Clients().All(), msg)
+}
+
+// SendToUser(user, text) sends newMessage to every connection of user. A
 // user with no connection gets nothing: the invocation fails with "nobody
 // named <user> is online" (when the check itself fails, the message is sent
 // anyway).
-func (h *hub) sendToUser(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		user, err := stringArgument(inv, "user")
-		if err != nil {
-			return nil, err
-		}
-		msg, err := h.message(inv, &audience{User: user})
-		if err != nil {
-			return nil, err
-		}
-		if h.presence != nil {
-			if online, err := h.presence.UserExists(ctx, inv.Hub, user, nil); err == nil && !online {
-				return nil, fmt.Errorf("nobody named %s is online", user)
-			}
-		}
-		return nil, h.send(ctx, out, fnSendToUser, signalr.Message{Target: messageTarget, UserID: user, Arguments: []any{msg}})
+func (h *chatHub) SendToUser(ctx context.Context, user, text string) error {
+	call := signalr.HubCallFromContext(ctx)
+	if err := nonEmpty(call, "user", user); err != nil {
+		return err
 	}
-}
-
-// sendToGroup(group, text) sends newMessage to the connections in group.
-// The caller need not be a member.
-func (h *hub) sendToGroup(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		group, err := stringArgument(inv, "group")
-		if err != nil {
-			return nil, err
-		}
-		msg, err := h.message(inv, &audience{Group: group})
-		if err != nil {
-			return nil, err
-		}
-		return nil, h.send(ctx, out, fnSendToGroup, signalr.Message{Target: messageTarget, GroupName: group, Arguments: []any{msg}})
-	}
-}
-
-// joinGroup(group) adds the calling connection to group. Membership belongs
-// to the connection: a reconnected client joins again.
-func (h *hub) joinGroup(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return h.groupAction(out, fnJoinGroup, signalr.GroupActionAdd)
-}
-
-// leaveGroup(group) removes the calling connection from group.
-func (h *hub) leaveGroup(out *signalr.Output) signalr.TriggerHandlerFunc {
-	return h.groupAction(out, fnLeaveGroup, signalr.GroupActionRemove)
-}
-
-func (h *hub) groupAction(out *signalr.Output, function string, action signalr.GroupActionType) signalr.TriggerHandlerFunc {
-	return func(ctx context.Context, inv *signalr.InvocationContext) (any, error) {
-		group, err := stringArgument(inv, "group")
-		if err != nil {
-			return nil, err
-		}
-		return nil, h.send(ctx, out, function, signalr.GroupAction{Action: action, ConnectionID: inv.ConnectionID, GroupName: group})
-	}
-}
-
-// echo(x) returns x as the invocation's result, as it came.
-func (h *hub) echo(*signalr.Output) signalr.TriggerHandlerFunc {
-	return func(_ context.Context, inv *signalr.InvocationContext) (any, error) {
-		x, _ := inv.Argument("x") // the binding's parameterNames guarantee it
-		return x, nil
-	}
-}
-
-// message builds the newMessage argument from the invocation's text and the
-// caller's user id.
-func (h *hub) message(inv *signalr.InvocationContext, to *audience) (chatMessage, error) {
-	if inv.UserID == "" {
-		return chatMessage{}, fmt.Errorf("%s: this connection has no user id, so the message would have no sender; negotiate with ?userId=<name>", inv.Event)
-	}
-	text, err := stringArgument(inv, "text")
+	msg, err := h.message(call, "text", text, &audience{User: user})
 	if err != nil {
+		return err
+	}
+	if h.presence != nil {
+		if online, err := h.presence.UserExists(ctx, call.Hub, user, nil); err == nil && !online {
+			return fmt.Errorf("nobody named %s is online", user)
+		}
+	}
+	return newMessage.Send(call.Clients().User(user), msg)
+}
+
+// SendToGroup(group, text) sends newMessage to the connections in group.
+// The caller need not be a member.
+func (h *chatHub) SendToGroup(ctx context.Context, group, text string) error {
+	call := signalr.HubCallFromContext(ctx)
+	if err := nonEmpty(call, "group", group); err != nil {
+		return err
+	}
+	msg, err := h.message(call, "text", text, &audience{Group: group})
+	if err != nil {
+		return err
+	}
+	return newMessage.Send(call.Clients().Group(group), msg)
+}
+
+// JoinGroup(group) adds the calling connection to group. Membership belongs
+// to the connection: a reconnected client joins again.
+func (h *chatHub) JoinGroup(ctx context.Context, group string) error {
+	call := signalr.HubCallFromContext(ctx)
+	if err := nonEmpty(call, "group", group); err != nil {
+		return err
+	}
+	return call.Groups().AddConnection(call.ConnectionID, group)
+}
+
+// LeaveGroup(group) removes the calling connection from group.
+func (h *chatHub) LeaveGroup(ctx context.Context, group string) error {
+	call := signalr.HubCallFromContext(ctx)
+	if err := nonEmpty(call, "group", group); err != nil {
+		return err
+	}
+	return call.Groups().RemoveConnection(call.ConnectionID, group)
+}
+
+// Echo(x) returns x as the invocation's result, as it came.
+func (h *chatHub) Echo(_ context.Context, x signalr.Argument) (signalr.Argument, error) {
+	return x, nil
+}
+
+// whoAmI is WhoAmI's result.
+type whoAmI struct {
+	User         string `json:"user"`
+	ConnectionID string `json:"connectionId"`
+	Anonymous    bool   `json:"anonymous"`
+}
+
+// WhoAmI() returns the caller's user and connection, as the service sees
+// them: a typed result.
+func (h *chatHub) WhoAmI(ctx context.Context) (whoAmI, error) {
+	call := signalr.HubCallFromContext(ctx)
+	return whoAmI{User: call.UserID, ConnectionID: call.ConnectionID, Anonymous: call.UserID == ""}, nil
+}
+
+// message builds the newMessage argument from text and the caller's user
+// id.
+func (h *chatHub) message(call *signalr.HubCall, name, text string, to *audience) (chatMessage, error) {
+	if call.UserID == "" {
+		return chatMessage{}, fmt.Errorf("%s: this connection has no user id, so the message would have no sender; negotiate with ?userId=<name>", call.Event)
+	}
+	if err := nonEmpty(call, name, text); err != nil {
 		return chatMessage{}, err
 	}
 	if n := utf8.RuneCountInString(text); n > maxTextLength {
-		return chatMessage{}, fmt.Errorf("%s: text has %d characters; the limit is %d", inv.Event, n, maxTextLength)
+		return chatMessage{}, fmt.Errorf("%s: %s has %d characters; the limit is %d", call.Event, name, n, maxTextLength)
 	}
 	now := time.Now
 	if h.now != nil {
 		now = h.now
 	}
-	return chatMessage{From: inv.UserID, Text: text, To: to, SentAt: now().UTC()}, nil
+	return chatMessage{From: call.UserID, Text: text, To: to, SentAt: now().UTC()}, nil
 }
 
-// stringArgument decodes the argument the binding's parameterNames call
-// name, which must be a string with something other than spaces in it.
-func stringArgument(inv *signalr.InvocationContext, name string) (string, error) {
-	arg, ok := inv.Argument(name)
-	if !ok {
-		return "", fmt.Errorf("%s takes an argument %s", inv.Event, name)
-	}
-	var s string
-	if err := arg.Decode(&s); err != nil {
-		return "", fmt.Errorf("%s: %s must be a string, such as \"hi\"", inv.Event, name)
-	}
-	if strings.TrimSpace(s) == "" {
-		return "", fmt.Errorf("%s: %s is empty", inv.Event, name)
-	}
-	return s, nil
-}
-
-// send delivers one message or group action through out. An item the
-// library refuses (such as a group name that is too long) is the caller's
-// error; a delivery the service refused is logged and returned, worded for
-// the page.
-func (h *hub) send(ctx context.Context, out *signalr.Output, function string, item signalr.OutputItem) error {
-	c := out.NewCollector()
-	if err := c.Add(item); err != nil {
-		return err
-	}
-	if err := c.Flush(ctx); err != nil {
-		h.logUndelivered(function, err)
-		return undelivered(err)
+// nonEmpty requires something other than spaces in the argument name.
+func nonEmpty(call *signalr.HubCall, name, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return fmt.Errorf("%s: %s is empty", call.Event, name)
 	}
 	return nil
 }
@@ -313,10 +342,10 @@ func undelivered(err error) error {
 	return fmt.Errorf("not delivered: SignalR Service %s", strings.Join(reasons, "; "))
 }
 
-// logUndelivered logs a delivery the service refused, with its statuses and
-// reasons, naming the function but no user or group.
-func (h *hub) logUndelivered(function string, err error) {
-	if h.logger == nil {
+// logHubUndelivered logs a delivery the service refused, with its statuses
+// and reasons, naming the hub method but no user or group.
+func logHubUndelivered(logger *slog.Logger, method string, err error) {
+	if logger == nil {
 		return
 	}
 	var statuses, reasons []string
@@ -328,7 +357,7 @@ func (h *hub) logUndelivered(function string, err error) {
 		statuses = append(statuses, status)
 		reasons = append(reasons, reason)
 	}
-	h.logger.Error("SignalR Service did not take a hub function's output", "function", function,
+	logger.Error("SignalR Service did not take a hub method's output", "method", method,
 		"serviceStatus", strings.Join(statuses, "; "), "reason", strings.Join(reasons, "; "))
 }
 

@@ -36,12 +36,12 @@ func (p *fakePresence) UserExists(_ context.Context, hub, user string, _ *signal
 	return p.online[user], p.err
 }
 
-// fakeHub is the hub's upstream endpoint over FakeSenders, one per function
-// (as each has its own output binding), and a fakePresence.
+// fakeHub is the hub's upstream endpoint over a FakeSender (the hub's one
+// Output) and a fakePresence.
 type fakeHub struct {
 	t        *testing.T
 	handler  http.Handler
-	fakes    map[string]*signalrtest.FakeSender
+	fake     *signalrtest.FakeSender
 	presence *fakePresence
 	logs     *syncBuffer
 }
@@ -55,15 +55,11 @@ func newFakeHub(t *testing.T) *fakeHub {
 	require.NoError(t, err)
 	b, err := loadBindings(functionsFS)
 	require.NoError(t, err)
-	f := &fakeHub{t: t, fakes: map[string]*signalrtest.FakeSender{}, presence: &fakePresence{online: map[string]bool{}}, logs: &syncBuffer{}}
-	outputs := map[string]*signalr.Output{}
-	for _, fn := range hubFunctions {
-		if fn.output {
-			outputs[fn.function], f.fakes[fn.function] = signalrtest.NewOutput(hubName)
-		}
-	}
-	h := &hub{presence: f.presence, logger: slog.New(slog.NewTextHandler(f.logs, nil)), now: func() time.Time { return fixedNow }}
-	up, err := newUpstream(b, outputs, h, &signalr.UpstreamOptions{Bind: &signalr.BindOptions{ConnectionString: cs}})
+	f := &fakeHub{t: t, presence: &fakePresence{online: map[string]bool{}}, logs: &syncBuffer{}}
+	var out *signalr.Output
+	out, f.fake = signalrtest.NewOutput(hubName)
+	h := &chatHub{presence: f.presence, now: func() time.Time { return fixedNow }}
+	up, err := newUpstream(b, out, h, slog.New(slog.NewTextHandler(f.logs, nil)), &signalr.UpstreamOptions{Bind: &signalr.BindOptions{ConnectionString: cs}})
 	require.NoError(t, err)
 	f.handler = up
 	return f
@@ -88,16 +84,8 @@ func (f *fakeHub) invoke(user, method string, args ...any) signalrtest.Completio
 	return c
 }
 
-// calls lists every delivery of every fake.
-func (f *fakeHub) calls() []signalrtest.Call {
-	var all []signalrtest.Call
-	for _, fn := range hubFunctions {
-		if fake := f.fakes[fn.function]; fake != nil {
-			all = append(all, fake.Calls()...)
-		}
-	}
-	return all
-}
+// calls lists every delivery.
+func (f *fakeHub) calls() []signalrtest.Call { return f.fake.Calls() }
 
 // sentAt is fixedNow as the JSON the service receives.
 const sentAt = "2026-05-01T12:30:00Z"
@@ -129,7 +117,7 @@ func TestHubMethodsWithFake(t *testing.T) {
 			c := f.invoke("alice", tt.method, tt.args...)
 			require.Equal(t, "", c.Error, "%s failed", tt.method)
 			require.False(t, c.HasResult, "%s returned a result: %s", tt.method, c.Result.Raw())
-			require.Equal(t, []signalrtest.Call{tt.want}, f.fakes[tt.function].Calls(), "%s delivered", tt.method)
+			require.Equal(t, []signalrtest.Call{tt.want}, f.fake.Calls(), "%s delivered", tt.method)
 			require.Len(t, f.calls(), 1, "only %s's output binding is used: %v", tt.function, f.calls())
 		})
 	}
@@ -145,7 +133,7 @@ func TestHubMethodNamesAndSend(t *testing.T) {
 	rec := f.do(signalrtest.UpstreamRequests{UserID: "alice"}.Send("broadcast", "quiet"))
 	require.Equal(t, http.StatusOK, rec.Code, "send: %d %s", rec.Code, rec.Body)
 	require.Equal(t, 0, rec.Body.Len(), "send answered a body: %q", rec.Body)
-	msgs := f.fakes[fnBroadcast].Messages()
+	msgs := f.fake.Messages()
 	require.Len(t, msgs, 2)
 	for i, text := range []string{"loud", "quiet"} {
 		assert.Equal(t, text, msgs[i].Arguments[0].(map[string]any)["text"])
@@ -186,21 +174,21 @@ func TestHubMethodArgumentErrors(t *testing.T) {
 		args         []any
 		want         string
 	}{
-		{"alice", "broadcast", nil, "broadcast takes 1 argument(s) (text), the client sent 0"},
-		{"alice", "broadcast", []any{"a", "b"}, "broadcast takes 1 argument(s) (text), the client sent 2"},
-		{"alice", "broadcast", []any{42}, `broadcast: text must be a string, such as "hi"`},
+		{"alice", "broadcast", nil, "broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 0"},
+		{"alice", "broadcast", []any{"a", "b"}, "broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 2"},
+		{"alice", "broadcast", []any{42}, "broadcast: invalid arguments: argument 1 must be a string: the client sent a number"},
 		{"alice", "broadcast", []any{nil}, "broadcast: text is empty"},
 		{"alice", "broadcast", []any{" \t "}, "broadcast: text is empty"},
 		{"alice", "broadcast", []any{strings.Repeat("é", maxTextLength+1)}, "broadcast: text has 2001 characters; the limit is 2000"},
 		{"", "broadcast", []any{"hi"}, "broadcast: this connection has no user id"},
 		{"alice", "sendToUser", []any{"", "hi"}, "sendToUser: user is empty"},
-		{"alice", "sendToUser", []any{"bob"}, "sendToUser takes 2 argument(s) (user, text), the client sent 1"},
-		{"alice", "sendToGroup", []any{[]string{"g1"}, "hi"}, "sendToGroup: group must be a string"},
+		{"alice", "sendToUser", []any{"bob"}, "sendToUser: invalid arguments: it takes 2 argument(s) (a string, a string), the client sent 1"},
+		{"alice", "sendToGroup", []any{[]string{"g1"}, "hi"}, "sendToGroup: invalid arguments: argument 1 must be a string: the client sent an array"},
 		{"alice", "sendToGroup", []any{"a\nb", "hi"}, "line break"},
 		{"alice", "joinGroup", []any{" "}, "joinGroup: group is empty"},
 		{"alice", "joinGroup", []any{strings.Repeat("g", 1025)}, "group name is 1025 bytes long"},
-		{"alice", "leaveGroup", []any{}, "leaveGroup takes 1 argument(s) (group), the client sent 0"},
-		{"alice", "echo", []any{1, 2}, "echo takes 1 argument(s) (x), the client sent 2"},
+		{"alice", "leaveGroup", []any{}, "leaveGroup: invalid arguments: it takes 1 argument(s) (a string), the client sent 0"},
+		{"alice", "echo", []any{1, 2}, "echo: invalid arguments: it takes 1 argument(s) (any value), the client sent 2"},
 	}
 	for _, tt := range tests {
 		f := newFakeHub(t)
@@ -224,7 +212,7 @@ func TestSendToUserChecksPresence(t *testing.T) {
 	f.presence.err = errors.New("service unavailable")
 	c = f.invoke("alice", "sendToUser", "dave", "are you there now?")
 	require.Equal(t, "", c.Error)
-	require.Len(t, f.fakes[fnSendToUser].Messages(), 1)
+	require.Len(t, f.fake.Messages(), 1)
 }
 
 // connected announces the user to everyone; disconnected announces the
@@ -236,26 +224,27 @@ func TestPresenceWithFake(t *testing.T) {
 	rec := f.do(req.Connected())
 	require.Equal(t, http.StatusOK, rec.Code, "connected: %d %s", rec.Code, rec.Body)
 	want := signalrtest.Call{Hub: "chat", Message: &signalr.Message{Target: "presence", Arguments: []any{map[string]any{"user": "alice", "online": true}}}}
-	require.Equal(t, []signalrtest.Call{want}, f.fakes[fnOnConnected].Calls())
+	require.Equal(t, []signalrtest.Call{want}, f.fake.Calls())
+	f.fake.Reset()
 
 	// alice still has another connection: nothing to announce.
 	f.presence.online["alice"] = true
 	rec = f.do(req.Disconnected(""))
 	require.Equal(t, http.StatusOK, rec.Code, "disconnected: %d %s", rec.Code, rec.Body)
-	require.Empty(t, f.fakes[fnOnDisconnected].Calls())
+	require.Empty(t, f.fake.Calls())
 
 	// Her last connection closes, with an error or not.
 	delete(f.presence.online, "alice")
 	rec = f.do(req.Disconnected("Connection closed with an error."))
 	require.Equal(t, http.StatusOK, rec.Code, "disconnected: %d %s", rec.Code, rec.Body)
 	want = signalrtest.Call{Hub: "chat", Message: &signalr.Message{Target: "presence", Arguments: []any{map[string]any{"user": "alice", "online": false}}}}
-	require.Equal(t, []signalrtest.Call{want}, f.fakes[fnOnDisconnected].Calls())
+	require.Equal(t, []signalrtest.Call{want}, f.fake.Calls())
 
 	// An anonymous connection is not announced.
 	anon := signalrtest.UpstreamRequests{ConnectionID: "c2"}
 	require.Equal(t, http.StatusOK, f.do(anon.Connected()).Code)
 	require.Equal(t, http.StatusOK, f.do(anon.Disconnected("")).Code)
-	require.Len(t, f.calls(), 2)
+	require.Len(t, f.calls(), 1)
 }
 
 // A delivery the service refuses fails the invocation with the service's
@@ -266,19 +255,19 @@ func TestHubDeliveryFailureWithFake(t *testing.T) {
 	f := newFakeHub(t)
 	refusal := &signalr.ResponseError{Method: "POST", URL: "http://localhost:8888/api/hubs/chat/groups/secret-group/:send",
 		StatusCode: http.StatusForbidden, Message: "the hub is closed for maintenance"}
-	f.fakes[fnSendToGroup].FailNext(refusal)
+	f.fake.FailNext(refusal)
 	c := f.invoke("alice", "sendToGroup", "secret-group", "hi")
 	require.Equal(t, "not delivered: SignalR Service answered 403 Forbidden: the hub is closed for maintenance", c.Error)
 	logs := f.logs.String()
-	for _, want := range []string{"level=ERROR", "function=send-to-group", `serviceStatus="403 Forbidden"`, "the hub is closed for maintenance"} {
+	for _, want := range []string{"level=ERROR", "method=sendToGroup", `serviceStatus="403 Forbidden"`, "the hub is closed for maintenance"} {
 		assert.Contains(t, logs, want)
 	}
 	assert.NotContains(t, logs, "secret-group", "the log names the group")
 
-	f.fakes[fnOnConnected].FailNext(refusal)
+	f.fake.FailNext(refusal)
 	rec := f.do(signalrtest.UpstreamRequests{UserID: "alice"}.Connected())
 	require.Equal(t, http.StatusOK, rec.Code, "connected: %d %s", rec.Code, rec.Body)
-	assert.Contains(t, f.logs.String(), "function=on-connected")
+	assert.Contains(t, f.logs.String(), "method=connected")
 }
 
 // The app serves the hub at the Functions upstream path, and only for

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { binaryPath, openURL, startProgram, stopProgram } from '../support/harness.mjs';
 
 const waitMs = 10_000; // upper bound for anything to arrive
@@ -43,11 +44,12 @@ after(async () => {
 // connect connects as user and records what the connection receives:
 // received.messages are the newMessage bodies, received.presence the
 // presence events, each in arrival order.
-async function connect(user) {
-  const connection = new signalR.HubConnectionBuilder()
+async function connect(user, { msgpack = false } = {}) {
+  let builder = new signalR.HubConnectionBuilder()
     .withUrl(`${base}api?userId=${encodeURIComponent(user)}`)
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+    .configureLogging(signalR.LogLevel.None);
+  if (msgpack) builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  const connection = builder.build();
   const received = { messages: [], presence: [] };
   connection.on('newMessage', (m) => received.messages.push(m));
   connection.on('presence', (p) => received.presence.push(p));
@@ -85,11 +87,29 @@ test('invoke("echo", x) resolves with x', async () => {
   assert.deepEqual(await Promise.all([1, 2, 3, 4].map((i) => connection.invoke('echo', i))), [1, 2, 3, 4]);
 });
 
+test('whoAmI resolves with a typed result: the caller as the service sees it', async () => {
+  const { connection } = await connect('zoe');
+  const me = await connection.invoke('whoAmI');
+  assert.deepEqual(Object.keys(me).sort(), ['anonymous', 'connectionId', 'user']);
+  assert.equal(me.user, 'zoe');
+  assert.equal(me.anonymous, false);
+  assert.equal(me.connectionId, connection.connectionId);
+  // The class-based hub matches method names case-insensitively.
+  assert.deepEqual(await connection.invoke('WHOAMI'), me);
+});
+
 test('invoking a hub method the app lacks, or with bad arguments, rejects', async () => {
   const { connection } = await connect('bea');
   await assert.rejects(connection.invoke('noSuchMethod', 1), /Invocation failed, status code 404/);
-  await assert.rejects(connection.invoke('broadcast'), { message: 'broadcast takes 1 argument(s) (text), the client sent 0' });
-  await assert.rejects(connection.invoke('broadcast', 7), { message: 'broadcast: text must be a string, such as "hi"' });
+  // Wrong argument counts, for a method with one and with two parameters.
+  await assert.rejects(connection.invoke('broadcast'), { message: 'broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 0' });
+  await assert.rejects(connection.invoke('broadcast', 'a', 'b'), { message: 'broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 2' });
+  await assert.rejects(connection.invoke('sendToUser', 'bob'), { message: 'sendToUser: invalid arguments: it takes 2 argument(s) (a string, a string), the client sent 1' });
+  await assert.rejects(connection.invoke('whoAmI', 1), { message: 'whoAmI: invalid arguments: it takes no arguments, the client sent 1' });
+  // A wrong argument type.
+  await assert.rejects(connection.invoke('broadcast', 7), { message: 'broadcast: invalid arguments: argument 1 must be a string: the client sent a number' });
+  await assert.rejects(connection.invoke('sendToGroup', ['g'], 'hi'), { message: 'sendToGroup: invalid arguments: argument 1 must be a string: the client sent an array' });
+  // Errors the hub methods return.
   await assert.rejects(connection.invoke('joinGroup', '   '), { message: 'joinGroup: group is empty' });
   await assert.rejects(connection.invoke('sendToUser', 'nobody-here', 'hi'), { message: 'nobody named nobody-here is online' });
   // The connection is still usable.
@@ -146,6 +166,23 @@ test('broadcast, sendToUser, joinGroup + sendToGroup and leaveGroup reach exactl
   assert.equal(alice.received.messages.find((m) => m.text === 'hello, all').to, undefined);
 
   for (const c of everyone) await stop(c);
+});
+
+test('a MessagePack client calls the same typed hub methods', async () => {
+  const packed = await connect('mia', { msgpack: true });
+  const plain = await connect('noah');
+  const me = await packed.connection.invoke('whoAmI');
+  assert.equal(me.user, 'mia');
+  assert.equal(me.connectionId, packed.connection.connectionId);
+  assert.deepEqual(await packed.connection.invoke('echo', { n: [1, 2.5, null, true], s: 'x' }), { n: [1, 2.5, null, true], s: 'x' });
+  await assert.rejects(packed.connection.invoke('broadcast'), { message: 'broadcast: invalid arguments: it takes 1 argument(s) (a string), the client sent 0' });
+  await assert.rejects(packed.connection.invoke('broadcast', 7), /^Error: broadcast: invalid arguments: argument 1 must be a string: /);
+  // What a MessagePack client sends reaches a JSON client.
+  await packed.connection.invoke('sendToUser', 'noah', 'packed hello');
+  await waitUntil(() => texts(plain).includes('packed hello'), 'noah to get the packed message');
+  assert.equal(plain.received.messages.find((m) => m.text === 'packed hello').from, 'mia');
+  await stop(packed);
+  await stop(plain);
 });
 
 test('presence events arrive when a user comes online and goes offline', async () => {
