@@ -112,7 +112,7 @@ func TestDeepRESTBodiesRefused(t *testing.T) {
 
 	// The filter: 100,000 parentheses (a million do not fit in a URL) are
 	// refused by its length bound, one level past the limit by its depth
-	// bound; the limit itself passes.
+	// bound; the limit itself (the outermost level counts as one) passes.
 	filter := func(depth int) string {
 		return strings.Repeat("(", depth) + "userId eq 'alice'" + strings.Repeat(")", depth)
 	}
@@ -123,7 +123,7 @@ func TestDeepRESTBodiesRefused(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, 400, resp.StatusCode)
 	assert.Contains(t, string(body), "deeper than "+strconv.Itoa(maxNestingDepth)+" levels")
-	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape(filter(maxNestingDepth)), cmd), 202, "")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:execute?api-version=2023-07-01&filter="+url.QueryEscape(filter(maxNestingDepth-1)), cmd), 202, "")
 	eventually(t, "alice joins g2", func() bool { return len(s.Emulator.Snapshot("chat").Groups["g2"]) == 1 })
 }
 
