@@ -63,6 +63,24 @@ type Input struct {
 	// identity-based, a credential is set or the service mints them; nil
 	// means the access key signs them locally.
 	client *Client
+	// resolve, when set (NewInputFunc), replaces all of the above.
+	resolve func(r *http.Request) (ConnectionInfo, error)
+}
+
+// NewInputFunc returns an Input whose Resolve returns what resolve returns,
+// minting nothing: for connection info resolved elsewhere, such as by the
+// Azure Functions host, which hands a custom handler the
+// signalRConnectionInfo binding's value (package customhandler). Handlers
+// written against *Input, such as NegotiateHandler, then serve it
+// unchanged. Its ConnectionString is nil. resolve must be safe for
+// concurrent use; a nil resolve makes every Resolve an error.
+func NewInputFunc(resolve func(r *http.Request) (ConnectionInfo, error)) *Input {
+	if resolve == nil {
+		resolve = func(*http.Request) (ConnectionInfo, error) {
+			return ConnectionInfo{}, fmt.Errorf("%w: NewInputFunc was given no resolve function", ErrInvalidBinding)
+		}
+	}
+	return &Input{resolve: resolve}
 }
 
 // Bind checks the declaration, loads its connection string (see BindOptions)
@@ -121,7 +139,8 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	return in, nil
 }
 
-// ConnectionString returns the connection string the input signs with.
+// ConnectionString returns the connection string the input signs with, nil
+// for an Input from NewInputFunc.
 func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.
@@ -131,6 +150,9 @@ func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 // a *BindingDataError (wrapping ErrMissingBindingData): no anonymous token is
 // minted in its place.
 func (in *Input) Resolve(r *http.Request) (ConnectionInfo, error) {
+	if in.resolve != nil {
+		return in.resolve(r)
+	}
 	hub, err := in.hub.eval(r)
 	if err != nil {
 		return ConnectionInfo{}, err
