@@ -42,6 +42,13 @@
 // SDKs' schedule (AccessKeyRefreshAge, AccessKeyRetryDelay,
 // AccessKeyMaxAge), or minted by the service (ClientTokensFromService).
 //
+// # Azure Functions
+//
+// Package customhandler runs the same handlers as an Azure Functions custom
+// handler: the Functions host resolves the bindings, and NewInputFunc and
+// InvocationContext.SetParameterNames let that package hand the handlers
+// the host's connection info and trigger data in the types they take here.
+//
 // Collectors send through the Sender interface, so unit tests swap in the
 // recording fake of package signalrtest. Package emulator is a local SignalR
 // Service that speaks the real client and REST protocols, so the official

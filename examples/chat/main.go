@@ -28,6 +28,12 @@
 // anything else starts. At start it lists the functions, as func start
 // does. SIGINT or SIGTERM stops it.
 //
+// With FUNCTIONS_CUSTOMHANDLER_PORT set, the Functions host started it as a
+// custom handler: it says so, ignores the flags above, and serves the
+// functions (the same handlers) to the host on 127.0.0.1 at that port, with
+// functions/ (host.json and the function folders) as the function app; see
+// README.md.
+//
 // The HTTP API:
 //
 //	POST   /api/negotiate                      connection info for hub chat; user id from
