@@ -305,18 +305,6 @@ func (s *Server) HandleTrigger(functionName string, h signalr.TriggerHandler) er
 	return nil
 }
 
-// TriggerBinding returns the signalRTrigger binding of the function.
-func (s *Server) TriggerBinding(functionName string) (signalr.TriggerBinding, error) {
-	fn, err := s.function(functionName)
-	if err != nil {
-		return signalr.TriggerBinding{}, err
-	}
-	if fn.trigger == nil {
-		return signalr.TriggerBinding{}, fmt.Errorf("customhandler: function %q declares no signalRTrigger binding", fn.name)
-	}
-	return *fn.trigger, nil
-}
-
 // ServeHTTP answers one invocation: POST /<FunctionName> with the host's
 // {"Data","Metadata"} body, answered with {"Outputs","Logs","ReturnValue"}.
 // A bad body, a function with no handler or a handler's error is answered
@@ -426,6 +414,10 @@ func (s *Server) invoke(ctx context.Context, fn *function, body []byte) (*invoca
 		rec := newRecorder()
 		if err := serveRecovered(httpHandler, rec, r.WithContext(ctx)); err != nil {
 			return nil, fmt.Errorf("customhandler: function %q: %v", fn.name, err)
+		}
+		if fn.httpOutput == "" && (rec.status != 0 || rec.body.Len() > 0) {
+			s.logger.Warn("custom handler: the function's function.json declares no http output binding, so the host gets no HTTP response from it; declare one (\"type\": \"http\", \"direction\": \"out\")",
+				"function", fn.name, "status", rec.status)
 		}
 		if fn.httpOutput != "" {
 			out := rec.output()

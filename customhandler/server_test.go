@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/funcsignalr/signalr"
 	"github.com/stretchr/testify/assert"
@@ -344,4 +345,21 @@ func TestPort(t *testing.T) {
 	assert.Equal(t, "4321", p)
 	_, ok = Port(func(string) string { return "" })
 	assert.False(t, ok)
+}
+
+// A response the host cannot receive, because function.json declares no
+// http output binding, is reported in the log.
+func TestHTTPResponseWithoutOutputBindingIsReported(t *testing.T) {
+	var logs bytes.Buffer
+	fsys := fstest.MapFS{"hook/function.json": {Data: []byte(`{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["post"]}]}`)}}
+	s, err := New(fsys, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.NoError(t, s.HandleHTTP("hook", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	})))
+	status, answer := post(t, serve(t, s), "hook", []byte(`{"Data":{"req":{"Url":"http://h/api/hook","Method":"POST"}}}`))
+	require.Equal(t, http.StatusOK, status, "%s", answer)
+	assert.JSONEq(t, `{"Outputs":{}}`, string(answer))
+	assert.Contains(t, logs.String(), "declares no http output binding")
+	assert.Contains(t, logs.String(), "function=hook status=418")
 }
