@@ -50,6 +50,12 @@
 //     one before; Headers map names to arrays of strings; Body is a string,
 //     base64 for application/octet-stream and multipart/* bodies, and absent
 //     when the request had no Content-Length.
+//   - A signalRConnectionInfo value is {"url","accessToken"} and, from newer
+//     extensions, "tokenLifetimeSeconds" (not passed on: ConnectionInfo has no
+//     such field); the extension gives it as a JObject, or as its indented
+//     JObject.ToString() when the binding's type is string
+//     (azure-sdk-for-net …/src/Bindings/SignalRConnectionInfo.cs and
+//     SignalRInputBindings/SignalRConnectionInputBinding/SignalRConnectionInfoValueProvider.cs).
 //   - A signalRTrigger value is the SignalR extension's InvocationContext
 //     serialized with JObject.FromObject, so with PascalCase keys: Arguments,
 //     Error, Category, Event, Hub, ConnectionId, UserId, Headers, Query,

@@ -121,7 +121,7 @@ func TestGoldenPayloads(t *testing.T) {
 	url := serve(t, testServer(t, nil))
 	requests, err := filepath.Glob("testdata/golden/*.request.json")
 	require.NoError(t, err)
-	require.Len(t, requests, 7)
+	require.Len(t, requests, 8)
 	for _, req := range requests {
 		name := strings.TrimSuffix(filepath.Base(req), ".request.json")
 		t.Run(name, func(t *testing.T) {
