@@ -62,6 +62,7 @@
 //     Claims (github.com/Azure/azure-sdk-for-net,
 //     sdk/signalr/Microsoft.Azure.WebJobs.Extensions.SignalRService/src/
 //     TriggerBindings/SignalRTriggerBinding.cs and Context/InvocationContext.cs).
+//     It has no invocation id, so InvocationContext.InvocationID stays empty.
 //   - The answer is {"Outputs":{…},"Logs":[…],"ReturnValue":…}
 //     (Workers/Http/HttpScriptInvocationResult.cs). Any status but 2xx fails
 //     the invocation before Outputs or Logs are read
