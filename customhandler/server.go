@@ -115,7 +115,9 @@ type declared struct {
 
 // Server answers the Functions host's invocations, POST /<FunctionName>,
 // for the functions of one app. It is an http.Handler; serve it on
-// 127.0.0.1:<Port>. Register a handler for each function with HandleHTTP
+// 127.0.0.1:<Port> with an http.Server whose ReadTimeout bounds reading an
+// invocation (the host cancels an invocation that outlives its
+// functionTimeout by closing the request, which ends the handler's context). Register a handler for each function with HandleHTTP
 // or HandleTrigger, and give the handlers the Inputs and Outputs of
 // ConnectionInfo and Output. It is safe for concurrent use.
 type Server struct {
@@ -380,6 +382,9 @@ func (s *Server) invoke(ctx context.Context, fn *function, body []byte) (*invoca
 		d, ok := fn.inputs[strings.ToLower(key)]
 		if !ok {
 			return nil, &PayloadError{Function: fn.name, Binding: key, Reason: fmt.Sprintf("Data holds a binding the function.json does not declare as an input (it declares %s); redeploy the function folder with the code", names(fn.inputs))}
+		}
+		if _, dup := inv.data[strings.ToLower(d.name)]; dup {
+			return nil, &PayloadError{Function: fn.name, Binding: key, Reason: "Data holds this binding twice, in different letter cases"}
 		}
 		inv.data[strings.ToLower(d.name)] = raw
 		if d.typ == "signalrconnectioninfo" {

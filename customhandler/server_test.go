@@ -206,6 +206,7 @@ func TestBadPayloads(t *testing.T) {
 		{"no Data", "messages", `{"Metadata":{}}`, []string{`function "messages"`, `no "Data"`}},
 		{"Data not an object", "messages", `{"Data":[1]}`, []string{`function "messages"`, "invocation JSON"}},
 		{"undeclared binding", "messages", `{"Data":{"req":{"Url":"http://h/","Method":"POST"},"extra":{}}}`, []string{`function "messages", binding "extra"`, "does not declare", `"req"`}},
+		{"binding twice", "messages", `{"Data":{"req":{"Url":"http://h/","Method":"POST"},"REQ":{}}}`, []string{`function "messages", binding "`, "twice"}},
 		{"missing trigger", "messages", `{"Data":{}}`, []string{`function "messages", binding "req"`, "no value"}},
 		{"req a number", "messages", `{"Data":{"req":42}}`, []string{`binding "req"`, "JSON object", "a number"}},
 		{"req without method", "messages", `{"Data":{"req":{"Url":"http://h/"}}}`, []string{`binding "req"`, `"Method" is missing`}},

@@ -304,7 +304,9 @@ func runCustomHandler(ctx context.Context, port string, stdout io.Writer, logger
 	}
 	fmt.Fprintf(stdout, "%s=%s: running as an Azure Functions custom handler on %s (functions: %s)\n",
 		customhandler.PortEnv, port, l.Addr(), strings.Join(s.Functions(), ", "))
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// The host's invocations come from 127.0.0.1; reading one (at most
+	// customhandler.DefaultMaxBodyBytes) takes well under a minute.
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	select {
