@@ -466,3 +466,20 @@ func TestFunctionAppFolder(t *testing.T) {
 	}
 	assert.ElementsMatch(t, want, s.Functions())
 }
+
+// The mode comes from the environment, and the chat says which it runs in.
+func TestModeFromEnvironment(t *testing.T) {
+	for _, bad := range []string{"x", "0", "70000"} {
+		_, err := parseFlags(nil, func(k string) string {
+			if k == customhandler.PortEnv {
+				return bad
+			}
+			return ""
+		}, io.Discard)
+		assert.ErrorContains(t, err, customhandler.PortEnv+`="`+bad+`" is not a port number`)
+	}
+	unsetConnectionString(t)
+	r := start(t, "-signalr-js", fakeSignalRJS(t))
+	assert.Contains(t, r.stderr.String(), customhandler.PortEnv+" is not set: running as a plain HTTP server")
+	assert.NotContains(t, r.stdout.String(), "custom handler")
+}
