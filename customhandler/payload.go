@@ -201,10 +201,14 @@ func decodeHTTPRequest(raw json.RawMessage, maxBody int64) (*http.Request, error
 	if len(body) == 0 {
 		r.Body = http.NoBody
 	}
-	r.Header = header
+	// As net/http's server does: Host moves from the headers to r.Host,
+	// and RequestURI is the request line's target.
 	if h := header.Get("Host"); h != "" {
 		r.Host = h
 	}
+	header.Del("Host")
+	r.Header = header
+	r.RequestURI = u.RequestURI()
 	for name, v := range d.Params {
 		s, err := scalarString(v)
 		if err != nil {

@@ -162,6 +162,8 @@ func TestHTTPTriggerRequest(t *testing.T) {
 	assert.Equal(t, "/api/groups/g 1/users/al", got.URL.Path)
 	assert.Equal(t, []string{"1", "2"}, got.URL.Query()["x"], "the query comes from the URL")
 	assert.Equal(t, "app.example", got.Host)
+	assert.Empty(t, got.Header.Get("Host"), "net/http moves Host out of the headers")
+	assert.Equal(t, "/api/groups/g%201/users/al?x=1&x=2", got.RequestURI)
 	assert.Equal(t, []string{"a", "b"}, got.Header.Values("X-Two"))
 	assert.Equal(t, "g 1", got.PathValue("group"))
 	assert.Equal(t, "al", got.PathValue("userId"))
