@@ -51,6 +51,9 @@ type OutputBinding struct {
 // is loaded and its expressions parsed, so resolving it per request only
 // evaluates expressions and mints a token. It is safe for concurrent use.
 type Input struct {
+	// resolve, when set (NewInputFunc), replaces everything below.
+	resolve func(r *http.Request) (ConnectionInfo, error)
+
 	cs         *ConnectionString
 	hub        expression
 	userID     expression
@@ -63,24 +66,6 @@ type Input struct {
 	// identity-based, a credential is set or the service mints them; nil
 	// means the access key signs them locally.
 	client *Client
-	// resolve, when set (NewInputFunc), replaces all of the above.
-	resolve func(r *http.Request) (ConnectionInfo, error)
-}
-
-// NewInputFunc returns an Input whose Resolve returns what resolve returns,
-// minting nothing: for connection info resolved elsewhere, such as by the
-// Azure Functions host, which hands a custom handler the
-// signalRConnectionInfo binding's value (package customhandler). Handlers
-// written against *Input, such as NegotiateHandler, then serve it
-// unchanged. Its ConnectionString is nil. resolve must be safe for
-// concurrent use; a nil resolve makes every Resolve an error.
-func NewInputFunc(resolve func(r *http.Request) (ConnectionInfo, error)) *Input {
-	if resolve == nil {
-		resolve = func(*http.Request) (ConnectionInfo, error) {
-			return ConnectionInfo{}, fmt.Errorf("%w: NewInputFunc was given no resolve function", ErrInvalidBinding)
-		}
-	}
-	return &Input{resolve: resolve}
 }
 
 // Bind checks the declaration, loads its connection string (see BindOptions)
@@ -139,8 +124,7 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 	return in, nil
 }
 
-// ConnectionString returns the connection string the input signs with, nil
-// for an Input from NewInputFunc.
+// ConnectionString returns the connection string the input signs with.
 func (in *Input) ConnectionString() *ConnectionString { return in.cs }
 
 // Resolve evaluates the binding for r and mints the client's ConnectionInfo.

@@ -20,7 +20,6 @@ func TestNewInputFuncServesNegotiate(t *testing.T) {
 		}
 		return ConnectionInfo{URL: "https://svc/client/?hub=chat", AccessToken: "tok-" + r.URL.Query().Get("userId")}, nil
 	})
-	assert.Nil(t, in.ConnectionString())
 
 	rec := httptest.NewRecorder()
 	NegotiateHandler(in).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate?userId=alice", nil))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -208,16 +207,6 @@ func (inv *InvocationContext) Argument(name string) (Argument, bool) {
 
 // ParameterNames returns the names the binding gives the arguments.
 func (inv *InvocationContext) ParameterNames() []string { return inv.names }
-
-// SetParameterNames sets the names Argument finds the arguments by, in
-// order: a signalRTrigger binding's parameterNames. Upstream sets them from
-// the TriggerBinding a handler was registered with; code that builds an
-// InvocationContext from data of its own, such as package customhandler from
-// the invocation the Azure Functions host passes, sets them here so the same
-// handler reads its arguments the same way. names is copied.
-func (inv *InvocationContext) SetParameterNames(names []string) {
-	inv.names = slices.Clone(names)
-}
 
 // jsonArgument and msgpackArgument wrap an argument's bytes as the upstream
 // body decoder finds them.

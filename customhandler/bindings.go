@@ -126,7 +126,11 @@ func (s *Server) Output(functionName, binding string, opts *signalr.OutputOption
 	}
 	// One at a time, so the items reach the response in the order added.
 	o.MaxConcurrency = 1
-	out, err := b.Bind(&signalr.BindOptions{Sender: &outputSender{fn: fn, binding: b.Name}, Settings: s.settings}, &o)
+	hub, err := expandSettings(b.HubName, s.settings)
+	if err != nil {
+		return nil, fmt.Errorf("customhandler: function %q, binding %q: hubName: %w", fn.name, b.Name, err)
+	}
+	out, err := signalr.NewOutput(&outputSender{fn: fn, binding: b.Name}, hub, &o)
 	if err != nil {
 		return nil, fmt.Errorf("customhandler: function %q, binding %q: %w", fn.name, b.Name, err)
 	}
@@ -210,4 +214,33 @@ func (o *outputSender) ApplyGroupAction(ctx context.Context, _ string, a signalr
 		return err
 	}
 	return inv.add(o.binding, item)
+}
+
+// expandSettings replaces each %NAME% in s with the app setting NAME, as the
+// host does in a binding's properties. The host sends to the hub it
+// resolved itself; the Output's hub only has to name the same one.
+func expandSettings(s string, settings signalr.Settings) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			return "", errors.New("a '%' has no closing '%'; write %SETTING_NAME% to use an app setting")
+		}
+		name := s[i+1 : i+1+j]
+		v, ok := "", false
+		if name != "" {
+			v, ok = settings.LookupSetting(name)
+		}
+		if !ok {
+			return "", fmt.Errorf("the app setting %%%s%% is not set", name)
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+2:]
+	}
 }

@@ -84,8 +84,9 @@ type Options struct {
 	// body. Zero means DefaultMaxDepth.
 	MaxDepth int
 	// Settings resolve %NAME% references in a signalR output binding's
-	// hubName, as OutputBinding.Bind does. Nil means
-	// signalr.DefaultSettings().
+	// hubName, as the host does. Nil means signalr.DefaultSettings() (the
+	// environment, which the host fills with the app settings, then
+	// local.settings.json).
 	Settings signalr.Settings
 }
 
@@ -148,6 +149,9 @@ func New(fsys fs.FS, opts *Options) (*Server, error) {
 		return nil, errors.New("customhandler: Options.MaxBodyBytes and MaxDepth must not be negative; zero means the default")
 	}
 	s := &Server{functions: map[string]*function{}, logger: opts.Logger, maxBody: opts.MaxBodyBytes, maxDepth: opts.MaxDepth, settings: opts.Settings}
+	if s.settings == nil {
+		s.settings = signalr.DefaultSettings()
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

@@ -366,3 +366,23 @@ func TestHTTPResponseWithoutOutputBindingIsReported(t *testing.T) {
 	assert.Contains(t, logs.String(), "declares no http output binding")
 	assert.Contains(t, logs.String(), "function=hook status=418")
 }
+
+// A hubName that names an app setting is resolved as the host resolves it,
+// and one that names a missing setting is an error at Output.
+func TestOutputHubFromSetting(t *testing.T) {
+	fsys := fstest.MapFS{"send/function.json": {Data: []byte(`{"bindings":[
+		{"type":"httpTrigger","direction":"in","name":"req"},
+		{"type":"signalR","direction":"out","name":"a","hubName":"%HUB%"},
+		{"type":"signalR","direction":"out","name":"b","hubName":"%NOPE%"},
+		{"type":"signalR","direction":"out","name":"c","hubName":"x%HUB"}]}`)}}
+	settings := signalr.SettingsFunc(func(name string) (string, bool) { return "chat", name == "HUB" })
+	s, err := New(fsys, &Options{Settings: settings})
+	require.NoError(t, err)
+	out, err := s.Output("send", "a", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "chat", out.Hub())
+	_, err = s.Output("send", "b", nil)
+	assert.ErrorContains(t, err, `function "send", binding "b": hubName: the app setting %NOPE% is not set`)
+	_, err = s.Output("send", "c", nil)
+	assert.ErrorContains(t, err, "no closing '%'")
+}

@@ -146,7 +146,7 @@ func (h *testHost) httpFunction(fn, route string, bindings []hostBinding) http.H
 					http.Error(w, "Exception binding parameter '"+b.Name+"'. "+err.Error(), http.StatusInternalServerError)
 					return
 				}
-				info, err := h.cs.ConnectionInfo(b.HubName, &signalr.ClientTokenOptions{UserID: user})
+				info, err := h.client.ConnectionInfo(r.Context(), b.HubName, &signalr.ClientTokenOptions{UserID: user})
 				require.NoError(h.t, err)
 				data[b.Name] = info
 			case b.Type == "signalR":
@@ -278,7 +278,7 @@ func (h *testHost) invoke(ctx context.Context, fn string, data, metadata map[str
 			continue
 		}
 		require.Equal(h.t, byte('['), bytes.TrimSpace(items)[0], "%s: Outputs.%s is %s, want an array of objects", fn, b.Name, items)
-		out, err := signalr.OutputBinding{HubName: b.HubName}.Bind(&signalr.BindOptions{Sender: h.client}, nil)
+		out, err := signalr.NewOutput(h.client, b.HubName, nil)
 		require.NoError(h.t, err)
 		c := out.NewCollector()
 		require.NoError(h.t, c.AddJSON(items), "%s: Outputs.%s = %s", fn, b.Name, items)
