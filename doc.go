@@ -42,13 +42,6 @@
 // SDKs' schedule (AccessKeyRefreshAge, AccessKeyRetryDelay,
 // AccessKeyMaxAge), or minted by the service (ClientTokensFromService).
 //
-// # Azure Functions
-//
-// Package customhandler runs the same handlers as an Azure Functions custom
-// handler: the Functions host resolves the bindings, and NewInputFunc and
-// InvocationContext.SetParameterNames let that package hand the handlers
-// the host's connection info and trigger data in the types they take here.
-//
 // Collectors send through the Sender interface, so unit tests swap in the
 // recording fake of package signalrtest. Package emulator is a local SignalR
 // Service that speaks the real client and REST protocols, so the official
@@ -64,4 +57,11 @@
 // that could not deliver some items returns one *DeliveryError per item.
 // Access keys, client secrets and tokens never appear in errors, logs or
 // String output.
+//
+// # Azure Functions
+//
+// Package customhandler runs the same handlers as an Azure Functions custom
+// handler: the Functions host resolves the bindings, and NewInputFunc and
+// InvocationContext.SetParameterNames let that package hand the handlers
+// the host's connection info and trigger data in the types they take here.
 package signalr
