@@ -104,6 +104,7 @@
 // a binding the function.json does not declare, a value of the wrong type)
 // is answered with 500 and a message naming the function and the binding (a
 // *PayloadError); nothing panics, and a handler's panic fails only its
-// invocation. An HTTP response body is sent as text, and a header with
-// several values as one value joined with ", ".
+// invocation. An HTTP response body is sent as text (a body that is not
+// UTF-8 fails the invocation rather than reach the client changed), and a
+// header with several values as one value joined with ", ".
 package customhandler

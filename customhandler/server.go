@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/funcsignalr/signalr"
 )
@@ -427,6 +428,11 @@ func (s *Server) invoke(ctx context.Context, fn *function, body []byte) (*invoca
 		if fn.httpOutput == "" && (rec.status != 0 || rec.body.Len() > 0) {
 			s.logger.Warn("custom handler: the function's function.json declares no http output binding, so the host gets no HTTP response from it; declare one (\"type\": \"http\", \"direction\": \"out\")",
 				"function", fn.name, "status", rec.status)
+		}
+		if fn.httpOutput != "" && !utf8.Valid(rec.body.Bytes()) {
+			// JSON would replace the invalid bytes: the client would get
+			// another body than the handler wrote.
+			return nil, fmt.Errorf("customhandler: function %q, binding %q: the response body is not UTF-8 text, and the http output binding of a custom handler carries text only", fn.name, fn.httpOutput)
 		}
 		if fn.httpOutput != "" {
 			out := rec.output()

@@ -171,6 +171,17 @@ func TestHTTPTriggerRequest(t *testing.T) {
 	assert.Equal(t, "hello", string(body))
 	assert.JSONEq(t, `{"Outputs":{"res":{"statusCode":200,"headers":{"X-A":"1, 2"},"body":"done"}}}`, string(answer))
 
+	// A body the http output cannot carry fails the invocation rather than
+	// reaching the client changed.
+	binary, err := New(os.DirFS("testdata/app"), &Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, binary.HandleHTTP("negotiate", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte{0xff, 0xfe})
+	})))
+	status, answer = post(t, serve(t, binary), "negotiate", []byte(`{"Data":{"req":{"Url":"http://h/api/negotiate","Method":"POST"},"connectionInfo":null}}`))
+	assert.Equal(t, http.StatusInternalServerError, status)
+	assert.Contains(t, string(answer), `binding \"res\": the response body is not UTF-8 text`)
+
 	// An octet-stream body comes as base64.
 	status, answer = post(t, url, "group-add", []byte(`{"Data":{"req":{"Url":"http://h/api/groups/g/users/u","Method":"PUT",
 		"Headers":{"Content-Type":["application/octet-stream"]},"Body":"AAEC/w=="}}}`))
