@@ -106,5 +106,7 @@
 // *PayloadError); nothing panics, and a handler's panic fails only its
 // invocation. An HTTP response body is sent as text (a body that is not
 // UTF-8 fails the invocation rather than reach the client changed), and a
-// header with several values as one value joined with ", ".
+// header with several values as one value joined with ", ", since the host
+// sets one string per header name (Binding/Http/RawScriptResult.cs); more
+// than one Set-Cookie fails the invocation.
 package customhandler

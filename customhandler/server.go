@@ -434,6 +434,11 @@ func (s *Server) invoke(ctx context.Context, fn *function, body []byte) (*invoca
 			// another body than the handler wrote.
 			return nil, fmt.Errorf("customhandler: function %q, binding %q: the response body is not UTF-8 text, and the http output binding of a custom handler carries text only", fn.name, fn.httpOutput)
 		}
+		if fn.httpOutput != "" && len(rec.header.Values("Set-Cookie")) > 1 {
+			// The host sets one string per header name; cookies joined
+			// with ", " would not parse.
+			return nil, fmt.Errorf("customhandler: function %q, binding %q: the response sets %d cookies, and the http output binding of a custom handler carries one value per header; set one cookie", fn.name, fn.httpOutput, len(rec.header.Values("Set-Cookie")))
+		}
 		if fn.httpOutput != "" {
 			out := rec.output()
 			if fn.httpOutput == "$return" {

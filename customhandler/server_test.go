@@ -182,6 +182,16 @@ func TestHTTPTriggerRequest(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.Contains(t, string(answer), `binding \"res\": the response body is not UTF-8 text`)
 
+	cookies, err := New(os.DirFS("testdata/app"), &Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, cookies.HandleHTTP("negotiate", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Add("Set-Cookie", "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT")
+		w.Header().Add("Set-Cookie", "b=2")
+	})))
+	status, answer = post(t, serve(t, cookies), "negotiate", []byte(`{"Data":{"req":{"Url":"http://h/api/negotiate","Method":"POST"},"connectionInfo":null}}`))
+	assert.Equal(t, http.StatusInternalServerError, status)
+	assert.Contains(t, string(answer), "sets 2 cookies")
+
 	// An octet-stream body comes as base64.
 	status, answer = post(t, url, "group-add", []byte(`{"Data":{"req":{"Url":"http://h/api/groups/g/users/u","Method":"PUT",
 		"Headers":{"Content-Type":["application/octet-stream"]},"Body":"AAEC/w=="}}}`))
