@@ -134,7 +134,10 @@ func decodeObject(raw json.RawMessage, v any) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return fmt.Errorf("want a JSON object (or a string holding one), got %s", kind(raw))
 	}
-	return json.Unmarshal(raw, v)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return errors.New(describeJSONError(err))
+	}
+	return nil
 }
 
 // httpTriggerData is the value of an httpTrigger binding, as the host's
@@ -326,7 +329,7 @@ func decodeConnectionInfo(raw json.RawMessage) (signalr.ConnectionInfo, bool, er
 		AccessToken *string `json:"accessToken"`
 	}
 	if err := decodeObject(raw, &v); err != nil {
-		return signalr.ConnectionInfo{}, false, errors.New(`want {"url":…,"accessToken":…} (an object or a string holding one): ` + hideValues(err))
+		return signalr.ConnectionInfo{}, false, errors.New(`want {"url":…,"accessToken":…} (an object or a string holding one): ` + err.Error())
 	}
 	if v.URL == nil || *v.URL == "" {
 		return signalr.ConnectionInfo{}, false, errors.New(`"url" is missing`)
@@ -337,18 +340,22 @@ func decodeConnectionInfo(raw json.RawMessage) (signalr.ConnectionInfo, bool, er
 	return signalr.ConnectionInfo{URL: *v.URL, AccessToken: *v.AccessToken}, true, nil
 }
 
-// hideValues keeps the kind of a JSON error but drops values it may quote
-// (a token, say).
-func hideValues(err error) string {
+// describeJSONError words a decoding error by the property and the JSON
+// type at fault, without Go type names or values it may quote (a token,
+// say).
+func describeJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("%s must not be a JSON %s", te.Field, te.Value)
+		if te.Field == "" {
+			return fmt.Sprintf("want an object, got a JSON %s", te.Value)
+		}
+		return fmt.Sprintf("%q must not be a JSON %s", te.Field, te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
 	}
-	return "want an object"
+	return "not valid JSON"
 }
 
 // invocationData is a signalRTrigger value: the extension's
