@@ -76,4 +76,11 @@
 // MaxNestingDepth (100 arrays and objects) are refused with an error
 // wrapping ErrTooDeep, counted without recursion before any handler or
 // recursive decoder sees them (an upstream body is answered 400).
+//
+// # Azure Functions
+//
+// Package customhandler runs the same handlers as an Azure Functions custom
+// handler: the Functions host resolves the bindings, and NewInputFunc and
+// InvocationContext.SetParameterNames let that package hand the handlers
+// the host's connection info and trigger data in the types they take here.
 package signalr

@@ -322,6 +322,23 @@ func (h *Hub) ServiceHub() string { return h.service }
 // sorted.
 func (h *Hub) Methods() []string { return slices.Clone(h.names) }
 
+// Handler returns the TriggerHandler of one hub method or connection
+// event, named as its Go method is (matched case-insensitively), or nil
+// when the hub has no such method. It is for hosts that dispatch by
+// function rather than through an Upstream, such as package customhandler;
+// the handler runs the filters and the method as HandleHub's do.
+func (h *Hub) Handler(method string) TriggerHandler {
+	if h == nil {
+		return nil
+	}
+	for _, hm := range h.methods {
+		if strings.EqualFold(hm.name, method) {
+			return hubEntry{hm}
+		}
+	}
+	return nil
+}
+
 // Bindings returns the trigger bindings HandleHub registers, one per method
 // and connection event, as function.json would declare them (without
 // parameterNames, as Go does not keep parameter names), sorted by event.

@@ -76,16 +76,17 @@ func TestREADMEUsesTheAPI(t *testing.T) {
 	}
 	require.NotZero(t, code.Len(), "the README has Go snippets")
 	pkgs := map[string]map[string]bool{
-		"signalr":     exportedNames(t, "."),
-		"signalrtest": exportedNames(t, "signalrtest"),
+		"signalr":       exportedNames(t, "."),
+		"signalrtest":   exportedNames(t, "signalrtest"),
+		"customhandler": exportedNames(t, "customhandler"),
 	}
-	ref := regexp.MustCompile(`\b(signalr|signalrtest)\.([A-Z]\w*)`)
+	ref := regexp.MustCompile(`\b(signalr|signalrtest|customhandler)\.([A-Z]\w*)`)
 	for _, m := range ref.FindAllStringSubmatch(code.String(), -1) {
 		assert.True(t, pkgs[m[1]][m[2]], "README uses %s.%s, which does not exist", m[1], m[2])
 	}
-	method := regexp.MustCompile(`\b(?:c|client|cs|fn|b|fake|emu|out)\.([A-Z]\w*)\(`)
+	method := regexp.MustCompile(`\b(?:c|client|cs|fn|b|fake|emu|out|ch)\.([A-Z]\w*)\(`)
 	for _, m := range method.FindAllStringSubmatch(code.String(), -1) {
-		found := pkgs["signalr"]["."+m[1]] || pkgs["signalrtest"]["."+m[1]]
+		found := pkgs["signalr"]["."+m[1]] || pkgs["signalrtest"]["."+m[1]] || pkgs["customhandler"]["."+m[1]]
 		if !found {
 			// The emulator's methods.
 			found = exportedNames(t, "emulator")["."+m[1]]

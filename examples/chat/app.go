@@ -118,7 +118,7 @@ func newApp(cfg appConfig) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	out, err := hubOut.Bind(&bind, &outOpts)
+	out, err := bindOutput(hubOut)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("hub %s: %w", hubName, err)
@@ -150,7 +150,19 @@ func newApp(cfg appConfig) (*app, error) {
 // inputs, the others with the output of the same name. presence, when not
 // nil, turns direct messages to users who are not online into 404s.
 func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output, presence userPresence) http.Handler {
-	functions := map[string]http.Handler{
+	functions := apiFunctions(byHeader, byQuery, outputs, presence)
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, functions[rt.function])
+	}
+	return mux
+}
+
+// apiFunctions are the HTTP functions' handlers by function name, the same
+// whether a mux routes to them (plain mode) or the Functions host invokes
+// them (custom handler mode).
+func apiFunctions(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output, presence userPresence) map[string]http.Handler {
+	return map[string]http.Handler{
 		fnNegotiate:     negotiateHandler(byHeader, byQuery),
 		fnMessages:      messageHandler(outputs[fnMessages], presence, toEveryone),
 		fnUserMessages:  messageHandler(outputs[fnUserMessages], presence, toUser),
@@ -158,11 +170,6 @@ func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Ou
 		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
 		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
 	}
-	mux := http.NewServeMux()
-	for _, rt := range routes {
-		mux.Handle(rt.method+" "+rt.path, functions[rt.function])
-	}
-	return mux
 }
 
 // ServeHTTP serves the app.

@@ -187,6 +187,13 @@ func connectTo(t *testing.T, base, user string, viaHeader bool) *hubClient {
 	if viaHeader {
 		path, h = "/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {user}}
 	}
+	return connectWith(t, base, path, h, user)
+}
+
+// connectWith connects as user after negotiating at base+path with the
+// headers h.
+func connectWith(t *testing.T, base, path string, h http.Header, user string) *hubClient {
+	t.Helper()
 	status, data := call(t, "POST", base+path, "", h)
 	require.Equal(t, http.StatusOK, status, "negotiate as %s = %d %s", user, status, data)
 	var info signalr.ConnectionInfo

@@ -28,6 +28,12 @@
 // anything else starts. At start it lists the functions, as func start
 // does. SIGINT or SIGTERM stops it.
 //
+// With FUNCTIONS_CUSTOMHANDLER_PORT set, the Functions host started it as a
+// custom handler: it says so, ignores the flags above, and serves the
+// functions (the same handlers) to the host on 127.0.0.1 at that port, with
+// functions/ (host.json and the function folders) as the function app; see
+// README.md.
+//
 // The HTTP API:
 //
 //	POST   /api/negotiate                      connection info for hub chat; user id from
@@ -64,6 +70,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,6 +83,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/funcsignalr/signalr"
+	"github.com/funcsignalr/signalr/customhandler"
 	"github.com/funcsignalr/signalr/emulator"
 )
 
@@ -109,6 +117,9 @@ type options struct {
 	verbose      bool
 	identity     bool   // embedded emulator in identity mode
 	identityKey  string // test issuer key of an emulator in identity mode
+	// customHandlerPort is FUNCTIONS_CUSTOMHANDLER_PORT: when set, the
+	// Functions host started the example as its custom handler.
+	customHandlerPort string
 }
 
 // parseFlags reads the command line; getenv supplies PORT.
@@ -146,12 +157,21 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.bindings != "functions" && o.bindings != "go" {
 		return o, fmt.Errorf(`-bindings %q: want "functions" or "go"`, o.bindings)
 	}
+	if port, ok := customhandler.Port(getenv); ok {
+		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			return o, fmt.Errorf("%s=%q is not a port number", customhandler.PortEnv, port)
+		}
+		o.customHandlerPort = port
+	}
 	return o, nil
 }
 
 // run serves the example until ctx ends, then shuts down cleanly.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if o.customHandlerPort != "" {
+		return runCustomHandler(ctx, o.customHandlerPort, stdout, logger)
+	}
 
 	b := declaredBindings()
 	if o.bindings == "functions" {
@@ -175,6 +195,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return listenError(o.addr, err)
 	}
 	defer l.Close() // after Serve, closing again is harmless
+	logger.Info(customhandler.PortEnv + " is not set: running as a plain HTTP server")
 
 	// The connection string: AzureSignalRConnectionString if set, else the
 	// embedded emulator's.
@@ -247,6 +268,61 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err == nil {
 		fmt.Fprintln(stdout, "chat stopped")
 	}
+	return err
+}
+
+// runCustomHandler serves the functions to the Azure Functions host on
+// 127.0.0.1:port until ctx ends. The host resolves the bindings; when
+// AzureSignalRConnectionString is set (the host passes the app settings
+// on), a Client on it tells the handlers who is online, as in plain mode.
+func runCustomHandler(ctx context.Context, port string, stdout io.Writer, logger *slog.Logger) error {
+	addr := net.JoinHostPort("127.0.0.1", port)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listenError(addr, err)
+	}
+	defer l.Close()
+	var presence userPresence
+	if setting, ok := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting); ok && strings.TrimSpace(setting) != "" {
+		cs, err := signalr.ParseConnectionString(setting)
+		if err != nil {
+			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
+		}
+		cred, err := credentialFor(cs, "")
+		if err != nil {
+			return fmt.Errorf("%s: %w", signalr.DefaultConnectionStringSetting, err)
+		}
+		client, err := signalr.NewClient(cs, &signalr.ClientOptions{Credential: cred})
+		if err != nil {
+			return err
+		}
+		defer client.CloseIdleConnections()
+		presence = client
+	}
+	fsys, err := fs.Sub(functionsFS, "functions")
+	if err != nil {
+		return err
+	}
+	s, err := newCustomHandler(fsys, presence, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s=%s: running as an Azure Functions custom handler on %s (functions: %s)\n",
+		customhandler.PortEnv, port, l.Addr(), strings.Join(s.Functions(), ", "))
+	// The host's invocations come from 127.0.0.1; reading one (at most
+	// customhandler.DefaultMaxBodyBytes) takes well under a minute.
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	<-served
 	return err
 }
 
