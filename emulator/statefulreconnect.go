@@ -174,11 +174,13 @@ func (c *connection) endStateful() {
 	if sr == nil {
 		return
 	}
-	c.e.resumable.remove(sr.token, c)
 	if c.hub != nil {
-		// Refused as unknown (404) from now on, not as connected (409).
+		// Refused as unknown (404) from now on, not as connected (409):
+		// forgotten before it leaves the resume table, so that no
+		// reconnect finds it in neither.
 		c.hub.pending.forget(sr.token)
 	}
+	c.e.resumable.remove(sr.token, c)
 	sr.mu.Lock()
 	sr.ended = true
 	offered := sr.offered

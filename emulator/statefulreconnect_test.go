@@ -319,8 +319,9 @@ func TestStatefulReconnectRefusesOthers(t *testing.T) {
 		Upstream:                []emulator.UpstreamTemplate{{URLTemplate: upSrv.URL}},
 	})
 	c := srConnect(t, s, "chat", "ada")
-	c.cut()
-
+	// The checks do not depend on the socket being gone (a reconnect may
+	// come before the emulator notices a drop), so they run first, clear
+	// of the short window.
 	wrong := *c
 	wrong.token = "not-a-token"
 	resp, err := wrong.dial("ada")
@@ -332,7 +333,10 @@ func TestStatefulReconnectRefusesOthers(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "another user's token")
 	body, _ := io.ReadAll(resp.Body)
 	assert.Contains(t, string(body), "belongs to another user")
+	restToConnection(t, s, "chat", c.id, "untouched")
+	assert.Equal(t, "untouched", c.nextArgument(), "a refused reconnect leaves the connection alone")
 
+	c.cut()
 	// After the window the connection is gone, with one disconnected event.
 	eventually(t, "the window ends", func() bool { return len(s.Emulator.Snapshot("chat").Connections) == 0 })
 	resp, err = c.dial("ada")
