@@ -35,11 +35,11 @@ func FuzzHubArguments(f *testing.F) {
 	}{
 		{`"hello"`, false}, {`42`, false}, {`1.5e300`, false}, {`true`, false}, {`null`, false},
 		{`{"x":1,"name":"a","next":{"x":2,"next":null},"tags":{"k":3}}`, false},
-		{`[1,2,3]`, false}, {`{"a":[{"b":{}}]}`, false}, {strings.Repeat("[", 70) + strings.Repeat("]", 70), false},
+		{`[1,2,3]`, false}, {`{"a":[{"b":{}}]}`, false}, {strings.Repeat("[", 101) + strings.Repeat("]", 101), false},
 		{`"\u00e9\ud83d\ude00"`, false}, {`{"x":"not a number"}`, false}, {`[1,`, false},
 		{"\xa5hello", true}, {"\x2a", true}, {"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", true}, {"\xc3", true}, {"\xc0", true},
 		{"\x83\xa1x\x01\xa4name\xa1a\xa4tags\x81\xa1k\x03", true}, {"\x93\x01\x02\x03", true},
-		{strings.Repeat("\x91", 70) + "\xc0", true}, {"\xdd\xff\xff\xff\xff", true}, {"\xc4\x03abc", true},
+		{strings.Repeat("\x91", 101) + "\xc0", true}, {"\xdd\xff\xff\xff\xff", true}, {"\xc4\x03abc", true},
 	} {
 		f.Add([]byte(s.raw), s.msgpack)
 	}
