@@ -249,7 +249,8 @@ func decodePlainMsgpack(raw []byte, v reflect.Value) (handled bool, err error) {
 	isFloat := code == msgpcode.Float || code == msgpcode.Double
 	isInt := msgpcode.IsFixedNum(code) || code == msgpcode.Uint8 || code == msgpcode.Uint16 || code == msgpcode.Uint32 || code == msgpcode.Uint64 ||
 		code == msgpcode.Int8 || code == msgpcode.Int16 || code == msgpcode.Int32 || code == msgpcode.Int64
-	if !isFloat && !isInt {
+	if !isFloat && !isInt || len(raw) != msgpackScalarSize(code) {
+		// Not a number, or bytes after it: the general path explains.
 		return false, nil
 	}
 	outOfRange := func(x any) error { return fmt.Errorf("the client sent %v, out of range for %s", x, v.Type()) }
@@ -405,4 +406,22 @@ func checkArgumentDepth(a Argument) error {
 		return hubproto.CheckJSONDepth(a.raw)
 	}
 	return hubproto.CheckMessagePackDepth(a.raw)
+}
+
+// msgpackScalarSize is the length of the MessagePack number that starts
+// with code, its code byte included; 0 for codes that are not numbers.
+func msgpackScalarSize(code byte) int {
+	switch {
+	case msgpcode.IsFixedNum(code):
+		return 1
+	case code == msgpcode.Uint8, code == msgpcode.Int8:
+		return 2
+	case code == msgpcode.Uint16, code == msgpcode.Int16:
+		return 3
+	case code == msgpcode.Uint32, code == msgpcode.Int32, code == msgpcode.Float:
+		return 5
+	case code == msgpcode.Uint64, code == msgpcode.Int64, code == msgpcode.Double:
+		return 9
+	}
+	return 0
 }
