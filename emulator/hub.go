@@ -487,6 +487,9 @@ func (h *hub) snapshot() HubSnapshot {
 	}
 	for _, c := range h.conns {
 		cs := ConnectionSnapshot{ID: c.id, UserID: c.user}
+		if c.sr != nil {
+			cs.AwaitingReconnect = c.sr.awaiting.Load()
+		}
 		for group, expiry := range c.groups {
 			if expired(expiry, now) {
 				continue

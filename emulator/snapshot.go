@@ -24,6 +24,10 @@ type ConnectionSnapshot struct {
 	UserID string
 	// Groups lists the groups the connection belongs to.
 	Groups []string
+	// AwaitingReconnect reports that the connection lost its WebSocket and
+	// waits, within its stateful reconnect window, for the client to come
+	// back.
+	AwaitingReconnect bool
 }
 
 // Connection returns the connection with id and whether it is connected.

@@ -114,6 +114,9 @@ type statefulState struct {
 	recvNext, recvDone, acked uint64
 	// holdingBack is set while the replay buffer is full.
 	holdingBack bool
+	// awaiting is set while the connection has lost its socket and waits
+	// within its window for the client's reconnect (see Snapshot).
+	awaiting atomic.Bool
 
 	ackTimer *time.Timer
 	ackArmed atomic.Bool // the timer runs; set by the writer, cleared by it firing
@@ -247,6 +250,8 @@ func (c *connection) dropLink() {
 // ends.
 func (c *connection) awaitResume(lost string) (reason string, resumed bool) {
 	c.dropLink()
+	c.sr.awaiting.Store(true)
+	defer c.sr.awaiting.Store(false)
 	window := c.e.opts.statefulReconnectWindow
 	c.log.Info("transport lost; the connection waits for a stateful reconnect", "reason", lost, "window", window.String())
 	timer := time.NewTimer(window)

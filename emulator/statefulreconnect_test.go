@@ -456,6 +456,10 @@ func TestStatefulReconnectKeepsInvokeWaits(t *testing.T) {
 	s := newServer(t, nil)
 	c := srConnect(t, s, "chat", "ada")
 	c.cut()
+	eventually(t, "the emulator notices the cut", func() bool {
+		cs, ok := s.Emulator.Snapshot("chat").Connection(c.id)
+		return ok && cs.AwaitingReconnect
+	})
 	path := "/api/hubs/chat/connections/" + c.id + "/:invoke"
 	token := mint(t, testKey, s.URL+path, nil)
 	result := make(chan string, 1)
@@ -545,7 +549,10 @@ func TestStatefulReconnectShutdownEndsWaitingConnections(t *testing.T) {
 	c.invoke("note", "x")
 	eventually(t, "the note", func() bool { return len(up.list()) == 2 })
 	c.cut()
-	time.Sleep(100 * time.Millisecond) // the emulator notices the cut
+	eventually(t, "the emulator notices the cut", func() bool {
+		cs, ok := s.Emulator.Snapshot("chat").Connection(c.id)
+		return ok && cs.AwaitingReconnect
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, s.Emulator.Shutdown(ctx), "Shutdown waited for the reconnect window")
