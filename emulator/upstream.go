@@ -300,7 +300,9 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
 		return
 	}
+	start := time.Now()
 	status, body, err := cu.post(target, ev)
+	cu.publish(ev, status, time.Since(start), err)
 	if err != nil {
 		cu.log.Warn("upstream call failed", "url", textutil.RedactQuery(target), "event", ev.event, "error", err.Error())
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
