@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -224,8 +225,9 @@ var (
 // redactor returns the function that scrubs the emulator's secrets, and
 // every token shape, from a string.
 func (e *Emulator) redactor() func(string) string {
+	secrets := e.secrets()
 	return func(s string) string {
-		for _, key := range e.secrets() {
+		for _, key := range secrets {
 			if key != "" && strings.Contains(s, key) {
 				s = strings.ReplaceAll(s, key, "[redacted]")
 			}
@@ -235,9 +237,14 @@ func (e *Emulator) redactor() func(string) string {
 	}
 }
 
-// secrets lists the keys the emulator holds.
+// secrets lists the keys the emulator holds, as they are and as they
+// look escaped in a path or a query.
 func (e *Emulator) secrets() []string {
-	return []string{e.opts.accessKey, string(e.dynamicKey)}
+	var out []string
+	for _, k := range []string{e.opts.accessKey, string(e.dynamicKey)} {
+		out = append(out, k, url.PathEscape(k), url.QueryEscape(k))
+	}
+	return out
 }
 
 // Events streams the feed's events that match filter (nil: all) until ctx
