@@ -86,6 +86,8 @@ type connection struct {
 	// for the state API (state.go).
 	since time.Time
 	stats connStats
+	// faultDropped is set when a fault cut the connection (faults.go).
+	faultDropped atomic.Bool
 }
 
 func newConnection(e *Emulator, t transport, hubName, id, user string) *connection {
@@ -143,6 +145,9 @@ func (c *connection) readLoop() {
 // the transport abandon the write and fail (for WebSockets, coder/websocket
 // then closes the connection); the connection is over either way.
 func (c *connection) write(p []byte) error {
+	if c.e.faults.armed() {
+		c.deliveryDelay()
+	}
 	if c.watchdog == nil {
 		c.watchdog = time.AfterFunc(c.e.opts.writeTimeout, c.cancelWrite)
 	} else {

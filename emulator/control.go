@@ -54,6 +54,11 @@ func (e *Emulator) observe(w http.ResponseWriter, r *http.Request, kind EventKin
 	} else {
 		restEventFields(&ev, r)
 		if body != nil {
+			if body.Len() == 0 {
+				// A fault answered without reading the body: read it
+				// for the target, within the capture's bound.
+				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, int64(body.limit)))
+			}
 			if target, _, problem := parseSendBody(body.Bytes()); problem == "" {
 				ev.Target = target
 			}

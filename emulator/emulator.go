@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -117,6 +118,8 @@ func New(opts *Options) (*Emulator, error) {
 	e.upstream = newUpstream(o)
 	e.finished = make(chan struct{})
 	e.bus.redact = e.redactor()
+	e.faults.bus = &e.bus
+	e.faults.rng = mrand.New(mrand.NewPCG(o.faultSeed, o.faultSeed^0x5eed))
 	e.startRecord()
 	return e, nil
 }

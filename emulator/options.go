@@ -148,6 +148,11 @@ type Options struct {
 	// reported by a line of kind "dropped". Default: nil, no record.
 	Record io.Writer
 
+	// FaultSeed seeds the random source that decides which calls a Fault
+	// with a Fraction strikes, so that a run can be repeated. Default: 0
+	// (itself a fixed seed).
+	FaultSeed uint64
+
 	// Logger receives one line per connect, disconnect and REST call.
 	// Default: nil, meaning nothing is logged. Access keys and tokens are
 	// never logged.
@@ -183,6 +188,7 @@ type options struct {
 
 	remoteControl     bool
 	record            io.Writer
+	faultSeed         uint64
 }
 
 // String prints the options with the access key hidden, so logging them is
@@ -275,6 +281,7 @@ func (o *Options) withDefaults() options {
 		upstreamTimeout:   in.UpstreamTimeout,
 		remoteControl:     in.RemoteControl,
 		record:            in.Record,
+		faultSeed:         in.FaultSeed,
 	}
 	out.statefulReconnect = !in.DisableStatefulReconnect
 	out.statefulReconnectWindow = in.StatefulReconnectWindow

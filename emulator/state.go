@@ -32,6 +32,9 @@ func (c *connection) publishDisconnected(reason string) {
 	if !c.e.bus.on() {
 		return
 	}
+	if c.faultDropped.Load() {
+		reason = "dropped abruptly (fault injection)"
+	}
 	c.e.bus.publish(Event{Kind: EventDisconnected, Hub: c.hubName, Connection: c.id, User: c.user,
 		Transport: transportName(c.t), Reason: reason})
 }

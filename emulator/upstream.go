@@ -376,6 +376,11 @@ func (cu *connUpstream) post(target string, ev upstreamEvent) (int, []byte, erro
 		h.Set("X-ASRS-Client-Query", cu.query)
 	}
 	h.Set("X-ASRS-Signature", cu.u.signature(c.id))
+	if c.e.faults.armed() {
+		if status, err := cu.upstreamFault(ctx, ev.event); err != nil || status != 0 {
+			return status, nil, err
+		}
+	}
 	resp, err := cu.u.client.Do(req)
 	if err != nil {
 		var netErr net.Error

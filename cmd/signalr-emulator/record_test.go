@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -31,4 +32,14 @@ func TestRecordFlagWritesTheFeedAndHidesTheKey(t *testing.T) {
 	for _, ev := range rec.Events {
 		require.NotContains(t, ev.Route, key[:8])
 	}
+}
+
+func TestFaultFlagArmsFaultsAndWarnsLoudly(t *testing.T) {
+	r := start(t, "-fault", "kind=rest,route=/api/health,status=503,count=1", "-fault-seed", "3")
+	require.Contains(t, r.stderr.String(), "WARNING: 1 FAULT(S) INJECTED")
+	require.Equal(t, http.StatusServiceUnavailable, r.get(t, "/api/health", r.key))
+	require.Equal(t, http.StatusOK, r.get(t, "/api/health", r.key), "the fault had a count of one")
+
+	err := run(t.Context(), []string{"-port", "0", "-fault", "kind=rest,status=418"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "status 418")
 }
