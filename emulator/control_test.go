@@ -266,3 +266,27 @@ func TestControlAPIAnswersLoopbackOnlyUnlessOpened(t *testing.T) {
 	require.NotContains(t, denied.Body.String(), testKey)
 	require.NotContains(t, denied.Body.String(), wrongKey)
 }
+
+func TestDashboardIsServedAtTheRootForLoopbackClients(t *testing.T) {
+	s := newServer(t, nil)
+	for path, want := range map[string]string{
+		"/":                               "text/html",
+		"/_emulator/static/dashboard.js":  "text/javascript",
+		"/_emulator/static/dashboard.css": "text/css",
+	} {
+		resp, err := httpClient.Get(s.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, resp.Header.Get("Content-Type"), want, path)
+	}
+	resp, err := httpClient.Get(s.URL + "/_emulator/static/nope.js")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	e := s.Emulator
+	require.Equal(t, http.StatusForbidden, serveFrom(e, "192.0.2.7:1", "/", "").Code)
+	page := serveFrom(e, "127.0.0.1:1", "/", "")
+	require.Contains(t, page.Body.String(), "/_emulator/static/dashboard.js")
+	require.NotContains(t, page.Body.String(), testKey, "the page holds no key")
+}
