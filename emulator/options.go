@@ -186,9 +186,9 @@ type options struct {
 	statefulReconnectWindow time.Duration
 	statefulReconnectBuffer int64
 
-	remoteControl     bool
-	record            io.Writer
-	faultSeed         uint64
+	remoteControl bool
+	record        io.Writer
+	faultSeed     uint64
 }
 
 // String prints the options with the access key hidden, so logging them is
