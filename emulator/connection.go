@@ -81,6 +81,13 @@ type connection struct {
 	// and the client's handshake is version 2 (see statefulreconnect.go).
 	version int
 	sr      *statefulState
+
+	// since is when the connection was made; stats counts its traffic
+	// for the state API (state.go).
+	since time.Time
+	stats connStats
+	// faultDropped is set when a fault cut the connection (faults.go).
+	faultDropped atomic.Bool
 }
 
 func newConnection(e *Emulator, t transport, hubName, id, user string) *connection {
@@ -95,6 +102,7 @@ func newConnection(e *Emulator, t transport, hubName, id, user string) *connecti
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 		log:      e.opts.logger.With("hub", hubName, "connection", id),
+		since:    time.Now(),
 	}
 	c.writeCtx, c.cancelWrite = context.WithCancel(e.drain)
 	// An overflow aborts a write stuck on a client that stopped reading.
@@ -123,6 +131,7 @@ func (c *connection) readLoop() {
 			c.readErr = err
 			return
 		}
+		c.stats.bytesIn.Add(int64(len(data)))
 		select {
 		case c.incoming <- data:
 		case <-c.done:
@@ -136,12 +145,17 @@ func (c *connection) readLoop() {
 // the transport abandon the write and fail (for WebSockets, coder/websocket
 // then closes the connection); the connection is over either way.
 func (c *connection) write(p []byte) error {
+	if c.e.faults.armed() {
+		c.deliveryDelay()
+	}
 	if c.watchdog == nil {
 		c.watchdog = time.AfterFunc(c.e.opts.writeTimeout, c.cancelWrite)
 	} else {
 		c.watchdog.Reset(c.e.opts.writeTimeout)
 	}
 	err := c.t.writeFrame(c.writeCtx, p)
+	c.stats.framesOut.Add(1)
+	c.stats.bytesOut.Add(int64(len(p)))
 	if !c.watchdog.Stop() && err == nil {
 		// The timeout passed as the write finished: writeCtx is
 		// cancelled, and the client counts as not reading.
@@ -183,6 +197,7 @@ func (c *connection) serve() {
 		if registered {
 			c.e.removeConnection(c)
 			c.log.Info("client disconnected", "reason", reason)
+			c.publishDisconnected(reason)
 			c.upstream.disconnected(disconnectError(reason))
 		}
 	}()
@@ -198,6 +213,7 @@ func (c *connection) serve() {
 		return
 	}
 	registered = true
+	c.publishConnected()
 	if c.user != "" {
 		c.log.Info("client connected", "protocol", c.proto.String(), "user", c.user)
 	} else {

@@ -22,6 +22,10 @@ func (c *connection) handleRecords(records [][]byte) (reason string, stop bool) 
 			c.hangUp(c.proto.Close("Connection closed with an error: invalid hub protocol message.", false), closeNormal)
 			return "invalid message from client", true
 		}
+		c.stats.messagesIn.Add(1)
+		if c.e.bus.on() {
+			c.publishMessage(msg)
+		}
 		if c.sr != nil {
 			if msg.Type.Trackable() && !c.sr.receive(c) {
 				continue // a message replayed after a reconnect, already handled

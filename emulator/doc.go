@@ -119,6 +119,15 @@
 // keeps the latest 100 group memberships added without a ttl, as the
 // service documents; with one, the membership ends at its ttl.
 //
+// As a test instrument: GET / on the emulator's port is a dashboard, and
+// /_emulator/api/... the JSON control and state API behind it (loopback
+// clients only unless Options.RemoteControl); Events streams the traffic
+// feed (events.go), Hubs/Connections/Groups/Users page through the state
+// (state.go), Options.Record writes the feed as redacted JSON Lines
+// (record.go), and AddFault, DropConnections and SetOffline make the
+// emulator misbehave on purpose, deterministically under Options.FaultSeed
+// (faults.go).
+//
 // There are three ways to start one. Programs call New, which returns an
 // error for bad Options, and serve the Emulator (an http.Handler) with
 // their own http.Server, or with Serve on a listener of their choosing.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -69,6 +70,15 @@ type Emulator struct {
 
 	// ident holds the signing keys by kid and identity mode (identity.go).
 	ident *identityState
+
+	// bus is the traffic feed (events.go); finished closes when Shutdown
+	// has finished, ending every subscription.
+	bus      eventBus
+	finished chan struct{}
+	// faults are the injected faults (faults.go); record writes the
+	// feed to Options.Record (record.go).
+	faults faultSet
+	record *recorder
 }
 
 // New returns an Emulator configured by opts; nil means all defaults. Bad
@@ -106,6 +116,11 @@ func New(opts *Options) (*Emulator, error) {
 	}
 	e.ident = ident
 	e.upstream = newUpstream(o)
+	e.finished = make(chan struct{})
+	e.bus.redact = e.redactor()
+	e.faults.bus = &e.bus
+	e.faults.rng = mrand.New(mrand.NewPCG(o.faultSeed, o.faultSeed^0x5eed))
+	e.startRecord()
 	return e, nil
 }
 
@@ -138,9 +153,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/client" || path == "/client/":
 		e.serveConnect(w, r)
 	case path == "/client/negotiate" || path == "/client//negotiate" || path == "/client/negotiate/":
-		e.serveNegotiate(w, r)
+		e.observe(w, r, EventNegotiate, e.serveNegotiate)
 	case path == "/api" || strings.HasPrefix(path, "/api/"):
-		e.serveREST(w, r)
+		e.observe(w, r, EventREST, e.serveREST)
+	case path == "/" || path == controlPrefix || strings.HasPrefix(path, controlPrefix+"/") || strings.HasPrefix(path, dashboardPrefix):
+		e.serveControl(w, r)
 	default:
 		http.Error(w, "Not found: this SignalR Service emulator serves /client/negotiate, /client/ and /api/.", http.StatusNotFound)
 	}
@@ -185,6 +202,8 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	e.liveMu.Unlock()
 	drainTimer := time.AfterFunc(e.opts.closeTimeout, e.stopDrain)
 	defer func() {
+		close(e.finished)
+		e.waitRecord()
 		drainTimer.Stop()
 		e.stopDrain()
 		e.upstream.stop()

@@ -4,6 +4,7 @@ import (
 	"crypto/elliptic"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -133,6 +134,25 @@ type Options struct {
 	// disconnect. Default: false, granted to every client that asks.
 	DisableStatefulReconnect bool
 
+	// RemoteControl opens the dashboard (GET /) and the control API
+	// (/_emulator/api/...) to clients that are not on loopback; those must
+	// then present a bearer token signed with the access key whose aud is
+	// the emulator's base URL followed by /_emulator. Default: false, and
+	// only loopback clients are served.
+	RemoteControl bool
+
+	// Record, when set, receives every event of the traffic feed as JSON
+	// Lines (one Event per line, secrets redacted) until Shutdown, which
+	// flushes it. Writes happen on a goroutine of their own: a slow Record
+	// never holds up traffic; events it could not keep up with are
+	// reported by a line of kind "dropped". Default: nil, no record.
+	Record io.Writer
+
+	// FaultSeed seeds the random source that decides which calls a Fault
+	// with a Fraction strikes, so that a run can be repeated. Default: 0
+	// (itself a fixed seed).
+	FaultSeed uint64
+
 	// Logger receives one line per connect, disconnect and REST call.
 	// Default: nil, meaning nothing is logged. Access keys and tokens are
 	// never logged.
@@ -165,6 +185,10 @@ type options struct {
 	statefulReconnect       bool
 	statefulReconnectWindow time.Duration
 	statefulReconnectBuffer int64
+
+	remoteControl bool
+	record        io.Writer
+	faultSeed     uint64
 }
 
 // String prints the options with the access key hidden, so logging them is
@@ -255,6 +279,9 @@ func (o *Options) withDefaults() options {
 		logger:            in.Logger,
 		upstream:          append([]UpstreamTemplate(nil), in.Upstream...),
 		upstreamTimeout:   in.UpstreamTimeout,
+		remoteControl:     in.RemoteControl,
+		record:            in.Record,
+		faultSeed:         in.FaultSeed,
 	}
 	out.statefulReconnect = !in.DisableStatefulReconnect
 	out.statefulReconnectWindow = in.StatefulReconnectWindow

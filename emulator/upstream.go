@@ -300,7 +300,9 @@ func (cu *connUpstream) deliver(ev upstreamEvent) {
 			"The SignalR emulator has no upstream configured for hub '"+c.hubName+"', event '"+ev.event+"', so invocation of '"+ev.event+"' cannot be handled."))
 		return
 	}
+	start := time.Now()
 	status, body, err := cu.post(target, ev)
+	cu.publish(ev, status, time.Since(start), err)
 	if err != nil {
 		cu.log.Warn("upstream call failed", "url", textutil.RedactQuery(target), "event", ev.event, "error", err.Error())
 		cu.complete(ev, cu.c.proto.CompletionError(ev.invocationID, "Invocation failed, "+err.Error()+"."))
@@ -374,6 +376,11 @@ func (cu *connUpstream) post(target string, ev upstreamEvent) (int, []byte, erro
 		h.Set("X-ASRS-Client-Query", cu.query)
 	}
 	h.Set("X-ASRS-Signature", cu.u.signature(c.id))
+	if c.e.faults.armed() {
+		if status, err := cu.upstreamFault(ctx, ev.event); err != nil || status != 0 {
+			return status, nil, err
+		}
+	}
 	resp, err := cu.u.client.Do(req)
 	if err != nil {
 		var netErr net.Error

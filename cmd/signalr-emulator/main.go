@@ -118,6 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	config := flags.String("config", "", "settings file with UpstreamSettings.Templates, as Microsoft's emulator reads")
 	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
 	identityKey := flags.String("identity-key", "", "identity mode: trust Microsoft Entra-style tokens signed by the test issuer key in this PEM file (generated if missing)")
+	record := flags.String("record", "", "write every event of the traffic feed to this file as JSON Lines (secrets redacted)")
+	remoteDashboard := flags.Bool("remote-dashboard", false, "serve the dashboard and control API to non-loopback clients too (they must send a token signed with the access key)")
+	var faults faultFlag
+	flags.Var(&faults, "fault", "inject a fault for testing, e.g. kind=rest,status=503,fraction=0.3 or kind=upstream,hang=true (repeatable; see emulator.ParseFault)")
+	faultSeed := flags.Uint64("fault-seed", 0, "seed of the random source that picks which calls a fault with a fraction strikes")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	reconnectWindow := flags.Duration("stateful-reconnect-window", emulator.DefaultStatefulReconnectWindow, "how long a dropped WebSocket connection with stateful reconnect waits for its client")
 	noStatefulReconnect := flags.Bool("no-stateful-reconnect", false, "never grant stateful reconnect (withStatefulReconnect clients get the classic disconnect)")
@@ -160,8 +165,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
-	opts := &emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout}
+	opts := &emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout, RemoteControl: *remoteDashboard, FaultSeed: *faultSeed}
 	opts.StatefulReconnectWindow, opts.DisableStatefulReconnect = *reconnectWindow, *noStatefulReconnect
+	if *record != "" {
+		f, err := os.OpenFile(*record, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("-record: %w", err)
+		}
+		// Shutdown flushes the record before serve returns.
+		defer f.Close()
+		opts.Record = f
+		logger.Info("recording traffic", "file", *record)
+	}
 	if *identityKey != "" {
 		key, created, err := emulator.LoadIssuerKey(*identityKey, true)
 		if err != nil {
@@ -174,6 +189,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, f := range faults {
+		if _, err := emu.AddFault(f); err != nil {
+			return fmt.Errorf("-fault: %w", err)
+		}
+	}
+	if len(faults) > 0 {
+		fmt.Fprintf(stderr, "\n*** WARNING: %d FAULT(S) INJECTED: this emulator misbehaves on purpose (-fault). Clear them with DELETE /_emulator/api/faults. ***\n\n", len(faults))
+	}
 
 	listeners, err := listen(*host, *port)
 	if err != nil {
@@ -183,6 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The key printed is the one in use, whichever way it was given.
 	fmt.Fprintln(stdout, emulator.ConnectionString("http://"+endpointHost(*host), actualPort, emu.AccessKey()))
 	logger.Info("listening", "addr", net.JoinHostPort(*host, strconv.Itoa(actualPort)))
+	logger.Info("dashboard", "url", "http://"+net.JoinHostPort(endpointHost(*host), strconv.Itoa(actualPort))+"/")
 	for _, t := range templates {
 		logger.Info("upstream", "url", textutil.RedactQuery(t.URLTemplate), "hubs", orAll(t.HubPattern), "categories", orAll(t.CategoryPattern), "events", orAll(t.EventPattern))
 	}
@@ -304,4 +328,19 @@ func orAll(p string) string {
 		return "*"
 	}
 	return p
+}
+
+// faultFlag collects -fault values, parsed as they come so that a bad one
+// is reported with the flag's name.
+type faultFlag []emulator.Fault
+
+func (f *faultFlag) String() string { return fmt.Sprint(len(*f), " fault(s)") }
+
+func (f *faultFlag) Set(v string) error {
+	fault, err := emulator.ParseFault(v)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, fault)
+	return nil
 }

@@ -232,6 +232,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		bind.ClientOptions = &signalr.ClientOptions{Credential: cred}
 		embedded = true
 		fmt.Fprintf(stdout, "no %s set: using the embedded SignalR emulator at %s%s\n", signalr.DefaultConnectionStringSetting, emu.URL, authNote(bind.ConnectionString))
+		// On stderr, so that stdout keeps the layout func start prints.
+		logger.Info("the emulator's dashboard (connections, live traffic, fault injection)", "url", emu.URL+"/")
 	}
 
 	a, err := newApp(appConfig{bindings: b, bind: bind, signalrJS: js, logger: logger})

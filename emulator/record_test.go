@@ -1,0 +1,173 @@
+package emulator_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/funcsignalr/signalr/emulator"
+)
+
+// lockedBuffer is a bytes.Buffer safe to write from the record's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func decodeRecord(t *testing.T, text string) []emulator.Event {
+	t.Helper()
+	var out []emulator.Event
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var ev emulator.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), "line %q", line)
+		out = append(out, ev)
+	}
+	return out
+}
+
+func TestRecordHoldsEveryFeedEvent(t *testing.T) {
+	var record lockedBuffer
+	s := emulator.NewServer(&emulator.Options{AccessKey: testKey, Record: &record})
+	ctx, cancel := context.WithCancel(context.Background())
+	feed := s.Emulator.Events(ctx, nil)
+
+	a := connect(t, s, "chat", "alice")
+	b := connect(t, s, "chat", "bob")
+	wantStatus(t, rest(t, s, "PUT", "/api/hubs/chat/users/bob/groups/room", ""), http.StatusOK, "")
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/room/:send", sendBody("toRoom", "x")), http.StatusAccepted, "")
+	b.wantInvocation("toRoom", "x")
+	a.send(`{"type":1,"invocationId":"1","target":"ask","arguments":[]}`)
+	require.Equal(t, 3, a.nextMessage().Type, "the Completion saying there is no upstream")
+	require.NoError(t, s.Emulator.Send("chat", emulator.Recipient{User: "alice"}, "direct", json.RawMessage(`[2]`)))
+	require.Equal(t, "direct", a.nextMessage().Target)
+	require.NoError(t, s.Emulator.CloseConnection("chat", b.id, "bye"))
+	require.NoError(t, a.ws.CloseNow())
+	s.Close()
+
+	var fromFeed []emulator.Event
+	for ev := range feed {
+		fromFeed = append(fromFeed, ev)
+	}
+	cancel()
+	recorded := decodeRecord(t, record.String())
+	require.NotEmpty(t, recorded)
+	kinds := map[emulator.EventKind]int{}
+	for i, ev := range recorded {
+		require.Equal(t, uint64(i+1), ev.Seq, "every event, numbered without a gap")
+		require.NotEqual(t, emulator.EventDropped, ev.Kind)
+		kinds[ev.Kind]++
+	}
+	require.Equal(t, map[emulator.EventKind]int{
+		emulator.EventNegotiate: 2, emulator.EventConnected: 2, emulator.EventREST: 2,
+		emulator.EventInvocation: 1, emulator.EventControl: 2, emulator.EventDisconnected: 2,
+	}, kinds)
+	// The record and a subscriber see the same events.
+	require.Len(t, fromFeed, len(recorded))
+	for i := range recorded {
+		want, _ := json.Marshal(recorded[i])
+		got, _ := json.Marshal(fromFeed[i])
+		require.JSONEq(t, string(want), string(got))
+	}
+}
+
+// window8 reports the first 8-character piece of secret found in text.
+func window8(text, secret string) (string, bool) {
+	for i := 0; i+8 <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+8]) {
+			return secret[i : i+8], true
+		}
+	}
+	return "", false
+}
+
+func TestRecordRedactsSecretsInEveryField(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	randomKey := func() string {
+		b := make([]byte, 33)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		return base64.StdEncoding.EncodeToString(b) // holds + and /
+	}
+	key := randomKey()
+	var record lockedBuffer
+	s := emulator.NewServer(&emulator.Options{AccessKey: key, Record: &record})
+	defer s.Close()
+
+	clientJWT := mint(t, key, clientURL(s, "chat"), jwt.MapClaims{"asrs.s.uid": "u"})
+	otherJWT := mint(t, "another-key-0123456789abcdefghijklmnop", "http://x/", jwt.MapClaims{"sub": randomKey()})
+	tokenValue := randomKey()
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte("conn"))
+	signature := strings.ToUpper(hex.EncodeToString(mac.Sum(nil)))
+	secrets := []string{key, clientJWT, otherJWT, tokenValue, signature}
+	shapes := []string{
+		key, clientJWT, otherJWT,
+		"access_token=" + tokenValue, "?x=1&access_token=" + tokenValue + "&y=2",
+		"Authorization: Bearer " + otherJWT, "bearer " + tokenValue,
+		"X-ASRS-Signature: sha256=" + signature, "AccessKey=" + key + ";Version=1.0;",
+	}
+	pick := func() string {
+		return "p" + strings.Repeat("-", rng.IntN(3)) + shapes[rng.IntN(len(shapes))] + " s"
+	}
+
+	// Straight onto the feed: every string field of an event.
+	for i := 0; i < 200; i++ {
+		s.Emulator.Publish(emulator.Event{Kind: emulator.EventREST, Hub: pick(), Connection: pick(), User: pick(),
+			Group: pick(), Transport: pick(), Protocol: pick(), Method: pick(), Route: pick(), Target: pick(),
+			InvocationID: pick(), Reason: pick(), Error: pick()})
+	}
+	// And through real traffic: a user id, group, target and reason that
+	// hold secrets, and a REST path with one escaped in it.
+	userToken := mint(t, key, clientURL(s, "chat"), jwt.MapClaims{"asrs.s.uid": "Bearer " + otherJWT})
+	n := negotiate(t, s, "chat", userToken, 1)
+	ws, _, err := dialRaw(t, s, "chat", "&id="+n.ConnectionToken, userToken)
+	require.NoError(t, err)
+	c := &client{t: t, ws: ws, id: n.ConnectionID}
+	c.send(`{"protocol":"json","version":1}`)
+	require.Equal(t, "{}", c.next())
+	c.send(`{"type":1,"invocationId":"` + key + `","target":"access_token=` + tokenValue + `","arguments":[]}`)
+	restAs := func(method, path, body string) *http.Response {
+		return restWithToken(t, s, method, path, body, mint(t, key, s.URL+path, nil))
+	}
+	wantStatus(t, restAs("POST", "/api/hubs/chat/users/"+url.PathEscape(key)+"/:send", sendBody(clientJWT, "x")), http.StatusAccepted, "")
+	wantStatus(t, restAs("PUT", "/api/hubs/chat/groups/"+url.PathEscape(otherJWT)+"/connections/"+c.id, ""), http.StatusOK, "")
+	require.NoError(t, s.Emulator.CloseConnection("chat", c.id, "AccessKey="+key))
+	require.Equal(t, 3, c.nextMessage().Type, "the Completion saying there is no upstream")
+	require.Equal(t, 7, c.nextMessage().Type)
+	s.Close()
+
+	text := record.String()
+	require.Greater(t, strings.Count(text, "\n"), 205)
+	require.Contains(t, text, "[redacted")
+	for _, secret := range secrets {
+		if piece, found := window8(text, secret); found {
+			require.Failf(t, "a secret leaked into the record", "%q of a secret found", piece)
+		}
+	}
+}
