@@ -76,3 +76,45 @@ func (e *Emulator) PollWaiting(hubName, id string) bool {
 	defer lp.mu.Unlock()
 	return lp.poll != nil
 }
+
+// QueuedRecords reports how many records wait in the send queue of
+// connection id of hub (0 when there is no such connection), so that a test
+// can act once a send has been queued instead of sleeping first.
+func (e *Emulator) QueuedRecords(hubName, id string) int64 {
+	h := e.hub(hubName, false)
+	if h == nil {
+		return 0
+	}
+	h.mu.RLock()
+	c := h.conns[id]
+	h.mu.RUnlock()
+	if c == nil {
+		return 0
+	}
+	return c.queue.count.Load()
+}
+
+// SendInProgress reports whether a client's POST holds the send slot of
+// the Long Polling connection id of hub. It probes the slot, so a POST that
+// arrives in the same instant may be refused with 409.
+func (e *Emulator) SendInProgress(hubName, id string) bool {
+	h := e.hub(hubName, false)
+	if h == nil {
+		return false
+	}
+	h.mu.RLock()
+	c := h.conns[id]
+	h.mu.RUnlock()
+	if c == nil {
+		return false
+	}
+	lp, ok := c.t.(*lpTransport)
+	if !ok {
+		return false
+	}
+	if lp.box().busy.TryLock() {
+		lp.box().busy.Unlock()
+		return false
+	}
+	return true
+}

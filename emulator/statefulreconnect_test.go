@@ -343,10 +343,14 @@ func TestStatefulReconnectRefusesOthers(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "expired token")
 	eventually(t, "disconnected", func() bool { return len(up.list()) == 2 })
-	time.Sleep(100 * time.Millisecond)
+	// A later connection's event is the barrier: by the time it arrives, a
+	// second disconnected event for c would have too.
+	other := srConnect(t, s, "chat", "bob")
+	eventually(t, "the next connection's event", func() bool { return len(up.list()) >= 3 })
 	events := up.list()
-	require.Len(t, events, 2)
+	require.Len(t, events, 3, "one disconnected event, then the next connection's")
 	assert.True(t, strings.HasPrefix(events[1], "disconnected "+c.id+` {"Type":11,"Error":"Connection closed with an error: the client did not reconnect within the stateful reconnect window`), events[1])
+	assert.Equal(t, "connected "+other.id+` {"type":10}`, events[2])
 }
 
 // The replay buffer holds StatefulReconnectBufferSize bytes: past that,
@@ -475,7 +479,7 @@ func TestStatefulReconnectKeepsInvokeWaits(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		result <- itoa(resp.StatusCode) + " " + string(body)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the invocation waits in the connection's queue", func() bool { return s.Emulator.QueuedRecords("chat", c.id) == 1 })
 	c.reconnect(1)
 	m := c.nextNonPing()
 	require.Equal(t, 1, m.Type, "%+v", m)

@@ -885,13 +885,16 @@ func TestConcurrentSendGets409(t *testing.T) {
 	// Once the connection is busy, one send is taken by its reader, which
 	// then waits; the next holds the connection's one send slot; a third
 	// is refused. Each try starts a send that may hold the slot, then
-	// makes a short one.
+	// makes a short one once a send holds the slot.
 	holders := make(chan error, 1000)
 	started := 0
 	require.Eventually(t, func() bool {
 		started++
 		go func() { holders <- lp.sendWithin(ping, 10*time.Second) }()
-		time.Sleep(50 * time.Millisecond)
+		held := assert.Eventually(noT{}, func() bool { return s.Emulator.SendInProgress("chat", c.id) }, 2*time.Second, time.Millisecond)
+		if !held {
+			return false
+		}
 		err := lp.sendWithin(ping, 300*time.Millisecond)
 		return err != nil && strings.Contains(err.Error(), "409")
 	}, 10*time.Second, 20*time.Millisecond, "a concurrent send was not refused with 409")
@@ -971,3 +974,9 @@ func TestNegotiateVersion0OnEveryTransport(t *testing.T) {
 		})
 	}
 }
+
+// noT is an assert.TestingT that records nothing, for a wait inside
+// require.Eventually whose failure only means "try again".
+type noT struct{}
+
+func (noT) Errorf(string, ...any) {}
