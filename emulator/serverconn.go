@@ -865,3 +865,27 @@ func hasPayload(payloads []serviceproto.Payload, protocol string) bool {
 	}
 	return false
 }
+
+// DropServerConnections cuts the service connections of hub (every hub
+// when hub is "") abruptly, without a close handshake, as a network
+// failure would, and returns how many it cut. Tests use it to check that
+// an app's persistent transport reports or redelivers what was under way.
+func (e *Emulator) DropServerConnections(hubName string) int {
+	hubName = strings.ToLower(hubName)
+	e.servers.mu.Lock()
+	var cut []*serverConn
+	for _, sc := range e.servers.byID {
+		if hubName == "" || sc.hubName == hubName {
+			cut = append(cut, sc)
+		}
+	}
+	e.servers.mu.Unlock()
+	for _, sc := range cut {
+		sc.end("dropped abruptly (DropServerConnections)")
+		_ = sc.ws.CloseNow()
+	}
+	if e.bus.on() && len(cut) > 0 {
+		e.bus.publish(Event{Kind: EventFault, Target: "drop server connections", Hub: hubName, Reason: strconv.Itoa(len(cut)) + " server connection(s) dropped"})
+	}
+	return len(cut)
+}
