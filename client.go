@@ -73,6 +73,13 @@ type ClientOptions struct {
 	// which the service checks them by (ClientTokenOptions.Now sets a
 	// client token's).
 	Now func() time.Time
+	// Transport selects REST (TransportREST, "" means it) or persistent
+	// service connections (TransportPersistent) for sends, group actions,
+	// closes, existence checks and Invoke; other operations always use
+	// REST. Call Client.Close when done with a persistent Client.
+	Transport Transport
+	// Persistent tunes TransportPersistent; nil means the defaults.
+	Persistent *PersistentOptions
 }
 
 // Client calls the SignalR Service data-plane REST API for one connection
@@ -115,6 +122,10 @@ type Client struct {
 	id            *identity
 	serviceTokens bool
 	now           func() time.Time
+
+	// persist is the service connection pool of TransportPersistent
+	// (persist.go); nil for REST.
+	persist *persistent
 
 	// sleep waits between attempts; tests replace it to observe waits.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -177,6 +188,17 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: newTransport()}
+	}
+	switch opts.Transport {
+	case "", TransportREST:
+	case TransportPersistent:
+		p, err := newPersistent(c, opts.Persistent)
+		if err != nil {
+			return nil, err
+		}
+		c.persist = p
+	default:
+		return nil, outErrorf(ErrInvalidArgument, "ClientOptions.Transport %q is unknown; use TransportREST or TransportPersistent", string(opts.Transport))
 	}
 	return c, nil
 }

@@ -71,7 +71,7 @@ type receiver struct {
 
 // connect negotiates with info and opens the WebSocket; it returns the
 // negotiate status and, on 200, the connected receiver.
-func connect(t *testing.T, info signalr.ConnectionInfo) (int, string, *receiver) {
+func connect(t testing.TB, info signalr.ConnectionInfo) (int, string, *receiver) {
 	t.Helper()
 	base, query, _ := strings.Cut(info.URL, "?")
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/negotiate?"+query+"&negotiateVersion=1", nil)

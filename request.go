@@ -46,6 +46,12 @@ func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []b
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
 	}
+	if c.persist != nil {
+		// The one place an operation picks the service connections.
+		if status, err, handled := c.persist.do(ctx, op, a, body, o); handled {
+			return status, err
+		}
+	}
 	re, err := c.routeFor(op, a)
 	if err != nil {
 		return 0, err

@@ -298,9 +298,37 @@ func (opts *BindOptions) newClient(cs *ConnectionString) (*Client, error) {
 	}
 	co := opts.clientOptions()
 	co.Credential = cred
+	if co.Transport == "" {
+		if co.Transport, err = opts.transportSetting(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := NewClient(cs, &co)
 	if err != nil {
 		return nil, fmt.Errorf("BindOptions.ClientOptions: %w", err)
 	}
 	return c, nil
+}
+
+// TransportSetting is the app setting that selects a binding Client's
+// transport when BindOptions.ClientOptions.Transport is "": Transient
+// (REST, the default) or Persistent (service connections; see
+// TransportPersistent), as in the Functions extension.
+const TransportSetting = "AzureSignalRServiceTransportType"
+
+// transportSetting reads TransportSetting from the binding's settings.
+func (opts *BindOptions) transportSetting() (Transport, error) {
+	var settings Settings
+	if opts != nil {
+		settings = opts.Settings
+	}
+	if settings == nil {
+		settings = DefaultSettings()
+	}
+	raw, _ := settings.LookupSetting(TransportSetting)
+	t, err := ParseTransport(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", TransportSetting, err)
+	}
+	return t, nil
 }

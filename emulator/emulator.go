@@ -79,6 +79,9 @@ type Emulator struct {
 	// feed to Options.Record (record.go).
 	faults faultSet
 	record *recorder
+
+	// servers are the app servers' service connections (serverconn.go).
+	servers serverConns
 }
 
 // New returns an Emulator configured by opts; nil means all defaults. Bad
@@ -154,6 +157,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveConnect(w, r)
 	case path == "/client/negotiate" || path == "/client//negotiate" || path == "/client/negotiate/":
 		e.observe(w, r, EventNegotiate, e.serveNegotiate)
+	case path == "/server" || path == "/server/":
+		e.serveServer(w, r)
 	case path == "/api" || strings.HasPrefix(path, "/api/"):
 		e.observe(w, r, EventREST, e.serveREST)
 	case path == "/" || path == controlPrefix || strings.HasPrefix(path, controlPrefix+"/") || strings.HasPrefix(path, dashboardPrefix):

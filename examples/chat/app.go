@@ -60,7 +60,11 @@ func newApp(cfg appConfig) (*app, error) {
 		// Every binding here names the same connection string, so they
 		// share one Client: its connection pool, and with a credential its
 		// Microsoft Entra token and signing key.
-		c, err := signalr.NewClient(bind.ConnectionString, bind.ClientOptions)
+		co, err := clientOptions(&bind)
+		if err != nil {
+			return nil, err
+		}
+		c, err := signalr.NewClient(bind.ConnectionString, co)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +182,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 // close releases the idle connections to SignalR Service.
 func (a *app) close() {
 	if a.client != nil {
-		a.client.CloseIdleConnections()
+		_ = a.client.Close() // its service connections too, with Persistent
 	}
 }
 
@@ -256,4 +260,27 @@ func (b *bodyWriter) Write(p []byte) (int, error) {
 		b.body.Write(p[:min(n, maxLoggedBody-b.body.Len())])
 	}
 	return n, err
+}
+
+// clientOptions returns bind's ClientOptions, with the transport the
+// AzureSignalRServiceTransportType setting names (Transient or Persistent)
+// when they set none, as the bindings' own Clients read it.
+func clientOptions(bind *signalr.BindOptions) (*signalr.ClientOptions, error) {
+	var co signalr.ClientOptions
+	if bind.ClientOptions != nil {
+		co = *bind.ClientOptions
+	}
+	if co.Transport == "" {
+		settings := bind.Settings
+		if settings == nil {
+			settings = signalr.DefaultSettings()
+		}
+		v, _ := settings.LookupSetting(signalr.TransportSetting)
+		t, err := signalr.ParseTransport(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("setting %s: %w", signalr.TransportSetting, err)
+		}
+		co.Transport = t
+	}
+	return &co, nil
 }
