@@ -17,6 +17,9 @@ import (
 // or from the access_token query parameter on WebSocket and event-stream
 // requests (browsers cannot set headers on those).
 func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
+	if e.faults.refuseOffline(w) {
+		return
+	}
 	hubName, ok := clientHub(w, r)
 	if !ok {
 		return

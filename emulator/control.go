@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/funcsignalr/signalr/internal/hubproto"
 )
 
 // The control API and the dashboard live under these paths of the
@@ -250,7 +252,10 @@ func (e *Emulator) serveControlAPI(w http.ResponseWriter, r *http.Request, rest 
 	}
 }
 
-// readControlBody decodes a JSON body (an empty one is {}) into v.
+// readControlBody decodes a JSON body (an empty one is {}) into v. The body
+// is bounded in size (maxControlBody) and in nesting (MaxNestingDepth,
+// checked without recursion before encoding/json sees it), as every
+// decoder of client data is.
 func readControlBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
 	if err != nil {
@@ -259,6 +264,10 @@ func readControlBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return true
+	}
+	if err := hubproto.CheckJSONDepth(body); err != nil {
+		controlError(w, http.StatusBadRequest, "the body is refused: "+err.Error())
+		return false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		controlError(w, http.StatusBadRequest, "the body is not the JSON object expected: "+err.Error())

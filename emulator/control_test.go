@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -289,4 +290,35 @@ func TestDashboardIsServedAtTheRootForLoopbackClients(t *testing.T) {
 	page := serveFrom(e, "127.0.0.1:1", "/", "")
 	require.Contains(t, page.Body.String(), "/_emulator/static/dashboard.js")
 	require.NotContains(t, page.Body.String(), testKey, "the page holds no key")
+}
+
+// Every JSON body of the control API is bounded in nesting before it is
+// decoded, even in a field the route ignores: a body nested one level past
+// MaxNestingDepth is refused naming the limit, and nothing is done.
+func TestControlAPIBodiesAreBoundedInDepth(t *testing.T) {
+	s := newServer(t, nil)
+	c := connect(t, s, "chat", "alice")
+	deep := strings.Repeat("[", 101) + strings.Repeat("]", 101)
+	for _, call := range []struct{ path, body string }{
+		{"/_emulator/api/hubs/chat/send", `{"target":"note","arguments":[],"x":` + deep + `}`},
+		{"/_emulator/api/hubs/chat/groups/room/add", `{"connection":"` + c.id + `","x":` + deep + `}`},
+		{"/_emulator/api/hubs/chat/groups/room/remove", `{"connection":"` + c.id + `","x":` + deep + `}`},
+		{"/_emulator/api/hubs/chat/connections/" + c.id + "/close", `{"reason":"r","x":` + deep + `}`},
+		{"/_emulator/api/faults", `{"kind":"rest","status":503,"x":` + deep + `}`},
+		{"/_emulator/api/faults", `{"drop":{"hub":"chat","x":` + deep + `}}`},
+	} {
+		resp, err := httpClient.Post(s.URL+call.path, "application/json", strings.NewReader(call.body))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", call.path, body)
+		require.Contains(t, string(body), "MaxNestingDepth", call.path)
+	}
+	require.Empty(t, s.Emulator.Faults(), "no fault was armed")
+	require.Len(t, s.Emulator.Snapshot("chat").Connections, 1, "nothing was dropped or closed")
+	require.Empty(t, s.Emulator.Snapshot("chat").Groups, "nobody was added to a group")
+	// 100 deep is within the bound.
+	ok := strings.Repeat("[", 99) + strings.Repeat("]", 99)
+	require.Equal(t, http.StatusNoContent, postJSON(t, s, "/_emulator/api/hubs/chat/send", `{"target":"note","arguments":["deep enough"],"x":`+ok+`}`))
+	c.wantInvocation("note", "deep enough")
 }

@@ -195,6 +195,19 @@ func (f *faultSet) applyHTTP(w http.ResponseWriter, r *http.Request, kind EventK
 	return true
 }
 
+// refuseOffline answers 503 to a request of the client endpoint while the
+// endpoint is offline (a WebSocket, Server-Sent Events or Long Polling
+// request, with or without negotiate before it), and reports whether it
+// did.
+func (f *faultSet) refuseOffline(w http.ResponseWriter) bool {
+	if !f.offline.Load() {
+		return false
+	}
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "The endpoint is offline (fault injection).", http.StatusServiceUnavailable)
+	return true
+}
+
 // upstreamFault applies the upstream faults of event: it waits out a
 // delay, and returns a status to pretend the upstream answered, or an
 // error when the call hangs, or neither.
@@ -272,8 +285,9 @@ func (e *Emulator) ClearFaults() {
 
 // SetOffline takes the endpoint offline (true) or back online: while
 // offline, health answers 503, negotiate and the REST API are refused with
-// 503, and every connected client is dropped abruptly, as when a service
-// instance goes away.
+// 503, so is every request of the client endpoint (a WebSocket dialled
+// with skipNegotiation included), and every connected client is dropped
+// abruptly, as when a service instance goes away.
 func (e *Emulator) SetOffline(offline bool) {
 	if e.faults.offline.Swap(offline) == offline {
 		return

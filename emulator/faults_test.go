@@ -67,6 +67,13 @@ func TestOfflineRefusesEverythingAndDropsClients(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	// A client that skips negotiate and dials the WebSocket straight away
+	// is refused too.
+	_, resp, err = dialRaw(t, s, "chat", "", token)
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "skipNegotiation while offline")
+	require.Empty(t, s.Emulator.Snapshot("chat").Connections)
 
 	s.Emulator.SetOffline(false)
 	resp, err = httpClient.Head(s.URL + "/api/health")
@@ -74,6 +81,9 @@ func TestOfflineRefusesEverythingAndDropsClients(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	connect(t, s, "chat", "u")
+	ws, _, err := dialRaw(t, s, "chat", "", token)
+	require.NoError(t, err, "skipNegotiation once back online")
+	_ = ws.CloseNow()
 }
 
 func TestDropConnectionsResetsTheSocketsOfAUser(t *testing.T) {

@@ -3,12 +3,15 @@ package emulator_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,83 +21,64 @@ import (
 	"github.com/funcsignalr/signalr/internal/benchhub"
 )
 
-// BenchmarkFeedCost measures what the traffic feed costs fan-out: the
-// emulator broadcasting to FANOUT_CLIENTS (1,000) readers with nobody on
-// the feed, with one dashboard viewer (the Server-Sent Events stream of
-// /_emulator/api/events, read and parsed line by line), and with a Go
-// subscriber plus the record writing JSON Lines, in alternating rounds
-// (same-run ratios).
+// BenchmarkFeedCost measures what the traffic feed costs fan-out. One
+// emulator broadcasts to FANOUT_CLIENTS (1,000) WebSocket readers (a
+// separate process); each round sends four batches of FANOUT_MESSAGES
+// (300) REST broadcasts, one per mode, in an order that rotates from round
+// to round:
+//
+//   - none: nobody on the feed (the hooks' atomic loads only);
+//   - none again: the same, a second time, so that none-again ÷ none (an
+//     A/A ratio) shows how finely this machine resolves a difference;
+//   - viewer: one dashboard viewer, the Server-Sent Events stream of
+//     /_emulator/api/events, read and parsed line by line;
+//   - subscriber: a Go subscriber (Emulator.Events) encoding every event
+//     as JSON, which is what the traffic record does.
+//
+// Each batch is timed on the wall clock (deliveries/s) and in this
+// process's CPU (the emulator, the senders and the viewer; the readers are
+// another process), and the ratios of one round's batches are
+// summarised over FANOUT_ROUNDS (15) rounds: batches a second apart see
+// the same machine load, where whole runs a minute apart did not.
 //
 //	go test -run '^$' -bench 'FeedCost' -benchtime 1x ./emulator
 func BenchmarkFeedCost(b *testing.B) {
 	clients := envInt("FANOUT_CLIENTS", 1000)
-	messages := int64(envInt("FANOUT_MESSAGES", 200))
-	rounds := envInt("FANOUT_ROUNDS", 4)
+	batch := int64(envInt("FANOUT_MESSAGES", 300))
+	rounds := envInt("FANOUT_ROUNDS", 15)
 	bin := benchReader(b)
 	const window = 256
 
-	run := func(mode string) (rate float64, events int64) {
-		var record io.Writer
-		var recorded countingWriter
-		if mode == "record" {
-			record = &recorded
-		}
-		srv := emulator.NewServer(&emulator.Options{AccessKey: testKey, WriteTimeout: fanoutWriteTimeout, ClientTimeout: time.Hour, Record: record})
-		defer srv.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var seen atomic.Int64
-		var viewers sync.WaitGroup
-		switch mode {
-		case "viewer":
-			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/_emulator/api/events", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			viewers.Add(1)
-			go func() {
-				defer viewers.Done()
-				defer resp.Body.Close()
-				lines := bufio.NewScanner(resp.Body)
-				for lines.Scan() {
-					if strings.HasPrefix(lines.Text(), "data: ") {
-						seen.Add(1)
-					}
-				}
-			}()
-		case "record":
-			feed := srv.Emulator.Events(ctx, nil)
-			viewers.Add(1)
-			go func() {
-				defer viewers.Done()
-				for range feed {
-					seen.Add(1)
-				}
-			}()
-		}
-		token := mint(b, testKey, clientURL(srv, "bench"), nil)
-		sendURL := srv.URL + "/api/hubs/bench/:send"
-		send, closeIdle := restSender(sendURL, "Bearer "+mint(b, testKey, sendURL, jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()}), func(int64) string { return benchBody })
-		defer closeIdle()
-		rd, err := benchhub.StartReaders(bin, benchhub.ReaderOptions{
-			URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/client/?hub=bench", Headers: []string{"Authorization: Bearer " + token},
-			Handshake: true, Clients: clients,
-		}, 2*time.Minute)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer rd.Close()
-		time.Sleep(100 * time.Millisecond)
-		start := time.Now()
+	srv := emulator.NewServer(&emulator.Options{AccessKey: testKey, WriteTimeout: fanoutWriteTimeout, ClientTimeout: time.Hour})
+	defer srv.Close()
+	token := mint(b, testKey, clientURL(srv, "bench"), nil)
+	sendURL := srv.URL + "/api/hubs/bench/:send"
+	send, closeIdle := restSender(sendURL, "Bearer "+mint(b, testKey, sendURL, jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()}), func(int64) string { return benchBody })
+	defer closeIdle()
+	rd, err := benchhub.StartReaders(bin, benchhub.ReaderOptions{
+		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/client/?hub=bench", Headers: []string{"Authorization: Bearer " + token},
+		Handshake: true, Clients: clients,
+	}, 2*time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rd.Close()
+	eventually(b, "every reader is connected", func() bool { return len(srv.Emulator.Snapshot("bench").Connections) == clients })
+
+	var sent int64 // broadcasts sent so far, over every batch
+	runBatch := func() (wall, cpu time.Duration) {
+		from, to := sent, sent+batch
+		sent = to
+		startCPU, start := selfCPU(), time.Now()
 		var next atomic.Int64
+		next.Store(from)
 		var wg sync.WaitGroup
 		errs := make(chan error, 64)
 		for range 64 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := next.Add(1) - 1; i < messages; i = next.Add(1) - 1 {
+				for i := next.Add(1) - 1; i < to; i = next.Add(1) - 1 {
 					for rd.Least() < i-window {
 						if rd.Ended() > 0 {
 							errs <- fmt.Errorf("%d clients were dropped", rd.Ended())
@@ -114,39 +98,189 @@ func BenchmarkFeedCost(b *testing.B) {
 		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
-		if err := rd.WaitLeast(messages, 2*time.Minute); err != nil {
+		if err := rd.WaitLeast(to, 2*time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		rate = float64(messages*int64(clients)) / time.Since(start).Seconds()
-		cancel()
-		return rate, seen.Load()
+		return time.Since(start), selfCPU() - startCPU
+	}
+	// watch starts mode's listener and returns its stop, which reports the
+	// events it saw.
+	watch := func(mode string) (stop func() int64) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var seen atomic.Int64
+		var done sync.WaitGroup
+		switch mode {
+		case "viewer":
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/_emulator/api/events?hub=bench", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			lines := bufio.NewScanner(resp.Body)
+			if !lines.Scan() { // ": connected": subscribed
+				b.Fatal("the event stream did not start")
+			}
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				defer resp.Body.Close()
+				for lines.Scan() {
+					if strings.HasPrefix(lines.Text(), "data: ") {
+						seen.Add(1)
+					}
+				}
+			}()
+		case "subscriber":
+			feed := srv.Emulator.Events(ctx, nil)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				enc := json.NewEncoder(io.Discard)
+				for ev := range feed {
+					_ = enc.Encode(ev)
+					seen.Add(1)
+				}
+			}()
+		}
+		return func() int64 {
+			// Every event of the batch reached the listener before it
+			// stops: the REST events are published before the 202.
+			if mode == "viewer" || mode == "subscriber" {
+				eventually(b, mode+" saw the batch", func() bool { return seen.Load() >= batch })
+			}
+			cancel()
+			done.Wait()
+			return seen.Load()
+		}
 	}
 
-	run("none") // warm-up
+	runBatch() // warm-up
 	b.ResetTimer()
-	var viewerRatio, recordRatio []float64
-	benchLog("clients %d, %d broadcasts per round; load average %s", clients, messages, loadAverage())
+	modes := []string{"none", "viewer", "none again", "subscriber"}
+	ratio := map[string][]float64{}
+	cpuRatio := map[string][]float64{}
+	var cpuPerBroadcast []float64 // µs of CPU per broadcast, no viewer
+	benchLog("clients %d, %d broadcasts per batch, %d rounds; load average %s", clients, batch, rounds, loadAverage())
 	for r := 0; r < rounds; r++ {
-		order := []string{"none", "viewer", "record"}
-		if r%2 == 1 {
-			order = []string{"record", "viewer", "none"}
-		}
-		rates, events := map[string]float64{}, map[string]int64{}
+		wall, cpu := map[string]time.Duration{}, map[string]time.Duration{}
+		order := append(append([]string(nil), modes[r%len(modes):]...), modes[:r%len(modes)]...)
 		for _, mode := range order {
-			rates[mode], events[mode] = run(mode)
+			stop := watch(mode)
+			wall[mode], cpu[mode] = runBatch()
+			if n := stop(); mode != "none" && mode != "none again" && n < batch {
+				b.Fatalf("%s saw %d events of %d", mode, n, batch)
+			}
 		}
-		viewerRatio = append(viewerRatio, rates["viewer"]/rates["none"])
-		recordRatio = append(recordRatio, rates["record"]/rates["none"])
-		benchLog("%d: deliveries/s none %.0f, one SSE viewer %.0f (%d events), Go subscriber+record %.0f (%d events) | viewer÷none %.3f record÷none %.3f",
-			r+1, rates["none"], rates["viewer"], events["viewer"], rates["record"], events["record"], rates["viewer"]/rates["none"], rates["record"]/rates["none"])
+		cpuPerBroadcast = append(cpuPerBroadcast, float64(cpu["none"].Microseconds())/float64(batch))
+		line := fmt.Sprintf("%2d:", r+1)
+		for _, mode := range modes[1:] {
+			w := float64(wall["none"]) / float64(wall[mode]) // throughput ratio
+			c := float64(cpu[mode]) / float64(cpu["none"])   // CPU ratio
+			ratio[mode] = append(ratio[mode], w)
+			cpuRatio[mode] = append(cpuRatio[mode], c)
+			line += fmt.Sprintf(" | %s: throughput ÷ none %.3f, CPU ÷ none %.3f", mode, w, c)
+		}
+		benchLog("%s (none: %.0f deliveries/s)", line, float64(batch*int64(clients))/wall["none"].Seconds())
 	}
 	b.StopTimer()
-	benchLog("one viewer ÷ no viewer: %v [%s]", benchhub.Summarize(viewerRatio), benchhub.List(viewerRatio))
-	benchLog("subscriber + record ÷ no viewer: %v [%s]", benchhub.Summarize(recordRatio), benchhub.List(recordRatio))
-	b.ReportMetric(benchhub.Summarize(viewerRatio).Median, "x-viewer")
+	for _, mode := range modes[1:] {
+		benchLog("%s ÷ none: throughput %v [%s]", mode, benchhub.Summarize(ratio[mode]), benchhub.List(ratio[mode]))
+		benchLog("%s ÷ none: CPU %v [%s]", mode, benchhub.Summarize(cpuRatio[mode]), benchhub.List(cpuRatio[mode]))
+	}
+	benchLog("CPU per broadcast to %d clients, no viewer: %v µs [%s]", clients, benchhub.Summarize(cpuPerBroadcast), benchhub.List(cpuPerBroadcast))
+	benchLog("load average after: %s", loadAverage())
+	b.ReportMetric(benchhub.Summarize(ratio["viewer"]).Median, "x-viewer")
+	b.ReportMetric(benchhub.Summarize(ratio["none again"]).Median, "x-aa")
 }
 
-// countingWriter counts what the record writes.
-type countingWriter struct{ n atomic.Int64 }
+// selfCPU is this process's user and system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
-func (c *countingWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
+// BenchmarkFeedCostPerSend measures the feed's own CPU per REST send: the
+// same broadcast (to a hub with no clients, so that nothing else varies)
+// served in-process through Emulator.ServeHTTP, FEED_CALLS (3,000) at a
+// time, with nobody on the feed and with one SSE viewer reading the stream
+// over a real socket, in alternating batches over FANOUT_ROUNDS (15)
+// rounds. The difference of CPU per send (this process: the handler, the
+// event's redaction, the stream's JSON and write, the viewer's parsing) is
+// what a viewer adds to each broadcast; BenchmarkFeedCost's CPU per
+// broadcast at 1,000 clients is what it is compared with.
+//
+//	go test -run '^$' -bench 'FeedCostPerSend' -benchtime 1x ./emulator
+func BenchmarkFeedCostPerSend(b *testing.B) {
+	calls := envInt("FEED_CALLS", 3000)
+	rounds := envInt("FANOUT_ROUNDS", 15)
+	srv := emulator.NewServer(&emulator.Options{AccessKey: testKey})
+	defer srv.Close()
+	sendURL := srv.URL + "/api/hubs/bench/:send"
+	auth := "Bearer " + mint(b, testKey, sendURL, jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()})
+	serve := func() time.Duration {
+		start := selfCPU()
+		for range calls {
+			req := httptest.NewRequest(http.MethodPost, sendURL, strings.NewReader(benchBody))
+			req.Header.Set("Authorization", auth)
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			srv.Emulator.ServeHTTP(w, req)
+			if w.Code != http.StatusAccepted {
+				b.Fatalf("send = %d: %s", w.Code, w.Body)
+			}
+		}
+		return selfCPU() - start
+	}
+	withViewer := func() time.Duration {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/_emulator/api/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		lines := bufio.NewScanner(resp.Body)
+		lines.Scan() // ": connected"
+		var seen atomic.Int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for lines.Scan() {
+				if strings.HasPrefix(lines.Text(), "data: ") {
+					seen.Add(1)
+				}
+			}
+		}()
+		start := selfCPU()
+		serve()
+		eventually(b, "the viewer read every event", func() bool { return seen.Load() >= int64(calls) })
+		took := selfCPU() - start
+		cancel()
+		<-done
+		return took
+	}
+	serve() // warm-up
+	b.ResetTimer()
+	var none, viewer, extra, share []float64
+	for r := 0; r < rounds; r++ {
+		var n, v time.Duration
+		if r%2 == 0 {
+			n, v = serve(), withViewer()
+		} else {
+			v, n = withViewer(), serve()
+		}
+		none = append(none, float64(n.Nanoseconds())/float64(calls))
+		viewer = append(viewer, float64(v.Nanoseconds())/float64(calls))
+		extra = append(extra, viewer[r]-none[r])
+		share = append(share, viewer[r]/none[r])
+		benchLog("%2d: CPU per send, no viewer %.0f ns, one viewer %.0f ns: the feed adds %.0f ns", r+1, none[r], viewer[r], extra[r])
+	}
+	b.StopTimer()
+	benchLog("no viewer: %v ns; one viewer: %v ns; added by the viewer: %v ns [%s]; viewer ÷ none %v",
+		benchhub.Summarize(none), benchhub.Summarize(viewer), benchhub.Summarize(extra), benchhub.List(extra), benchhub.Summarize(share))
+	b.ReportMetric(benchhub.Summarize(extra).Median, "ns-feed/send")
+}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -50,9 +51,20 @@ func decodeRecord(t *testing.T, text string) []emulator.Event {
 	return out
 }
 
+// allEventKinds lists every EventKind the feed carries (events.go); the
+// record test below makes each of them happen.
+var allEventKinds = []emulator.EventKind{
+	emulator.EventConnected, emulator.EventDisconnected, emulator.EventREST, emulator.EventNegotiate,
+	emulator.EventUpstream, emulator.EventInvocation, emulator.EventCompletion, emulator.EventControl,
+	emulator.EventFault,
+}
+
+// The record holds every event of the feed, of every kind, numbered
+// without a gap, and the same as a subscriber saw.
 func TestRecordHoldsEveryFeedEvent(t *testing.T) {
 	var record lockedBuffer
-	s := emulator.NewServer(&emulator.Options{AccessKey: testKey, Record: &record})
+	up := newFakeUpstream(t, nil)
+	s := emulator.NewServer(&emulator.Options{AccessKey: testKey, Record: &record, Upstream: everything(up.URL), CloseTimeout: shortCloseTimeout})
 	ctx, cancel := context.WithCancel(context.Background())
 	feed := s.Emulator.Events(ctx, nil)
 
@@ -62,11 +74,24 @@ func TestRecordHoldsEveryFeedEvent(t *testing.T) {
 	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/groups/room/:send", sendBody("toRoom", "x")), http.StatusAccepted, "")
 	b.wantInvocation("toRoom", "x")
 	a.send(`{"type":1,"invocationId":"1","target":"ask","arguments":[]}`)
-	require.Equal(t, 3, a.nextMessage().Type, "the Completion saying there is no upstream")
+	require.Nil(t, a.nextCompletion().Error, "the upstream answered")
+	a.send(`{"type":3,"invocationId":"unasked","result":1}`) // a Completion nobody waits for
 	require.NoError(t, s.Emulator.Send("chat", emulator.Recipient{User: "alice"}, "direct", json.RawMessage(`[2]`)))
 	require.Equal(t, "direct", a.nextMessage().Target)
+	_, err := s.Emulator.AddFault(emulator.Fault{Kind: emulator.FaultREST, Route: "/api/hubs/other/", Status: 503, Count: 1})
+	require.NoError(t, err)
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/other/:send", sendBody("m", "x")), http.StatusServiceUnavailable, "Error.FaultInjected")
 	require.NoError(t, s.Emulator.CloseConnection("chat", b.id, "bye"))
 	require.NoError(t, a.ws.CloseNow())
+	eventually(t, "both disconnected events reached the upstream", func() bool {
+		n := 0
+		for _, call := range up.snapshot() {
+			if call.Header.Get("X-ASRS-Event") == "disconnected" {
+				n++
+			}
+		}
+		return n == 2
+	})
 	s.Close()
 
 	var fromFeed []emulator.Event
@@ -82,9 +107,15 @@ func TestRecordHoldsEveryFeedEvent(t *testing.T) {
 		require.NotEqual(t, emulator.EventDropped, ev.Kind)
 		kinds[ev.Kind]++
 	}
+	for _, k := range allEventKinds {
+		require.NotZero(t, kinds[k], "the record holds %s events", k)
+	}
+	require.Len(t, kinds, len(allEventKinds), "no kind this test does not know: %v", kinds)
 	require.Equal(t, map[emulator.EventKind]int{
-		emulator.EventNegotiate: 2, emulator.EventConnected: 2, emulator.EventREST: 2,
-		emulator.EventInvocation: 1, emulator.EventControl: 2, emulator.EventDisconnected: 2,
+		emulator.EventNegotiate: 2, emulator.EventConnected: 2, emulator.EventREST: 3,
+		emulator.EventUpstream: 5, // connected ×2, ask, disconnected ×2
+		emulator.EventInvocation: 1, emulator.EventCompletion: 1, emulator.EventControl: 2,
+		emulator.EventFault: 1, emulator.EventDisconnected: 2,
 	}, kinds)
 	// The record and a subscriber see the same events.
 	require.Len(t, fromFeed, len(recorded))
@@ -136,12 +167,23 @@ func TestRecordRedactsSecretsInEveryField(t *testing.T) {
 		return "p" + strings.Repeat("-", rng.IntN(3)) + shapes[rng.IntN(len(shapes))] + " s"
 	}
 
-	// Straight onto the feed: every string field of an event.
+	// Straight onto the feed: every string field of an event, found by
+	// reflection so that a field added later is covered too.
+	stringFields := 0
 	for i := 0; i < 200; i++ {
-		s.Emulator.Publish(emulator.Event{Kind: emulator.EventREST, Hub: pick(), Connection: pick(), User: pick(),
-			Group: pick(), Transport: pick(), Protocol: pick(), Method: pick(), Route: pick(), Target: pick(),
-			InvocationID: pick(), Reason: pick(), Error: pick()})
+		ev := emulator.Event{Kind: emulator.EventREST}
+		v := reflect.ValueOf(&ev).Elem()
+		for f := 0; f < v.NumField(); f++ {
+			if v.Field(f).Kind() == reflect.String && v.Type().Field(f).Name != "Kind" {
+				v.Field(f).SetString(pick())
+				if i == 0 {
+					stringFields++
+				}
+			}
+		}
+		s.Emulator.Publish(ev)
 	}
+	require.GreaterOrEqual(t, stringFields, 12, "every string field was filled")
 	// And through real traffic: a user id, group, target and reason that
 	// hold secrets, and a REST path with one escaped in it.
 	userToken := mint(t, key, clientURL(s, "chat"), jwt.MapClaims{"asrs.s.uid": "Bearer " + otherJWT})
