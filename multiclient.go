@@ -487,6 +487,7 @@ func (m *multi) call(ctx context.Context, op restapi.Op, a *routeArgs, body []by
 	results := make([]endpointResult, len(targets))
 	run := func(i int, e *endpointClient) {
 		eo := o
+		eo.endpoints = nil // chosen already
 		if o.out != nil {
 			eo.out = &results[i].out
 		}
