@@ -425,3 +425,48 @@ func TestMultiEndpointConcurrentSends(t *testing.T) {
 		assert.Equal(t, "e0", ee.Endpoint, "only e0 flaps: %v", err)
 	}
 }
+
+// TestMultiEndpointInputBindings: signalREndpoints lists every endpoint
+// with its state and no key; signalRNegotiation gives a token per endpoint
+// that its client connects with; a binding that would make its own Client
+// while the settings configure several endpoints is refused.
+func TestMultiEndpointInputBindings(t *testing.T) {
+	t.Parallel()
+	s := newMulti(t, []signalr.EndpointType{signalr.Primary, signalr.Secondary}, false, -1)
+	eps, err := signalr.EndpointsBinding{HubName: "chat"}.Bind(&signalr.BindOptions{Client: s.client})
+	require.NoError(t, err)
+	got := eps.Resolve(httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Len(t, got, 2)
+	assert.Equal(t, signalr.EndpointInfo{EndpointType: signalr.Primary, Name: "e0", Endpoint: srvEndpoint(t, s.servers[0]), Online: true}, got[0])
+	assert.Equal(t, signalr.Secondary, got[1].EndpointType)
+
+	neg, err := signalr.NegotiationBinding{HubName: "chat", UserID: "{query.u}"}.Bind(&signalr.BindOptions{Client: s.client})
+	require.NoError(t, err)
+	nc, err := neg.Resolve(httptest.NewRequest(http.MethodGet, "/?u=zoe", nil))
+	require.NoError(t, err)
+	require.Len(t, nc.Endpoints, 2)
+	for i, e := range nc.Endpoints {
+		assert.Equal(t, "e"+string(rune('0'+i)), e.Name)
+		assert.Equal(t, i, s.endpointOf(t, e.ConnectionInfo))
+		status, body, _ := connect(t, e.ConnectionInfo)
+		assert.Equal(t, http.StatusOK, status, body)
+		assert.Equal(t, []string{"zoe"}, mapsKeys(s.servers[i].Emulator.Snapshot("chat").Users))
+	}
+
+	settings := &signalr.LocalSettings{Values: map[string]string{
+		"AzureSignalRConnectionString": s.servers[0].ConnectionString(),
+		"Azure:SignalR:Endpoints:west": s.servers[1].ConnectionString()}}
+	_, err = signalr.ConnectionInfoBinding{HubName: "chat"}.Bind(&signalr.BindOptions{Settings: settings})
+	assert.ErrorIs(t, err, signalr.ErrInvalidBinding)
+	assert.Contains(t, err.Error(), "NewClientFromSettings")
+	_, err = signalr.OutputBinding{HubName: "chat"}.Bind(&signalr.BindOptions{Settings: settings}, nil)
+	assert.ErrorIs(t, err, signalr.ErrInvalidBinding)
+}
+
+func mapsKeys(m map[string][]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
