@@ -470,3 +470,39 @@ func mapsKeys(m map[string][]string) []string {
 	}
 	return out
 }
+
+// TestMultiEndpointUpstreamAcceptsEveryKey: one Upstream bound to a
+// multi-endpoint Client accepts requests signed by any endpoint's key, and
+// refuses other keys; the same through settings with EndpointsSection.
+func TestMultiEndpointUpstreamAcceptsEveryKey(t *testing.T) {
+	t.Parallel()
+	keys := []string{"key-of-endpoint-zero-0123456789abcdef", "key-of-endpoint-one-0123456789abcdefg"}
+	var css []string
+	var eps []signalr.Endpoint
+	for i, k := range keys {
+		srv := signalrtest.NewEmulator(t, &emulator.Options{AccessKey: k})
+		css = append(css, srv.ConnectionString())
+		cs, err := signalr.ParseConnectionString(srv.ConnectionString())
+		require.NoError(t, err)
+		eps = append(eps, signalr.Endpoint{Name: "e" + string(rune('0'+i)), ConnectionString: cs})
+	}
+	client, err := signalr.NewMultiEndpointClient(eps, &signalr.MultiEndpointOptions{HealthInterval: -1})
+	require.NoError(t, err)
+	defer client.Close()
+	settings := &signalr.LocalSettings{Values: map[string]string{
+		"AzureSignalRConnectionString": css[0], "Azure:SignalR:Endpoints:west:secondary": css[1]}}
+	for name, bind := range map[string]*signalr.BindOptions{"client": {Client: client}, "settings": {Settings: settings}} {
+		up, err := signalr.NewUpstream(&signalr.UpstreamOptions{Bind: bind})
+		require.NoError(t, err, name)
+		require.NoError(t, up.HandleFunc(signalr.TriggerBinding{HubName: "chat", Category: "messages", Event: "echo"},
+			func(context.Context, *signalr.InvocationContext) (any, error) { return nil, nil }), name)
+		for _, k := range keys {
+			rec := httptest.NewRecorder()
+			up.ServeHTTP(rec, signalrtest.UpstreamRequests{AccessKeys: []string{k}}.Send("echo"))
+			assert.Equal(t, http.StatusOK, rec.Code, "%s: signed by an endpoint's key: %s", name, rec.Body)
+		}
+		rec := httptest.NewRecorder()
+		up.ServeHTTP(rec, signalrtest.UpstreamRequests{AccessKeys: []string{"some-other-key-0123456789abcdefghij"}}.Send("echo"))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s: another key is refused", name)
+	}
+}
