@@ -120,6 +120,9 @@ func (b ConnectionInfoBinding) Bind(opts *BindOptions) (*Input, error) {
 		in.cs, in.client = opts.Client.cs, opts.Client
 		return in, nil
 	}
+	if err := refuseEndpointsSection(opts); err != nil {
+		return nil, err
+	}
 	if in.cs, err = resolveConnectionString(b.ConnectionStringSetting, opts); err != nil {
 		return nil, err
 	}
@@ -141,28 +144,37 @@ func (in *Input) Resolve(r *http.Request) (ConnectionInfo, error) {
 	if in.resolve != nil {
 		return in.resolve(r)
 	}
-	hub, err := in.hub.eval(r)
+	hub, opts, err := in.tokenOptions(r)
 	if err != nil {
 		return ConnectionInfo{}, err
-	}
-	opts := ClientTokenOptions{Lifetime: in.lifetime, Now: in.now}
-	if opts.UserID, err = in.userID.eval(r); err != nil {
-		return ConnectionInfo{}, err
-	}
-	if in.hasIDToken {
-		raw, err := in.idToken.eval(r)
-		if err != nil {
-			return ConnectionInfo{}, err
-		}
-		if opts.Claims, err = claimsFromIDToken(raw, in.claimTypes); err != nil {
-			return ConnectionInfo{}, err
-		}
 	}
 	if in.client != nil {
 		// The request's context bounds the wait for the first key.
 		return in.client.ConnectionInfo(r.Context(), hub, &opts)
 	}
 	return in.cs.connectionInfo(hub, &opts)
+}
+
+// tokenOptions evaluates the hub and the token options for r.
+func (in *Input) tokenOptions(r *http.Request) (string, ClientTokenOptions, error) {
+	hub, err := in.hub.eval(r)
+	if err != nil {
+		return "", ClientTokenOptions{}, err
+	}
+	opts := ClientTokenOptions{Lifetime: in.lifetime, Now: in.now}
+	if opts.UserID, err = in.userID.eval(r); err != nil {
+		return "", ClientTokenOptions{}, err
+	}
+	if in.hasIDToken {
+		raw, err := in.idToken.eval(r)
+		if err != nil {
+			return "", ClientTokenOptions{}, err
+		}
+		if opts.Claims, err = claimsFromIDToken(raw, in.claimTypes); err != nil {
+			return "", ClientTokenOptions{}, err
+		}
+	}
+	return hub, opts, nil
 }
 
 // claimsFromIDToken reads the payload of the JWT raw, without validating it

@@ -129,6 +129,10 @@ type Client struct {
 
 	// sleep waits between attempts; tests replace it to observe waits.
 	sleep func(ctx context.Context, d time.Duration) error
+
+	// multi, when set, makes this a Client over several endpoints
+	// (NewMultiEndpointClient): call and ConnectionInfo go through it.
+	multi *multi
 }
 
 // NewClient returns a Client for cs, which must come from
@@ -241,6 +245,9 @@ func (c *Client) CloseIdleConnections() {
 // and how it authenticates. The access key, fetched keys and cached tokens
 // never appear in fmt output.
 func (c *Client) String() string {
+	if c != nil && c.multi != nil {
+		return c.multi.String(c.version)
+	}
 	auth := "access key"
 	if c.id != nil {
 		auth = "microsoft entra id"
@@ -285,7 +292,7 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err = c.doWith(ctx, op, &a, body, opts != nil && opts.AtMostOnce)
+	_, err = c.call(ctx, op, &a, body, callOpts{atMostOnce: opts != nil && opts.AtMostOnce, endpoints: m.Endpoints})
 	return err
 }
 
@@ -322,7 +329,7 @@ func (c *Client) ApplyGroupAction(ctx context.Context, hub string, a GroupAction
 	default:
 		op = restapi.RemoveConnectionFromAllGroups
 	}
-	_, err := c.do(ctx, op, &args, nil)
+	_, err := c.call(ctx, op, &args, nil, callOpts{endpoints: a.Endpoints})
 	return err
 }
 

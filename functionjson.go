@@ -21,6 +21,10 @@ type FunctionJSON struct {
 	Outputs []OutputBinding
 	// Triggers are the "signalRTrigger" bindings.
 	Triggers []TriggerBinding
+	// Endpoints are the "signalREndpoints" input bindings.
+	Endpoints []EndpointsBinding
+	// Negotiations are the "signalRNegotiation" input bindings.
+	Negotiations []NegotiationBinding
 	// Others are the bindings of other types, which this library does not
 	// interpret.
 	Others []OtherBinding
@@ -98,6 +102,8 @@ func LoadFunctionJSON(path string) (*FunctionJSON, error) {
 // (lower case; function.json property names are case-insensitive).
 var signalRProperties = map[string]map[string]bool{
 	"signalrconnectioninfo": set("type", "direction", "name", "hubname", "userid", "idtoken", "claimtypelist", "connectionstringsetting"),
+	"signalrendpoints":      set("type", "direction", "name", "hubname", "connectionstringsetting", "connection"),
+	"signalrnegotiation":    set("type", "direction", "name", "hubname", "userid", "idtoken", "claimtypelist", "connectionstringsetting"),
 	"signalr":               set("type", "direction", "name", "hubname", "connectionstringsetting"),
 	"signalrtrigger":        set("type", "direction", "name", "hubname", "category", "event", "parameternames", "connectionstringsetting", "connection"),
 }
@@ -112,10 +118,9 @@ func set(keys ...string) map[string]bool {
 
 // ParseFunctionJSON parses the content of a function.json file: an object with
 // a "bindings" array. Bindings of types other than signalRConnectionInfo,
-// signalR and signalRTrigger are kept as OtherBinding. A SignalR binding with an unknown
-// property, a wrong direction or a missing hubName, and the SignalR binding
-// types this library does not implement (signalRNegotiation,
-// signalREndpoints), are errors wrapping
+// signalR, signalRTrigger, signalREndpoints and signalRNegotiation are kept
+// as OtherBinding. A SignalR binding with an unknown property, a wrong
+// direction or a missing hubName is an error wrapping
 // ErrInvalidBinding that name the binding and the property.
 func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 	var doc struct {
@@ -182,8 +187,24 @@ func ParseFunctionJSON(data []byte) (*FunctionJSON, error) {
 				return nil, err
 			}
 			f.Triggers = append(f.Triggers, b)
-		case "signalrnegotiation", "signalrendpoints":
-			return nil, fmt.Errorf("%w: %s: binding type %s is not supported by this library yet; use signalRConnectionInfo and signalR", ErrInvalidBinding, where, typ)
+		case "signalrendpoints":
+			if err := checkProperties(where, t, props, direction); err != nil {
+				return nil, err
+			}
+			var b EndpointsBinding
+			if err := decodeBinding(where, raw, &b); err != nil {
+				return nil, err
+			}
+			f.Endpoints = append(f.Endpoints, b)
+		case "signalrnegotiation":
+			if err := checkProperties(where, t, props, direction); err != nil {
+				return nil, err
+			}
+			var b NegotiationBinding
+			if err := decodeBinding(where, raw, &b); err != nil {
+				return nil, err
+			}
+			f.Negotiations = append(f.Negotiations, b)
 		default:
 			if strings.HasPrefix(t, "signalr") {
 				return nil, fmt.Errorf("%w: %s: unknown SignalR binding type %q; use signalRConnectionInfo or signalR", ErrInvalidBinding, where, typ)

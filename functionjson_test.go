@@ -119,7 +119,6 @@ func TestParseFunctionJSONRejects(t *testing.T) {
 		"missing-hub.json":             `needs a "hubName"`,
 		"trigger-bad-category.json":    `category "nope" is not supported; use connections or messages`,
 		"trigger-bad-event.json":       `event "joined" is not supported in connections`,
-		"negotiation.json":             "signalRNegotiation is not supported",
 		"unknown-type.json":            `unknown SignalR binding type "signalRConnection"`,
 		"hub-not-string.json":          `hubName`,
 		"no-bindings-array.json":       `no "bindings" array`,
@@ -170,4 +169,18 @@ func FuzzParseFunctionJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseFunctionJSONEndpointBindings: signalRNegotiation and
+// signalREndpoints are parsed, no longer refused.
+func TestParseFunctionJSONEndpointBindings(t *testing.T) {
+	t.Parallel()
+	f, err := LoadFunctionJSON(filepath.Join("testdata", "functions-negotiation.json"))
+	require.NoError(t, err)
+	require.Len(t, f.Negotiations, 1)
+	f, err = ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalREndpoints","direction":"in","name":"endpoints","hubName":"chat","connection":"MySetting"}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, []EndpointsBinding{{Name: "endpoints", HubName: "chat", Connection: "MySetting"}}, f.Endpoints)
+	_, err = ParseFunctionJSON([]byte(`{"bindings":[{"type":"signalREndpoints","direction":"out","name":"e","hubName":"chat"}]}`))
+	assert.ErrorIs(t, err, ErrInvalidBinding)
 }

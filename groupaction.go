@@ -68,6 +68,9 @@ type GroupAction struct {
 	// Zero means no limit beyond the service's own (up to a year). Only for
 	// add with UserID. In JSON it is "ttl", a number of seconds.
 	TTL time.Duration `json:"-"`
+	// Endpoints, when not nil, are the endpoints of a multi-endpoint
+	// Client the action applies on; see Message.Endpoints.
+	Endpoints []EndpointInfo `json:"endpoints,omitempty"`
 }
 
 func (GroupAction) outputItem() {}
@@ -119,11 +122,14 @@ func (a *GroupAction) UnmarshalJSON(data []byte) error {
 		}
 		out.TTL = time.Duration(secs) * time.Second
 	}
+	if out.Endpoints, err = decodeEndpointsField(fields, "group action", ErrInvalidGroupAction); err != nil {
+		return err
+	}
 	*a = out
 	return nil
 }
 
-var groupActionFieldNames = []string{"action", "userId", "connectionId", "groupName", "ttl"}
+var groupActionFieldNames = []string{"action", "userId", "connectionId", "groupName", "ttl", "endpoints"}
 
 // Validate reports whether the action can be applied, without any I/O. The
 // error wraps ErrInvalidGroupAction (and ErrInvalidGroupName for a bad group

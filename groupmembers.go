@@ -73,6 +73,10 @@ func (c *Client) GroupMembers(ctx context.Context, hub, group string, opts *Grou
 			fail(err)
 			return
 		}
+		if c.multi != nil {
+			c.multi.groupMembers(ctx, hub, group, &o, yield)
+			return
+		}
 		if o.MaxPageSize > 0 {
 			a.query = append(a.query, "maxpagesize", strconv.Itoa(o.MaxPageSize))
 		}

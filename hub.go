@@ -382,11 +382,11 @@ func (u *Upstream) HandleHub(h *Hub) error {
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrInvalidHub, err)
 			}
-			cs, err := u.connectionString(b)
+			css, err := u.connectionStrings(b)
 			if err != nil {
 				return fmt.Errorf("hub %s: %w", h.name, err)
 			}
-			keys = append(keys, cs)
+			keys = append(keys, css...)
 			hm := h.methods[category+"/"+strings.ToLower(b.Event)]
 			regs = append(regs, reg{triggerKey{strings.ToLower(hub), category, strings.ToLower(b.Event)}, &triggerEntry{binding: b, handler: hubEntry{hm}}})
 		}

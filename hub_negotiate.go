@@ -118,6 +118,7 @@ func NewNegotiateHandler(in *Input, opts *NegotiateOptions) (http.Handler, error
 		info, err := in.resolveWith(r, &o)
 		if err != nil {
 			status := negotiateStatus(err)
+			setRetryAfter(w, err)
 			if errors.Is(err, ErrUnauthenticated) {
 				status = http.StatusUnauthorized
 				w.Header().Set("WWW-Authenticate", "Bearer")

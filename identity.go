@@ -181,6 +181,9 @@ func (c *Client) ConnectionInfo(ctx context.Context, hub string, opts *ClientTok
 	if err := validateHub(hub); err != nil {
 		return ConnectionInfo{}, err
 	}
+	if c.multi != nil {
+		return c.multi.connectionInfo(ctx, hub, opts)
+	}
 	var o ClientTokenOptions
 	if opts != nil {
 		o = *opts

@@ -38,6 +38,14 @@ type Message struct {
 	// Excluded lists connection ids that must not receive a broadcast or a
 	// group send. It is not allowed with UserID or ConnectionID.
 	Excluded []string `json:"excluded,omitempty"`
+	// Endpoints, when not nil, are the endpoints of a multi-endpoint
+	// Client the message goes to (the Functions "endpoints" property,
+	// typically a filtered copy of the signalREndpoints input), matched by
+	// name, type and URL (an empty URL matches any), whatever their online
+	// state. Nil means where the Router sends it. An empty list, or one that
+	// names an endpoint the Client does not have, is an error wrapping
+	// ErrNoEndpoint: nothing is dropped silently.
+	Endpoints []EndpointInfo `json:"endpoints,omitempty"`
 }
 
 func (Message) outputItem() {}
@@ -90,11 +98,14 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 			return outErrorf(ErrInvalidMessage, "excluded must be a JSON array of connection id strings")
 		}
 	}
+	if out.Endpoints, err = decodeEndpointsField(fields, "message", ErrInvalidMessage); err != nil {
+		return err
+	}
 	*m = out
 	return nil
 }
 
-var messageFieldNames = []string{"target", "arguments", "userId", "groupName", "connectionId", "excluded"}
+var messageFieldNames = []string{"target", "arguments", "userId", "groupName", "connectionId", "excluded", "endpoints"}
 
 // Validate reports whether the message can be sent, without any I/O. The
 // error wraps ErrInvalidMessage (and ErrInvalidGroupName for a bad group

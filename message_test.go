@@ -40,7 +40,7 @@ func TestMessageUnmarshalCaseInsensitive(t *testing.T) {
 		{".NET PascalCase", `{"Target":"t","Arguments":[true],"GroupName":"g"}`, Message{Target: "t", Arguments: []any{true}, GroupName: "g"}},
 		{"upper case", `{"TARGET":"t","CONNECTIONID":"c"}`, Message{Target: "t", ConnectionID: "c"}},
 		{"nulls are absent", `{"target":"t","arguments":null,"userId":null}`, Message{Target: "t"}},
-		{"endpoints ignored", `{"target":"t","endpoints":[{"name":"x"}]}`, Message{Target: "t"}},
+		{"endpoints honoured", `{"target":"t","endpoints":[{"name":"x","endpointType":"Secondary"}]}`, Message{Target: "t", Endpoints: []EndpointInfo{{Name: "x", EndpointType: Secondary}}}},
 		{"big numbers keep their digits", `{"target":"t","arguments":[12345678901234567890]}`, Message{Target: "t", Arguments: []any{json.Number("12345678901234567890")}}},
 	}
 	for _, tt := range tests {

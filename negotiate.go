@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/funcsignalr/signalr/internal/httpjson"
 )
@@ -31,6 +33,7 @@ func NegotiateHandler(in *Input) http.Handler {
 		}
 		info, err := in.Resolve(r)
 		if err != nil {
+			setRetryAfter(w, err)
 			httpjson.WriteError(w, negotiateStatus(err), err.Error())
 			return
 		}
@@ -51,11 +54,24 @@ func negotiateStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrInvalidHubName), errors.Is(err, ErrInvalidClaim), errors.Is(err, ErrTokenTooLong):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrNoEndpoint):
+		// No endpoint is online: the health probes may bring one back.
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrNoAccessKey):
 		// The service (or the credential) did not hand out a signing
 		// key; a later call may succeed.
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
+	}
+}
+
+// setRetryAfter sets Retry-After when err says no endpoint is online: the
+// seconds until the next health probe round.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var ne *noEndpointError
+	if errors.As(err, &ne) {
+		secs := int((ne.retryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 }

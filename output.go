@@ -141,6 +141,9 @@ func (b OutputBinding) Bind(opts *BindOptions, outOpts *OutputOptions) (*Output,
 	}
 	client := opts.Client
 	if client == nil {
+		if err := refuseEndpointsSection(opts); err != nil {
+			return nil, err
+		}
 		cs, err := resolveConnectionString(b.ConnectionStringSetting, opts)
 		if err != nil {
 			return nil, err

@@ -94,23 +94,6 @@ type PersistentOptions struct {
 	FallbackToREST bool
 }
 
-// Close closes the Client's service connections (TransportPersistent) and
-// its idle HTTP connections. Operations under way on a service connection
-// fail (wrapping ErrMaybeApplied if they were written); later ones use
-// REST when PersistentOptions.FallbackToREST is set, else fail. It returns
-// once every goroutine of the connections has ended, which closing the
-// sockets without a handshake bounds.
-func (c *Client) Close() error {
-	if c == nil {
-		return nil
-	}
-	if c.persist != nil {
-		c.persist.close()
-	}
-	c.CloseIdleConnections()
-	return nil
-}
-
 // errNotSent marks an operation that certainly did not leave the Client.
 var errNotSent = errors.New("signalr: no service connection took the operation")
 

@@ -39,12 +39,26 @@ type callOpts struct {
 	out        *[]byte
 	timeout    time.Duration
 	atMostOnce bool
+	// endpoints, when not nil, are the endpoints an item goes to (its
+	// "endpoints" property) instead of the Router's choice.
+	endpoints []EndpointInfo
 }
 
 // call is do with options.
 func (c *Client) call(ctx context.Context, op restapi.Op, a *routeArgs, body []byte, o callOpts) (int, error) {
 	if c == nil || c.cs == nil || c.hc == nil {
 		return 0, errNoClient
+	}
+	if c.multi != nil {
+		if err := validateHub(a.hub); err != nil && op != restapi.Health {
+			return 0, err
+		}
+		return c.multi.call(ctx, op, a, body, o, o.endpoints)
+	}
+	if o.endpoints != nil {
+		if err := c.checkOnlyEndpoint(o.endpoints); err != nil {
+			return 0, err
+		}
 	}
 	if c.persist != nil {
 		// The one place an operation picks the service connections.

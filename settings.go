@@ -36,19 +36,7 @@ func (f SettingsFunc) LookupSetting(name string) (string, bool) { return f(name)
 // is also looked up with "__" in its place, as the Functions host does. A
 // variable set to the empty string counts as unset, so `export
 // AzureSignalRConnectionString=` does not hide local.settings.json.
-func EnvSettings() Settings {
-	return SettingsFunc(func(name string) (string, bool) {
-		if v := os.Getenv(name); v != "" {
-			return v, true
-		}
-		if strings.Contains(name, ":") {
-			if v := os.Getenv(strings.ReplaceAll(name, ":", "__")); v != "" {
-				return v, true
-			}
-		}
-		return "", false
-	})
-}
+func EnvSettings() Settings { return envSettings{} }
 
 // LocalSettings is the content of a Functions local.settings.json file: its
 // Values and ConnectionStrings sections. Setting names are matched
@@ -97,19 +85,7 @@ func LoadLocalSettings(path string) (*LocalSettings, error) {
 
 // ChainSettings looks a setting up in each of sources in turn and returns the
 // first hit.
-func ChainSettings(sources ...Settings) Settings {
-	return SettingsFunc(func(name string) (string, bool) {
-		for _, s := range sources {
-			if s == nil {
-				continue
-			}
-			if v, ok := s.LookupSetting(name); ok {
-				return v, true
-			}
-		}
-		return "", false
-	})
-}
+func ChainSettings(sources ...Settings) Settings { return chainSettings(sources) }
 
 // DefaultSettings is what a binding uses when BindOptions.Settings is nil:
 // the environment first, then local.settings.json in the working directory,
@@ -134,13 +110,18 @@ func (d *defaultSettings) LookupSetting(name string) (string, bool) {
 	if v, ok := d.env.LookupSetting(name); ok {
 		return v, true
 	}
+	d.load()
+	return d.local.LookupSetting(name)
+}
+
+// load reads local.settings.json once.
+func (d *defaultSettings) load() {
 	d.once.Do(func() {
 		d.local, d.err = LoadLocalSettings(d.path)
 		if errors.Is(d.err, fs.ErrNotExist) {
 			d.err = nil
 		}
 	})
-	return d.local.LookupSetting(name)
 }
 
 // loadError is the error reading local.settings.json, if it exists and could

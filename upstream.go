@@ -199,7 +199,7 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 	if h == nil {
 		return fmt.Errorf("%w: signalRTrigger %q: handler is nil", ErrInvalidBinding, b.Name)
 	}
-	cs, err := u.connectionString(b)
+	css, err := u.connectionStrings(b)
 	if err != nil {
 		return fmt.Errorf("signalRTrigger %q: %w", b.Name, err)
 	}
@@ -212,22 +212,51 @@ func (u *Upstream) Handle(b TriggerBinding, h TriggerHandler) error {
 	if _, dup := u.handlers[key]; dup {
 		return fmt.Errorf("%w: duplicated key parameter hub: %s, category: %s, event: %s", ErrInvalidBinding, b.HubName, category, b.Event)
 	}
-	u.addKey(cs)
+	for _, cs := range css {
+		u.addKey(cs)
+	}
 	u.handlers[key] = &triggerEntry{binding: b, handler: h}
 	return nil
 }
 
-// connectionString is the connection string whose key signs b's requests:
-// that of UpstreamOptions.Bind's Client (the one the output bindings
-// share), else its ConnectionString, else b's setting.
-func (u *Upstream) connectionString(b TriggerBinding) (*ConnectionString, error) {
+// connectionStrings are the connection strings whose keys sign b's
+// requests: those of UpstreamOptions.Bind's Client (the one the output
+// bindings share; every endpoint's, for a multi-endpoint Client), else its
+// ConnectionString, else b's setting and, when the settings can be listed,
+// every endpoint under EndpointsSection (each service instance signs with
+// its own key).
+func (u *Upstream) connectionStrings(b TriggerBinding) ([]*ConnectionString, error) {
 	if err := u.opts.Bind.check(); err != nil {
 		return nil, err
 	}
 	if o := u.opts.Bind; o != nil && o.Client != nil {
-		return o.Client.cs, nil
+		if m := o.Client.multi; m != nil {
+			css := make([]*ConnectionString, len(m.eps))
+			for i, e := range m.eps {
+				css[i] = e.ep.ConnectionString
+			}
+			return css, nil
+		}
+		return []*ConnectionString{o.Client.cs}, nil
 	}
-	return resolveConnectionString(b.ConnectionStringSetting, u.opts.Bind)
+	cs, err := resolveConnectionString(b.ConnectionStringSetting, u.opts.Bind)
+	if err != nil {
+		return nil, err
+	}
+	css := []*ConnectionString{cs}
+	if o := u.opts.Bind; o == nil || o.ConnectionString == nil {
+		settings := u.opts.Bind.withDefaults().Settings
+		if _, ok := settings.(SettingsLister); ok {
+			eps, err := EndpointsFromSettings(settings, b.ConnectionStringSetting)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range eps {
+				css = append(css, e.ConnectionString)
+			}
+		}
+	}
+	return css, nil
 }
 
 // HandleFunc registers f for b's (hub, category, event); see Handle.

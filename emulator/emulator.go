@@ -154,6 +154,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	switch {
 	case path == "/client" || path == "/client/":
+		if e.refuseOffline(w) {
+			return
+		}
 		e.serveConnect(w, r)
 	case path == "/client/negotiate" || path == "/client//negotiate" || path == "/client/negotiate/":
 		e.observe(w, r, EventNegotiate, e.serveNegotiate)

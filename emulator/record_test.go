@@ -113,7 +113,7 @@ func TestRecordHoldsEveryFeedEvent(t *testing.T) {
 	require.Len(t, kinds, len(allEventKinds), "no kind this test does not know: %v", kinds)
 	require.Equal(t, map[emulator.EventKind]int{
 		emulator.EventNegotiate: 2, emulator.EventConnected: 2, emulator.EventREST: 3,
-		emulator.EventUpstream: 5, // connected ×2, ask, disconnected ×2
+		emulator.EventUpstream:   5, // connected ×2, ask, disconnected ×2
 		emulator.EventInvocation: 1, emulator.EventCompletion: 1, emulator.EventControl: 2,
 		emulator.EventFault: 1, emulator.EventDisconnected: 2,
 	}, kinds)

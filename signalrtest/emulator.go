@@ -26,3 +26,29 @@ func NewEmulator(t testing.TB, opts *emulator.Options) *emulator.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// NewEmulators starts n in-process emulators (see NewEmulator), each a
+// separate SignalR Service endpoint on its own port with its own state, and
+// returns them with their connection strings, in order. Give the
+// connection strings to signalr.NewMultiEndpointClient (or as
+// Azure:SignalR:Endpoints:<name> settings), and take one endpoint offline
+// and back with its Emulator.SetOffline. opts, which may be nil, applies to
+// every one; n below 1 fails the test.
+func NewEmulators(t testing.TB, n int, opts *emulator.Options) ([]*emulator.Server, []string) {
+	t.Helper()
+	if n < 1 {
+		t.Fatalf("signalrtest.NewEmulators: n is %d; start at least one", n)
+	}
+	servers := make([]*emulator.Server, n)
+	css := make([]string, n)
+	for i := range servers {
+		var o *emulator.Options
+		if opts != nil {
+			c := *opts
+			o = &c
+		}
+		servers[i] = NewEmulator(t, o)
+		css[i] = servers[i].ConnectionString()
+	}
+	return servers, css
+}

@@ -81,7 +81,7 @@ const usageText = `signalr-emulator runs a local Azure SignalR Service (serverle
 
 Usage: signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
                         [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
-                        [-identity-key issuer.pem]
+                        [-identity-key issuer.pem] [-endpoints 3 | -endpoints east,west:secondary]
 
 Example:
   signalr-emulator -port 8888
@@ -125,6 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	faultSeed := flags.Uint64("fault-seed", 0, "seed of the random source that picks which calls a fault with a fraction strikes")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	reconnectWindow := flags.Duration("stateful-reconnect-window", emulator.DefaultStatefulReconnectWindow, "how long a dropped WebSocket connection with stateful reconnect waits for its client")
+	endpoints := flags.String("endpoints", "", "serve several endpoints, each on its own port from -port on: a count (3) or names (east,west:secondary); prints one Azure__SignalR__Endpoints__<name>=<connection string> line each")
 	noStatefulReconnect := flags.Bool("no-stateful-reconnect", false, "never grant stateful reconnect (withStatefulReconnect clients get the classic disconnect)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), usageText)
@@ -184,6 +185,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Identity = &emulator.IdentityOptions{IssuerKey: key}
 		logger.Info("identity mode", "issuer_key", *identityKey, "generated", created)
+	}
+	if *endpoints != "" {
+		specs, err := parseEndpoints(*endpoints)
+		if err != nil {
+			return err
+		}
+		if *record != "" || len(faults) > 0 {
+			return errors.New("-endpoints cannot be combined with -record or -fault yet; record or inject faults through each endpoint's control API")
+		}
+		return runEndpoints(ctx, specs, opts, *host, *port, stdout, logger)
 	}
 	emu, err := emulator.New(opts)
 	if err != nil {
