@@ -306,7 +306,10 @@ func (opts *BindOptions) transportSetting() (Transport, error) {
 	if settings == nil {
 		settings = DefaultSettings()
 	}
-	raw, _ := settings.LookupSetting(TransportSetting)
+	raw, ok := settings.LookupSetting(TransportSetting)
+	if !ok {
+		return ParseTransport("")
+	}
 	t, err := ParseTransport(strings.TrimSpace(raw))
 	if err != nil {
 		return "", fmt.Errorf("setting %s: %w", TransportSetting, err)
