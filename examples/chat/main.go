@@ -130,7 +130,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on; PORT=n means 127.0.0.1:n when -addr is not given")
-	fs.IntVar(&o.endpoints, "endpoints", 1, "number of embedded SignalR emulators, one endpoint each (the page's clients spread over them and still talk); with settings, Azure__SignalR__Endpoints__<name> gives several")
+	fs.IntVar(&o.endpoints, "endpoints", 0, "number (2 to 8; 0 or 1 means one) of embedded SignalR emulators, one endpoint each (the page's clients spread over them and still talk); with settings, Azure__SignalR__Endpoints__<name> gives several")
 	fs.IntVar(&o.emulatorPort, "emulator-port", 0, "port of the embedded SignalR emulator on 127.0.0.1 (0 picks a free one); unused with AzureSignalRConnectionString")
 	fs.StringVar(&o.bindings, "bindings", "functions", `where the bindings are declared: "functions" (the embedded function.json files) or "go"`)
 	fs.StringVar(&o.signalrJS, "signalr-js", "", "path of @microsoft/signalr's dist/browser/signalr.min.js (default: found under js/node_modules)")
@@ -151,8 +151,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		}
 		o.addr = net.JoinHostPort("127.0.0.1", port)
 	}
-	if o.endpoints < 1 || o.endpoints > 8 {
-		return o, fmt.Errorf("-endpoints %d: give 1 to 8", o.endpoints)
+	if o.endpoints < 0 || o.endpoints > 8 {
+		return o, fmt.Errorf("-endpoints %d: give 0 to 8", o.endpoints)
 	}
 	if o.emulatorPort < 0 || o.emulatorPort > 65535 {
 		return o, fmt.Errorf("-emulator-port %d is out of range", o.emulatorPort)
@@ -219,7 +219,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-identity runs the embedded emulator, but %s:<name> settings are set; unset them or drop -identity", signalr.EndpointsSection)
 		}
 		client, err := signalr.NewMultiEndpointClient(configured, &signalr.MultiEndpointOptions{
-			NewCredential: func(cs *signalr.ConnectionString) (azcore.TokenCredential, error) { return credentialFor(cs, o.identityKey) },
+			NewCredential: func(cs *signalr.ConnectionString) (azcore.TokenCredential, error) {
+				return credentialFor(cs, o.identityKey)
+			},
 			OnEndpointChange: func(st signalr.EndpointState) {
 				logger.Warn("endpoint state", "endpoint", st.Name, "online", st.Online)
 			},
