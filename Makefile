@@ -15,7 +15,7 @@ ADDR        ?=
 run: js-deps
 	@echo "building examples/chat (the first build compiles the dependencies and can take a minute)..."
 	@$(GO) build -o bin/chat ./examples/chat
-	@exec bin/chat $(if $(ADDR),-addr $(ADDR))
+	@exec bin/chat $(if $(ADDR),-addr $(ADDR)) $(if $(ENDPOINTS),-endpoints $(ENDPOINTS))
 
 emulator:
 	$(GO) run ./cmd/signalr-emulator

@@ -78,6 +78,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -112,6 +113,7 @@ const defaultAddr = "127.0.0.1:7071"
 type options struct {
 	addr         string
 	emulatorPort int
+	endpoints    int // embedded emulators, one per endpoint
 	bindings     string
 	signalrJS    string
 	verbose      bool
@@ -128,6 +130,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on; PORT=n means 127.0.0.1:n when -addr is not given")
+	fs.IntVar(&o.endpoints, "endpoints", 0, "number (2 to 8; 0 or 1 means one) of embedded SignalR emulators, one endpoint each (the page's clients spread over them and still talk); with settings, Azure__SignalR__Endpoints__<name> gives several")
 	fs.IntVar(&o.emulatorPort, "emulator-port", 0, "port of the embedded SignalR emulator on 127.0.0.1 (0 picks a free one); unused with AzureSignalRConnectionString")
 	fs.StringVar(&o.bindings, "bindings", "functions", `where the bindings are declared: "functions" (the embedded function.json files) or "go"`)
 	fs.StringVar(&o.signalrJS, "signalr-js", "", "path of @microsoft/signalr's dist/browser/signalr.min.js (default: found under js/node_modules)")
@@ -147,6 +150,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 			return o, fmt.Errorf("PORT=%q is not a port number", port)
 		}
 		o.addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if o.endpoints < 0 || o.endpoints > 8 {
+		return o, fmt.Errorf("-endpoints %d: give 0 to 8", o.endpoints)
 	}
 	if o.emulatorPort < 0 || o.emulatorPort > 65535 {
 		return o, fmt.Errorf("-emulator-port %d is out of range", o.emulatorPort)
@@ -203,7 +209,62 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	embedded := false
 	setting, haveSetting := signalr.DefaultSettings().LookupSetting(signalr.DefaultConnectionStringSetting)
 	haveSetting = haveSetting && strings.TrimSpace(setting) != ""
+	configured, err := signalr.EndpointsFromSettings(signalr.DefaultSettings(), "")
+	if err != nil && !errors.Is(err, signalr.ErrMissingSetting) {
+		return err
+	}
 	switch {
+	case len(configured) > 1 || len(configured) == 1 && !haveSetting:
+		if o.identity {
+			return fmt.Errorf("-identity runs the embedded emulator, but %s:<name> settings are set; unset them or drop -identity", signalr.EndpointsSection)
+		}
+		client, err := signalr.NewMultiEndpointClient(configured, &signalr.MultiEndpointOptions{
+			NewCredential: func(cs *signalr.ConnectionString) (azcore.TokenCredential, error) {
+				return credentialFor(cs, o.identityKey)
+			},
+			OnEndpointChange: func(st signalr.EndpointState) {
+				logger.Warn("endpoint state", "endpoint", st.Name, "online", st.Online)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		bind.Client = client
+		for _, e := range configured {
+			fmt.Fprintf(stdout, "using the SignalR Service at %s (%s endpoint %q)\n", e.ConnectionString.Endpoint(), e.Type, e.Name)
+		}
+	case o.endpoints > 1 && !haveSetting:
+		if o.identity {
+			return errors.New("-endpoints with -identity is not supported; drop one")
+		}
+		var eps []signalr.Endpoint
+		for i := 0; i < o.endpoints; i++ {
+			port := o.emulatorPort
+			if port != 0 {
+				port += i
+			}
+			emu, err := startEmulator(port, upstreamURL(l.Addr()), o.verbose, false, logger)
+			if err != nil {
+				return err
+			}
+			defer emu.Close()
+			cs, err := signalr.ParseConnectionString(emu.ConnectionString())
+			if err != nil {
+				return err
+			}
+			name := "emulator-" + strconv.Itoa(i+1)
+			eps = append(eps, signalr.Endpoint{Name: name, ConnectionString: cs})
+			fmt.Fprintf(stdout, "embedded SignalR emulator %s at %s\n", name, emu.URL)
+		}
+		// Round robin, so that two windows land on different endpoints.
+		client, err := signalr.NewMultiEndpointClient(eps, &signalr.MultiEndpointOptions{Router: &roundRobin{}})
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		bind.Client = client
+		embedded = true
 	case haveSetting && o.identity:
 		return fmt.Errorf("-identity runs the embedded emulator, but %s is set; unset it or drop -identity", signalr.DefaultConnectionStringSetting)
 	case haveSetting:
@@ -423,4 +484,26 @@ func printRoutes(w io.Writer, base string, b bindings) {
 		}
 		fmt.Fprintf(w, "  %-*s signalRTrigger %s\n", width, fn.function+":", call)
 	}
+}
+
+// roundRobin is a Router that sends negotiates to the online endpoints in
+// turn (the default picks at random) and everything else where
+// DefaultRouter does.
+type roundRobin struct {
+	signalr.DefaultRouter
+	n atomic.Uint64
+}
+
+// NegotiateEndpoint takes the next online endpoint.
+func (r *roundRobin) NegotiateEndpoint(ctx context.Context, hub string, endpoints []signalr.EndpointState) (signalr.EndpointState, error) {
+	var online []signalr.EndpointState
+	for _, e := range endpoints {
+		if e.Online {
+			online = append(online, e)
+		}
+	}
+	if len(online) == 0 {
+		return r.DefaultRouter.NegotiateEndpoint(ctx, hub, endpoints)
+	}
+	return online[(r.n.Add(1)-1)%uint64(len(online))], nil
 }
