@@ -58,13 +58,7 @@ func (e *Emulator) SetSweepInterval(d time.Duration) { e.sweepInterval.Store(int
 // poll waiting on the emulator, so that a test can act on a waiting poll
 // without sleeping first.
 func (e *Emulator) PollWaiting(hubName, id string) bool {
-	h := e.hub(hubName, false)
-	if h == nil {
-		return false
-	}
-	h.mu.RLock()
-	c := h.conns[id]
-	h.mu.RUnlock()
+	c := e.connFor(hubName, id)
 	if c == nil {
 		return false
 	}
@@ -81,13 +75,7 @@ func (e *Emulator) PollWaiting(hubName, id string) bool {
 // connection id of hub (0 when there is no such connection), so that a test
 // can act once a send has been queued instead of sleeping first.
 func (e *Emulator) QueuedRecords(hubName, id string) int64 {
-	h := e.hub(hubName, false)
-	if h == nil {
-		return 0
-	}
-	h.mu.RLock()
-	c := h.conns[id]
-	h.mu.RUnlock()
+	c := e.connFor(hubName, id)
 	if c == nil {
 		return 0
 	}
@@ -98,13 +86,7 @@ func (e *Emulator) QueuedRecords(hubName, id string) int64 {
 // the Long Polling connection id of hub. It probes the slot, so a POST that
 // arrives in the same instant may be refused with 409.
 func (e *Emulator) SendInProgress(hubName, id string) bool {
-	h := e.hub(hubName, false)
-	if h == nil {
-		return false
-	}
-	h.mu.RLock()
-	c := h.conns[id]
-	h.mu.RUnlock()
+	c := e.connFor(hubName, id)
 	if c == nil {
 		return false
 	}
@@ -117,4 +99,15 @@ func (e *Emulator) SendInProgress(hubName, id string) bool {
 		return false
 	}
 	return true
+}
+
+// connFor returns the connection id of hub, or nil when there is none.
+func (e *Emulator) connFor(hubName, id string) *connection {
+	h := e.hub(hubName, false)
+	if h == nil {
+		return nil
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[id]
 }

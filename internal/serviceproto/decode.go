@@ -191,23 +191,17 @@ func (d *reader) strings() []string {
 }
 
 func (d *reader) payloads() []Payload {
-	if !d.more() {
-		return nil
-	}
-	n, err := d.dec.DecodeMapLen()
-	if err != nil || n <= 0 {
-		d.fail(err)
-		return nil
-	}
-	list := make([]Payload, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		key := d.rawString()
-		list = append(list, Payload{Protocol: key, Data: d.rawBin()})
-	}
-	return list
+	return readMap(d, func(key string) Payload { return Payload{Protocol: key, Data: d.rawBin()} })
 }
 
 func (d *reader) claims() []Pair {
+	return readMap(d, func(key string) Pair { return Pair{Key: key, Value: d.rawString()} })
+}
+
+// readMap reads a map with string keys, when one is left, into a list in
+// the order written (so duplicate keys survive); value reads the value of
+// each key.
+func readMap[T any](d *reader, value func(key string) T) []T {
 	if !d.more() {
 		return nil
 	}
@@ -216,10 +210,9 @@ func (d *reader) claims() []Pair {
 		d.fail(err)
 		return nil
 	}
-	list := make([]Pair, 0, n)
+	list := make([]T, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		k := d.rawString()
-		list = append(list, Pair{Key: k, Value: d.rawString()})
+		list = append(list, value(d.rawString()))
 	}
 	return list
 }
