@@ -81,6 +81,10 @@ type connection struct {
 	// and the client's handshake is version 2 (see statefulreconnect.go).
 	version int
 	sr      *statefulState
+	// resumable is sr once the handshake made the connection resumable,
+	// for readers outside the connection's goroutine (the hub's snapshot),
+	// which may not read sr while startStateful sets it.
+	resumable atomic.Pointer[statefulState]
 
 	// since is when the connection was made; stats counts its traffic
 	// for the state API (state.go).

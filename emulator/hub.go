@@ -487,8 +487,8 @@ func (h *hub) snapshot() HubSnapshot {
 	}
 	for _, c := range h.conns {
 		cs := ConnectionSnapshot{ID: c.id, UserID: c.user}
-		if c.sr != nil {
-			cs.AwaitingReconnect = c.sr.awaiting.Load()
+		if sr := c.resumable.Load(); sr != nil {
+			cs.AwaitingReconnect = sr.awaiting.Load()
 		}
 		for group, expiry := range c.groups {
 			if expired(expiry, now) {

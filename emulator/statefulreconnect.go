@@ -167,6 +167,7 @@ func (c *connection) startStateful() {
 		c.sr = nil
 		return
 	}
+	c.resumable.Store(c.sr)
 	c.e.resumable.add(c.sr.token, c)
 }
 

@@ -100,8 +100,16 @@ func (c *srClient) dial(user string) (*http.Response, error) {
 }
 
 // cut closes the TCP connection under the WebSocket, without a close
-// handshake.
-func (c *srClient) cut() { _ = c.conn.Close() }
+// handshake, and waits until the emulator notices: a dial before that
+// finds the connection still connected (409).
+func (c *srClient) cut() {
+	c.t.Helper()
+	_ = c.conn.Close()
+	eventually(c.t, "the emulator notices the cut", func() bool {
+		cs, ok := c.s.Emulator.Snapshot(c.hub).Connection(c.id)
+		return !ok || cs.AwaitingReconnect
+	})
+}
 
 // reconnect opens a new socket and sends Sequence{next}, as the official
 // client does after a drop; it then expects the emulator's Sequence and
@@ -460,10 +468,6 @@ func TestStatefulReconnectKeepsInvokeWaits(t *testing.T) {
 	s := newServer(t, nil)
 	c := srConnect(t, s, "chat", "ada")
 	c.cut()
-	eventually(t, "the emulator notices the cut", func() bool {
-		cs, ok := s.Emulator.Snapshot("chat").Connection(c.id)
-		return ok && cs.AwaitingReconnect
-	})
 	path := "/api/hubs/chat/connections/" + c.id + "/:invoke"
 	token := mint(t, testKey, s.URL+path, nil)
 	result := make(chan string, 1)
@@ -553,10 +557,6 @@ func TestStatefulReconnectShutdownEndsWaitingConnections(t *testing.T) {
 	c.invoke("note", "x")
 	eventually(t, "the note", func() bool { return len(up.list()) == 2 })
 	c.cut()
-	eventually(t, "the emulator notices the cut", func() bool {
-		cs, ok := s.Emulator.Snapshot("chat").Connection(c.id)
-		return ok && cs.AwaitingReconnect
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, s.Emulator.Shutdown(ctx), "Shutdown waited for the reconnect window")
