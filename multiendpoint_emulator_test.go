@@ -2,6 +2,7 @@ package signalr_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -505,4 +506,32 @@ func TestMultiEndpointUpstreamAcceptsEveryKey(t *testing.T) {
 		up.ServeHTTP(rec, signalrtest.UpstreamRequests{AccessKeys: []string{"some-other-key-0123456789abcdefghij"}}.Send("echo"))
 		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s: another key is refused", name)
 	}
+}
+
+// TestWithOutputNamesFailedEndpoint: the 502 body WithOutput writes names
+// the endpoint that refused the item, and only it.
+func TestWithOutputNamesFailedEndpoint(t *testing.T) {
+	t.Parallel()
+	s := newMulti(t, []signalr.EndpointType{signalr.Primary, signalr.Primary}, false, -1)
+	c1 := s.connectOn(t, 1, "u")
+	s.servers[0].Emulator.SetOffline(true)
+	out, err := signalr.NewOutput(s.client, "chat", nil)
+	require.NoError(t, err)
+	h := signalr.WithOutput(out, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, signalr.CollectorFromContext(r.Context()).Add(signalr.Message{Target: "all", Arguments: []any{1}}))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	require.Equal(t, http.StatusBadGateway, rec.Code)
+	var body struct {
+		Failures []struct {
+			StatusCode int      `json:"statusCode"`
+			Endpoints  []string `json:"endpoints"`
+		} `json:"failures"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	require.Len(t, body.Failures, 1)
+	assert.Equal(t, []string{"e0"}, body.Failures[0].Endpoints)
+	assert.Equal(t, http.StatusServiceUnavailable, body.Failures[0].StatusCode)
+	assert.Equal(t, "all:1", c1.next(t), "the other endpoint got it")
 }

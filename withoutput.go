@@ -18,7 +18,8 @@ import (
 // outputs when it completes. If the flush fails and h has not written a
 // response, the response is 502 Bad Gateway with a JSON body naming each
 // undelivered item and the service's reason (and "maybeApplied": true for
-// one that may have been applied all the same); if h has written, or the
+// one that may have been applied all the same; "endpoints": the names of
+// the endpoints that failed, with a Client over several); if h has written, or the
 // client has gone away, or h hijacked the connection (through
 // http.Hijacker or http.ResponseController), the error goes to
 // OutputOptions.OnError and nothing is written. If h panics, nothing is
@@ -71,13 +72,16 @@ type outputFailure struct {
 	Reason     string `json:"reason"`
 	// MaybeApplied is DeliveryError.MaybeApplied.
 	MaybeApplied bool `json:"maybeApplied,omitempty"`
+	// Endpoints names the endpoints that failed, for a Client over
+	// several (NewMultiEndpointClient); empty for a single one.
+	Endpoints []string `json:"endpoints,omitempty"`
 }
 
 func writeOutputError(w http.ResponseWriter, err error) {
 	des := DeliveryErrors(err)
 	failures := make([]outputFailure, 0, len(des))
 	for _, de := range des {
-		f := outputFailure{Index: de.Index, Item: describeItem(de.Item), Reason: de.Err.Error(), MaybeApplied: de.MaybeApplied}
+		f := outputFailure{Index: de.Index, Item: describeItem(de.Item), Reason: de.Err.Error(), MaybeApplied: de.MaybeApplied, Endpoints: failedEndpoints(de.Err)}
 		var re *ResponseError
 		if errors.As(de.Err, &re) {
 			f.StatusCode, f.ErrorCode, f.Reason = re.StatusCode, re.ErrorCode, re.Message
@@ -94,6 +98,34 @@ func writeOutputError(w http.ResponseWriter, err error) {
 		Error    string          `json:"error"`
 		Failures []outputFailure `json:"failures"`
 	}{fmt.Sprintf("SignalR output: %d item(s) not delivered", len(failures)), failures})
+}
+
+// failedEndpoints names the endpoints of every *EndpointError in err's
+// tree, in the order errors.As would find them.
+func failedEndpoints(err error) []string {
+	var names []string
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if ee, ok := err.(*EndpointError); ok {
+				names = append(names, ee.Endpoint)
+				return
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			case interface{ Unwrap() error }:
+				err = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return names
 }
 
 // maxLoggedFailures bounds the items logFlushFailure lists.
