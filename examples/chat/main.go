@@ -8,7 +8,7 @@
 // Usage:
 //
 //	chat [-addr 127.0.0.1:7071] [-emulator-port 0] [-bindings functions|go] [-signalr-js PATH] [-v]
-//	     [-identity | -identity-key PATH]
+//	     [-identity | -identity-key PATH] [-endpoints N] [-health-interval 10s]
 //
 // The bindings are read from the function.json files under functions/
 // (embedded in the binary), as an Azure Functions app declares them; with
@@ -27,6 +27,16 @@
 // changes the port when -addr is not given; the address is taken before
 // anything else starts. At start it lists the functions, as func start
 // does. SIGINT or SIGTERM stops it.
+//
+// With -endpoints N (2 to 8) it starts N embedded emulators, one endpoint
+// each, prints one "embedded SignalR emulator emulator-<i> at <url>" line
+// per endpoint, and negotiates round robin over the online ones, so that two
+// windows land on different endpoints; sends go to every online endpoint.
+// Several Azure__SignalR__Endpoints__<name> settings do the same with
+// services of your own (the Management SDK's default router). Each endpoint
+// is probed every -health-interval (default 10s, signalr.DefaultHealthInterval);
+// a change of state is logged on stderr as
+// `msg="endpoint state" endpoint=<name> online=<bool>`.
 //
 // With FUNCTIONS_CUSTOMHANDLER_PORT set, the Functions host started it as a
 // custom handler: it says so, ignores the flags above, and serves the
@@ -114,11 +124,14 @@ type options struct {
 	addr         string
 	emulatorPort int
 	endpoints    int // embedded emulators, one per endpoint
-	bindings     string
-	signalrJS    string
-	verbose      bool
-	identity     bool   // embedded emulator in identity mode
-	identityKey  string // test issuer key of an emulator in identity mode
+	// healthInterval is the time between two health probes of each
+	// endpoint when there are several.
+	healthInterval time.Duration
+	bindings       string
+	signalrJS      string
+	verbose        bool
+	identity       bool   // embedded emulator in identity mode
+	identityKey    string // test issuer key of an emulator in identity mode
 	// customHandlerPort is FUNCTIONS_CUSTOMHANDLER_PORT: when set, the
 	// Functions host started the example as its custom handler.
 	customHandlerPort string
@@ -131,6 +144,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on; PORT=n means 127.0.0.1:n when -addr is not given")
 	fs.IntVar(&o.endpoints, "endpoints", 0, "number (2 to 8; 0 or 1 means one) of embedded SignalR emulators, one endpoint each (the page's clients spread over them and still talk); with settings, Azure__SignalR__Endpoints__<name> gives several")
+	fs.DurationVar(&o.healthInterval, "health-interval", signalr.DefaultHealthInterval, "with several endpoints, the time between two health probes of each (an endpoint taken offline stops getting negotiates within one)")
 	fs.IntVar(&o.emulatorPort, "emulator-port", 0, "port of the embedded SignalR emulator on 127.0.0.1 (0 picks a free one); unused with AzureSignalRConnectionString")
 	fs.StringVar(&o.bindings, "bindings", "functions", `where the bindings are declared: "functions" (the embedded function.json files) or "go"`)
 	fs.StringVar(&o.signalrJS, "signalr-js", "", "path of @microsoft/signalr's dist/browser/signalr.min.js (default: found under js/node_modules)")
@@ -153,6 +167,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.endpoints < 0 || o.endpoints > 8 {
 		return o, fmt.Errorf("-endpoints %d: give 0 to 8", o.endpoints)
+	}
+	if o.healthInterval <= 0 {
+		return o, fmt.Errorf("-health-interval %v must be positive, e.g. 10s", o.healthInterval)
 	}
 	if o.emulatorPort < 0 || o.emulatorPort > 65535 {
 		return o, fmt.Errorf("-emulator-port %d is out of range", o.emulatorPort)
@@ -213,6 +230,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil && !errors.Is(err, signalr.ErrMissingSetting) {
 		return err
 	}
+	logEndpointChange := func(st signalr.EndpointState) {
+		logger.Warn("endpoint state", "endpoint", st.Name, "online", st.Online)
+	}
 	switch {
 	case len(configured) > 1 || len(configured) == 1 && !haveSetting:
 		if o.identity {
@@ -222,9 +242,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			NewCredential: func(cs *signalr.ConnectionString) (azcore.TokenCredential, error) {
 				return credentialFor(cs, o.identityKey)
 			},
-			OnEndpointChange: func(st signalr.EndpointState) {
-				logger.Warn("endpoint state", "endpoint", st.Name, "online", st.Online)
-			},
+			HealthInterval:   o.healthInterval,
+			OnEndpointChange: logEndpointChange,
 		})
 		if err != nil {
 			return err
@@ -258,7 +277,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "embedded SignalR emulator %s at %s\n", name, emu.URL)
 		}
 		// Round robin, so that two windows land on different endpoints.
-		client, err := signalr.NewMultiEndpointClient(eps, &signalr.MultiEndpointOptions{Router: &roundRobin{}})
+		client, err := signalr.NewMultiEndpointClient(eps, &signalr.MultiEndpointOptions{
+			Router:           &roundRobin{},
+			HealthInterval:   o.healthInterval,
+			OnEndpointChange: logEndpointChange,
+		})
 		if err != nil {
 			return err
 		}

@@ -45,11 +45,13 @@ func TestParseFlags(t *testing.T) {
 		want    options
 		wantErr string
 	}{
-		{name: "defaults", want: options{addr: "127.0.0.1:7071", bindings: "functions"}},
-		{name: "PORT", env: map[string]string{"PORT": "8080"}, want: options{addr: "127.0.0.1:8080", bindings: "functions"}},
-		{name: "-addr beats PORT", args: []string{"-addr", ":9000"}, env: map[string]string{"PORT": "8080"}, want: options{addr: ":9000", bindings: "functions"}},
-		{name: "all flags", args: []string{"-addr", "127.0.0.1:0", "-emulator-port", "8888", "-bindings", "go", "-signalr-js", "/x.js", "-v"},
-			want: options{addr: "127.0.0.1:0", emulatorPort: 8888, bindings: "go", signalrJS: "/x.js", verbose: true}},
+		{name: "defaults", want: options{addr: "127.0.0.1:7071", bindings: "functions", healthInterval: signalr.DefaultHealthInterval}},
+		{name: "PORT", env: map[string]string{"PORT": "8080"}, want: options{addr: "127.0.0.1:8080", bindings: "functions", healthInterval: signalr.DefaultHealthInterval}},
+		{name: "-addr beats PORT", args: []string{"-addr", ":9000"}, env: map[string]string{"PORT": "8080"}, want: options{addr: ":9000", bindings: "functions", healthInterval: signalr.DefaultHealthInterval}},
+		{name: "all flags", args: []string{"-addr", "127.0.0.1:0", "-emulator-port", "8888", "-bindings", "go", "-signalr-js", "/x.js", "-v", "-endpoints", "2", "-health-interval", "250ms"},
+			want: options{addr: "127.0.0.1:0", emulatorPort: 8888, bindings: "go", signalrJS: "/x.js", verbose: true, endpoints: 2, healthInterval: 250 * time.Millisecond}},
+		{name: "bad health interval", args: []string{"-health-interval", "0s"}, wantErr: "-health-interval"},
+		{name: "bad endpoints", args: []string{"-endpoints", "9"}, wantErr: "-endpoints"},
 		{name: "bad PORT", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
 		{name: "bad bindings", args: []string{"-bindings", "yaml"}, wantErr: "-bindings"},
 		{name: "bad emulator port", args: []string{"-emulator-port", "70000"}, wantErr: "-emulator-port"},
