@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -62,46 +64,101 @@ func (s endpointSpec) setting() string {
 	return "Azure__SignalR__Endpoints__" + s.name + "__" + s.typ
 }
 
+// endpointsConfig is what runEndpoints needs beyond the emulator options.
+type endpointsConfig struct {
+	host   string
+	port   int       // of the first endpoint; 0 picks free ones
+	record string    // -record: one file per endpoint, see recordFile
+	faults faultFlag // each armed on the endpoints it names (all, without endpoint=)
+}
+
+// recordFile is the record file of endpoint name for -record path: the
+// name before the extension (traffic.jsonl, east: traffic.east.jsonl).
+func recordFile(path, name string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + name + ext
+}
+
 // runEndpoints serves one emulator per endpoint, each on its own port
-// (port, port+1, ...; 0 picks free ones) with its own state, dashboard and
+// (port, port+1, ...; 0 picks free ones) with its own state, dashboard,
 // control API (take one offline with POST /_emulator/api/faults
-// {"offline":true} on its port), and prints one "setting=connection string"
-// line per endpoint. One failing stops them all.
-func runEndpoints(ctx context.Context, specs []endpointSpec, opts *emulator.Options, host string, port int, stdout io.Writer, logger *slog.Logger) error {
+// {"offline":true} on its port), record file and faults, and prints one
+// "setting=connection string" line per endpoint. One failing stops them
+// all.
+func runEndpoints(ctx context.Context, specs []endpointSpec, opts *emulator.Options, cfg endpointsConfig, stdout, stderr io.Writer, logger *slog.Logger) error {
 	type ep struct {
 		emu       *emulator.Emulator
 		listeners []net.Listener
 	}
 	var eps []ep
+	var records []*os.File
+	// Shutdown flushes each record before serve returns, so the files
+	// close after every endpoint has stopped.
+	defer func() {
+		for _, f := range records {
+			f.Close()
+		}
+	}()
+	var made []*emulator.Emulator // every emulator made, served or not
+	// closeAll undoes a start that failed half way: it closes the
+	// listeners and shuts the emulators down (ending their records).
 	closeAll := func() {
 		for _, e := range eps {
 			for _, l := range e.listeners {
 				l.Close()
 			}
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		for _, emu := range made {
+			_ = emu.Shutdown(ctx)
+		}
 	}
+	armed := 0
 	for i, s := range specs {
 		o := *opts
+		if cfg.record != "" {
+			path := recordFile(cfg.record, s.name)
+			f, err := createRecord(path)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("endpoint %s: %w", s.name, err)
+			}
+			records = append(records, f)
+			o.Record = f
+			logger.Info("recording traffic", "endpoint", s.name, "file", path)
+		}
 		emu, err := emulator.New(&o)
 		if err != nil {
 			closeAll()
 			return err
 		}
-		p := port
+		made = append(made, emu)
+		for _, f := range cfg.faults.forEndpoint(s.name) {
+			if _, err := emu.AddFault(f); err != nil {
+				closeAll()
+				return fmt.Errorf("-fault: %w", err)
+			}
+			armed++
+		}
+		p := cfg.port
 		if p != 0 {
 			p += i
 		}
-		ls, err := listen(host, p)
+		ls, err := listen(cfg.host, p)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("endpoint %s: %w", s.name, err)
 		}
 		eps = append(eps, ep{emu, ls})
 	}
+	if armed > 0 {
+		fmt.Fprintf(stderr, "\n*** WARNING: %d FAULT(S) INJECTED over %d endpoint(s): these emulators misbehave on purpose (-fault). Clear them with DELETE /_emulator/api/faults on each endpoint's port. ***\n\n", armed, len(specs))
+	}
 	for i, s := range specs {
 		actual := eps[i].listeners[0].Addr().(*net.TCPAddr).Port
-		fmt.Fprintf(stdout, "%s=%s\n", s.setting(), emulator.ConnectionString("http://"+endpointHost(host), actual, eps[i].emu.AccessKey()))
-		logger.Info("endpoint", "name", s.name, "addr", net.JoinHostPort(host, strconv.Itoa(actual)), "offline", "POST /_emulator/api/faults {\"offline\":true}")
+		fmt.Fprintf(stdout, "%s=%s\n", s.setting(), emulator.ConnectionString("http://"+endpointHost(cfg.host), actual, eps[i].emu.AccessKey()))
+		logger.Info("endpoint", "name", s.name, "addr", net.JoinHostPort(cfg.host, strconv.Itoa(actual)), "faults", len(eps[i].emu.Faults()), "offline", "POST /_emulator/api/faults {\"offline\":true}")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -6,7 +6,8 @@
 //
 //	signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
 //	                 [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
-//	                 [-identity-key issuer.pem]
+//	                 [-identity-key issuer.pem] [-record traffic.jsonl] [-fault spec]...
+//	                 [-endpoints 3 | -endpoints east,west:secondary]
 //
 // -upstream URL sends every hub's connection events and client invocations
 // to URL (a URL template: {hub}, {category} and {event} are filled in), as
@@ -38,6 +39,12 @@
 // After it, connects, disconnects and REST calls are logged to stderr, one
 // line each. -port 0 picks a free port (the connection string shows which).
 // SIGINT or SIGTERM stops the emulator cleanly: clients get a Close message.
+//
+// -endpoints serves several endpoints, one emulator and port each, and
+// prints one Azure__SignalR__Endpoints__<name>=<connection string> line per
+// endpoint instead. -record then writes one file per endpoint (the name
+// before the extension: traffic.jsonl gives traffic.east.jsonl, ...), and
+// -fault strikes every endpoint unless its spec holds endpoint=<name>.
 package main
 
 import (
@@ -51,6 +58,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,7 +89,8 @@ const usageText = `signalr-emulator runs a local Azure SignalR Service (serverle
 
 Usage: signalr-emulator [-host 127.0.0.1] [-port 8888] [-key-file path | -key key]
                         [-upstream URL]... [-config settings.json] [-upstream-timeout 30s]
-                        [-identity-key issuer.pem] [-endpoints 3 | -endpoints east,west:secondary]
+                        [-identity-key issuer.pem] [-record traffic.jsonl] [-fault spec]...
+                        [-endpoints 3 | -endpoints east,west:secondary]
 
 Example:
   signalr-emulator -port 8888
@@ -101,6 +110,16 @@ settings file in the shape of Microsoft's emulator
 ({"UpstreamSettings":{"Templates":[{"UrlTemplate":...,"HubPattern":"*",...}]}}),
 after the -upstream ones. Stream invocations are not forwarded.
 
+Several endpoints: -endpoints 3 (named e1, e2, e3) or -endpoints
+east,west:secondary serves one emulator per endpoint, on ports -port, -port+1,
+... (0 picks free ones), and prints one Azure__SignalR__Endpoints__<name>=...
+line each. Take one offline with POST /_emulator/api/faults {"offline":true}
+on its port. The other flags apply to every endpoint, except that -record
+FILE writes one file per endpoint, its name before the extension
+(-record traffic.jsonl: traffic.east.jsonl, traffic.west.jsonl), and a -fault
+with endpoint=<name> (e.g. -fault endpoint=east,kind=rest,status=503)
+strikes that endpoint only.
+
 Flags:
 `
 
@@ -118,10 +137,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	config := flags.String("config", "", "settings file with UpstreamSettings.Templates, as Microsoft's emulator reads")
 	upstreamTimeout := flags.Duration("upstream-timeout", 30*time.Second, "time limit of each upstream call")
 	identityKey := flags.String("identity-key", "", "identity mode: trust Microsoft Entra-style tokens signed by the test issuer key in this PEM file (generated if missing)")
-	record := flags.String("record", "", "write every event of the traffic feed to this file as JSON Lines (secrets redacted)")
+	record := flags.String("record", "", "write every event of the traffic feed to this file as JSON Lines (secrets redacted); with -endpoints one file per endpoint, its name before the extension (traffic.jsonl: traffic.east.jsonl, ...)")
 	remoteDashboard := flags.Bool("remote-dashboard", false, "serve the dashboard and control API to non-loopback clients too (they must send a token signed with the access key)")
 	var faults faultFlag
-	flags.Var(&faults, "fault", "inject a fault for testing, e.g. kind=rest,status=503,fraction=0.3 or kind=upstream,hang=true (repeatable; see emulator.ParseFault)")
+	flags.Var(&faults, "fault", "inject a fault for testing, e.g. kind=rest,status=503,fraction=0.3 or kind=upstream,hang=true (repeatable; see emulator.ParseFault); with -endpoints it strikes every endpoint, or the one endpoint=<name> names")
 	faultSeed := flags.Uint64("fault-seed", 0, "seed of the random source that picks which calls a fault with a fraction strikes")
 	invokeTimeout := flags.Duration("invoke-timeout", emulator.DefaultInvokeTimeout, "how long a REST :invoke waits for the client's answer")
 	reconnectWindow := flags.Duration("stateful-reconnect-window", emulator.DefaultStatefulReconnectWindow, "how long a dropped WebSocket connection with stateful reconnect waits for its client")
@@ -168,16 +187,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: shortTime}))
 	opts := &emulator.Options{AccessKey: accessKey, Logger: logger, Upstream: templates, UpstreamTimeout: *upstreamTimeout, InvokeTimeout: *invokeTimeout, RemoteControl: *remoteDashboard, FaultSeed: *faultSeed}
 	opts.StatefulReconnectWindow, opts.DisableStatefulReconnect = *reconnectWindow, *noStatefulReconnect
-	if *record != "" {
-		f, err := os.OpenFile(*record, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("-record: %w", err)
-		}
-		// Shutdown flushes the record before serve returns.
-		defer f.Close()
-		opts.Record = f
-		logger.Info("recording traffic", "file", *record)
-	}
 	if *identityKey != "" {
 		key, created, err := emulator.LoadIssuerKey(*identityKey, true)
 		if err != nil {
@@ -191,17 +200,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if *record != "" || len(faults) > 0 {
-			return errors.New("-endpoints cannot be combined with -record or -fault yet; record or inject faults through each endpoint's control API")
+		if err := faults.checkEndpoints(specs); err != nil {
+			return err
 		}
-		return runEndpoints(ctx, specs, opts, *host, *port, stdout, logger)
+		return runEndpoints(ctx, specs, opts, endpointsConfig{host: *host, port: *port, record: *record, faults: faults}, stdout, stderr, logger)
+	}
+	for _, f := range faults {
+		if f.endpoint != "" {
+			return fmt.Errorf("-fault endpoint=%s: endpoint= picks one of -endpoints; there is a single endpoint here, drop it", f.endpoint)
+		}
+	}
+	if *record != "" {
+		f, err := createRecord(*record)
+		if err != nil {
+			return err
+		}
+		// Shutdown flushes the record before serve returns.
+		defer f.Close()
+		opts.Record = f
+		logger.Info("recording traffic", "file", *record)
 	}
 	emu, err := emulator.New(opts)
 	if err != nil {
 		return err
 	}
 	for _, f := range faults {
-		if _, err := emu.AddFault(f); err != nil {
+		if _, err := emu.AddFault(f.Fault); err != nil {
 			return fmt.Errorf("-fault: %w", err)
 		}
 	}
@@ -341,17 +365,73 @@ func orAll(p string) string {
 	return p
 }
 
+// createRecord creates (or truncates) the record file at path, readable by
+// its owner only.
+func createRecord(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("-record: %w", err)
+	}
+	return f, nil
+}
+
+// cliFault is one -fault: the Fault, and the endpoint of -endpoints it is
+// for ("" means every endpoint).
+type cliFault struct {
+	emulator.Fault
+	endpoint string
+}
+
 // faultFlag collects -fault values, parsed as they come so that a bad one
 // is reported with the flag's name.
-type faultFlag []emulator.Fault
+type faultFlag []cliFault
 
 func (f *faultFlag) String() string { return fmt.Sprint(len(*f), " fault(s)") }
 
+// Set reads an emulator.ParseFault spec, plus an optional endpoint=<name>
+// pair (for -endpoints) that ParseFault does not know.
 func (f *faultFlag) Set(v string) error {
-	fault, err := emulator.ParseFault(v)
+	var endpoint string
+	var rest []string
+	for _, pair := range strings.Split(v, ",") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(pair), "endpoint="); ok {
+			if endpoint != "" || name == "" {
+				return fmt.Errorf("%q: give endpoint=<name> once, with a name from -endpoints", v)
+			}
+			endpoint = name
+			continue
+		}
+		rest = append(rest, pair)
+	}
+	fault, err := emulator.ParseFault(strings.Join(rest, ","))
 	if err != nil {
 		return err
 	}
-	*f = append(*f, fault)
+	*f = append(*f, cliFault{Fault: fault, endpoint: endpoint})
 	return nil
+}
+
+// checkEndpoints fails for a fault whose endpoint= names none of specs.
+func (f faultFlag) checkEndpoints(specs []endpointSpec) error {
+	for _, fault := range f {
+		if fault.endpoint != "" && !slices.ContainsFunc(specs, func(s endpointSpec) bool { return strings.EqualFold(s.name, fault.endpoint) }) {
+			names := make([]string, len(specs))
+			for i, s := range specs {
+				names[i] = s.name
+			}
+			return fmt.Errorf("-fault endpoint=%s: no such endpoint in -endpoints; use one of %s", fault.endpoint, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// forEndpoint returns the faults that apply to the endpoint named name.
+func (f faultFlag) forEndpoint(name string) []emulator.Fault {
+	var out []emulator.Fault
+	for _, fault := range f {
+		if fault.endpoint == "" || strings.EqualFold(fault.endpoint, name) {
+			out = append(out, fault.Fault)
+		}
+	}
+	return out
 }

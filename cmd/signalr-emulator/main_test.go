@@ -126,6 +126,8 @@ func TestHelpExitsZeroWithDescriptionAndExample(t *testing.T) {
 		assert.Contains(t, text, "Example:\n  signalr-emulator -port 8888")
 		assert.Contains(t, text, "-key-file")
 		assert.Contains(t, text, keyEnv)
+		assert.Contains(t, text, "traffic.east.jsonl", "the help says where -record writes with -endpoints")
+		assert.Contains(t, text, "-fault endpoint=east,", "and how a fault picks one endpoint")
 		assert.NotContains(t, text, emulator.DefaultAccessKey, "the help shows no key")
 	}
 }
