@@ -7,7 +7,9 @@
 // group actions must apply, and a client result (the chat's ask route, which
 // the server sends as a ClientInvocation) must come back; the emulator's
 // feed (/_emulator/api/events) must show each operation as a service
-// message and no REST call at all.
+// message and no REST call at all. The emulator's dashboard, in Chromium,
+// lists the chat's service connections and shows their messages in the
+// live feed.
 //
 // Run: make build && cd js && node --test test/persistent.test.mjs
 import { test, before, after } from 'node:test';
@@ -15,6 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { binaryPath, inbox, openURL, startProgram, stopProgram } from '../support/harness.mjs';
@@ -222,5 +225,37 @@ test('every message kind, group actions and client results go over the service c
   const methods = new Set(feed.events.map((ev) => ev.method));
   for (const m of ['BroadcastData', 'UserData', 'MultiConnectionData', 'GroupBroadcastData', 'UserJoinGroupWithAck', 'UserLeaveGroupWithAck', 'CheckUserExistenceWithAck', 'ClientInvocation']) {
     assert.ok(methods.has(m), `${m} on the feed: ${[...methods].join(', ')}`);
+  }
+});
+
+test('the emulator dashboard lists the service connections and their messages', async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    const problems = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
+    await page.goto(`${emulatorURL}/`);
+    await page.locator('#conn-state.live').waitFor({ timeout: waitMs });
+    const servers = await (await fetch(`${emulatorURL}/_emulator/api/hubs/chat/servers`)).json();
+    assert.ok(servers.servers.length > 0, 'the chat has service connections');
+    const first = servers.servers[0];
+    assert.equal(first.hub, 'chat');
+    assert.ok(first.messagesIn > 0 && first.acks >= 0, JSON.stringify(first));
+    await page.selectOption('#hub', 'chat');
+    const row = page.locator(`#servers tr[data-id="${first.id}"]`);
+    await row.waitFor({ timeout: waitMs });
+    assert.equal(await page.textContent('#servers-total'), String(servers.servers.length));
+    assert.equal(await page.isVisible('#servers-empty'), false);
+    // A send shows up in the live feed as a service message.
+    await mustCall('POST', 'messages', { text: 'seen on the dashboard' }, 204);
+    await page.locator('#feed li[data-kind="service"]', { hasText: 'BroadcastData' }).first().waitFor({ timeout: waitMs });
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
   }
 });
