@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -510,6 +511,11 @@ func (l *svcLink) writeLoop() {
 			continue
 		case <-l.wake:
 		}
+		// Let the other senders that are ready queue theirs first, so
+		// that one frame (one write, one barrier Ack) carries several
+		// operations; without it the writer, woken by the first, wrote
+		// nearly one frame per operation.
+		runtime.Gosched()
 		for {
 			l.mu.Lock()
 			if l.dead {
@@ -571,15 +577,17 @@ func (l *svcLink) write(frame []byte, timeout time.Duration) bool {
 }
 
 func (l *svcLink) readLoop() {
+	// One context for the link's life, ended when the link fails, under
+	// each read's idle bound (a goroutine per frame read was the cost of
+	// watching l.done before).
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		<-l.done
+		stop()
+	}()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), persistIdleTimeout)
-		go func() {
-			select {
-			case <-l.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancel := context.WithTimeout(base, persistIdleTimeout)
 		_, frame, err := l.ws.Read(ctx)
 		idle := errors.Is(ctx.Err(), context.DeadlineExceeded)
 		cancel()
