@@ -204,6 +204,16 @@ func logRequests(h http.Handler, logger *slog.Logger) http.Handler {
 	})
 }
 
+// askPattern is the ask-connection route as the API's mux names it.
+var askPattern = func() string {
+	for _, rt := range routes {
+		if rt.function == fnAskConnection {
+			return rt.method + " " + rt.path
+		}
+	}
+	return ""
+}()
+
 // maxLoggedBody bounds how much of a 502 body logUndelivered keeps.
 const maxLoggedBody = 64 << 10
 
@@ -216,7 +226,9 @@ func logUndelivered(h http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bw := &bodyWriter{statusWriter: statusWriter{ResponseWriter: w}}
 		h.ServeHTTP(bw, r)
-		if bw.status != http.StatusBadGateway {
+		if bw.status != http.StatusBadGateway || r.Pattern == askPattern {
+			// The ask route's 502 is the client's failure, said in the
+			// answer, not the service's refusal.
 			return
 		}
 		var body struct {
