@@ -223,12 +223,13 @@ func (sc *serverConn) run() {
 	e := sc.e
 	reader := serviceproto.NewReader(e.serverLimit())
 	rest, ok := sc.handshake(reader)
-	defer func() {
+	unregister := func() {
 		e.servers.mu.Lock()
 		delete(e.servers.byID, sc.id)
 		e.servers.mu.Unlock()
-	}()
+	}
 	if !ok {
+		unregister()
 		return
 	}
 	if e.bus.on() {
@@ -246,6 +247,9 @@ func (sc *serverConn) run() {
 	sc.end(reason)
 	<-writerDone
 	sc.invocations.Wait()
+	// Gone from the state API before the feed says so, so that a viewer
+	// refreshing on the event no longer lists it.
+	unregister()
 	if e.bus.on() {
 		e.bus.publish(Event{Kind: EventServerDisconnected, Hub: sc.hubName, Connection: sc.id, Transport: "service", Reason: *sc.why.Load()})
 	}
@@ -456,10 +460,13 @@ func (sc *serverConn) send(m *serviceproto.Message) {
 	if err != nil {
 		return
 	}
+	// Counted before it is queued: the writer may send it, and the app
+	// read it, before this goroutine runs again.
+	sc.messagesOut.Add(1)
 	select {
 	case sc.out <- b:
-		sc.messagesOut.Add(1)
 	default:
+		sc.messagesOut.Add(-1)
 		sc.end("its send queue is full: the app server stopped reading")
 	}
 }
