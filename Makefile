@@ -52,13 +52,15 @@ fuzz:
 # BENCHMARKS.md); a few minutes in all. FANOUT_CLIENTS=10000 (with
 # FANOUT_MESSAGES=100) measures the fan-out at 10,000 clients, which takes
 # several minutes more.
-bench:
+# PersistentVsREST runs bin/signalr-emulator in its own process: build first.
+bench: build
 	$(GO) test -run '^$$' -bench 'NegotiateHTTP' -benchtime 20000x .
 	$(GO) test -run '^$$' -bench 'OutputVsBareLoop' -benchtime 40960x .
 	$(GO) test -run '^$$' -bench 'UpstreamRatio' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'HubVsHandleFunc' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'InvokeRoundTrip' -benchtime 4000x .
 	$(GO) test -run '^$$' -bench 'MultiEndpointBroadcast' -benchtime 8000x .
+	$(GO) test -run '^$$' -bench 'PersistentVsREST' -benchtime 1x .
 	$(GO) test -run '^$$' -bench 'NegotiatePending' -benchtime 20000x ./emulator
 	FANOUT_LOCKSTEP=1 $(GO) test -run '^$$' -bench 'Fanout$$|FanoutLatency' -benchtime 1x -timeout 30m ./emulator
 	$(GO) test -run '^$$' -bench 'IdleConnections' -benchtime 1x ./emulator

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,8 +149,14 @@ func (hp *hubPool) run(ctx context.Context, m *serviceproto.Message, wait time.D
 				case <-changed:
 					continue
 				case <-ctx.Done():
+					if last := hp.lastError(); last != nil {
+						return opResult{}, fmt.Errorf("%w: %w; the last attempt to open one: %w", errNotSent, ctx.Err(), last)
+					}
 					return opResult{}, fmt.Errorf("%w: %w", errNotSent, ctx.Err())
 				case <-deadline.C:
+					if last := hp.lastError(); last != nil {
+						return opResult{}, fmt.Errorf("%w: none opened within %v; the last attempt to open one: %w", errNotSent, p.c.timeout, last)
+					}
 					return opResult{}, fmt.Errorf("%w: none opened within %v", errNotSent, p.c.timeout)
 				case <-p.ctx.Done():
 					return opResult{}, fmt.Errorf("%w: %w", errNotSent, errPersistClosed)
@@ -209,6 +216,20 @@ func (hp *hubPool) pick() (*svcLink, error) {
 	return nil, nil
 }
 
+// lastError is why a connection of the pool last failed to open, if one
+// did since it was last open.
+func (hp *hubPool) lastError() error {
+	for _, sc := range hp.conns {
+		sc.mu.Lock()
+		err := sc.lastErr
+		sc.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *persistent) nextAck() int32 {
 	for {
 		if id := p.ackIDs.Add(1); id > 0 {
@@ -224,9 +245,10 @@ type svcConn struct {
 	hp       *hubPool
 	url, aud string
 
-	mu    sync.Mutex
-	link  *svcLink // nil while down
-	fatal error    // the service refused the handshake: no more tries
+	mu      sync.Mutex
+	link    *svcLink // nil while down
+	fatal   error    // the service refused the handshake: no more tries
+	lastErr error    // why the last attempt to open failed, until one opens
 }
 
 func (sc *svcConn) kill() {
@@ -252,9 +274,14 @@ func (sc *svcConn) supervise() {
 			sc.hp.signal()
 			return
 		}
+		if err != nil {
+			sc.mu.Lock()
+			sc.lastErr = err
+			sc.mu.Unlock()
+		}
 		if err == nil {
 			sc.mu.Lock()
-			sc.link = link
+			sc.link, sc.lastErr = link, nil
 			sc.mu.Unlock()
 			sc.hp.signal()
 			opened := time.Now()
@@ -298,8 +325,8 @@ func (sc *svcConn) dial() (*svcLink, error) {
 	h.Set("Asrs-User-Agent", p.c.userAgent)
 	ws, resp, err := websocket.Dial(ctx, sc.url, &websocket.DialOptions{HTTPHeader: h, HTTPClient: p.dialClient()})
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, errors.New("the service answered 401 to the service connection")
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, upgradeError(resp, sc.hp.display, bearer)
 		}
 		return nil, err
 	}
@@ -337,6 +364,18 @@ func (sc *svcConn) dial() (*svcLink, error) {
 			slots: make(chan struct{}, persistMaxQueued), acks: map[int32][]*svcOp{}, invs: map[string]*svcOp{}}
 		return l, nil
 	}
+}
+
+// upgradeError is what the service answered instead of upgrading, as the
+// *ResponseError a REST call gets (status, error code, the reason from the
+// start of the body websocket.Dial keeps, secrets redacted): a refused
+// token says why, an identity token's audience or an expired key.
+func upgradeError(resp *http.Response, url, bearer string) error {
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	re := readResponseError(resp, http.MethodGet, url, strings.TrimPrefix(bearer, "Bearer "))
+	return fmt.Errorf("the service connection's upgrade was refused: %w", re)
 }
 
 // dialClient is the Client's HTTP client, made to speak HTTP/1.1, which
@@ -472,6 +511,11 @@ func (l *svcLink) writeLoop() {
 			continue
 		case <-l.wake:
 		}
+		// Let the other senders that are ready queue theirs first, so
+		// that one frame (one write, one barrier Ack) carries several
+		// operations; without it the writer, woken by the first, wrote
+		// nearly one frame per operation.
+		runtime.Gosched()
 		for {
 			l.mu.Lock()
 			if l.dead {
@@ -533,15 +577,17 @@ func (l *svcLink) write(frame []byte, timeout time.Duration) bool {
 }
 
 func (l *svcLink) readLoop() {
+	// One context for the link's life, ended when the link fails, under
+	// each read's idle bound (a goroutine per frame read was the cost of
+	// watching l.done before).
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		<-l.done
+		stop()
+	}()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), persistIdleTimeout)
-		go func() {
-			select {
-			case <-l.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancel := context.WithTimeout(base, persistIdleTimeout)
 		_, frame, err := l.ws.Read(ctx)
 		idle := errors.Is(ctx.Err(), context.DeadlineExceeded)
 		cancel()

@@ -160,6 +160,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 //	GET  /hubs/{hub}/connections?cursor&limit&user&group   ConnectionPage
 //	GET  /hubs/{hub}/groups?cursor&limit          MemberPage
 //	GET  /hubs/{hub}/users?cursor&limit           MemberPage
+//	GET  /hubs/{hub}/servers                      {"servers": ServerConnectionInfo list}
+//	GET  /servers                                 the same for every hub
 //	POST /hubs/{hub}/send   {"connection"|"user"|"group", "target", "arguments"}
 //	POST /hubs/{hub}/groups/{group}/add     {"connection"|"user"}
 //	POST /hubs/{hub}/groups/{group}/remove  {"connection"|"user"}
@@ -194,6 +196,10 @@ func (e *Emulator) serveControlAPI(w http.ResponseWriter, r *http.Request, rest 
 		e.serveFaults(w, r)
 	case len(seg) == 1 && seg[0] == "hubs" && method == http.MethodGet:
 		writeJSON(w, map[string]any{"hubs": e.Hubs()})
+	case len(seg) == 1 && seg[0] == "servers" && method == http.MethodGet:
+		writeJSON(w, map[string]any{"servers": e.ServerConnections("")})
+	case len(seg) == 3 && seg[0] == "hubs" && seg[2] == "servers" && method == http.MethodGet:
+		writeJSON(w, map[string]any{"servers": e.ServerConnections(seg[1])})
 	case len(seg) == 3 && seg[0] == "hubs" && method == http.MethodGet && (seg[2] == "connections" || seg[2] == "groups" || seg[2] == "users"):
 		opts := &PageOptions{Cursor: q.Get("cursor"), User: q.Get("user"), Group: q.Get("group")}
 		if l := q.Get("limit"); l != "" {

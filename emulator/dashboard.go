@@ -9,7 +9,7 @@ import (
 // dashboardFiles is the dashboard: plain HTML, CSS and JavaScript, no
 // build step, using only the control API.
 //
-//go:embed dashboard/index.html dashboard/dashboard.css dashboard/dashboard.js
+//go:embed dashboard/index.html dashboard/dashboard.css dashboard/dashboard.js dashboard/servers.js
 var dashboardFiles embed.FS
 
 // serveDashboard serves GET / (the page) and /_emulator/static/<file>.

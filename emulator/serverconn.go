@@ -78,22 +78,39 @@ type serverConn struct {
 	invocations sync.WaitGroup
 	messagesIn  atomic.Int64
 	bytesIn     atomic.Int64
+	messagesOut atomic.Int64
+	bytesOut    atomic.Int64
 	acks        atomic.Int64
 }
 
-// ServerConnectionInfo describes one service connection for the state API.
+// ServerConnectionInfo describes one service connection (an app server's
+// connection over the service protocol, /server/?hub=) for the state API:
+// Emulator.ServerConnections, the control API's GET /_emulator/api/servers
+// and /hubs/{hub}/servers, and the dashboard.
 type ServerConnectionInfo struct {
+	// ID is the service connection's id, the one its HandshakeResponse
+	// carried and its feed events name (Connection, Route "server:<id>").
 	ID string `json:"id"`
 	// Hub is the hub the connection serves (lowercased).
 	Hub string `json:"hub"`
 	// ServerID is the app server's id (X-ASRS-Server-Id), if it sent one.
 	ServerID string `json:"serverId,omitempty"`
-	// Kind is "weak" (send-only, the Management SDK's persistent mode).
-	Kind       string    `json:"kind"`
-	Since      time.Time `json:"connectedSince"`
-	MessagesIn int64     `json:"messagesIn"`
-	BytesIn    int64     `json:"bytesIn"`
-	Acks       int64     `json:"acks"`
+	// Kind is "weak" (send-only, the Management SDK's persistent mode),
+	// "default" or "ondemand", as its HandshakeRequest said.
+	Kind string `json:"kind"`
+	// Since is when its handshake finished.
+	Since time.Time `json:"connectedSince"`
+	// MessagesIn and BytesIn count the service-protocol messages and the
+	// bytes the app server sent on it after the handshake, pings included.
+	MessagesIn int64 `json:"messagesIn"`
+	BytesIn    int64 `json:"bytesIn"`
+	// MessagesOut and BytesOut count what the emulator wrote to it: Acks,
+	// client-result completions and keep-alive pings (not the handshake
+	// reply).
+	MessagesOut int64 `json:"messagesOut"`
+	BytesOut    int64 `json:"bytesOut"`
+	// Acks counts the Acks among MessagesOut.
+	Acks int64 `json:"acks"`
 }
 
 // ServerConnections lists the service connections of hub (every hub when
@@ -107,7 +124,8 @@ func (e *Emulator) ServerConnections(hubName string) []ServerConnectionInfo {
 			continue
 		}
 		out = append(out, ServerConnectionInfo{ID: sc.id, Hub: sc.hubName, ServerID: sc.serverID, Kind: connKindName(sc.connType),
-			Since: sc.since, MessagesIn: sc.messagesIn.Load(), BytesIn: sc.bytesIn.Load(), Acks: sc.acks.Load()})
+			Since: sc.since, MessagesIn: sc.messagesIn.Load(), BytesIn: sc.bytesIn.Load(),
+			MessagesOut: sc.messagesOut.Load(), BytesOut: sc.bytesOut.Load(), Acks: sc.acks.Load()})
 	}
 	e.servers.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -205,12 +223,13 @@ func (sc *serverConn) run() {
 	e := sc.e
 	reader := serviceproto.NewReader(e.serverLimit())
 	rest, ok := sc.handshake(reader)
-	defer func() {
+	unregister := func() {
 		e.servers.mu.Lock()
 		delete(e.servers.byID, sc.id)
 		e.servers.mu.Unlock()
-	}()
+	}
 	if !ok {
+		unregister()
 		return
 	}
 	if e.bus.on() {
@@ -228,6 +247,9 @@ func (sc *serverConn) run() {
 	sc.end(reason)
 	<-writerDone
 	sc.invocations.Wait()
+	// Gone from the state API before the feed says so, so that a viewer
+	// refreshing on the event no longer lists it.
+	unregister()
 	if e.bus.on() {
 		e.bus.publish(Event{Kind: EventServerDisconnected, Hub: sc.hubName, Connection: sc.id, Transport: "service", Reason: *sc.why.Load()})
 	}
@@ -393,6 +415,7 @@ func (sc *serverConn) writeLoop() {
 				return
 			}
 		case <-ticker.C:
+			sc.messagesOut.Add(1)
 			if !sc.write(ping) {
 				return
 			}
@@ -408,6 +431,7 @@ func (sc *serverConn) write(frame []byte) bool {
 		_ = sc.ws.CloseNow()
 		return false
 	}
+	sc.bytesOut.Add(int64(len(frame)))
 	return true
 }
 
@@ -436,9 +460,13 @@ func (sc *serverConn) send(m *serviceproto.Message) {
 	if err != nil {
 		return
 	}
+	// Counted before it is queued: the writer may send it, and the app
+	// read it, before this goroutine runs again.
+	sc.messagesOut.Add(1)
 	select {
 	case sc.out <- b:
 	default:
+		sc.messagesOut.Add(-1)
 		sc.end("its send queue is full: the app server stopped reading")
 	}
 }

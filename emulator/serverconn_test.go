@@ -265,3 +265,68 @@ func TestServerPings(t *testing.T) {
 	}
 	eventually(t, "the server connection is gone", func() bool { return len(s.Emulator.ServerConnections("")) == 0 })
 }
+
+// TestServerConnectionsState: a service connection is listed by the Go
+// state API, the control API (per hub and for every hub, with its
+// counters) and the hub list, and its connect and disconnect are on the
+// feed; a hub served by service connections alone is listed too.
+func TestServerConnectionsState(t *testing.T) {
+	s := newServer(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feed := s.Emulator.Events(ctx, &emulator.EventFilter{Kinds: []emulator.EventKind{emulator.EventServerConnected, emulator.EventServerDisconnected}})
+
+	c, reply := openService(t, s, "lonely", weakHandshake)
+	id := reply.ConnectionID
+	ev := nextEvent(t, feed)
+	require.Equal(t, emulator.EventServerConnected, ev.Kind)
+	require.Equal(t, id, ev.Connection)
+	require.Equal(t, "lonely", ev.Hub)
+
+	// Two Acks out: the counters count them.
+	c.send(serviceproto.Message{Type: serviceproto.TypeCheckUserExistenceWithAck, UserID: "nobody", AckID: 1})
+	c.send(serviceproto.Message{Type: serviceproto.TypeCheckGroupExistenceWithAck, Group: "none", AckID: 2})
+	require.Equal(t, serviceproto.TypeAck, c.nextNotPing().Type)
+	require.Equal(t, serviceproto.TypeAck, c.nextNotPing().Type)
+
+	servers := s.Emulator.ServerConnections("LONELY")
+	require.Len(t, servers, 1)
+	got := servers[0]
+	require.Equal(t, id, got.ID)
+	require.Equal(t, "lonely", got.Hub)
+	require.Equal(t, int64(2), got.MessagesIn, "the two checks")
+	require.GreaterOrEqual(t, got.MessagesOut, int64(2))
+	require.Equal(t, int64(2), got.Acks)
+	require.Positive(t, got.BytesIn)
+	// BytesOut counts once the write has returned, which may be just
+	// after the app read the Acks.
+	eventually(t, "the Acks' bytes are counted", func() bool { return s.Emulator.ServerConnections("lonely")[0].BytesOut > 0 })
+	require.False(t, got.Since.IsZero())
+	require.Empty(t, s.Emulator.ServerConnections("other"))
+
+	var perHub, all struct {
+		Servers []map[string]any `json:"servers"`
+	}
+	getJSON(t, s, "/_emulator/api/hubs/lonely/servers", &perHub)
+	require.Len(t, perHub.Servers, 1)
+	require.Equal(t, id, perHub.Servers[0]["id"])
+	require.Equal(t, "weak", perHub.Servers[0]["kind"])
+	for _, k := range []string{"hub", "connectedSince", "messagesIn", "messagesOut", "bytesIn", "bytesOut", "acks"} {
+		require.Contains(t, perHub.Servers[0], k)
+	}
+	require.EqualValues(t, 2, perHub.Servers[0]["acks"])
+	getJSON(t, s, "/_emulator/api/servers", &all)
+	require.Len(t, all.Servers, 1)
+	var hubs struct {
+		Hubs []emulator.HubInfo `json:"hubs"`
+	}
+	getJSON(t, s, "/_emulator/api/hubs", &hubs)
+	require.Contains(t, hubs.Hubs, emulator.HubInfo{Name: "lonely", Servers: 1})
+
+	require.NoError(t, c.ws.Close(websocket.StatusNormalClosure, "bye"))
+	ev = nextEvent(t, feed)
+	require.Equal(t, emulator.EventServerDisconnected, ev.Kind)
+	require.Equal(t, id, ev.Connection)
+	require.NotEmpty(t, ev.Reason)
+	require.Empty(t, s.Emulator.ServerConnections(""))
+}

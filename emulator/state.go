@@ -76,9 +76,13 @@ type HubInfo struct {
 	Connections int    `json:"connections"`
 	Users       int    `json:"users"`
 	Groups      int    `json:"groups"`
+	// Servers counts the hub's service connections (app servers on the
+	// service protocol; see ServerConnections).
+	Servers int `json:"servers"`
 }
 
-// Hubs lists the hubs the emulator holds, by name.
+// Hubs lists the hubs the emulator holds, by name: those with clients or
+// state, and those only service connections serve.
 func (e *Emulator) Hubs() []HubInfo {
 	e.hubsMu.RLock()
 	hubs := make([]*hub, 0, len(e.hubs))
@@ -86,11 +90,21 @@ func (e *Emulator) Hubs() []HubInfo {
 		hubs = append(hubs, h)
 	}
 	e.hubsMu.RUnlock()
+	servers := map[string]int{}
+	e.servers.mu.Lock()
+	for _, sc := range e.servers.byID {
+		servers[sc.hubName]++
+	}
+	e.servers.mu.Unlock()
 	out := make([]HubInfo, 0, len(hubs))
 	for _, h := range hubs {
 		h.mu.RLock()
-		out = append(out, HubInfo{Name: h.name, Connections: len(h.conns), Users: len(h.users), Groups: len(h.groups)})
+		out = append(out, HubInfo{Name: h.name, Connections: len(h.conns), Users: len(h.users), Groups: len(h.groups), Servers: servers[h.name]})
 		h.mu.RUnlock()
+		delete(servers, h.name)
+	}
+	for name, n := range servers {
+		out = append(out, HubInfo{Name: name, Servers: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

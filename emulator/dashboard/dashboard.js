@@ -156,6 +156,9 @@
       case 'completion': return `#${ev.invocationId} · ${who}`;
       case 'control': return `${ev.route}${ev.target ? ' ' + ev.target : ''}${ev.reason ? ' — ' + ev.reason : ''} · ${who || 'all'}`;
       case 'fault': return `${ev.target}${ev.route ? ' ' + ev.route : ''}${ev.reason ? ' — ' + ev.reason : ''}`;
+      case 'service': return `${ev.method}${ev.target ? ' → ' + ev.target : ''} · ${who || 'all'} · ${ev.route}`;
+      case 'serverConnected': return `service connection ${ev.connection} (${ev.hub})`;
+      case 'serverDisconnected': return `service connection ${ev.connection} — ${ev.reason}`;
       default: return JSON.stringify(ev);
     }
   };
@@ -189,7 +192,7 @@
     source = new EventSource(`${api}/events?${q}`);
     source.onopen = () => { $('conn-state').textContent = 'live'; $('conn-state').className = 'pill live'; };
     source.onerror = () => { $('conn-state').textContent = 'reconnecting…'; $('conn-state').className = 'pill down'; };
-    for (const kind of ['connected', 'disconnected', 'rest', 'negotiate', 'upstream', 'invocation', 'completion', 'control', 'fault']) {
+    for (const kind of ['connected', 'disconnected', 'rest', 'negotiate', 'upstream', 'invocation', 'completion', 'control', 'fault', 'service', 'serverConnected', 'serverDisconnected']) {
       source.addEventListener(kind, (m) => addEvent(JSON.parse(m.data)));
     }
   }

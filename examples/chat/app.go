@@ -89,11 +89,12 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	outputs := map[string]*signalr.Output{}
 	for fn, ob := range map[string]signalr.OutputBinding{
-		fnMessages:      b.Messages,
-		fnUserMessages:  b.UserMessages,
-		fnGroupMessages: b.GroupMessages,
-		fnGroupAdd:      b.GroupAdd,
-		fnGroupRemove:   b.GroupRemove,
+		fnMessages:           b.Messages,
+		fnUserMessages:       b.UserMessages,
+		fnGroupMessages:      b.GroupMessages,
+		fnConnectionMessages: b.ConnectionMessages,
+		fnGroupAdd:           b.GroupAdd,
+		fnGroupRemove:        b.GroupRemove,
 	} {
 		out, err := bindOutput(ob)
 		if err != nil {
@@ -167,12 +168,14 @@ func apiHandler(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Ou
 // them (custom handler mode).
 func apiFunctions(byHeader, byQuery *signalr.Input, outputs map[string]*signalr.Output, presence userPresence) map[string]http.Handler {
 	return map[string]http.Handler{
-		fnNegotiate:     negotiateHandler(byHeader, byQuery),
-		fnMessages:      messageHandler(outputs[fnMessages], presence, toEveryone),
-		fnUserMessages:  messageHandler(outputs[fnUserMessages], presence, toUser),
-		fnGroupMessages: messageHandler(outputs[fnGroupMessages], presence, toGroup),
-		fnGroupAdd:      groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
-		fnGroupRemove:   groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
+		fnNegotiate:          negotiateHandler(byHeader, byQuery),
+		fnMessages:           messageHandler(outputs[fnMessages], presence, toEveryone),
+		fnUserMessages:       messageHandler(outputs[fnUserMessages], presence, toUser),
+		fnGroupMessages:      messageHandler(outputs[fnGroupMessages], presence, toGroup),
+		fnGroupAdd:           groupActionHandler(outputs[fnGroupAdd], signalr.GroupActionAdd),
+		fnGroupRemove:        groupActionHandler(outputs[fnGroupRemove], signalr.GroupActionRemove),
+		fnConnectionMessages: messageHandler(outputs[fnConnectionMessages], presence, toConnection),
+		fnAskConnection:      askHandler(presence),
 	}
 }
 
@@ -201,6 +204,16 @@ func logRequests(h http.Handler, logger *slog.Logger) http.Handler {
 	})
 }
 
+// askPattern is the ask-connection route as the API's mux names it.
+var askPattern = func() string {
+	for _, rt := range routes {
+		if rt.function == fnAskConnection {
+			return rt.method + " " + rt.path
+		}
+	}
+	return ""
+}()
+
 // maxLoggedBody bounds how much of a 502 body logUndelivered keeps.
 const maxLoggedBody = 64 << 10
 
@@ -213,7 +226,9 @@ func logUndelivered(h http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bw := &bodyWriter{statusWriter: statusWriter{ResponseWriter: w}}
 		h.ServeHTTP(bw, r)
-		if bw.status != http.StatusBadGateway {
+		if bw.status != http.StatusBadGateway || r.Pattern == askPattern {
+			// The ask route's 502 is the client's failure, said in the
+			// answer, not the service's refusal.
 			return
 		}
 		var body struct {

@@ -27,6 +27,11 @@ const (
 	fnGroupMessages = "group-messages"
 	fnGroupAdd      = "group-add"
 	fnGroupRemove   = "group-remove"
+	// fnConnectionMessages sends to one connection; fnAskConnection asks
+	// one connection's client for a result (client results: Functions has
+	// no binding for them, so it uses the shared Client).
+	fnConnectionMessages = "connection-messages"
+	fnAskConnection      = "ask-connection"
 )
 
 // route is where a function is served: the Go form of its httpTrigger's
@@ -46,6 +51,8 @@ var routes = []route{
 	{fnGroupMessages, "POST", "/api/groups/{group}/messages"},
 	{fnGroupAdd, "PUT", "/api/groups/{group}/users/{userId}"},
 	{fnGroupRemove, "DELETE", "/api/groups/{group}/users/{userId}"},
+	{fnConnectionMessages, "POST", "/api/connections/{connectionId}/messages"},
+	{fnAskConnection, "POST", "/api/connections/{connectionId}/ask"},
 }
 
 // bindings are the SignalR bindings of the example's functions.
@@ -57,9 +64,10 @@ type bindings struct {
 	// parameter, for callers that do not have that header (such as the chat
 	// page on a laptop, with no App Service in front).
 	NegotiateFromQuery signalr.ConnectionInfoBinding
-	// Messages, UserMessages and GroupMessages send newMessage to everyone,
-	// to one user and to one group.
-	Messages, UserMessages, GroupMessages signalr.OutputBinding
+	// Messages, UserMessages, GroupMessages and ConnectionMessages send
+	// newMessage to everyone, to one user, to one group and to one
+	// connection.
+	Messages, UserMessages, GroupMessages, ConnectionMessages signalr.OutputBinding
 	// GroupAdd and GroupRemove change group membership.
 	GroupAdd, GroupRemove signalr.OutputBinding
 	// Hub are the functions SignalR Service triggers in serverless mode
@@ -128,11 +136,12 @@ func declaredBindings() bindings {
 			UserID:                  "{query.userId}",
 			ConnectionStringSetting: setting,
 		},
-		Messages:      out("signalRMessages"),
-		UserMessages:  out("signalRMessages"),
-		GroupMessages: out("signalRMessages"),
-		GroupAdd:      out("signalRGroupActions"),
-		GroupRemove:   out("signalRGroupActions"),
+		Messages:           out("signalRMessages"),
+		UserMessages:       out("signalRMessages"),
+		GroupMessages:      out("signalRMessages"),
+		ConnectionMessages: out("signalRMessages"),
+		GroupAdd:           out("signalRGroupActions"),
+		GroupRemove:        out("signalRGroupActions"),
 		Hub: map[string]hubBinding{
 			fnOnConnected:    sends(trigger(connections, signalr.EventConnected), "signalRMessages"),
 			fnOnDisconnected: sends(trigger(connections, signalr.EventDisconnected), "signalRMessages"),
@@ -168,6 +177,7 @@ func loadBindings(fsys fs.FS) (bindings, error) {
 		{fnMessages, &b.Messages},
 		{fnUserMessages, &b.UserMessages},
 		{fnGroupMessages, &b.GroupMessages},
+		{fnConnectionMessages, &b.ConnectionMessages},
 		{fnGroupAdd, &b.GroupAdd},
 		{fnGroupRemove, &b.GroupRemove},
 	}

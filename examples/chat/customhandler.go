@@ -29,7 +29,7 @@ func newCustomHandler(fsys fs.FS, presence userPresence, logger *slog.Logger) (*
 		return nil, err
 	}
 	outputs := map[string]*signalr.Output{}
-	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnGroupAdd, fnGroupRemove} {
+	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnConnectionMessages, fnGroupAdd, fnGroupRemove} {
 		if outputs[fn], err = s.Output(fn, "", nil); err != nil {
 			return nil, err
 		}

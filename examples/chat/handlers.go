@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/funcsignalr/signalr"
 )
@@ -99,6 +100,57 @@ func toUser(r *http.Request) signalr.Message {
 
 func toGroup(r *http.Request) signalr.Message {
 	return signalr.Message{GroupName: r.PathValue("group")}
+}
+
+func toConnection(r *http.Request) signalr.Message {
+	return signalr.Message{ConnectionID: r.PathValue("connectionId")}
+}
+
+// askTarget is the client method askHandler invokes; a client answers with
+// connection.on("ask", (question) => answer).
+const askTarget = "ask"
+
+// askTimeout bounds how long askHandler waits for the client's answer.
+const askTimeout = 20 * time.Second
+
+// invoker asks a client for a result; *signalr.Client has it.
+type invoker interface {
+	Invoke(ctx context.Context, hub, connectionID, target string, args []any, opts *signalr.InvokeOptions) (json.RawMessage, error)
+}
+
+// askHandler invokes ask(body) on the client of the connection named in the
+// path and answers 200 with {"answer": <what the client's handler
+// returned>}: a client result. sender is the Client the bindings share
+// (it is used when it can invoke; otherwise the route answers 501). An
+// unknown connection is 404; a client that throws, disconnects or does not
+// answer in time is 502 with the reason.
+func askHandler(sender any) http.Handler {
+	c, _ := sender.(invoker)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c == nil {
+			writeError(w, http.StatusNotImplemented, "asking a client needs a signalr.Client; this server sends through something else")
+			return
+		}
+		body, status, err := readJSON(w, r)
+		if err != nil {
+			writeError(w, status, err.Error())
+			return
+		}
+		answer, err := c.Invoke(r.Context(), hubName, r.PathValue("connectionId"), askTarget, []any{body}, &signalr.InvokeOptions{Timeout: askTimeout})
+		var re *signalr.ResponseError
+		switch {
+		case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no connection %s", r.PathValue("connectionId")))
+			return
+		case err != nil:
+			writeError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(struct {
+			Answer json.RawMessage `json:"answer"`
+		}{answer})
+	})
 }
 
 // groupActionHandler adds the user named in the path to the group named in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	require.NoError(t, err)
 	f := &fakeAPI{fakes: map[string]*signalrtest.FakeSender{}}
 	outputs := map[string]*signalr.Output{}
-	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnGroupAdd, fnGroupRemove} {
+	for _, fn := range []string{fnMessages, fnUserMessages, fnGroupMessages, fnConnectionMessages, fnGroupAdd, fnGroupRemove} {
 		outputs[fn], f.fakes[fn] = signalrtest.NewOutput(hubName)
 	}
 	f.handler = apiHandler(byHeader, byQuery, outputs, nil)
@@ -95,6 +96,7 @@ func TestSendHandlersWithFake(t *testing.T) {
 		{fnUserMessages, "/api/users/d%C3%A9j%C3%A0%20vu%2Fx/messages", signalr.Message{UserID: "déjà vu/x"}},
 		{fnGroupMessages, "/api/groups/g1/messages", signalr.Message{GroupName: "g1"}},
 		{fnGroupMessages, "/api/groups/team%20a%2Fb/messages", signalr.Message{GroupName: "team a/b"}},
+		{fnConnectionMessages, "/api/connections/c-1/messages", signalr.Message{ConnectionID: "c-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -110,7 +112,7 @@ func TestSendHandlersWithFake(t *testing.T) {
 			require.Equal(t, "newMessage", got.Target, "message %+v, want newMessage to %+v", got, tt.want)
 			require.Equal(t, tt.want.UserID, got.UserID, "message %+v, want newMessage to %+v", got, tt.want)
 			require.Equal(t, tt.want.GroupName, got.GroupName, "message %+v, want newMessage to %+v", got, tt.want)
-			require.Equal(t, "", got.ConnectionID, "message %+v, want newMessage to %+v", got, tt.want)
+			require.Equal(t, tt.want.ConnectionID, got.ConnectionID, "message %+v, want newMessage to %+v", got, tt.want)
 			args, err := json.Marshal(got.Arguments)
 			require.NoError(t, err)
 			// The body goes through unchanged: every digit kept.
@@ -118,6 +120,57 @@ func TestSendHandlersWithFake(t *testing.T) {
 			require.True(t, jsonEqual(t, args, want), "arguments %s, want %s", args, want)
 		})
 	}
+}
+
+// The ask route needs something that can invoke a client: over a fake
+// sender it answers 501, saying so, and a bad body is a 400 before
+// anything is asked.
+func TestAskHandlerWithoutClient(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	rec := api.do("POST", "/api/connections/c-1/ask", `{"q":1}`, nil)
+	require.Equal(t, http.StatusNotImplemented, rec.Code, "%s", rec.Body)
+	require.Contains(t, jsonError(t, rec), "needs a signalr.Client")
+	asked := &fakeInvoker{answer: json.RawMessage(`{"a":2}`)}
+	h := askHandler(asked)
+	for _, tt := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"q":1}`, http.StatusOK, `{"answer":{"a":2}}`},
+		{`nope`, http.StatusBadRequest, ""},
+	} {
+		req := httptest.NewRequest("POST", "/api/connections/c-1/ask", strings.NewReader(tt.body))
+		req.SetPathValue("connectionId", "c-1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, tt.status, rec.Code, "body %q: %s", tt.body, rec.Body)
+		if tt.want != "" {
+			require.JSONEq(t, tt.want, rec.Body.String())
+		}
+	}
+	require.Equal(t, []string{"chat c-1 ask [{\"q\":1}]"}, asked.calls)
+	asked.err = &signalr.ResponseError{StatusCode: http.StatusNotFound}
+	req := httptest.NewRequest("POST", "/api/connections/c-2/ask", strings.NewReader(`1`))
+	req.SetPathValue("connectionId", "c-2")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusNotFound, rec.Code, "%s", rec.Body)
+	require.Equal(t, "no connection c-2", jsonError(t, rec))
+}
+
+// fakeInvoker records Invoke calls and answers with answer or err.
+type fakeInvoker struct {
+	answer json.RawMessage
+	err    error
+	calls  []string
+}
+
+func (f *fakeInvoker) Invoke(_ context.Context, hub, connectionID, target string, args []any, _ *signalr.InvokeOptions) (json.RawMessage, error) {
+	a, _ := json.Marshal(args)
+	f.calls = append(f.calls, hub+" "+connectionID+" "+target+" "+string(a))
+	return f.answer, f.err
 }
 
 // jsonEqual compares two JSON texts, keeping numbers exact.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -34,7 +35,11 @@ func Decode(body []byte) (m Message, err error) {
 	if err := hubproto.CheckMessagePackDepth(body); err != nil {
 		return m, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d := &reader{dec: msgpack.NewDecoder(bytes.NewReader(body))}
+	pd := decoders.Get().(*pooledDecoder)
+	defer decoders.Put(pd)
+	pd.src.Reset(body)
+	pd.dec.Reset(&pd.src)
+	d := &reader{dec: pd.dec}
 	n := d.arrayLen()
 	if d.err == nil && n < 1 {
 		return m, fmt.Errorf("%w: the message is an empty array", ErrMalformed)
@@ -52,6 +57,21 @@ func Decode(body []byte) (m Message, err error) {
 	}
 	return m, nil
 }
+
+// pooledDecoder is a msgpack decoder and its source, reused across
+// Decode calls: a new one per message was the largest allocation of a
+// send on both sides of a service connection. What Decode returns never
+// points into the decoder (strings and byte slices are copies).
+type pooledDecoder struct {
+	src bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decoders = sync.Pool{New: func() any {
+	pd := &pooledDecoder{}
+	pd.dec = msgpack.NewDecoder(&pd.src)
+	return pd
+}}
 
 // reader reads a message's items, counting the ones left in its array:
 // an item past the end reads as its zero value, so short (older) forms
