@@ -159,11 +159,15 @@ func emulatorSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptio
 	return opts, send, func() { closeIdle(); srv.Close() }
 }
 
+// hubSide is the careful hub checking tokens as the emulator does: a JWT
+// on every POST and on every WebSocket (benchhub.Hub.Key).
 func hubSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptions, func(int64) error, func()) {
-	h := &benchhub.Hub{WriteTimeout: fanoutWriteTimeout}
+	h := &benchhub.Hub{WriteTimeout: fanoutWriteTimeout, Key: []byte(testKey)}
 	url, stop := listen(b, h)
-	send, closeIdle := restSender(url+"/broadcast", "", body)
-	return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true},
+	exp := jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()}
+	send, closeIdle := restSender(url+"/broadcast", "Bearer "+mint(b, testKey, url+"/broadcast", exp), body)
+	return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true,
+			Headers: []string{"Authorization: Bearer " + mint(b, testKey, url+"/", exp)}},
 		send, func() { closeIdle(); h.Close(); stop() }
 }
 
