@@ -26,10 +26,13 @@ type closeRequest struct {
 
 // connection is one client after its token was accepted, on any transport.
 //
-// Two goroutines serve it: the one that called serve is the only writer to
-// the transport and reacts to everything (queued messages, records from the
-// client, timers, close requests); readLoop only reads. serve waits for
-// readLoop before returning, so neither outlives the transport.
+// Two goroutines serve it: the one that called serve reacts to everything
+// (queued messages, records from the client, timers, close requests);
+// readLoop only reads. serve waits for readLoop before returning, so
+// neither outlives the transport. Writes take wmu: besides serve's
+// goroutine, a worker of the emulator's writer pool writes the queued
+// records of a WebSocket connection while serve's goroutine is idle
+// (writerpool.go).
 //
 // Every write is bounded: by the write timeout, by an overflow of the send
 // queue (which cancels writeCtx), and by the emulator's drain once Shutdown
