@@ -44,6 +44,9 @@ type connection struct {
 	hub     *hub // set once registered
 	id      string
 	user    string
+	// token is the negotiated connection token the client connected
+	// with, "" without negotiate; it is forgotten when the connection ends.
+	token string
 
 	// groups maps the connection's groups to their expiry (zero: none).
 	// It is guarded by hub.mu.
@@ -226,6 +229,10 @@ func (c *connection) serve() {
 		<-c.readDone
 		if registered {
 			c.e.removeConnection(c)
+			// The token is forgotten before the disconnect is
+			// announced: whoever hears of it and connects with the
+			// token again is told the connection has ended.
+			c.e.forgetToken(c.hubName, c.token)
 			c.log.Info("client disconnected", "reason", reason)
 			c.publishDisconnected(reason)
 			c.upstream.disconnected(disconnectError(reason))
@@ -599,6 +606,10 @@ const wsFrameOverhead = 64
 // and otherwise hands the token to the connection's goroutine.
 func (c *connection) poolWrite() {
 	q := c.queue
+	// The token is taken first, as the connection's goroutine takes it:
+	// a close or an overflow signalled from now on leaves a new one, and
+	// one signalled before is seen below.
+	q.awoken()
 	if !q.pooled.Load() || !c.wmu.TryLock() {
 		q.wakeWriter() // the goroutine writes, or is writing
 		return
@@ -610,7 +621,6 @@ func (c *connection) poolWrite() {
 		q.wakeWriter()
 		return
 	}
-	q.awoken()
 	_, err := c.writeQueuedLocked()
 	c.wmu.Unlock()
 	if err != nil {
