@@ -30,7 +30,7 @@ import (
 type writerPool struct {
 	mu      sync.Mutex
 	ready   []poolTask // connections whose wake-up token the pool holds
-	head    int           // ready[head:] is what waits
+	head    int        // ready[head:] is what waits
 	running int
 	base    int // workers to run while none is stalled
 	// writing holds, per running worker, when its current write began
