@@ -289,7 +289,7 @@ func BenchmarkFanout(b *testing.B) {
 		frames := max(1, int(float64(messages)/benchhub.Summarize(seenRPF).Median+0.5))
 		k = int((messages + int64(frames) - 1) / int64(frames))
 	}
-	setK(run(sides["emulator"], messages/2).perFrame)
+	setK(run(sides["emulator"], messages).perFrame) // a whole round: its records per frame are a round's
 	b.ResetTimer()
 	var vsBare, vsHub, connVsHub, rssVsHub, vsLockstep, lockstepVsBare, cpuVsBare, cpuVsHub []float64
 	var emuRPF, bareRPF, hubRPF, emuRSS, hubRSS, bareRSS, emuGo, hubGo []float64
