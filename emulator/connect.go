@@ -138,9 +138,10 @@ func (e *Emulator) startConnection(t transport, hubName, id, token string, claim
 // while the connection waits, which lets the runtime halve the stack of an
 // idle connection's goroutine.
 func (e *Emulator) runConnection(c *connection, token string) {
+	c.token = token
 	c.serve()
 	e.untrack(c)
-	e.forgetToken(c.hubName, token)
+	e.forgetToken(c.hubName, token) // when the handshake failed
 }
 
 // forgetToken forgets the negotiated connection token of a connection that

@@ -26,10 +26,13 @@ type closeRequest struct {
 
 // connection is one client after its token was accepted, on any transport.
 //
-// Two goroutines serve it: the one that called serve is the only writer to
-// the transport and reacts to everything (queued messages, records from the
-// client, timers, close requests); readLoop only reads. serve waits for
-// readLoop before returning, so neither outlives the transport.
+// Two goroutines serve it: the one that called serve reacts to everything
+// (queued messages, records from the client, timers, close requests);
+// readLoop only reads. serve waits for readLoop before returning, so
+// neither outlives the transport. Writes take wmu: besides serve's
+// goroutine, a worker of the emulator's writer pool writes the queued
+// records of a WebSocket connection while serve's goroutine is idle
+// (writerpool.go).
 //
 // Every write is bounded: by the write timeout, by an overflow of the send
 // queue (which cancels writeCtx), and by the emulator's drain once Shutdown
@@ -41,6 +44,9 @@ type connection struct {
 	hub     *hub // set once registered
 	id      string
 	user    string
+	// token is the negotiated connection token the client connected
+	// with, "" without negotiate; it is forgotten when the connection ends.
+	token string
 
 	// groups maps the connection's groups to their expiry (zero: none).
 	// It is guarded by hub.mu.
@@ -63,6 +69,19 @@ type connection struct {
 	// watchdog cancels writeCtx when a write outlives the write timeout;
 	// it is armed for each write, which is cheaper than a context each.
 	watchdog *time.Timer
+
+	// wmu is held by whoever writes to the transport: the connection's
+	// goroutine or a worker of the writer pool (writerpool.go). It guards
+	// spare, pieces, watchdog and the queue's cursor too.
+	wmu sync.Mutex
+	// poolFailed is set when a pool worker's write failed; the
+	// connection's goroutine then ends the connection.
+	poolFailed atomic.Bool
+	// idle is set while the connection's goroutine waits for something
+	// to do: only then does the writer pool write for it, so that a
+	// connection whose goroutine is held (by a full upstream queue, say)
+	// fills its send queue and is dropped, as without the pool.
+	idle atomic.Bool
 
 	// proto is the hub protocol the client chose in its handshake, and
 	// reader cuts its frames into messages; both are set by handshake.
@@ -111,6 +130,7 @@ func newConnection(e *Emulator, t transport, hubName, id, user string) *connecti
 	c.writeCtx, c.cancelWrite = context.WithCancel(e.drain)
 	// An overflow aborts a write stuck on a client that stopped reading.
 	c.queue = newSendQueue(e.opts.sendQueueSize, e.opts.sendQueueBytes, c.cancelWrite)
+	c.queue.toPool = func() { e.writers.add(c) }
 	return c
 }
 
@@ -149,6 +169,13 @@ func (c *connection) readLoop() {
 // the transport abandon the write and fail (for WebSockets, coder/websocket
 // then closes the connection); the connection is over either way.
 func (c *connection) write(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(p)
+}
+
+// writeLocked is write with wmu held.
+func (c *connection) writeLocked(p []byte) error {
 	if c.e.faults.armed() {
 		c.deliveryDelay()
 	}
@@ -173,7 +200,9 @@ func (c *connection) write(p []byte) error {
 func (c *connection) hangUp(closeRecord []byte, kind closeKind) {
 	if closeRecord != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), min(c.e.opts.closeTimeout, c.e.opts.writeTimeout))
+		c.wmu.Lock()
 		_ = c.t.writeFrame(ctx, closeRecord)
+		c.wmu.Unlock()
 		cancel()
 	}
 	c.closeTransport(kind)
@@ -200,6 +229,10 @@ func (c *connection) serve() {
 		<-c.readDone
 		if registered {
 			c.e.removeConnection(c)
+			// The token is forgotten before the disconnect is
+			// announced: whoever hears of it and connects with the
+			// token again is told the connection has ended.
+			c.e.forgetToken(c.hubName, c.token)
 			c.log.Info("client disconnected", "reason", reason)
 			c.publishDisconnected(reason)
 			c.upstream.disconnected(disconnectError(reason))
@@ -325,10 +358,24 @@ func (c *connection) runLink(first [][]byte) string {
 	if reason, stop := c.handleRecords(first); stop {
 		return reason
 	}
+	if c.sr == nil {
+		if _, ok := c.t.(*wsTransport); ok {
+			// The writer pool writes the broadcasts and records; this
+			// goroutine takes what needs more (see writerpool.go).
+			c.queue.pooled.Store(true)
+			defer c.queue.pooled.Store(false)
+			c.queue.signal() // what was queued before goes now
+		}
+	}
 	for {
+		c.idle.Store(true)
 		select {
 		case <-c.queue.wake:
+			c.idle.Store(false)
 			c.queue.awoken()
+			if c.poolFailed.Load() {
+				return c.writeFailure()
+			}
 			// The wake-up also brings a shutdown, a close asked for by
 			// REST and an overflow: fewer channels to wait on make
 			// each wait cheaper, with 10,000 connections waiting.
@@ -376,6 +423,7 @@ func (c *connection) runLink(first [][]byte) string {
 				keepAlive.Reset(c.e.opts.keepAliveInterval)
 			}
 		case frame, open := <-c.incoming:
+			c.idle.Store(false)
 			if !open {
 				return c.readFailure()
 			}
@@ -394,11 +442,13 @@ func (c *connection) runLink(first [][]byte) string {
 				return reason
 			}
 		case <-keepAlive.C:
+			c.idle.Store(false)
 			if err := c.write(c.proto.Ping()); err != nil {
 				return c.writeFailure()
 			}
 			keepAlive.Reset(c.e.opts.keepAliveInterval)
 		case <-clientTimeout.C:
+			c.idle.Store(false)
 			c.hangUp(c.proto.Close("Client timeout elapsed without receiving a message from the client.", false), closeNormal)
 			return "client timeout"
 		}
@@ -424,6 +474,13 @@ func (c *connection) goodbye() string {
 
 // writeQueued writes everything the queue holds; see writeBurst.
 func (c *connection) writeQueued() (wrote bool, err error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeQueuedLocked()
+}
+
+// writeQueuedLocked is writeQueued with wmu held.
+func (c *connection) writeQueuedLocked() (wrote bool, err error) {
 	records, end := c.queue.take(c.spare)
 	wrote, err = c.writeBurst(records, end)
 	// The storage is kept for the next burst, not what it held: an idle
@@ -461,14 +518,14 @@ func (c *connection) writeBurst(records []queued, end *logMark) (wrote bool, err
 		case len(c.pieces) == 0:
 			return nil
 		case len(c.pieces) == 1:
-			err = c.write(c.pieces[0])
+			err = c.writeLocked(c.pieces[0])
 		default:
 			bp := batchPool.Get().(*[]byte)
 			b := (*bp)[:0]
 			for _, p := range c.pieces {
 				b = append(b, p...)
 			}
-			err = c.write(b)
+			err = c.writeLocked(b)
 			if cap(b) <= maxBatchBytes {
 				*bp = b
 				batchPool.Put(bp)
@@ -538,4 +595,36 @@ func (c *connection) writeFailure() string {
 		return "emulator shutting down (write did not finish)"
 	}
 	return "write failed or timed out (client not reading)"
+}
+
+// wsFrameOverhead is more than a WebSocket frame header of a server
+// (at most 10 bytes), counted per burst by the writer pool's room check.
+const wsFrameOverhead = 64
+
+// poolWrite is a writer pool worker's turn at the connection, which holds
+// its queue's wake-up token: it writes what waits when that cannot block,
+// and otherwise hands the token to the connection's goroutine.
+func (c *connection) poolWrite() {
+	q := c.queue
+	// The token is taken first, as the connection's goroutine takes it:
+	// a close or an overflow signalled from now on leaves a new one, and
+	// one signalled before is seen below.
+	q.awoken()
+	if !q.pooled.Load() || !c.wmu.TryLock() {
+		q.wakeWriter() // the goroutine writes, or is writing
+		return
+	}
+	ws, _ := c.t.(*wsTransport)
+	if ws == nil || !c.idle.Load() || q.over.Load() || c.closeReq.Load() != nil || c.e.faults.armed() || c.shuttingDown() ||
+		!ws.hasRoom(int(q.pending())+wsFrameOverhead) {
+		c.wmu.Unlock()
+		q.wakeWriter()
+		return
+	}
+	_, err := c.writeQueuedLocked()
+	c.wmu.Unlock()
+	if err != nil {
+		c.poolFailed.Store(true)
+		q.wakeWriter()
+	}
 }

@@ -96,7 +96,12 @@
 // A broadcast is appended once to its hub's log, which every connection
 // reads from its own place and writes from without a copy; a connection
 // writes whatever is waiting as soon as it can, in frames of up to 16 KiB,
-// and never waits for more to fill a frame.
+// and never waits for more to fill a frame. For WebSocket connections a few
+// writer goroutines (as many as GOMAXPROCS, started when there is work)
+// walk the connections with something waiting and write it, rather than
+// each connection's goroutine being woken per burst; a connection whose
+// socket has no room, or that has anything but messages to send, is left
+// to its own goroutine.
 //
 // Each connection has a send queue bounded by count and by bytes
 // (Options.SendQueueSize, Options.SendQueueBytes; the broadcasts it has not

@@ -82,6 +82,9 @@ type Emulator struct {
 
 	// servers are the app servers' service connections (serverconn.go).
 	servers serverConns
+
+	// writers writes broadcasts to WebSocket connections (writerpool.go).
+	writers *writerPool
 }
 
 // New returns an Emulator configured by opts; nil means all defaults. Bad
@@ -111,6 +114,7 @@ func New(opts *Options) (*Emulator, error) {
 		accessKeyID: "emulator-" + randomID(9),
 		dynamicKey:  []byte(randomID(32)),
 		invocations: invocationTable{byID: make(map[string]*pendingInvocation)},
+		writers:     newWriterPool(),
 	}
 	e.sweepInterval.Store(int64(defaultSweepInterval))
 	ident, err := newIdentityState(o.identity, e.accessKeyID, e.dynamicKey)
@@ -274,6 +278,7 @@ func (e *Emulator) hub(name string, create bool) *hub {
 	h = e.hubs[name]
 	if h == nil {
 		h = newHub(name)
+		h.writers = e.writers
 		e.hubs[name] = h
 	}
 	return h

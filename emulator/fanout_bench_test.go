@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -147,6 +148,7 @@ func emulatorSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptio
 		// this, connections that wait long for the others would be
 		// dropped for silence.
 		ClientTimeout: time.Hour,
+		Logger:        benchLogger(),
 	})
 	token := mint(b, testKey, clientURL(srv, "bench"), nil)
 	sendURL := srv.URL + "/api/hubs/bench/:send"
@@ -159,11 +161,15 @@ func emulatorSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptio
 	return opts, send, func() { closeIdle(); srv.Close() }
 }
 
+// hubSide is the careful hub checking tokens as the emulator does: a JWT
+// on every POST and on every WebSocket (benchhub.Hub.Key).
 func hubSide(b *testing.B, body func(i int64) string) (benchhub.ReaderOptions, func(int64) error, func()) {
-	h := &benchhub.Hub{WriteTimeout: fanoutWriteTimeout}
+	h := &benchhub.Hub{WriteTimeout: fanoutWriteTimeout, Key: []byte(testKey)}
 	url, stop := listen(b, h)
-	send, closeIdle := restSender(url+"/broadcast", "", body)
-	return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true},
+	exp := jwt.MapClaims{"exp": time.Now().Add(24 * time.Hour).Unix()}
+	send, closeIdle := restSender(url+"/broadcast", "Bearer "+mint(b, testKey, url+"/broadcast", exp), body)
+	return benchhub.ReaderOptions{URL: "ws" + strings.TrimPrefix(url, "http") + "/", Handshake: true,
+			Headers: []string{"Authorization: Bearer " + mint(b, testKey, url+"/", exp)}},
 		send, func() { closeIdle(); h.Close(); stop() }
 }
 
@@ -283,7 +289,7 @@ func BenchmarkFanout(b *testing.B) {
 		frames := max(1, int(float64(messages)/benchhub.Summarize(seenRPF).Median+0.5))
 		k = int((messages + int64(frames) - 1) / int64(frames))
 	}
-	setK(run(sides["emulator"], messages/2).perFrame)
+	setK(run(sides["emulator"], messages).perFrame) // a whole round: its records per frame are a round's
 	b.ResetTimer()
 	var vsBare, vsHub, connVsHub, rssVsHub, vsLockstep, lockstepVsBare, cpuVsBare, cpuVsHub []float64
 	var emuRPF, bareRPF, hubRPF, emuRSS, hubRSS, bareRSS, emuGo, hubGo []float64
@@ -369,6 +375,7 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		return `{"target":"newMessage","arguments":["` + strings.Repeat("x", 100) + `",` + strconv.FormatInt(time.Now().UnixNano(), 10) + `]}`
 	}
 	type side struct {
+		name   string
 		rd     *benchhub.Readers
 		send   func(int64) error
 		target int64
@@ -388,7 +395,7 @@ func BenchmarkFanoutLatency(b *testing.B) {
 		rd, err := benchhub.StartReaders(bin, opts, time.Minute)
 		require.NoError(b, err)
 		defer rd.Close()
-		sides[name] = &side{rd: rd, send: send}
+		sides[name] = &side{name: name, rd: rd, send: send}
 	}
 	// steady sends n messages at rate from 16 workers, each message at its
 	// scheduled time, and waits until every client has them.
@@ -416,7 +423,7 @@ func BenchmarkFanoutLatency(b *testing.B) {
 			require.NoError(b, err)
 		}
 		s.target += n
-		require.NoError(b, s.rd.WaitLeast(s.target, time.Minute))
+		require.NoError(b, s.rd.WaitLeast(s.target, time.Minute), s.name)
 	}
 	n := int64(rate * seconds)
 	for _, s := range sides { // warm-up, not counted
@@ -456,6 +463,15 @@ func BenchmarkFanoutLatency(b *testing.B) {
 	benchLog("µs: emulator p50 %v p99 %v; hub p50 %v p99 %v", benchhub.Summarize(e50s), benchhub.Summarize(e99s), benchhub.Summarize(h50s), benchhub.Summarize(h99s))
 	b.ReportMetric(benchhub.Summarize(r50).Median, "p50-x-hub")
 	b.ReportMetric(benchhub.Summarize(r99).Median, "p99-x-hub")
+}
+
+// benchLogger is the emulator's logger in the benchmarks: nothing, or its
+// warnings and disconnects on stderr with FANOUT_DEBUG=1.
+func benchLogger() *slog.Logger {
+	if os.Getenv("FANOUT_DEBUG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return nil
 }
 
 // benchLog prints a line of a benchmark's table: testing truncates a

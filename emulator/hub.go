@@ -22,6 +22,10 @@ const maxUserGroupsWithoutTTL = 100
 // are compared exactly.
 type hub struct {
 	name string
+	// writers is the emulator's writer pool, which a broadcast hands the
+	// connections to write to (writerpool.go); nil for a hub that holds
+	// no connection.
+	writers *writerPool
 
 	mu    sync.RWMutex
 	conns map[string]*connection
@@ -225,6 +229,7 @@ func (h *hub) sendAll(msg *outMessage, excluded excludedSet) {
 		return
 	}
 	var ends [hubproto.NumProtocols]*logMark
+	batch := poolBatches.Get().(*[]*connection)
 	for _, c := range h.conns {
 		p := c.proto
 		if p < 0 || p >= hubproto.NumProtocols || c.queue.log != h.logs[p] {
@@ -238,9 +243,25 @@ func (h *hub) sendAll(msg *outMessage, excluded excludedSet) {
 			}
 			ends[p] = h.logs[p].append(record)
 		}
-		c.queue.notify(ends[p])
+		if c.queue.notifyPooled(ends[p]) {
+			*batch = append(*batch, c)
+		}
 	}
+	if h.writers != nil {
+		h.writers.addBatch(*batch)
+	} else {
+		for _, c := range *batch {
+			c.queue.toPool()
+		}
+	}
+	clear(*batch)
+	*batch = (*batch)[:0]
+	poolBatches.Put(batch)
 }
+
+// poolBatches holds the slices a broadcast gathers the connections for the
+// writer pool in.
+var poolBatches = sync.Pool{New: func() any { return new([]*connection) }}
 
 // sendUser queues msg for every connection of user.
 func (h *hub) sendUser(user string, msg *outMessage, excluded excludedSet) {

@@ -38,6 +38,11 @@ type sendQueue struct {
 	maxBytes int64
 	// wake holds a token when there may be something to write.
 	wake chan struct{}
+	// pooled is set while the writer pool takes the wake-up tokens
+	// (writerpool.go): a signal then hands the connection to toPool
+	// instead of waking its goroutine.
+	pooled atomic.Bool
+	toPool func()
 
 	mu      sync.Mutex
 	records []queued
@@ -138,6 +143,28 @@ func (q *sendQueue) notify(m *logMark) bool {
 	return true
 }
 
+// notifyPooled is notify for a broadcast that hands the connections to the
+// writer pool in one batch: it reports true when the caller must add the
+// connection to the pool (the queue's token is then the pool's).
+func (q *sendQueue) notifyPooled(m *logMark) (toPool bool) {
+	if q.over.Load() {
+		return false
+	}
+	lagCount, lagBytes := q.lag(m)
+	if q.count.Load()+lagCount > q.maxCount || q.bytes.Load()+lagBytes+q.held.Load() > q.maxBytes {
+		q.overflow()
+		return false
+	}
+	if q.woken.Load() || !q.woken.CompareAndSwap(false, true) {
+		return false
+	}
+	if q.pooled.Load() {
+		return true
+	}
+	q.wakeWriter()
+	return false
+}
+
 // signal leaves a wake-up token unless one is already waiting. The flag
 // spares the channel (a cache line of its own) while a token waits, which
 // is most of the time under a burst of broadcasts.
@@ -145,6 +172,15 @@ func (q *sendQueue) signal() {
 	if q.woken.Load() || !q.woken.CompareAndSwap(false, true) {
 		return
 	}
+	if q.pooled.Load() {
+		q.toPool()
+		return
+	}
+	q.wakeWriter()
+}
+
+// wakeWriter hands the token to the connection's goroutine.
+func (q *sendQueue) wakeWriter() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -164,6 +200,17 @@ func (q *sendQueue) overflow() {
 		}
 		q.signal() // the writer drops the client
 	})
+}
+
+// pending is about how many bytes wait for the writer: the records
+// queued and the broadcasts after what it last took. It is an estimate for
+// the writer pool, read without the lock.
+func (q *sendQueue) pending() int64 {
+	n := q.bytes.Load()
+	if q.log != nil {
+		n += q.log.end().pos - q.sentPos.Load()
+	}
+	return n
 }
 
 // take returns every queued record, in order, and the broadcast log's end

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/coder/websocket"
 )
@@ -28,6 +29,18 @@ type wsTransport struct {
 	// writing is set while a write is under way: only such a write is
 	// cut when its context ends.
 	writing atomic.Bool
+
+	// raw reads the socket's send queue for the writer pool (see
+	// hasRoom); nil when the connection is not a socket. sndbuf caches
+	// the send buffer's size.
+	raw    syscall.RawConn
+	sndbuf int
+}
+
+// hasRoom reports whether n bytes can be written without waiting for the
+// client; it is called with the connection's writer lock held.
+func (t *wsTransport) hasRoom(n int) bool {
+	return t.raw != nil && sendRoom(t.raw, &t.sndbuf, n)
 }
 
 // acceptWebSocket upgrades r. On failure the response has been written.
@@ -42,7 +55,11 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request, readLimit int64) (*
 		return nil, err
 	}
 	ws.SetReadLimit(readLimit)
-	return &wsTransport{ws: ws, msgType: websocket.MessageText, netConn: capture.conn}, nil
+	t := &wsTransport{ws: ws, msgType: websocket.MessageText, netConn: capture.conn}
+	if sc, ok := capture.conn.(syscall.Conn); ok {
+		t.raw, _ = sc.SyscallConn()
+	}
+	return t, nil
 }
 
 // readFrame reads a message of either type: clients send the handshake as

@@ -3,12 +3,14 @@ package benchhub
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -101,3 +103,43 @@ func TestBareWritesKRecordsPerFrame(t *testing.T) {
 
 // TestMain fails the run if a connection's goroutine outlives the tests.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// With a Key the hub refuses a POST and a WebSocket without a token, or
+// with one for another URL, and takes one signed for the request's URL.
+func TestHubChecksTokens(t *testing.T) {
+	t.Parallel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := &Hub{Key: key}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+	mint := func(aud string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": aud, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(key)
+		require.NoError(t, err)
+		return tok
+	}
+	post := func(token string) int {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/broadcast", strings.NewReader(`{"target":"t","arguments":[]}`))
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, post(""))
+	assert.Equal(t, http.StatusUnauthorized, post(mint(srv.URL+"/other")))
+	assert.Equal(t, http.StatusAccepted, post(mint(srv.URL+"/broadcast")))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(srv.URL+"/")}}})
+	require.NoError(t, err)
+	ws.CloseNow()
+}

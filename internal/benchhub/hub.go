@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coder/websocket"
 	"github.com/funcsignalr/signalr/internal/hubproto"
@@ -26,6 +29,12 @@ type Hub struct {
 	MaxFrame int
 	// WriteTimeout bounds each frame's write; 0 means 10 s.
 	WriteTimeout time.Duration
+	// Key, when set, makes the hub check tokens as the emulator does:
+	// every POST and every WebSocket needs "Authorization: Bearer <JWT>"
+	// signed HS256 with Key, with an expiry, and an audience that is the
+	// request's URL without the query (http://host/path). Without it
+	// the hub checks nothing.
+	Key []byte
 
 	mu      sync.RWMutex
 	clients map[*hubClient]struct{}
@@ -52,6 +61,10 @@ func (h *Hub) Clients() int {
 // ServeHTTP accepts a WebSocket at any path except POST /broadcast, which
 // broadcasts the Invocation {"target":...,"arguments":[...]} in its body.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
 	if r.Method == http.MethodPost {
 		h.servePost(w, r)
 		return
@@ -99,6 +112,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(h.clients, c)
 	h.mu.Unlock()
 	ws.CloseNow()
+}
+
+// authorized checks r's token when the hub has a Key.
+func (h *Hub) authorized(r *http.Request) bool {
+	if len(h.Key) == 0 {
+		return true
+	}
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
+		jwt.WithAudience("http://"+r.Host+r.URL.Path))
+	_, err := parser.Parse(raw, func(*jwt.Token) (any, error) { return h.Key, nil })
+	return err == nil
 }
 
 func cmp[T int | time.Duration](v, def T) T {

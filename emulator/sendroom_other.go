@@ -1,0 +1,9 @@
+//go:build !linux
+
+package emulator
+
+import "syscall"
+
+// sendRoom reports false where the emulator cannot read a socket's send
+// queue: every write then goes through the connection's own goroutine.
+func sendRoom(raw syscall.RawConn, sndbuf *int, n int) bool { return false }
