@@ -82,6 +82,14 @@ type connection struct {
 	// connection whose goroutine is held (by a full upstream queue, say)
 	// fills its send queue and is dropped, as without the pool.
 	idle atomic.Bool
+	// poolWrote is when a pool worker last wrote (Unix nanoseconds): the
+	// keep-alive Ping goes only after KeepAliveInterval without a write,
+	// whoever wrote.
+	poolWrote atomic.Int64
+	// inPool is set, under wmu, while a pool worker writes: the delivery
+	// delay of a fault armed meanwhile then waits for the next write on
+	// the connection's goroutine instead of holding the worker.
+	inPool bool
 
 	// proto is the hub protocol the client chose in its handshake, and
 	// reader cuts its frames into messages; both are set by handshake.
@@ -176,7 +184,7 @@ func (c *connection) write(p []byte) error {
 
 // writeLocked is write with wmu held.
 func (c *connection) writeLocked(p []byte) error {
-	if c.e.faults.armed() {
+	if c.e.faults.armed() && !c.inPool {
 		c.deliveryDelay()
 	}
 	if c.watchdog == nil {
@@ -359,7 +367,7 @@ func (c *connection) runLink(first [][]byte) string {
 		return reason
 	}
 	if c.sr == nil {
-		if _, ok := c.t.(*wsTransport); ok {
+		if ws, ok := c.t.(*wsTransport); ok && sendRoomSupported && ws.raw != nil {
 			// The writer pool writes the broadcasts and records; this
 			// goroutine takes what needs more (see writerpool.go).
 			c.queue.pooled.Store(true)
@@ -443,6 +451,12 @@ func (c *connection) runLink(first [][]byte) string {
 			}
 		case <-keepAlive.C:
 			c.idle.Store(false)
+			if last := c.poolWrote.Load(); last != 0 {
+				if since := time.Since(time.Unix(0, last)); since < c.e.opts.keepAliveInterval {
+					keepAlive.Reset(c.e.opts.keepAliveInterval - since)
+					continue
+				}
+			}
 			if err := c.write(c.proto.Ping()); err != nil {
 				return c.writeFailure()
 			}
@@ -611,17 +625,24 @@ func (c *connection) poolWrite() {
 	// one signalled before is seen below.
 	q.awoken()
 	if !q.pooled.Load() || !c.wmu.TryLock() {
-		q.wakeWriter() // the goroutine writes, or is writing
+		// The connection's goroutine, or another worker, is writing:
+		// the goroutine takes this turn when it is free.
+		q.wakeWriter()
 		return
 	}
 	ws, _ := c.t.(*wsTransport)
-	if ws == nil || !c.idle.Load() || q.over.Load() || c.closeReq.Load() != nil || c.e.faults.armed() || c.shuttingDown() ||
+	if ws == nil || !c.idle.Load() || c.poolFailed.Load() || q.over.Load() || c.closeReq.Load() != nil || c.e.faults.armed() || c.shuttingDown() ||
 		!ws.hasRoom(int(q.pending())+wsFrameOverhead) {
 		c.wmu.Unlock()
 		q.wakeWriter()
 		return
 	}
-	_, err := c.writeQueuedLocked()
+	c.inPool = true
+	wrote, err := c.writeQueuedLocked()
+	c.inPool = false
+	if wrote && err == nil {
+		c.poolWrote.Store(time.Now().UnixNano())
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		c.poolFailed.Store(true)

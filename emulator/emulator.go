@@ -228,7 +228,9 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
+		// No connection is left to give the writer pool work; its
+		// workers end once their last write returns.
+		return e.writers.wait(ctx)
 	case <-ctx.Done():
 	}
 	e.upstream.abort()
@@ -242,6 +244,10 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		c.t.abort()
 	}
 	<-done
+	// The transports are cut, so the workers' writes fail at once.
+	waitCtx, cancel := context.WithTimeout(context.Background(), e.opts.closeTimeout)
+	defer cancel()
+	_ = e.writers.wait(waitCtx)
 	return ctx.Err()
 }
 

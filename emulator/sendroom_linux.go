@@ -5,6 +5,10 @@ import (
 	"unsafe"
 )
 
+// sendRoomSupported reports whether sendRoom can read a socket's send
+// queue here; without it the writer pool is not used.
+const sendRoomSupported = true
+
 // sendRoom reports whether n more bytes fit in the send buffer of the
 // socket behind raw with a wide margin, so that writing them returns
 // without waiting for the client to read: the bytes queued (SIOCOUTQ) plus

@@ -3,11 +3,14 @@ package emulator_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -105,4 +108,81 @@ func TestOverflowDropsConnectionHeldByUpstream(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// More clients that stopped reading than the writer pool has workers,
+// stand-ins included, and one that reads: the pool leaves each stuck
+// client to its own goroutine once its socket has no room, so the reader
+// gets every broadcast and stays connected while the stuck ones are
+// dropped. Were the pool to write into full sockets, its workers would all
+// wait (the write timeout is a minute) and the reader's queue of 4 would
+// overflow.
+func TestStuckClientsDoNotHoldTheWriterPool(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, &emulator.Options{SendQueueSize: 4, WriteTimeout: time.Minute})
+	const stuckClients = 24 // more than GOMAXPROCS plus the pool's 16 stand-ins
+	var stuck []*client
+	for i := range stuckClients {
+		stuck = append(stuck, connectSmallReadBuffer(t, s, "chat", "stuck"+itoa(i)))
+	}
+	reader := connect(t, s, "chat", "reader")
+	received := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { received <- n }()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, data, err := reader.ws.Read(ctx)
+			cancel()
+			if err != nil {
+				return
+			}
+			n += bytes.Count(data, []byte(`"target":"big"`))
+		}
+	}()
+	anyConnected := func() bool {
+		for _, c := range stuck {
+			if connected(s, c.id) {
+				return true
+			}
+		}
+		return false
+	}
+	body := sendBody("big", strings.Repeat("x", 64<<10))
+	sent := 0
+	for ; sent < 2000 && anyConnected(); sent++ {
+		wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", body), 202, "")
+	}
+	require.False(t, anyConnected(), "every stuck client is dropped")
+	require.True(t, connected(s, reader.id), "the reading client was dropped too")
+	t.Logf("the stuck clients were dropped after %d broadcasts", sent)
+	wantStatus(t, rest(t, s, "DELETE", "/api/hubs/chat/connections/"+reader.id, ""), 200, "")
+	assert.Equal(t, sent, <-received, "the reader got every broadcast")
+}
+
+// connectSmallReadBuffer is connect over a socket with a small receive
+// buffer, so that a client that does not read fills it quickly.
+func connectSmallReadBuffer(t *testing.T, s *emulator.Server, hub, user string) *client {
+	t.Helper()
+	token := mint(t, testKey, clientURL(s, hub), jwt.MapClaims{"asrs.s.uid": user})
+	n := negotiate(t, s, hub, token, 1)
+	dialer := &net.Dialer{}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.SetReadBuffer(8 << 10)
+		}
+		return conn, err
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(s.URL, "http") + "/client/?hub=" + hub + "&id=" + n.ConnectionToken
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	require.NoError(t, err)
+	ws.SetReadLimit(-1)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &client{t: t, ws: ws, id: n.ConnectionID}
+	c.send(`{"protocol":"json","version":1}`)
+	require.Equal(t, "{}", c.next(), "handshake response")
+	return c
 }

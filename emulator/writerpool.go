@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"time"
@@ -22,28 +23,36 @@ import (
 // send queue's bounds drop it, while the workers go on with the others.
 //
 // Should a write block all the same, its worker holds that connection
-// alone (workers take one connection at a time), and a stand-in worker is
-// started once every worker has been in one write for stallAfter.
+// alone (workers take one connection at a time), and while connections
+// wait and every worker has been in one write for stallAfter, a stand-in
+// worker is started (a timer watches for it, so it does not depend on
+// more work arriving).
 //
 // Workers are started when there is work and end when there is none, so an
-// Emulator that is never shut down leaves no goroutine behind.
+// Emulator that is never shut down leaves no goroutine behind; Shutdown
+// waits for them (wait).
 type writerPool struct {
 	mu      sync.Mutex
 	ready   []poolTask // connections whose wake-up token the pool holds
 	head    int        // ready[head:] is what waits
 	running int
 	base    int // workers to run while none is stalled
-	// writing holds, per running worker, when its current write began
-	// (zero between writes); a worker's slot is its index.
+	// writing holds, per running worker, when it took its current
+	// connection (zero between them); a worker's slot is its index.
 	writing []time.Time
 	free    []int // slots of workers that ended
+	// watching is set while a stall timer is armed.
+	watching bool
+	// stopped is closed when the last running worker ends; nil while
+	// none runs.
+	stopped chan struct{}
 }
 
 // poolTask is what a worker does with a connection (connection.poolWrite).
 type poolTask interface{ poolWrite() }
 
-// stallAfter is how long every worker must have been in one write before
-// the pool starts a stand-in; maxStandIns bounds those.
+// stallAfter is how long every worker must have been with one connection
+// before the pool starts a stand-in; maxStandIns bounds those.
 const (
 	stallAfter  = 50 * time.Millisecond
 	maxStandIns = 16
@@ -81,21 +90,46 @@ func (p *writerPool) addBatch(cs []*connection) {
 	}
 }
 
-// startLocked counts in the workers to start for n more connections: up to
-// base, or one stand-in when every running worker is stalled. It returns
-// their slots.
+// startLocked counts in the workers to start for n more connections, up to
+// base, and returns their slots. When none can start, the stall timer is
+// armed.
 func (p *writerPool) startLocked(n int) []int {
 	var slots []int
 	for i := 0; i < n && p.running < p.base; i++ {
 		slots = append(slots, p.slotLocked())
 	}
-	if len(slots) == 0 && p.running < p.base+maxStandIns && p.allStalledLocked() {
-		slots = append(slots, p.slotLocked())
+	if len(slots) == 0 && !p.watching {
+		p.watching = true
+		time.AfterFunc(stallAfter, p.checkStall)
 	}
 	return slots
 }
 
+// checkStall starts a stand-in worker when connections wait and every
+// running worker is stalled, and watches again while connections wait.
+func (p *writerPool) checkStall() {
+	p.mu.Lock()
+	p.watching = false
+	if p.head == len(p.ready) {
+		p.mu.Unlock()
+		return
+	}
+	slot := -1
+	if p.running < p.base+maxStandIns && p.allStalledLocked() {
+		slot = p.slotLocked()
+	}
+	p.watching = true
+	time.AfterFunc(stallAfter, p.checkStall)
+	p.mu.Unlock()
+	if slot >= 0 {
+		go p.work(slot)
+	}
+}
+
 func (p *writerPool) slotLocked() int {
+	if p.running == 0 {
+		p.stopped = make(chan struct{})
+	}
 	p.running++
 	if n := len(p.free); n > 0 {
 		slot := p.free[n-1]
@@ -106,8 +140,8 @@ func (p *writerPool) slotLocked() int {
 	return len(p.writing) - 1
 }
 
-// allStalledLocked reports whether every running worker has been in one
-// write for stallAfter or longer.
+// allStalledLocked reports whether every running worker has been with one
+// connection for stallAfter or longer.
 func (p *writerPool) allStalledLocked() bool {
 	if p.running == 0 {
 		return false
@@ -122,7 +156,7 @@ func (p *writerPool) allStalledLocked() bool {
 	return stalled >= p.running
 }
 
-// next ends the worker's write in slot and hands it the next connection,
+// next ends the worker's turn in slot and hands it the next connection,
 // or reports false, counting the worker out, when none waits.
 func (p *writerPool) next(slot int) (poolTask, bool) {
 	p.mu.Lock()
@@ -136,11 +170,22 @@ func (p *writerPool) next(slot int) (poolTask, bool) {
 		p.running--
 		p.writing[slot] = time.Time{}
 		p.free = append(p.free, slot)
+		if p.running == 0 {
+			close(p.stopped)
+			p.stopped = nil
+		}
 		return nil, false
 	}
 	c := p.ready[p.head]
 	p.ready[p.head] = nil
 	p.head++
+	if p.head > 1024 && p.head > len(p.ready)/2 {
+		// What was handed out is given back while work keeps coming,
+		// so the list holds what waits, not every connection ever added.
+		n := copy(p.ready, p.ready[p.head:])
+		clear(p.ready[n:])
+		p.ready, p.head = p.ready[:n], 0
+	}
 	p.writing[slot] = time.Now()
 	return c, true
 }
@@ -152,5 +197,22 @@ func (p *writerPool) work(slot int) {
 			return
 		}
 		c.poolWrite()
+	}
+}
+
+// wait returns once no worker runs, or ctx's error when it ends first.
+// Shutdown calls it once every connection has ended, so no new work comes.
+func (p *writerPool) wait(ctx context.Context) error {
+	p.mu.Lock()
+	stopped := p.stopped
+	p.mu.Unlock()
+	if stopped == nil {
+		return nil
+	}
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

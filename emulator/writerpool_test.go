@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,23 +22,35 @@ func (p *writerPool) runningWorkers() int {
 	return p.running
 }
 
-// Every task queued is run once, by at most base workers, and the workers
-// end when nothing waits.
+// Every task queued is run once, by at most base workers at a time, and the
+// workers end when nothing waits.
 func TestWriterPoolRunsEveryTaskAndEnds(t *testing.T) {
 	p := &writerPool{base: 2}
 	var done sync.WaitGroup
-	var ran atomic.Int64
+	var ran, inFlight, most atomic.Int64
 	for range 1000 {
 		done.Add(1)
-		p.add(fakeTask{func() { ran.Add(1); done.Done() }})
+		p.add(fakeTask{func() {
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			ran.Add(1)
+			inFlight.Add(-1)
+			done.Done()
+		}})
 	}
 	done.Wait()
 	require.Equal(t, int64(1000), ran.Load())
-	require.Eventually(t, func() bool { return p.runningWorkers() == 0 }, 5*time.Second, time.Millisecond, "the workers end")
+	require.LessOrEqual(t, most.Load(), int64(2), "at most base workers run while none is stalled")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, p.wait(ctx), "the workers end")
+	require.Zero(t, p.runningWorkers())
 }
 
-// A task that blocks holds its worker alone: once every worker has been in
-// it for stallAfter, the next task gets a stand-in worker.
+// A task that blocks holds its worker alone: once the worker has been in
+// it for stallAfter, a stand-in runs the task queued behind it, with no
+// more work arriving to prompt it.
 func TestWriterPoolStartsAStandInForAStalledWorker(t *testing.T) {
 	p := &writerPool{base: 1}
 	release := make(chan struct{})
@@ -45,20 +58,43 @@ func TestWriterPoolStartsAStandInForAStalledWorker(t *testing.T) {
 	p.add(fakeTask{func() { close(started); <-release }})
 	<-started
 	other := make(chan struct{})
-	// Queued while the only worker is blocked: it runs once the pool
-	// finds the worker stalled, at an add after stallAfter.
 	p.add(fakeTask{func() { close(other) }})
-	deadline := time.After(10 * time.Second)
-	for waiting := true; waiting; {
-		select {
-		case <-other:
-			waiting = false
-		case <-deadline:
-			t.Fatal("no stand-in worker ran the queued task")
-		case <-time.After(10 * time.Millisecond):
-			p.add(fakeTask{func() {}}) // the next add looks again
-		}
+	select {
+	case <-other:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stand-in worker ran the queued task")
 	}
 	close(release)
-	require.Eventually(t, func() bool { return p.runningWorkers() == 0 }, 5*time.Second, time.Millisecond, "the workers end")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, p.wait(ctx), "the workers end")
+}
+
+// While work keeps coming, the list of waiting connections holds what
+// waits, not every connection ever added.
+func TestWriterPoolReadyListStaysBounded(t *testing.T) {
+	p := &writerPool{base: 1}
+	var left atomic.Int64
+	left.Store(100_000)
+	finished := make(chan struct{})
+	most := 0
+	var task fakeTask
+	task = fakeTask{func() {
+		p.mu.Lock()
+		most = max(most, cap(p.ready))
+		p.mu.Unlock()
+		switch n := left.Add(-1); {
+		case n > 0:
+			p.add(task) // another turn: the pool is never empty
+		case n == 0:
+			close(finished)
+		}
+	}}
+	p.add(task)
+	p.add(task)
+	<-finished
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, p.wait(ctx))
+	require.Less(t, most, 8192, "the list grew with the adds")
 }
