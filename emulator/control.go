@@ -30,7 +30,7 @@ const (
 // fault is armed, times it, publishes it as kind and applies the faults of
 // its route. With neither it costs two atomic loads.
 func (e *Emulator) observe(w http.ResponseWriter, r *http.Request, kind EventKind, serve func(http.ResponseWriter, *http.Request)) {
-	if !e.bus.on() && !e.faults.armed() {
+	if !e.bus.on() && !e.faults.armed() || e.uninstrumented.Load() {
 		serve(w, r)
 		return
 	}
