@@ -28,7 +28,12 @@
     return data;
   };
   const enc = encodeURIComponent;
-  const state = { hub: '', cursors: [''], page: 0, paused: false, count: 0, refresh: null };
+  // The page stays light however big the emulator gets: one page of
+  // connections (pageSize rows) and at most feedMax feed entries are in the
+  // DOM, and feed events are drawn once per animation frame.
+  const pageSize = 50;
+  const feedMax = Number($('feed').dataset.max) || 200;
+  const state = { hub: '', cursors: [''], page: 0, paused: false, count: 0, refresh: null, refreshing: false, again: false, connSeq: 0, pending: [], frame: 0 };
 
   const ago = (iso) => {
     const s = Math.max(0, Math.round((Date.now() - new Date(iso)) / 1000));
@@ -57,10 +62,14 @@
 
   async function loadConnections() {
     if (!state.hub) return;
-    const q = new URLSearchParams({ limit: '50', cursor: state.cursors[state.page] });
+    const q = new URLSearchParams({ limit: String(pageSize), cursor: state.cursors[state.page] });
     if ($('conn-user').value) q.set('user', $('conn-user').value);
     if ($('conn-group').value) q.set('group', $('conn-group').value);
+    // A page asked for later (a click on Next during a refresh) wins over
+    // an answer that arrives after it.
+    const seq = ++state.connSeq;
     const page = await call('GET', `/hubs/${enc(state.hub)}/connections?${q}`);
+    if (seq !== state.connSeq) return;
     $('conn-total').textContent = page.total;
     state.cursors[state.page + 1] = page.nextCursor || '';
     $('conn-prev').disabled = state.page === 0;
@@ -94,12 +103,19 @@
     banner.textContent = (f.offline ? 'Endpoint OFFLINE. ' : '') + (f.faults.length ? `${f.faults.length} fault(s) injected: ` + f.faults.map((x) => `${x.kind}${x.status ? ' ' + x.status : ''}${x.delayNs ? ' +' + x.delayNs / 1e6 + 'ms' : ''}${x.hang ? ' hang' : ''}`).join(', ') : '');
   }
 
+  // refresh reloads the tables; one runs at a time, and one asked for
+  // meanwhile runs once after it.
   async function refresh() {
+    if (state.refreshing) { state.again = true; return; }
+    state.refreshing = true;
     try {
       await loadHubs();
       await Promise.all([loadConnections(), loadMembers('groups', 'groups'), loadMembers('users', 'users'), loadFaults()]);
     } catch (err) {
       result('Refresh failed: ' + err.message, false);
+    } finally {
+      state.refreshing = false;
+      if (state.again) { state.again = false; soon(); }
     }
   }
   // Coalesces the refreshes that a burst of events asks for.
@@ -138,11 +154,13 @@
     } catch (err) { result(err.message, false); }
   });
   $('hub').addEventListener('change', () => { state.hub = $('hub').value; state.cursors = ['']; state.page = 0; refresh(); });
-  $('conn-next').addEventListener('click', () => { state.page++; loadConnections(); });
+  // Next waits for the cursor of the page it goes to (the answer to the
+  // current page's request), so two quick clicks do not skip ahead blind.
+  $('conn-next').addEventListener('click', () => { if (state.cursors[state.page + 1]) { state.page++; loadConnections(); } });
   $('conn-prev').addEventListener('click', () => { state.page = Math.max(0, state.page - 1); loadConnections(); });
   for (const id of ['conn-user', 'conn-group']) $(id).addEventListener('input', () => { state.cursors = ['']; state.page = 0; soon(); });
   $('feed-pause').addEventListener('click', () => { state.paused = !state.paused; $('feed-pause').textContent = state.paused ? 'Resume' : 'Pause'; });
-  $('feed-clear').addEventListener('click', () => { $('feed').replaceChildren(); state.count = 0; $('feed-count').textContent = 0; });
+  $('feed-clear').addEventListener('click', () => { state.pending = []; $('feed').replaceChildren(); state.count = 0; $('feed-count').textContent = 0; });
 
   const describe = (ev) => {
     const who = [ev.user && 'user ' + ev.user, ev.group && 'group ' + ev.group, ev.connection && 'conn ' + ev.connection].filter(Boolean).join(' · ');
@@ -161,9 +179,34 @@
   };
   const fmt = (ns) => (!ns ? '' : ns < 1e6 ? (ns / 1e3).toFixed(0) + 'µs' : (ns / 1e6).toFixed(1) + 'ms');
 
+  // changesState: the event may change what the tables show (a send does
+  // not, beyond the byte counts the 5 s refresh picks up).
+  const changesState = (ev) => ['connected', 'disconnected', 'fault'].includes(ev.kind) ||
+    (ev.kind === 'control' && ev.route !== 'send') ||
+    (ev.kind === 'rest' && ev.method !== 'GET' && ev.method !== 'HEAD' && !(ev.route || '').endsWith(':send'));
+
   function addEvent(ev) {
-    if (['connected', 'disconnected', 'control', 'fault'].includes(ev.kind) || (ev.kind === 'rest' && ev.method !== 'GET' && ev.method !== 'HEAD')) soon();
+    if (changesState(ev)) soon();
     if (state.paused) return;
+    $('feed-count').textContent = ++state.count;
+    state.pending.push(ev);
+    if (state.pending.length > feedMax) state.pending.splice(0, state.pending.length - feedMax);
+    if (!state.frame) state.frame = requestAnimationFrame(drawFeed);
+  }
+
+  // drawFeed puts the events received since the last frame on top of the
+  // feed and trims it to feedMax entries.
+  function drawFeed() {
+    state.frame = 0;
+    const batch = state.pending;
+    state.pending = [];
+    const list = $('feed');
+    const items = batch.reverse().map(feedItem);
+    list.prepend(...items);
+    while (list.children.length > feedMax) list.lastChild.remove();
+  }
+
+  function feedItem(ev) {
     const time = new Date(ev.time).toLocaleTimeString([], { hour12: false }) + '.' + String(new Date(ev.time).getMilliseconds()).padStart(3, '0');
     const cls = ev.status >= 400 || ev.error ? 's-bad' : 's-ok';
     const li = el('li', { 'data-kind': ev.kind },
@@ -172,10 +215,7 @@
       el('span', { class: 'what', title: describe(ev) }, describe(ev)),
       el('span', { class: 'status ' + cls }, ev.status ? String(ev.status) : ''),
       el('span', { class: 'dur' }, fmt(ev.durationNs)));
-    const list = $('feed');
-    list.prepend(li);
-    while (list.children.length > 500) list.lastChild.remove();
-    $('feed-count').textContent = ++state.count;
+    return li;
   }
 
   let source;
