@@ -58,6 +58,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'UpstreamRatio' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'HubVsHandleFunc' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'InvokeRoundTrip' -benchtime 4000x .
+	$(GO) test -run '^$$' -bench 'FeedCost$$|FeedCostPerSend' -benchtime 1x ./emulator
 	$(GO) test -run '^$$' -bench 'MultiEndpointBroadcast' -benchtime 8000x .
 	$(GO) test -run '^$$' -bench 'NegotiatePending' -benchtime 20000x ./emulator
 	FANOUT_LOCKSTEP=1 $(GO) test -run '^$$' -bench 'Fanout$$|FanoutLatency' -benchtime 1x -timeout 30m ./emulator
