@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,9 @@ import (
 // BenchmarkFeedCost measures what the traffic feed costs fan-out. One
 // emulator broadcasts to FANOUT_CLIENTS (1,000) WebSocket readers (a
 // separate process); each round sends five batches of FANOUT_MESSAGES
-// (300) REST broadcasts, one per mode, in an order that rotates from round
-// to round:
+// (300) REST broadcasts, one per mode, in an order shuffled afresh each
+// round (seeded: FANOUT_SEED, 1), so that no mode always follows the same
+// other one:
 //
 //   - no hooks: the baseline, the feed's REST hook and the per-connection
 //     byte and frame counters switched off (an unexported test hook,
@@ -168,10 +171,12 @@ func BenchmarkFeedCost(b *testing.B) {
 	cpuRatio := map[string][]float64{}
 	var viewerOverNone []float64  // viewer throughput ÷ none throughput
 	var cpuPerBroadcast []float64 // µs of CPU per broadcast, no hooks
+	shuffle := rand.New(rand.NewPCG(uint64(envInt("FANOUT_SEED", 1)), 0))
 	benchLog("clients %d, %d broadcasts per batch, %d rounds; load average %s", clients, batch, rounds, loadAverage())
 	for r := 0; r < rounds; r++ {
 		wall, cpu := map[string]time.Duration{}, map[string]time.Duration{}
-		order := append(append([]string(nil), modes[r%len(modes):]...), modes[:r%len(modes)]...)
+		order := slices.Clone(modes)
+		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, mode := range order {
 			srv.Emulator.SetUninstrumented(strings.HasPrefix(mode, base))
 			stop := watch(mode)
@@ -183,7 +188,7 @@ func BenchmarkFeedCost(b *testing.B) {
 		srv.Emulator.SetUninstrumented(false)
 		cpuPerBroadcast = append(cpuPerBroadcast, float64(cpu[base].Microseconds())/float64(batch))
 		viewerOverNone = append(viewerOverNone, float64(wall["none"])/float64(wall["viewer"]))
-		line := fmt.Sprintf("%2d:", r+1)
+		line := fmt.Sprintf("%2d (%s):", r+1, strings.Join(order, ", "))
 		for _, mode := range modes[1:] {
 			w := float64(wall[base]) / float64(wall[mode]) // throughput ratio
 			c := float64(cpu[mode]) / float64(cpu[base])   // CPU ratio
