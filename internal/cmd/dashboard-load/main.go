@@ -367,7 +367,8 @@ func runClients(ctx context.Context, base, key string, c config) error {
 	deadline, dcancel := context.WithTimeout(ctx, c.dialTimeout)
 	defer dcancel()
 	var next atomic.Int64
-	var dialErr atomic.Value
+	var errOnce sync.Once
+	var dialErr error
 	var dialers sync.WaitGroup
 	for range c.dialParallel {
 		dialers.Add(1)
@@ -376,7 +377,7 @@ func runClients(ctx context.Context, base, key string, c config) error {
 			for i := int(next.Add(1) - 1); i < c.connections && deadline.Err() == nil; i = int(next.Add(1) - 1) {
 				ws, err := dial(i)
 				if err != nil {
-					dialErr.CompareAndSwap(nil, err)
+					errOnce.Do(func() { dialErr = err })
 					return
 				}
 				conns[i] = ws
@@ -386,8 +387,8 @@ func runClients(ctx context.Context, base, key string, c config) error {
 		}()
 	}
 	dialers.Wait()
-	if err, _ := dialErr.Load().(error); err != nil {
-		return fmt.Errorf("dialing: %w", err)
+	if dialErr != nil { // read after dialers.Wait
+		return fmt.Errorf("dialing: %w", dialErr)
 	}
 	if err := deadline.Err(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%d connections were not open within -dial-timeout %v", c.connections-int(min(next.Load(), int64(c.connections))), c.dialTimeout)
