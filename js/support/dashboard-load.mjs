@@ -9,8 +9,10 @@
 //     the DOM node count, the rows and feed entries shown, and the long
 //     tasks (> 50 ms) the page had meanwhile;
 //   - responsiveness: a real click on Next (then Prev) until the next rows
-//     are in the DOM and painted (the frame after), and the Event Timing
-//     API's duration of those clicks (input to next paint);
+//     are in the DOM and painted (the frame after), the page request's
+//     wait before it was sent and its time to an answer (Resource Timing),
+//     and the Event Timing API's duration of those clicks (input to next
+//     paint);
 //   - the emulator process's resident memory (the clients are another
 //     process).
 //
@@ -64,6 +66,7 @@ async function clickAndTime(page, selector) {
   const armed = page.evaluate((sel) => new Promise((resolve, reject) => {
     const body = document.querySelector('#connections tbody');
     const before = body.firstElementChild?.dataset.id;
+    performance.clearResourceTimings(); // the buffer (250 entries) fills up with the refreshes
     let clickedAt;
     document.querySelector(sel).addEventListener('click', (e) => { clickedAt = e.timeStamp; }, { once: true, capture: true });
     const timer = setTimeout(() => reject(new Error('the rows did not change within 10 s')), 10000);
@@ -74,7 +77,15 @@ async function clickAndTime(page, selector) {
       mo.disconnect();
       requestAnimationFrame(() => requestAnimationFrame((t) => {
         clearTimeout(timer);
-        resolve({ rows: rowsAt - clickedAt, painted: t - clickedAt, first: now });
+        // The page request the click made: how long it waited before it
+        // was sent, and how long the emulator took to answer it.
+        const fetched = performance.getEntriesByType('resource')
+          .find((e) => e.name.includes('/connections?') && e.startTime >= clickedAt);
+        resolve({
+          rows: rowsAt - clickedAt, painted: t - clickedAt, first: now,
+          queued: fetched ? fetched.requestStart - fetched.startTime : NaN,
+          answered: fetched ? fetched.responseEnd - fetched.requestStart : NaN,
+        });
       }));
     });
     mo.observe(body, { childList: true });
@@ -147,6 +158,7 @@ async function measureOnce(browser, run) {
       cdpNodes: after.Nodes, domElements: dom.nodes, rows: dom.rows, feedItems: dom.feed, feedMax: dom.feedMax, feedEvents: dom.feedCount,
       longTasks: lt.length, longTaskMaxMs: lt.length ? Math.max(...lt) : 0, longTaskTotalMs: lt.reduce((a, b) => a + b, 0),
       clickRowsMs: clicks.map((c) => c.rows), clickPaintMs: clicks.map((c) => c.painted),
+      clickQueuedMs: clicks.map((c) => c.queued), clickAnsweredMs: clicks.map((c) => c.answered),
       clickEventTimingMaxMs: eventTimings.length ? Math.max(...eventTimings) : 0,
       emulatorRssMB: rss / 2 ** 20,
       load: readFileSync('/proc/loadavg', 'utf8').trim(),
@@ -176,3 +188,5 @@ for (const key of ['connectMs', 'firstRowMs', 'firstRowFrameMs', 'fcpMs', 'heapU
 }
 console.log(`  clickRowsMs (every click): ${summary(results.flatMap((r) => r.clickRowsMs))}`);
 console.log(`  clickPaintMs (every click): ${summary(results.flatMap((r) => r.clickPaintMs))}`);
+console.log(`  clickQueuedMs (every click: the page request waiting to be sent): ${summary(results.flatMap((r) => r.clickQueuedMs))}`);
+console.log(`  clickAnsweredMs (every click: request sent to answer read): ${summary(results.flatMap((r) => r.clickAnsweredMs))}`);
