@@ -59,6 +59,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'UpstreamRatio' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'HubVsHandleFunc' -benchmem -cpu 1 .
 	$(GO) test -run '^$$' -bench 'InvokeRoundTrip' -benchtime 4000x .
+	$(GO) test -run '^$$' -bench 'FeedCost$$|FeedCostPerSend' -benchtime 1x ./emulator
 	$(GO) test -run '^$$' -bench 'MultiEndpointBroadcast' -benchtime 8000x .
 	$(GO) test -run '^$$' -bench 'PersistentVsREST' -benchtime 1x .
 	$(GO) test -run '^$$' -bench 'NegotiatePending' -benchtime 20000x ./emulator

@@ -163,7 +163,7 @@ func (c *connection) readLoop() {
 			c.readErr = err
 			return
 		}
-		c.stats.bytesIn.Add(int64(len(data)))
+		c.countIn(len(data))
 		select {
 		case c.incoming <- data:
 		case <-c.done:
@@ -193,8 +193,7 @@ func (c *connection) writeLocked(p []byte) error {
 		c.watchdog.Reset(c.e.opts.writeTimeout)
 	}
 	err := c.t.writeFrame(c.writeCtx, p)
-	c.stats.framesOut.Add(1)
-	c.stats.bytesOut.Add(int64(len(p)))
+	c.countOut(len(p))
 	if !c.watchdog.Stop() && err == nil {
 		// The timeout passed as the write finished: writeCtx is
 		// cancelled, and the client counts as not reading.

@@ -24,44 +24,38 @@ const (
 	controlAudience = "/_emulator"
 	// maxControlBody bounds a control request's JSON body.
 	maxControlBody = 1 << 20
+	// maxFaultedBody bounds what the feed reads of a body a fault
+	// answered, to name the send's target.
+	maxFaultedBody = 64 << 10
 )
 
 // observe serves r with serve and, when anybody listens to the feed or a
 // fault is armed, times it, publishes it as kind and applies the faults of
 // its route. With neither it costs two atomic loads.
 func (e *Emulator) observe(w http.ResponseWriter, r *http.Request, kind EventKind, serve func(http.ResponseWriter, *http.Request)) {
-	if !e.bus.on() && !e.faults.armed() {
+	if !e.bus.on() && !e.faults.armed() || e.uninstrumented.Load() {
 		serve(w, r)
 		return
 	}
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	var body *cappedBuffer
-	if e.bus.on() && kind == EventREST && r.Body != nil && r.Method == http.MethodPost {
-		body = &cappedBuffer{limit: 64 << 10}
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.TeeReader(r.Body, body), r.Body}
-	}
-	if !e.faults.applyHTTP(rec, r, kind) {
+	faulted := e.faults.applyHTTP(rec, r, kind)
+	if !faulted {
 		serve(rec, r)
 	}
 	if !e.bus.on() {
 		return
 	}
-	ev := Event{Kind: kind, Method: r.Method, Route: r.URL.EscapedPath(), Status: rec.status, Duration: time.Since(start)}
+	ev := Event{Kind: kind, Method: r.Method, Route: r.URL.EscapedPath(), Status: rec.status, Duration: time.Since(start), Target: rec.target}
 	if kind == EventNegotiate {
 		ev.Hub = strings.ToLower(r.URL.Query().Get("hub"))
 	} else {
 		restEventFields(&ev, r)
-		if body != nil {
-			if body.Len() == 0 {
-				// A fault answered without reading the body: read it
-				// for the target, within the capture's bound.
-				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, int64(body.limit)))
-			}
-			if target, _, problem := parseSendBody(body.Bytes()); problem == "" {
+		if faulted && r.Method == http.MethodPost && r.Body != nil {
+			// A fault answered without reading the body: read it for
+			// the target, within a bound.
+			body, _ := io.ReadAll(io.LimitReader(r.Body, maxFaultedBody))
+			if target, _, problem := parseSendBody(body); problem == "" {
 				ev.Target = target
 			}
 		}
@@ -79,19 +73,6 @@ func restEventFields(ev *Event, r *http.Request) {
 	if _, p, result := matchRoute(routeTables[version], r.Method, rest); result == routeFound {
 		ev.Hub, ev.User, ev.Group, ev.Connection = strings.ToLower(p.hub), p.user, p.group, p.connection
 	}
-}
-
-// cappedBuffer keeps the first limit bytes written to it.
-type cappedBuffer struct {
-	bytes.Buffer
-	limit int
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }
 
 // serveControl serves the dashboard (GET /, /_emulator/static/...) and the
@@ -293,6 +274,9 @@ func (e *Emulator) controlResult(w http.ResponseWriter, err error) {
 // sseWriteTimeout bounds each write of the event stream to a viewer.
 const sseWriteTimeout = 10 * time.Second
 
+// maxSSEBatch bounds the bytes of events written to a viewer at once.
+const maxSSEBatch = 64 << 10
+
 // serveEventStream streams the feed as Server-Sent Events (event: the
 // kind, id: the sequence number, data: the Event as JSON) until the viewer
 // leaves or the emulator shuts down. A comment goes out every 15s so that
@@ -316,17 +300,33 @@ func (e *Emulator) serveEventStream(w http.ResponseWriter, r *http.Request, filt
 		return
 	}
 	var buf []byte
+	appendEvent := func(ev Event) {
+		data, _ := json.Marshal(ev)
+		buf = append(buf, "id: "...)
+		buf = strconv.AppendUint(buf, ev.Seq, 10)
+		buf = append(buf, "\nevent: "...)
+		buf = append(buf, ev.Kind...)
+		buf = append(buf, "\ndata: "...)
+		buf = append(buf, data...)
+		buf = append(buf, "\n\n"...)
+	}
 	for {
 		select {
 		case ev := <-s.ch:
-			data, _ := json.Marshal(ev)
-			buf = append(buf[:0], "id: "...)
-			buf = strconv.AppendUint(buf, ev.Seq, 10)
-			buf = append(buf, "\nevent: "...)
-			buf = append(buf, ev.Kind...)
-			buf = append(buf, "\ndata: "...)
-			buf = append(buf, data...)
-			buf = append(buf, "\n\n"...)
+			// The events already waiting go out with this one, in one
+			// write and one flush (a burst of connects is one write, not
+			// thousands), up to maxSSEBatch bytes.
+			buf = buf[:0]
+			appendEvent(ev)
+		more:
+			for len(buf) < maxSSEBatch {
+				select {
+				case ev := <-s.ch:
+					appendEvent(ev)
+				default:
+					break more
+				}
+			}
 			if !write(buf) {
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,34 @@ func TestEventsReportTheTrafficOfAConnection(t *testing.T) {
 	cancel()
 	for range feed {
 	}
+}
+
+// A REST event names the send's target whether the handler read the body
+// or a fault answered before it; a refused body names none.
+func TestRESTEventNamesTheTarget(t *testing.T) {
+	s := newServer(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feed := s.Emulator.Events(ctx, &emulator.EventFilter{Kinds: []emulator.EventKind{emulator.EventREST}})
+
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", sendBody("served", "x")), http.StatusAccepted, "")
+	ev := nextEvent(t, feed)
+	require.Equal(t, "served", ev.Target)
+	require.Equal(t, http.StatusAccepted, ev.Status)
+
+	_, err := s.Emulator.AddFault(emulator.Fault{Kind: emulator.FaultREST, Status: 503, Count: 1})
+	require.NoError(t, err)
+	resp := rest(t, s, "POST", "/api/hubs/chat/users/u/:send", sendBody("faulted", "x"))
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	ev = nextEvent(t, feed)
+	require.Equal(t, "faulted", ev.Target, "the body a fault answered is read for the target")
+	require.Equal(t, "u", ev.User)
+	require.Equal(t, http.StatusServiceUnavailable, ev.Status)
+
+	wantStatus(t, rest(t, s, "POST", "/api/hubs/chat/:send", `{"arguments":[1]}`), http.StatusBadRequest, "Error.InvalidArgument")
+	ev = nextEvent(t, feed)
+	require.Empty(t, ev.Target)
+	require.Equal(t, http.StatusBadRequest, ev.Status)
 }
 
 func TestEventFilterSelectsConnection(t *testing.T) {
@@ -229,6 +258,47 @@ func TestControlAPIStreamsEvents(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(got[2], "data: ")), &ev))
 	require.Equal(t, "wanted", ev.Target, "the other hub's send is filtered out")
 	require.Equal(t, "chat", ev.Hub)
+}
+
+// A burst of events (written to the stream in batches) reaches the viewer
+// whole, in order, each a complete id/event/data record.
+func TestControlAPIStreamsABurstInOrder(t *testing.T) {
+	s := newServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/_emulator/api/events?kind=control", nil)
+	resp, err := httpClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	require.True(t, lines.Scan())
+	require.Equal(t, ": connected", lines.Text())
+
+	const n = 2000
+	for i := range n {
+		s.Emulator.Publish(emulator.Event{Kind: emulator.EventControl, Route: "burst", Target: "t" + strconv.Itoa(i)})
+	}
+	var record []string
+	for i := 0; i < n; {
+		require.True(t, lines.Scan(), "the stream ended after %d events", i)
+		if lines.Text() != "" {
+			record = append(record, lines.Text())
+			continue
+		}
+		if len(record) == 0 {
+			continue // the blank line after ": connected"
+		}
+		require.Len(t, record, 3, "record %d", i)
+		require.True(t, strings.HasPrefix(record[0], "id: "), record[0])
+		require.Equal(t, "event: control", record[1])
+		var ev emulator.Event
+		require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(record[2], "data: ")), &ev))
+		require.Equal(t, "t"+strconv.Itoa(i), ev.Target, "event %d in order", i)
+		require.Equal(t, record[0], "id: "+strconv.FormatUint(ev.Seq, 10))
+		require.Zero(t, ev.Dropped)
+		record = record[:0]
+		i++
+	}
 }
 
 // serveFrom serves one request to e as if it came from remote.

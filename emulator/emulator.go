@@ -79,6 +79,11 @@ type Emulator struct {
 	// feed to Options.Record (record.go).
 	faults faultSet
 	record *recorder
+	// uninstrumented, a test hook (export_test.go), skips the feed's
+	// REST hook and the per-connection counters entirely: it is the
+	// baseline BenchmarkFeedCost measures the idle feed against. (The
+	// messages-in counter, which fan-out never reaches, stays.)
+	uninstrumented atomic.Bool
 
 	// servers are the app servers' service connections (serverconn.go).
 	servers serverConns

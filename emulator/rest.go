@@ -87,10 +87,26 @@ func asciiOnly(s string) string {
 	}, s)
 }
 
-// statusRecorder remembers the status written, for the log line.
+// statusRecorder remembers the status written, for the log line, and the
+// target of a send, for the feed.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	target string
+}
+
+// noteTarget tells every statusRecorder around w the target the handler
+// parsed from the body, so that the feed's event names it without parsing
+// the body a second time.
+func noteTarget(w http.ResponseWriter, target string) {
+	for {
+		rec, ok := w.(*statusRecorder)
+		if !ok {
+			return
+		}
+		rec.target = target
+		w = rec.ResponseWriter
+	}
 }
 
 func (s *statusRecorder) WriteHeader(status int) {
@@ -345,6 +361,7 @@ func (e *Emulator) readSendBody(w http.ResponseWriter, r *http.Request) (msg *ou
 	if problem != "" {
 		return nil, problem, http.StatusBadRequest
 	}
+	noteTarget(w, target)
 	return newOutMessage(target, arguments), "", http.StatusOK
 }
 

@@ -36,6 +36,7 @@ func (e *Emulator) serveInvoke(w http.ResponseWriter, r *http.Request, version a
 		writeRESTError(w, r, version, http.StatusBadRequest, codeInvalidArgument, problem)
 		return
 	}
+	noteTarget(w, target)
 	var c *connection
 	if h != nil {
 		h.mu.RLock()

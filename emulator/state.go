@@ -20,6 +20,23 @@ type connStats struct {
 	messagesIn, bytesIn, framesOut, bytesOut atomic.Int64
 }
 
+// countIn counts a frame the client sent.
+func (c *connection) countIn(n int) {
+	if c.e.uninstrumented.Load() {
+		return
+	}
+	c.stats.bytesIn.Add(int64(n))
+}
+
+// countOut counts a frame written to the client.
+func (c *connection) countOut(n int) {
+	if c.e.uninstrumented.Load() {
+		return
+	}
+	c.stats.framesOut.Add(1)
+	c.stats.bytesOut.Add(int64(n))
+}
+
 func (c *connection) publishConnected() {
 	if !c.e.bus.on() {
 		return

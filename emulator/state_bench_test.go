@@ -66,3 +66,31 @@ func BenchmarkFeedHookNoSubscriber(b *testing.B) {
 		b.Fatal("a hook fired with nobody subscribed")
 	}
 }
+
+// BenchmarkFeedHooksPerDelivery is what the idle feed adds to each frame
+// written to a client: the per-connection byte and frame counters
+// (countOut, two atomic adds) against the same call with the hooks
+// switched off (the baseline of BenchmarkFeedCost). With -cpu 1 and
+// interleaved -count runs, "on" − "off" is the cost per delivery, to be
+// set against the fan-out's CPU per delivery (BenchmarkFeedCost).
+func BenchmarkFeedHooksPerDelivery(b *testing.B) {
+	e, err := New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	c := newConnection(e, nil, "bench", "conn", "")
+	for _, off := range []bool{false, true} {
+		name := "on"
+		if off {
+			name = "off"
+		}
+		b.Run(name, func(b *testing.B) {
+			e.uninstrumented.Store(off)
+			for i := 0; i < b.N; i++ {
+				c.countOut(128)
+			}
+		})
+	}
+	e.uninstrumented.Store(false)
+}

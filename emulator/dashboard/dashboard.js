@@ -28,7 +28,13 @@
     return data;
   };
   const enc = encodeURIComponent;
-  const state = { hub: '', cursors: [''], page: 0, paused: false, count: 0, refresh: null };
+  // The page stays light however big the emulator gets: one page of
+  // connections (pageSize rows) and at most feedMax feed entries are in the
+  // DOM, and feed events are drawn in batches (see addEvent).
+  const pageSize = 50;
+  const feedMax = Number($('feed').dataset.max) || 200;
+  const feedEvery = 250; // ms between two draws of the feed
+  const state = { hub: '', cursors: [''], page: 0, paused: false, count: 0, refresh: null, refreshing: false, lastRefresh: 0, hubNames: null, connKey: '', again: false, connSeq: 0, pending: [], frame: 0 };
 
   const ago = (iso) => {
     const s = Math.max(0, Math.round((Date.now() - new Date(iso)) / 1000));
@@ -43,69 +49,113 @@
     r.className = 'result ' + (ok ? 'ok' : 'bad');
   };
 
+  // Each load* fetches its part and returns the function that draws it (or
+  // null when nothing changed), so that a refresh draws everything in one
+  // task: one layout, not one per answer.
   async function loadHubs() {
     const { hubs } = await call('GET', '/hubs');
-    const select = $('hub');
     const names = hubs.map((h) => h.name);
     if (!state.hub && names.length) state.hub = names[0];
     if (state.hub && !names.includes(state.hub)) names.unshift(state.hub);
-    select.replaceChildren(...(names.length ? names : ['(none yet)']).map((n) => el('option', { value: n }, n)));
-    select.value = state.hub;
+    const shown = (names.length ? names : ['(none yet)']);
     const h = hubs.find((x) => x.name === state.hub);
-    $('hub-summary').textContent = h ? `${h.connections} connections · ${h.users} users · ${h.groups} groups` : '';
+    const summary = h ? `${h.connections} connections · ${h.users} users · ${h.groups} groups` : '';
+    return () => {
+      const select = $('hub');
+      if (shown.join('\n') !== state.hubNames) { // the options are rebuilt only when the hubs change
+        state.hubNames = shown.join('\n');
+        select.replaceChildren(...shown.map((n) => el('option', { value: n }, n)));
+      }
+      if (select.value !== state.hub) select.value = state.hub;
+      if ($('hub-summary').textContent !== summary) $('hub-summary').textContent = summary;
+    };
   }
 
   async function loadConnections() {
-    if (!state.hub) return;
-    const q = new URLSearchParams({ limit: '50', cursor: state.cursors[state.page] });
+    if (!state.hub) return null;
+    const q = new URLSearchParams({ limit: String(pageSize), cursor: state.cursors[state.page] });
     if ($('conn-user').value) q.set('user', $('conn-user').value);
     if ($('conn-group').value) q.set('group', $('conn-group').value);
+    // A page asked for later (a click on Next during a refresh) wins over
+    // an answer that arrives after it.
+    const seq = ++state.connSeq;
+    const at = state.page;
     const page = await call('GET', `/hubs/${enc(state.hub)}/connections?${q}`);
-    $('conn-total').textContent = page.total;
-    state.cursors[state.page + 1] = page.nextCursor || '';
-    $('conn-prev').disabled = state.page === 0;
-    $('conn-next').disabled = !page.nextCursor;
-    $('conn-empty').hidden = page.connections.length > 0;
-    $('connections').tBodies[0].replaceChildren(...page.connections.map((c) => el('tr', { 'data-id': c.id },
-      el('td', { class: 'id', title: c.id }, c.id),
-      el('td', {}, c.user || '—'),
-      el('td', {}, el('span', { class: 'tag t' }, c.transport), el('span', { class: 'tag t' }, c.protocol)),
-      el('td', { class: 'groups' }, ...(c.groups.length ? c.groups.map((g) => el('span', { class: 'tag' }, g)) : ['—'])),
-      el('td', { title: c.connectedSince }, ago(c.connectedSince)),
-      el('td', { class: 'num', title: c.messagesIn + ' messages' }, bytes(c.bytesIn)),
-      el('td', { class: 'num', title: c.framesOut + ' frames' }, bytes(c.bytesOut)),
-      el('td', {}, el('button', { class: 'danger', onclick: () => closeConnection(c.id) }, 'Close')),
-    )));
+    return () => {
+      if (seq !== state.connSeq) return;
+      state.cursors[at + 1] = page.nextCursor || '';
+      // The same answer as the last one drawn (an idle hub): nothing to redraw.
+      const key = JSON.stringify(page) + '@' + at + '@' + Math.floor(Date.now() / 1000);
+      if (key === state.connKey) return;
+      state.connKey = key;
+      $('conn-total').textContent = page.total;
+      $('conn-prev').disabled = at === 0;
+      $('conn-next').disabled = !page.nextCursor;
+      $('conn-empty').hidden = page.connections.length > 0;
+      $('connections').tBodies[0].replaceChildren(...page.connections.map((c) => el('tr', { 'data-id': c.id },
+        el('td', { class: 'id', title: c.id }, c.id),
+        el('td', {}, c.user || '—'),
+        el('td', {}, el('span', { class: 'tag t' }, c.transport), el('span', { class: 'tag t' }, c.protocol)),
+        el('td', { class: 'groups' }, ...(c.groups.length ? c.groups.map((g) => el('span', { class: 'tag' }, g)) : ['—'])),
+        el('td', { title: c.connectedSince }, ago(c.connectedSince)),
+        el('td', { class: 'num', title: c.messagesIn + ' messages' }, bytes(c.bytesIn)),
+        el('td', { class: 'num', title: c.framesOut + ' frames' }, bytes(c.bytesOut)),
+        el('td', {}, el('button', { class: 'danger', onclick: () => closeConnection(c.id) }, 'Close')),
+      )));
+    };
   }
+  // showConnections loads and draws the current page (Next, Prev, filters).
+  const showConnections = async () => { try { (await loadConnections())?.(); } catch (err) { result('Loading connections failed: ' + err.message, false); } };
 
   async function loadMembers(kind, listId) {
-    if (!state.hub) return;
+    if (!state.hub) return null;
     const page = await call('GET', `/hubs/${enc(state.hub)}/${kind}?limit=60`);
-    const items = page.items.map((m) => el('li', { title: m.connections.join('\n') }, m.name, el('b', {}, String(m.connections.length))));
-    if (page.total > page.items.length) items.push(el('li', { class: 'none' }, `+${page.total - page.items.length} more`));
-    $(listId).replaceChildren(...(items.length ? items : [el('li', { class: 'none' }, 'none')]));
+    const key = JSON.stringify(page);
+    if (key === state['members-' + kind]) return null;
+    return () => {
+      state['members-' + kind] = key;
+      const items = page.items.map((m) => el('li', { title: m.connections.slice(0, 50).join('\n') + (m.connections.length > 50 ? '\n…' : '') }, m.name, el('b', {}, String(m.connections.length))));
+      if (page.total > page.items.length) items.push(el('li', { class: 'none' }, `+${page.total - page.items.length} more`));
+      $(listId).replaceChildren(...(items.length ? items : [el('li', { class: 'none' }, 'none')]));
+    };
   }
 
   async function loadFaults() {
     const f = await call('GET', '/faults');
-    const banner = $('fault-banner');
     const n = f.faults.length + (f.offline ? 1 : 0);
-    banner.hidden = n === 0;
-    banner.textContent = (f.offline ? 'Endpoint OFFLINE. ' : '') + (f.faults.length ? `${f.faults.length} fault(s) injected: ` + f.faults.map((x) => `${x.kind}${x.status ? ' ' + x.status : ''}${x.delayNs ? ' +' + x.delayNs / 1e6 + 'ms' : ''}${x.hang ? ' hang' : ''}`).join(', ') : '');
+    const text = (f.offline ? 'Endpoint OFFLINE. ' : '') + (f.faults.length ? `${f.faults.length} fault(s) injected: ` + f.faults.map((x) => `${x.kind}${x.status ? ' ' + x.status : ''}${x.delayNs ? ' +' + x.delayNs / 1e6 + 'ms' : ''}${x.hang ? ' hang' : ''}`).join(', ') : '');
+    return () => {
+      const banner = $('fault-banner');
+      if (banner.hidden !== (n === 0)) banner.hidden = n === 0;
+      if (banner.textContent !== text) banner.textContent = text;
+    };
   }
 
+  // refresh reloads the tables; one runs at a time, and one asked for
+  // meanwhile runs once after it.
   async function refresh() {
+    if (state.refreshing) { state.again = true; return; }
+    state.refreshing = true;
+    state.lastRefresh = Date.now();
     try {
-      await loadHubs();
-      await Promise.all([loadConnections(), loadMembers('groups', 'groups'), loadMembers('users', 'users'), loadFaults()]);
+      const drawHubs = await loadHubs();
+      const draws = await Promise.all([loadConnections(), loadMembers('groups', 'groups'), loadMembers('users', 'users'), loadFaults()]);
+      for (const draw of [drawHubs, ...draws]) draw?.();
     } catch (err) {
       result('Refresh failed: ' + err.message, false);
+    } finally {
+      state.refreshing = false;
+      if (state.again) { state.again = false; soon(); }
     }
   }
   // Coalesces the refreshes that a burst of events asks for.
+  // The first comes 120 ms after the event, and refreshes start at least
+  // 400 ms apart, so that a hub whose clients come and go all the time
+  // costs the page a few refreshes a second at most.
   const soon = () => {
     if (state.refresh) return;
-    state.refresh = setTimeout(() => { state.refresh = null; refresh(); }, 120);
+    const wait = Math.max(120, state.lastRefresh + 400 - Date.now());
+    state.refresh = setTimeout(() => { state.refresh = null; refresh(); }, wait);
   };
 
   async function closeConnection(id) {
@@ -138,11 +188,13 @@
     } catch (err) { result(err.message, false); }
   });
   $('hub').addEventListener('change', () => { state.hub = $('hub').value; state.cursors = ['']; state.page = 0; refresh(); });
-  $('conn-next').addEventListener('click', () => { state.page++; loadConnections(); });
-  $('conn-prev').addEventListener('click', () => { state.page = Math.max(0, state.page - 1); loadConnections(); });
+  // Next waits for the cursor of the page it goes to (the answer to the
+  // current page's request), so two quick clicks do not skip ahead blind.
+  $('conn-next').addEventListener('click', () => { if (state.cursors[state.page + 1]) { state.page++; showConnections(); } });
+  $('conn-prev').addEventListener('click', () => { state.page = Math.max(0, state.page - 1); showConnections(); });
   for (const id of ['conn-user', 'conn-group']) $(id).addEventListener('input', () => { state.cursors = ['']; state.page = 0; soon(); });
   $('feed-pause').addEventListener('click', () => { state.paused = !state.paused; $('feed-pause').textContent = state.paused ? 'Resume' : 'Pause'; });
-  $('feed-clear').addEventListener('click', () => { $('feed').replaceChildren(); state.count = 0; $('feed-count').textContent = 0; });
+  $('feed-clear').addEventListener('click', () => { state.pending = []; $('feed').replaceChildren(); state.count = 0; $('feed-count').textContent = 0; });
 
   const describe = (ev) => {
     const who = [ev.user && 'user ' + ev.user, ev.group && 'group ' + ev.group, ev.connection && 'conn ' + ev.connection].filter(Boolean).join(' · ');
@@ -164,10 +216,46 @@
   };
   const fmt = (ns) => (!ns ? '' : ns < 1e6 ? (ns / 1e3).toFixed(0) + 'µs' : (ns / 1e6).toFixed(1) + 'ms');
 
+  // changesState: the event may change what the tables show (a send does
+  // not, beyond the byte counts the 5 s refresh picks up).
+  const changesState = (ev) => ['connected', 'disconnected', 'fault'].includes(ev.kind) ||
+    (ev.kind === 'control' && ev.route !== 'send') ||
+    (ev.kind === 'rest' && ev.method !== 'GET' && ev.method !== 'HEAD' && !(ev.route || '').endsWith(':send'));
+
   function addEvent(ev) {
-    if (['connected', 'disconnected', 'control', 'fault'].includes(ev.kind) || (ev.kind === 'rest' && ev.method !== 'GET' && ev.method !== 'HEAD')) soon();
+    if (changesState(ev)) soon();
     if (state.paused) return;
-    const time = new Date(ev.time).toLocaleTimeString([], { hour12: false }) + '.' + String(new Date(ev.time).getMilliseconds()).padStart(3, '0');
+    state.count++;
+    state.pending.push(ev);
+    if (state.pending.length > feedMax) state.pending.splice(0, state.pending.length - feedMax);
+    // Drawn at most four times a second, each time in an animation frame:
+    // a layout per event would keep a busy page from ever resting.
+    if (!state.frame) state.frame = setTimeout(() => requestAnimationFrame(drawFeed), feedEvery);
+  }
+
+  // drawFeed puts the events received since the last frame on top of the
+  // feed and trims it to feedMax entries.
+  function drawFeed() {
+    state.frame = 0;
+    const batch = state.pending;
+    state.pending = [];
+    const list = $('feed');
+    const items = batch.reverse().map(feedItem);
+    list.prepend(...items);
+    while (list.children.length > feedMax) list.lastChild.remove();
+    $('feed-count').textContent = state.count;
+  }
+
+  const two = (n) => String(n).padStart(2, '0');
+  // clock is HH:MM:SS.mmm in local time (toLocaleTimeString costs far
+  // more, once per event).
+  const clock = (iso) => {
+    const d = new Date(iso);
+    return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  };
+
+  function feedItem(ev) {
+    const time = clock(ev.time);
     const cls = ev.status >= 400 || ev.error ? 's-bad' : 's-ok';
     const li = el('li', { 'data-kind': ev.kind },
       el('span', { class: 'time' }, time),
@@ -175,10 +263,7 @@
       el('span', { class: 'what', title: describe(ev) }, describe(ev)),
       el('span', { class: 'status ' + cls }, ev.status ? String(ev.status) : ''),
       el('span', { class: 'dur' }, fmt(ev.durationNs)));
-    const list = $('feed');
-    list.prepend(li);
-    while (list.children.length > 500) list.lastChild.remove();
-    $('feed-count').textContent = ++state.count;
+    return li;
   }
 
   let source;
