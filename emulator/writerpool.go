@@ -191,14 +191,24 @@ func (p *writerPool) next(slot int) (poolTask, bool) {
 }
 
 func (p *writerPool) work(slot int) {
-	for {
+	for n := 1; ; n++ {
 		c, ok := p.next(slot)
 		if !ok {
 			return
 		}
 		c.poolWrite()
+		if n%yieldEvery == 0 {
+			// A worker with a long walk ahead lets the REST calls
+			// and connections waiting for its core go first, as the
+			// scheduler would between connection goroutines: a
+			// broadcast's POST is not held behind a 10,000-write walk.
+			runtime.Gosched()
+		}
 	}
 }
+
+// yieldEvery is how many connections a worker serves between yields.
+const yieldEvery = 16
 
 // wait returns once no worker runs, or ctx's error when it ends first.
 // Shutdown calls it once every connection has ended, so no new work comes.
