@@ -282,6 +282,12 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	if err != nil {
 		return err
 	}
+	return c.sendEncoded(ctx, hub, &m, body, opts)
+}
+
+// sendEncoded is SendMessage for m, validated, with body its REST send
+// body (encodeSendBody's).
+func (c *Client) sendEncoded(ctx context.Context, hub string, m *Message, body []byte, opts *SendMessageOptions) error {
 	a := routeArgs{hub: hub, excluded: m.Excluded}
 	op := restapi.Broadcast
 	switch {
@@ -292,7 +298,7 @@ func (c *Client) SendMessage(ctx context.Context, hub string, m Message, opts *S
 	case m.GroupName != "":
 		op, a.group = restapi.SendToGroup, m.GroupName
 	}
-	_, err = c.call(ctx, op, &a, body, callOpts{atMostOnce: opts != nil && opts.AtMostOnce, endpoints: m.Endpoints})
+	_, err := c.call(ctx, op, &a, body, callOpts{atMostOnce: opts != nil && opts.AtMostOnce, endpoints: m.Endpoints})
 	return err
 }
 

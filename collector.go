@@ -47,6 +47,9 @@ type pendingItem struct {
 	// body: msg.Arguments are then cut from it, nargs of them, when the
 	// message is handed to the Sender (or to a DeliveryError).
 	argsAt, nargs int
+	// restBody is set when body is byte for byte what Client.SendMessage
+	// would encode from the message: a *Client then sends it as it is.
+	restBody bool
 }
 
 func (p *pendingItem) item() OutputItem {
@@ -177,7 +180,7 @@ func snapshotItem(m Message) (pendingItem, error) {
 		return pendingItem{msg: m}, err
 	}
 	if body, argsAt, ok := appendSnapshotBody(nil, m.Target, m.Arguments); ok {
-		p := pendingItem{msg: m, body: body}
+		p := pendingItem{msg: m, body: body, restBody: true}
 		p.msg.Arguments = nil
 		p.msg.Excluded = slices.Clone(m.Excluded)
 		if m.Arguments != nil {
@@ -396,7 +399,13 @@ func (c *Collector) deliver(ctx context.Context, p *pendingItem) error {
 	if p.action != nil {
 		return c.out.sender.ApplyGroupAction(ctx, c.out.hub, *p.action, nil)
 	}
-	// Every Sender, a *Client or a fake, gets the same call: one path, so
-	// a test through signalrtest.Fake exercises what production does.
+	// A *Client sends the body encoded when the message was added, which
+	// is byte for byte what its SendMessage would encode from the message
+	// (TestSnapshotBodyIsTheSendBody): cutting the arguments out and
+	// encoding them again cost a few allocations per message. Every other
+	// Sender, a fake among them, gets the message.
+	if cl, ok := c.out.sender.(*Client); ok && p.restBody {
+		return cl.sendEncoded(ctx, c.out.hub, &p.msg, p.body, c.out.sendOpts)
+	}
 	return c.out.sender.SendMessage(ctx, c.out.hub, p.message(), c.out.sendOpts)
 }

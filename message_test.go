@@ -359,3 +359,28 @@ func FuzzAppendPlainJSON(f *testing.F) {
 		}
 	})
 }
+
+// What a *Client sends for a Collector's message, the body encoded when it
+// was added, is byte for byte what SendMessage encodes from the message the
+// Collector hands other Senders.
+func TestSnapshotBodyIsTheSendBody(t *testing.T) {
+	t.Parallel()
+	for _, m := range []Message{
+		{Target: "ping"},
+		{Target: "newMessage", Arguments: []any{"<hi> & \u2028", 1, -2.5, true, nil}},
+		{Target: "newMessage", Arguments: []any{"é\"\\\n", int64(-1 << 63), uint8(7), float32(0.1)}},
+		{Target: "newMessage", Arguments: []any{map[string]any{"k": []int{1}}}, UserID: "u"},
+		{Target: "a<b", Arguments: []any{1}},
+	} {
+		p, err := snapshotItem(m)
+		require.NoError(t, err)
+		want, err := encodeSendBody(m.Target, p.message().Arguments)
+		require.NoError(t, err)
+		if p.restBody {
+			assert.Equal(t, string(want), string(p.body), "%+v", m)
+		}
+	}
+	p, err := snapshotItem(Message{Target: "newMessage", Arguments: []any{"x", 1}})
+	require.NoError(t, err)
+	assert.True(t, p.restBody, "a plain message goes as encoded at Add")
+}
