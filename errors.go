@@ -208,13 +208,18 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // fmt.Errorf with one %w makes) and Unwrap() []error (errors.Join, or
 // fmt.Errorf with several %w), depth first as errors.As does, and returns
 // every DeliveryError it finds, in that order.
-func DeliveryErrors(err error) []*DeliveryError {
-	var out []*DeliveryError
+func DeliveryErrors(err error) []*DeliveryError { return collectErrors[*DeliveryError](err) }
+
+// collectErrors walks err's tree (Unwrap() error and Unwrap() []error) and
+// returns, in order, the first T on each branch: what is wrapped inside a
+// T is not looked into.
+func collectErrors[T error](err error) []T {
+	var out []T
 	var walk func(error)
 	walk = func(err error) {
 		for err != nil {
-			if de, ok := err.(*DeliveryError); ok {
-				out = append(out, de)
+			if t, ok := err.(T); ok {
+				out = append(out, t)
 				return
 			}
 			switch u := err.(type) {

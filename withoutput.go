@@ -104,27 +104,9 @@ func writeOutputError(w http.ResponseWriter, err error) {
 // tree, in the order errors.As would find them.
 func failedEndpoints(err error) []string {
 	var names []string
-	var walk func(error)
-	walk = func(err error) {
-		for err != nil {
-			if ee, ok := err.(*EndpointError); ok {
-				names = append(names, ee.Endpoint)
-				return
-			}
-			switch u := err.(type) {
-			case interface{ Unwrap() []error }:
-				for _, e := range u.Unwrap() {
-					walk(e)
-				}
-				return
-			case interface{ Unwrap() error }:
-				err = u.Unwrap()
-			default:
-				return
-			}
-		}
+	for _, ee := range collectErrors[*EndpointError](err) {
+		names = append(names, ee.Endpoint)
 	}
-	walk(err)
 	return names
 }
 

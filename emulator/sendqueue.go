@@ -131,6 +131,17 @@ func (q *sendQueue) push(record []byte) bool {
 // false, and marks the queue overflowed, when what waits for the client
 // would exceed the bounds.
 func (q *sendQueue) notify(m *logMark) bool {
+	if !q.fits(m) {
+		return false
+	}
+	q.signal()
+	return true
+}
+
+// fits reports whether what waits for the client, with the broadcast log
+// ending at m, is within the bounds; past them it marks the queue
+// overflowed.
+func (q *sendQueue) fits(m *logMark) bool {
 	if q.over.Load() {
 		return false
 	}
@@ -139,7 +150,6 @@ func (q *sendQueue) notify(m *logMark) bool {
 		q.overflow()
 		return false
 	}
-	q.signal()
 	return true
 }
 
@@ -147,12 +157,7 @@ func (q *sendQueue) notify(m *logMark) bool {
 // writer pool in one batch: it reports true when the caller must add the
 // connection to the pool (the queue's token is then the pool's).
 func (q *sendQueue) notifyPooled(m *logMark) (toPool bool) {
-	if q.over.Load() {
-		return false
-	}
-	lagCount, lagBytes := q.lag(m)
-	if q.count.Load()+lagCount > q.maxCount || q.bytes.Load()+lagBytes+q.held.Load() > q.maxBytes {
-		q.overflow()
+	if !q.fits(m) {
 		return false
 	}
 	if q.woken.Load() || !q.woken.CompareAndSwap(false, true) {
