@@ -29,20 +29,7 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 	stuck := connect(t, s, "chat", "stuck")
 	reader := connect(t, s, "chat", "reader")
 
-	received := make(chan int, 1)
-	go func() {
-		n := 0
-		defer func() { received <- n }()
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, data, err := reader.ws.Read(ctx)
-			cancel()
-			if err != nil {
-				return
-			}
-			n += bytes.Count(data, []byte(`"target":"big"`))
-		}
-	}()
+	received := countBig(reader)
 
 	body := sendBody("big", strings.Repeat("x", 256<<10))
 	sent := 0
@@ -63,6 +50,26 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 			break
 		}
 	}
+}
+
+// countBig reads from c until its connection ends (or 10 s pass without a
+// frame) and then sends how many "big" messages it read.
+func countBig(c *client) <-chan int {
+	received := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { received <- n }()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, data, err := c.ws.Read(ctx)
+			cancel()
+			if err != nil {
+				return
+			}
+			n += bytes.Count(data, []byte(`"target":"big"`))
+		}
+	}()
+	return received
 }
 
 func connected(s *emulator.Server, id string) bool {
@@ -126,20 +133,7 @@ func TestStuckClientsDoNotHoldTheWriterPool(t *testing.T) {
 		stuck = append(stuck, connectSmallReadBuffer(t, s, "chat", "stuck"+itoa(i)))
 	}
 	reader := connect(t, s, "chat", "reader")
-	received := make(chan int, 1)
-	go func() {
-		n := 0
-		defer func() { received <- n }()
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, data, err := reader.ws.Read(ctx)
-			cancel()
-			if err != nil {
-				return
-			}
-			n += bytes.Count(data, []byte(`"target":"big"`))
-		}
-	}()
+	received := countBig(reader)
 	anyConnected := func() bool {
 		for _, c := range stuck {
 			if connected(s, c.id) {
